@@ -1,0 +1,152 @@
+"""Command line: `rnn-tui PATH` opens the app; `--headless` trains in the terminal without it.
+
+Every user mistake ends here as one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from rnn_tui.config import CELL_NAMES, CLIP_MODES, DTYPES, OPTIMIZERS, Config
+from rnn_tui.errors import UserError
+from rnn_tui.trainer import Trainer
+
+DEFAULTS = Config()
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line instead of argparse's usage block."""
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = DEFAULTS
+    p = _Parser(
+        prog="rnn-tui",
+        description="Watch a character-level recurrent network learn a text file, live.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("path", help="a UTF-8 text file to learn, e.g. corpora/tiny.txt")
+    p.add_argument("--headless", action="store_true", help="train without the UI, print progress")
+    p.add_argument("--steps", type=int, default=2000, help="training steps (headless)")
+    p.add_argument("--cell", choices=CELL_NAMES, default=d.cell, help="recurrent cell")
+    p.add_argument("--hidden", type=int, default=d.hidden, help="hidden units H")
+    p.add_argument("--seq-len", type=int, default=d.seq_len, help="BPTT window T")
+    p.add_argument("--batch", type=int, default=d.batch, help="streams B trained together")
+    p.add_argument("--lr", type=float, default=d.lr, help="learning rate")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer, help="optimizer")
+    p.add_argument("--clip", type=float, default=d.clip, help="clipping threshold")
+    p.add_argument("--clip-mode", choices=CLIP_MODES, default=d.clip_mode, help="clipping")
+    p.add_argument("--init-gain", type=float, default=d.rec_gain, help="scale of W_hh at init")
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed")
+    p.add_argument("--temperature", type=float, default=d.temperature, help="sampling temperature")
+    p.add_argument("--top-k", type=int, default=d.top_k, help="sample from the k likeliest; 0=all")
+    p.add_argument("--sample-len", type=int, default=d.sample_len, help="characters per sample")
+    p.add_argument("--dtype", choices=DTYPES, default=d.dtype, help="floating-point precision")
+    p.add_argument("--eval-every", type=int, default=d.eval_every, help="steps between evaluations")
+    p.add_argument("--metrics", metavar="FILE", help="write JSON lines of metrics (headless)")
+    p.add_argument("--log-every", type=int, default=10, help="steps between metrics lines")
+    p.add_argument("--load", metavar="CHECKPOINT", help="resume from a checkpoint (.npz)")
+    p.add_argument("--save", metavar="CHECKPOINT", help="save a checkpoint when done (headless)")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    return Config(
+        cell=args.cell,
+        hidden=args.hidden,
+        seq_len=args.seq_len,
+        batch=args.batch,
+        lr=args.lr,
+        optimizer=args.optimizer,
+        clip=args.clip,
+        clip_mode=args.clip_mode,
+        rec_gain=args.init_gain,
+        seed=args.seed,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        sample_len=args.sample_len,
+        dtype=args.dtype,
+        eval_every=args.eval_every,
+    )
+
+
+def _typed(argv: Sequence[str], parser: argparse.ArgumentParser) -> set[str]:
+    """Destinations of the options the user actually typed (a checkpoint keeps the others)."""
+    typed = set()
+    for action in parser._actions:
+        if any(a == s or a.startswith(s + "=") for a in argv for s in action.option_strings):
+            typed.add(action.dest)
+    return typed
+
+
+# Config field for each flag destination that differs in name.
+_FIELD = {"init_gain": "rec_gain"}
+
+
+def make_trainer(args: argparse.Namespace, typed: set[str]) -> Trainer:
+    """The trainer the flags ask for: fresh, or resumed from `--load`."""
+    from rnn_tui.checkpoint import load_checkpoint, trainer_from_checkpoint
+    from rnn_tui.data import load_corpus
+
+    if args.log_every < 1:
+        raise UserError(f"--log-every must be >= 1 (got {args.log_every})")
+    if args.steps < 0:
+        raise UserError(f"--steps must be >= 0 (got {args.steps})")
+    config = config_from_args(args)
+    ckpt = load_checkpoint(args.load) if args.load else None
+    if ckpt is not None:  # the checkpoint's settings, but what the user typed wins
+        fields = {_FIELD.get(d, d) for d in typed} & set(config.to_json())
+        config = ckpt.config.with_(**{f: getattr(config, f) for f in fields})
+    corpus = load_corpus(args.path, config.val_fraction, min_train_chars=config.seq_len + 1)
+    if ckpt is not None:
+        return trainer_from_checkpoint(corpus, ckpt, args.load, config)
+    return Trainer(corpus, config)
+
+
+def run(argv: Sequence[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    trainer = make_trainer(args, _typed(argv, parser))
+    if not args.headless:
+        from rnn_tui.app import run_app
+
+        return run_app(trainer, args)
+    from rnn_tui.headless import run_headless
+
+    metrics = None
+    try:
+        if args.metrics:
+            try:
+                metrics = open(args.metrics, "w", encoding="utf-8")  # noqa: SIM115
+            except OSError as exc:
+                raise UserError(f"cannot write metrics to {args.metrics}: {exc.strerror}") from None
+        code = run_headless(trainer, args.steps, metrics, log_every=args.log_every)
+    finally:
+        if metrics is not None:
+            metrics.close()
+    if args.save:
+        from rnn_tui.checkpoint import save_checkpoint
+
+        print(f"saved {save_checkpoint(args.save, trainer)}")
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `rnn-tui` script and of `python -m rnn_tui`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return run(argv)
+    except UserError as exc:
+        print(f"rnn-tui: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `rnn-tui ... --headless | head`: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -1,0 +1,101 @@
+"""Training configuration: one frozen dataclass, every default explained, every value checked."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from rnn_tui.errors import UserError
+
+CELL_NAMES = ("rnn",)
+OPTIMIZERS = ("adam", "adagrad")
+CLIP_MODES = ("norm", "value", "off")
+DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that decides what is trained and how. Change it with `dataclasses.replace`."""
+
+    cell: str = "rnn"  # recurrent cell: the vanilla tanh RNN of the textbook
+    hidden: int = 128  # hidden units H: enough for words on a small corpus, fast on one core
+    seq_len: int = 32  # BPTT window T: how many steps the gradient is carried back
+    batch: int = 32  # streams B trained side by side: one matmul serves them all
+    optimizer: str = "adam"  # adam learns fastest here; adagrad at lr 0.1 is min-char-rnn's
+    lr: float = 3e-3  # learning rate; 3e-3 is a safe fast value for Adam on characters
+    clip_mode: str = "norm"  # "norm" rescales the whole gradient, "value" clips each entry, "off"
+    clip: float = 5.0  # clipping threshold: global norm, or the largest allowed entry
+    rec_gain: float = 1.0  # scale of W_hh at init: spectral radius about this value
+    dtype: str = "float32"  # float32 is twice as fast; float64 is for gradient checks
+    seed: int = 1234  # one seed decides the weights, the batches and the samples
+    val_fraction: float = 0.1  # the last 10% of the text is held out, never trained on
+    eval_every: int = 100  # steps between two held-out evaluations
+    eval_chars: int = 8192  # held-out characters read per evaluation (cost ~ 1/4 of a step each)
+    smoothing: float = 0.98  # weight of the past in the smoothed loss (about 50 steps)
+    temperature: float = 0.8  # sampling temperature: < 1 plays safe, > 1 takes risks
+    top_k: int = 0  # sample only from the k likeliest characters; 0 = all of them
+    sample_len: int = 240  # characters per sample
+
+    def __post_init__(self) -> None:
+        check(self)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Config:
+        """Build from a dict, ignoring keys this version does not know."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def with_(self, **changes: Any) -> Config:
+        return replace(self, **changes)
+
+
+def _need(ok: bool, message: str) -> None:
+    if not ok:
+        raise UserError(message)
+
+
+def _finite(x: float) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def check(c: Config) -> None:
+    """Refuse out-of-range values with a message that names the flag and the accepted range."""
+    _need(c.cell in CELL_NAMES, f"--cell must be one of {', '.join(CELL_NAMES)} (got {c.cell!r})")
+    _need(1 <= c.hidden <= 4096, f"--hidden must be between 1 and 4096 (got {c.hidden})")
+    _need(2 <= c.seq_len <= 10000, f"--seq-len must be between 2 and 10000 (got {c.seq_len})")
+    _need(1 <= c.batch <= 4096, f"--batch must be between 1 and 4096 (got {c.batch})")
+    _need(
+        c.optimizer in OPTIMIZERS,
+        f"--optimizer must be one of {', '.join(OPTIMIZERS)} (got {c.optimizer!r})",
+    )
+    _need(_finite(c.lr) and 0 < c.lr <= 10, f"--lr must be > 0 and <= 10 (got {c.lr})")
+    _need(
+        c.clip_mode in CLIP_MODES,
+        f"--clip-mode must be one of {', '.join(CLIP_MODES)} (got {c.clip_mode!r})",
+    )
+    _need(_finite(c.clip) and c.clip > 0, f"--clip must be > 0 (got {c.clip})")
+    _need(
+        _finite(c.rec_gain) and 0 <= c.rec_gain <= 100,
+        f"--init-gain must be in [0, 100] (got {c.rec_gain})",
+    )
+    _need(c.dtype in DTYPES, f"--dtype must be one of {', '.join(DTYPES)} (got {c.dtype!r})")
+    _need(0 <= c.seed < 2**63, f"--seed must be between 0 and 2**63-1 (got {c.seed})")
+    _need(
+        0 <= c.val_fraction < 1, f"the held-out fraction must be in [0, 1) (got {c.val_fraction})"
+    )
+    _need(c.eval_every >= 1, f"--eval-every must be >= 1 (got {c.eval_every})")
+    _need(c.eval_chars >= 0, f"eval_chars must be >= 0 (got {c.eval_chars})")
+    _need(0 <= c.smoothing < 1, f"smoothing must be in [0, 1) (got {c.smoothing})")
+    _need(
+        _finite(c.temperature) and 0 < c.temperature <= 10,
+        f"--temperature must be > 0 and <= 10 (got {c.temperature})",
+    )
+    _need(c.top_k >= 0, f"--top-k must be >= 0 (got {c.top_k})")
+    _need(
+        1 <= c.sample_len <= 100000,
+        f"--sample-len must be between 1 and 100000 (got {c.sample_len})",
+    )

@@ -1,0 +1,16 @@
+"""Recurrent character models in pure NumPy. No UI import may appear below this package."""
+
+from __future__ import annotations
+
+from rnn_tui.model.base import Cell, GradProfile, LossAndGrads, Params, State
+from rnn_tui.model.rnn import RNN
+
+CELLS: dict[str, type[Cell]] = {"rnn": RNN}
+
+
+def make_cell(name: str, vocab_size: int, hidden: int, dtype: str = "float32") -> Cell:
+    """The cell called `name` ("rnn"), sized for the vocabulary."""
+    return CELLS[name](vocab_size, hidden, dtype)
+
+
+__all__ = ["CELLS", "Cell", "GradProfile", "LossAndGrads", "Params", "State", "make_cell"]

@@ -1,0 +1,152 @@
+"""What every recurrent cell shares: the output layer's loss, the gradient profile, the interface.
+
+Shapes throughout: B streams (batch), T timesteps (one BPTT window), H hidden units,
+V characters in the vocabulary. Parameters live in a plain `dict[str, ndarray]`, so copying
+them for a sampler, saving them, or checking their gradients needs nothing special.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+Params = dict[str, np.ndarray]
+State = tuple[np.ndarray, ...]  # (h,) for RNN and GRU, (h, c) for LSTM; each (B, H)
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True)
+class GradProfile:
+    """How strongly the gradient reaches each step of one BPTT window, averaged over streams.
+
+    Index 0 is the oldest step of the window (t = 1), index T-1 the newest (t = T).
+    Both are per stream and per character, so they do not depend on the batch size.
+    """
+
+    grad_t: np.ndarray  # (T,) mean_b ||dL_b/dh_t||, L_b = the stream's mean loss over the window
+    grad_last_t: np.ndarray  # (T,) mean_b ||dl_bT/dh_t||, l_bT = the stream's loss at step T alone
+    cell_grad_t: np.ndarray | None = None  # (T,) mean_b ||dL_b/dc_t||, LSTM only
+
+    @property
+    def last_ratio(self) -> float:
+        """grad_last_t[1] / grad_last_t[T]: far below 1 is vanishing, far above is exploding."""
+        end = float(self.grad_last_t[-1])
+        return float(self.grad_last_t[0]) / end if end > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class LossAndGrads:
+    """The result of one forward and backward pass over a window."""
+
+    loss: float  # mean cross-entropy over the B*T predictions, nats/char
+    grads: Params  # d<name> for every parameter, same shapes as the parameters
+    state: State  # the state after the last step, to carry into the next window
+    profile: GradProfile | None  # None when the caller did not ask for it
+
+
+def cross_entropy(logits: np.ndarray, Y: np.ndarray) -> float:
+    """Mean cross-entropy of `logits: (..., V)` against targets `Y: (...)`, nats; no gradient."""
+    z = logits - logits.max(axis=-1, keepdims=True)  # shift for a safe exp
+    logp_y = np.take_along_axis(z, Y[..., None], axis=-1) - np.log(np.exp(z).sum(-1, keepdims=True))
+    return -float(logp_y.mean())
+
+
+def softmax_xent(logits: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean cross-entropy of `logits: (B, T, V)` against targets `Y: (B, T)`, and its gradient.
+
+    Computed through log-softmax, so large logits neither overflow nor give log(0).
+    Returns (loss, dlogits) with dlogits: (B, T, V) = d(mean loss)/d(logits).
+    """
+    B, T, _ = logits.shape
+    z = logits - logits.max(
+        axis=-1, keepdims=True
+    )  # shift: softmax is unchanged, exp cannot overflow
+    expz = np.exp(z)  # (B, T, V)
+    sumexp = expz.sum(axis=-1, keepdims=True)  # (B, T, 1)
+    logp_y = np.take_along_axis(z, Y[..., None], axis=-1) - np.log(sumexp)  # log p(target)
+    loss = -float(logp_y.mean())  # mean negative log-likelihood, nats/char
+    dlogits = expz / sumexp  # softmax probabilities p
+    np.put_along_axis(dlogits, Y[..., None], np.take_along_axis(dlogits, Y[..., None], -1) - 1, -1)
+    dlogits /= B * T  # d(mean)/d(logits) = (p - onehot(y)) / (B*T)
+    return loss, dlogits
+
+
+def profile_from(
+    dh_all: np.ndarray, dc_all: np.ndarray | None = None, n_per_stream: int = 1
+) -> GradProfile:
+    """Reduce stacked per-step gradients to a `GradProfile`.
+
+    dh_all: (2, B, T, H): [0] = dL/dh_t of the mean loss, [1] = dl_bT/dh_t of the last step's
+    per-stream loss. dc_all: (B, T, H) or None. `n_per_stream` = B rescales [0] from the mean
+    over all streams to one stream's mean loss.
+    """
+    norms = np.sqrt(np.einsum("kbth,kbth->kbt", dh_all, dh_all, dtype=np.float64))  # (2, B, T)
+    mean = norms.mean(axis=1)  # (2, T): average over streams
+    cell = None
+    if dc_all is not None:
+        c_norms = np.sqrt(np.einsum("bth,bth->bt", dc_all, dc_all, dtype=np.float64))
+        cell = _frozen(c_norms.mean(axis=0) * n_per_stream)
+    return GradProfile(
+        grad_t=_frozen(mean[0] * n_per_stream),
+        grad_last_t=_frozen(mean[1].copy()),
+        cell_grad_t=cell,
+    )
+
+
+class Cell(ABC):
+    """A recurrent character model: embedding by index lookup, a recurrent cell, a linear readout.
+
+    Subclasses define the cell; this class owns the sizes and the dtype.
+    """
+
+    name: str = "?"
+
+    def __init__(self, vocab_size: int, hidden: int, dtype: str | np.dtype = "float32") -> None:
+        self.V = int(vocab_size)  # characters in the vocabulary
+        self.H = int(hidden)  # hidden units
+        self.dtype = np.dtype(dtype)  # float32 for speed, float64 for gradient checks
+
+    @abstractmethod
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Name -> shape of every parameter, in a fixed order."""
+
+    @abstractmethod
+    def init_params(self, rng: np.random.Generator, rec_gain: float = 1.0) -> Params:
+        """Fresh random parameters. `rec_gain` scales the recurrent weights."""
+
+    @property
+    def n_state(self) -> int:
+        """How many (B, H) arrays make up the state."""
+        return 1
+
+    def init_state(self, batch: int) -> State:
+        """All-zero state for `batch` streams."""
+        return tuple(np.zeros((batch, self.H), self.dtype) for _ in range(self.n_state))
+
+    @abstractmethod
+    def forward(self, params: Params, X: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        """Logits `(B, T, V)` for inputs `X: (B, T)` from `state`, and the state after step T."""
+
+    @abstractmethod
+    def loss_and_grads(
+        self, params: Params, X: np.ndarray, Y: np.ndarray, state: State, profile: bool = True
+    ) -> LossAndGrads:
+        """Mean loss of predicting `Y: (B, T)` from `X: (B, T)`, exact BPTT over the window."""
+
+    @abstractmethod
+    def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        """One step for sampling: logits `(B, V)` for inputs `x: (B,)`, and the new state."""
+
+    def n_params(self) -> int:
+        return sum(int(np.prod(s)) for s in self.param_shapes().values())
+
+    def loss(self, params: Params, X: np.ndarray, Y: np.ndarray, state: State) -> float:
+        """Mean cross-entropy over the window without gradients (forward only)."""
+        logits, _ = self.forward(params, X, state)
+        return cross_entropy(logits, Y)

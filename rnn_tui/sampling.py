@@ -1,0 +1,81 @@
+"""Text generation, one character at a time, from a private copy of the weights."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnn_tui.data import Vocab
+from rnn_tui.model import Cell, Params
+
+
+@dataclass(frozen=True)
+class SampledChar:
+    """One generated character and what the model thought when it chose it."""
+
+    char: str  # the character drawn
+    index: int  # its id in the vocabulary
+    probs: np.ndarray  # (V,) the distribution it was drawn from (after temperature and top-k)
+    hidden: np.ndarray  # (H,) the hidden state that produced the distribution
+
+
+def distribution(logits: np.ndarray, temperature: float, top_k: int = 0) -> np.ndarray:
+    """Probabilities `(V,)` from logits `(V,)`: softmax(logits / temperature), top-k kept."""
+    z = logits.astype(np.float64) / temperature  # sharpen (< 1) or flatten (> 1)
+    if 0 < top_k < len(z):
+        cutoff = np.partition(z, -top_k)[-top_k]  # the k-th largest logit
+        z = np.where(z >= cutoff, z, -np.inf)  # everything below it gets probability 0
+    p = np.exp(z - z.max())  # stable softmax
+    return p / p.sum()
+
+
+def sample_chars(
+    model: Cell,
+    params: Params,
+    vocab: Vocab,
+    *,
+    temperature: float = 0.8,
+    top_k: int = 0,
+    prime: str = "",
+    seed: int | None = None,
+) -> Iterator[SampledChar]:
+    """An endless generator of characters, each drawn from the model's next-character distribution.
+
+    The weights are copied now, before the first character is asked for, so training may go on
+    changing `params` while this generator is consumed. `prime` (characters of the vocabulary)
+    is read first to set the state; without it, generation starts from a zero state and a
+    newline if the vocabulary has one.
+    """
+    weights = {k: v.copy() for k, v in params.items()}  # private copy: training may go on
+    rng = np.random.default_rng(seed)
+    start = prime or ("\n" if "\n" in vocab.chars else vocab.chars[0])
+    ids = vocab.encode(start)
+    return _generate(model, weights, vocab, ids, temperature, top_k, rng)
+
+
+def _generate(
+    model: Cell,
+    params: Params,
+    vocab: Vocab,
+    prime_ids: np.ndarray,
+    temperature: float,
+    top_k: int,
+    rng: np.random.Generator,
+) -> Iterator[SampledChar]:
+    state = model.init_state(1)
+    logits = np.zeros((1, model.V), model.dtype)
+    for i in prime_ids:  # read the prime: only the state matters
+        logits, state = model.step(params, np.array([i]), state)
+    while True:
+        p = distribution(logits[0], temperature, top_k)
+        i = int(rng.choice(len(p), p=p))
+        yield SampledChar(char=vocab.chars[i], index=i, probs=p, hidden=state[0][0].copy())
+        logits, state = model.step(params, np.array([i]), state)
+
+
+def sample_text(model: Cell, params: Params, vocab: Vocab, n: int, **kwargs: object) -> str:
+    """`n` characters from `sample_chars`, joined."""
+    gen = sample_chars(model, params, vocab, **kwargs)  # type: ignore[arg-type]
+    return "".join(next(gen).char for _ in range(n))

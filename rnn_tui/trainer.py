@@ -1,0 +1,203 @@
+"""The training loop: batches from the corpus, one BPTT window per `step()`, immutable records out.
+
+Pure NumPy. The app runs a `Trainer` in a worker process and only ever sees the `StepRecord`s
+it returns and the parameter copies it hands out, never the live arrays.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnn_tui.blas import pin_blas_threads
+from rnn_tui.config import Config
+from rnn_tui.data import Corpus
+from rnn_tui.errors import UserError
+from rnn_tui.model import Cell, Params, State, make_cell
+from rnn_tui.model.base import cross_entropy
+from rnn_tui.optim import OPTIMIZERS, Optimizer, clip_grads, global_norm
+
+LN2 = math.log(2)
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """What one training step did. Arrays are read-only copies: safe to send anywhere."""
+
+    step: int  # optimizer steps taken so far (this one included)
+    chars: int  # training characters read so far
+    loss: float  # this window's mean loss, nats/char
+    smooth_loss: float  # exponential moving average of `loss`
+    val_loss: float | None  # latest held-out loss, nats/char; None before the first evaluation
+    val_step: int | None  # the step at which `val_loss` was measured
+    grad_t: np.ndarray  # (T,) mean_b ||dL_b/dh_t||, oldest step first
+    grad_last_t: np.ndarray  # (T,) mean_b ||dl_T/dh_t||: the last step's loss carried back
+    grad_norm: float  # global gradient norm before clipping
+    clipped: bool  # whether clipping changed the gradient
+    chars_per_s: float  # training throughput, smoothed over recent steps
+    lr: float  # learning rate used for this step
+    diverged: bool  # loss, gradient or weights turned NaN/inf: training stopped
+    cell_grad_t: np.ndarray | None = None  # (T,) mean_b ||dL_b/dc_t|| (LSTM only)
+
+    @property
+    def bits(self) -> float:
+        """Smoothed training loss in bits per character."""
+        return self.smooth_loss / LN2
+
+    @property
+    def val_bits(self) -> float | None:
+        return None if self.val_loss is None else self.val_loss / LN2
+
+    @property
+    def last_ratio(self) -> float:
+        """grad_last_t[1] / grad_last_t[T]: tiny means vanishing, huge means exploding."""
+        end = float(self.grad_last_t[-1])
+        return float(self.grad_last_t[0]) / end if end > 0 else float("nan")
+
+
+class TrainerDiverged(RuntimeError):
+    """Raised by `step()` once training has diverged; `reset()` clears it."""
+
+
+class Trainer:
+    """Trains one model on one corpus.
+
+    Batching: the training ids are cut into B equal segments, one per stream; every step reads
+    the next T characters of each segment, and the hidden state carries over between windows
+    (truncated BPTT). At the end of the segments every stream starts over with a zero state.
+    """
+
+    def __init__(self, corpus: Corpus, config: Config) -> None:
+        pin_blas_threads(1)
+        self.corpus = corpus  # the text being learned
+        self.config = config  # settings; lr and clipping may be changed while running
+        self.model: Cell = make_cell(config.cell, corpus.vocab.size, config.hidden, config.dtype)
+        seg = len(corpus.train) // config.batch  # characters per stream segment
+        if seg < config.seq_len + 1:
+            need = config.batch * (config.seq_len + 1)
+            raise UserError(
+                f"corpus {corpus.path} has {len(corpus.train)} training characters; --batch"
+                f" {config.batch} x (--seq-len {config.seq_len} + 1) needs {need}: lower them"
+            )
+        self.segment = seg
+        self.reset()
+
+    # -- state -------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Fresh weights from the seed, fresh optimizer, back to the start of the text."""
+        c = self.config
+        rng = np.random.default_rng(c.seed)
+        self.params: Params = self.model.init_params(rng, c.rec_gain)  # live weights
+        self.optimizer: Optimizer = OPTIMIZERS[c.optimizer](self.params)
+        self.state: State = self.model.init_state(c.batch)  # hidden state per stream
+        self.pos = 0  # offset of the next window inside each segment
+        self.steps = 0  # optimizer steps taken
+        self.chars = 0  # training characters consumed
+        self.smooth: float | None = None  # smoothed loss
+        self.val_loss: float | None = None
+        self.val_step: int | None = None
+        self.rate: float | None = None  # smoothed chars/s
+        self.diverged = False
+        self.last: StepRecord | None = None
+
+    def set_config(self, config: Config) -> None:
+        """Change settings that need no new weights (lr, clipping, sampling, evaluation)."""
+        fixed = ("cell", "hidden", "batch", "dtype", "optimizer")
+        for name in fixed:
+            if getattr(config, name) != getattr(self.config, name):
+                raise ValueError(f"{name} cannot change while training; make a new Trainer")
+        self.config = config
+
+    def snapshot(self) -> Params:
+        """Copies of the weights, safe to read while training goes on."""
+        return {k: v.copy() for k, v in self.params.items()}
+
+    # -- training ----------------------------------------------------------------------------
+
+    def _batch(self) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs and targets for the next window: X, Y: (B, T) int ids, Y one ahead of X."""
+        c = self.config
+        if self.pos + c.seq_len + 1 > self.segment:  # end of the segments: start over
+            self.pos = 0
+            self.state = self.model.init_state(c.batch)
+        starts = np.arange(c.batch) * self.segment + self.pos  # (B,) start of each stream
+        idx = starts[:, None] + np.arange(c.seq_len + 1)  # (B, T+1)
+        window = self.corpus.train[idx]
+        self.pos += c.seq_len
+        return window[:, :-1], window[:, 1:]
+
+    def step(self) -> StepRecord:
+        """Advance one window: forward, backward, clip, update. Returns what happened."""
+        if self.diverged:
+            raise TrainerDiverged("training diverged; reset the weights to go on")
+        c = self.config
+        t0 = time.perf_counter()
+        X, Y = self._batch()
+        out = self.model.loss_and_grads(self.params, X, Y, self.state, profile=True)
+        norm = global_norm(out.grads)
+        finite = math.isfinite(out.loss) and math.isfinite(norm)
+        clipped = False
+        if finite:
+            clipped = clip_grads(out.grads, c.clip_mode, c.clip, norm)
+            self.optimizer.update(self.params, out.grads, c.lr)
+            finite = all(math.isfinite(float(p.sum())) for p in self.params.values())
+        self.state = out.state
+        self.steps += 1
+        self.chars += X.size
+        self.diverged = not finite
+        if finite:
+            s = c.smoothing
+            self.smooth = out.loss if self.smooth is None else s * self.smooth + (1 - s) * out.loss
+            if self.steps % c.eval_every == 0:
+                self.val_loss, self.val_step = self.evaluate(), self.steps
+        dt = time.perf_counter() - t0
+        if dt > 0:
+            rate = X.size / dt
+            self.rate = rate if self.rate is None else 0.9 * self.rate + 0.1 * rate
+        prof = out.profile
+        assert prof is not None
+        self.last = StepRecord(
+            step=self.steps,
+            chars=self.chars,
+            loss=out.loss,
+            smooth_loss=self.smooth if self.smooth is not None else out.loss,
+            val_loss=self.val_loss,
+            val_step=self.val_step,
+            grad_t=prof.grad_t,
+            grad_last_t=prof.grad_last_t,
+            grad_norm=norm,
+            clipped=clipped,
+            chars_per_s=self.rate or 0.0,
+            lr=c.lr,
+            diverged=self.diverged,
+            cell_grad_t=prof.cell_grad_t,
+        )
+        return self.last
+
+    def evaluate(self) -> float | None:
+        """Mean loss on (up to `eval_chars` of) the held-out text, nats/char; None if too short.
+
+        The held-out ids are cut into streams like the training ids and read in windows of T
+        with the state carried over, as the model is used when sampling.
+        """
+        c = self.config
+        val = self.corpus.val[: c.eval_chars + 1] if c.eval_chars else self.corpus.val[:0]
+        n = len(val) - 1  # predictions available
+        if n < 1:
+            return None
+        B = max(1, min(c.batch, n // c.seq_len))  # streams of at least one window each
+        seg = n // B
+        state = self.model.init_state(B)
+        total, count = 0.0, 0
+        for pos in range(0, seg, c.seq_len):
+            T = min(c.seq_len, seg - pos)
+            idx = (np.arange(B) * seg + pos)[:, None] + np.arange(T + 1)  # (B, T+1)
+            window = val[idx]
+            logits, state = self.model.forward(self.params, window[:, :-1], state)
+            total += cross_entropy(logits, window[:, 1:]) * B * T
+            count += B * T
+        return total / count
