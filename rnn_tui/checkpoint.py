@@ -75,6 +75,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Read a checkpoint; anything that is not one of ours becomes a one-line `UserError`."""
     p = os.fspath(path)
     try:
+        with open(p, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":  # an .npz is a zip archive; anything else is not ours
+                raise UserError(f"{p} is not an rnn-tui checkpoint (not an .npz file)")
         with np.load(p, allow_pickle=False) as z:
             if "format" not in z.files or str(z["format"]) != FORMAT:
                 raise UserError(f"{p} is not an rnn-tui checkpoint")
@@ -95,7 +98,14 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         if "pickle" in str(exc):
             raise UserError(f"{p} holds pickled objects; refused (they could run code)") from None
         raise UserError(f"{p} is not an rnn-tui checkpoint ({exc})") from None
-    except (OSError, EOFError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+    except (
+        OSError,
+        EOFError,
+        KeyError,
+        TypeError,
+        zipfile.BadZipFile,
+        json.JSONDecodeError,
+    ) as exc:
         raise UserError(
             f"{p} is not a readable rnn-tui checkpoint ({type(exc).__name__})"
         ) from None

@@ -137,14 +137,15 @@ class Trainer:
         c = self.config
         t0 = time.perf_counter()
         X, Y = self._batch()
-        out = self.model.loss_and_grads(self.params, X, Y, self.state, profile=True)
-        norm = global_norm(out.grads)
-        finite = math.isfinite(out.loss) and math.isfinite(norm)
-        clipped = False
-        if finite:
-            clipped = clip_grads(out.grads, c.clip_mode, c.clip, norm)
-            self.optimizer.update(self.params, out.grads, c.lr)
-            finite = all(math.isfinite(float(p.sum())) for p in self.params.values())
+        with np.errstate(all="ignore"):  # overflow is detected below, not warned about
+            out = self.model.loss_and_grads(self.params, X, Y, self.state, profile=True)
+            norm = global_norm(out.grads)
+            finite = math.isfinite(out.loss) and math.isfinite(norm)
+            clipped = False
+            if finite:
+                clipped = clip_grads(out.grads, c.clip_mode, c.clip, norm)
+                self.optimizer.update(self.params, out.grads, c.lr)
+                finite = all(math.isfinite(float(p.sum())) for p in self.params.values())
         self.state = out.state
         self.steps += 1
         self.chars += X.size
@@ -197,7 +198,8 @@ class Trainer:
             T = min(c.seq_len, seg - pos)
             idx = (np.arange(B) * seg + pos)[:, None] + np.arange(T + 1)  # (B, T+1)
             window = val[idx]
-            logits, state = self.model.forward(self.params, window[:, :-1], state)
-            total += cross_entropy(logits, window[:, 1:]) * B * T
+            with np.errstate(all="ignore"):  # a diverged model gives NaN, not warnings
+                logits, state = self.model.forward(self.params, window[:, :-1], state)
+                total += cross_entropy(logits, window[:, 1:]) * B * T
             count += B * T
         return total / count

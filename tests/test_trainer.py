@@ -1,0 +1,151 @@
+"""The trainer: it learns, it is reproducible, it stops on divergence, its records are safe."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from conftest import TINY
+
+from rnn_tui.config import Config
+from rnn_tui.data import load_corpus
+from rnn_tui.errors import UserError
+from rnn_tui.sampling import distribution, sample_chars, sample_text
+from rnn_tui.trainer import Trainer, TrainerDiverged
+
+SMALL = Config(hidden=64, seq_len=16, batch=16, eval_every=50)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_corpus(TINY)
+
+
+def test_loss_falls_well_below_uniform_guessing(tiny) -> None:
+    """If this fails, the model does not learn: a class would watch a flat loss curve."""
+    trainer = Trainer(tiny, SMALL)
+    uniform = math.log(tiny.vocab.size)  # loss of guessing every character equally
+    first = trainer.step().loss
+    for _ in range(300):
+        record = trainer.step()
+    assert first == pytest.approx(uniform, rel=0.1)
+    assert record.smooth_loss < 0.6 * uniform
+    assert record.val_loss is not None and record.val_loss < 0.7 * uniform
+    assert record.chars == 301 * SMALL.batch * SMALL.seq_len
+
+
+def test_same_seed_same_losses(tiny) -> None:
+    """If this fails, a run cannot be repeated: the teacher's rehearsal and the class differ."""
+    runs = []
+    for _ in range(2):
+        trainer = Trainer(tiny, SMALL)
+        runs.append([trainer.step().loss for _ in range(20)])
+    assert runs[0] == runs[1]
+    other = Trainer(tiny, SMALL.with_(seed=5))
+    assert [other.step().loss for _ in range(20)] != runs[0]
+
+
+def test_reset_starts_over(tiny) -> None:
+    """If this fails, `r` in the app keeps some learned state and the loss does not restart."""
+    trainer = Trainer(tiny, SMALL)
+    first = [trainer.step().loss for _ in range(5)]
+    for _ in range(50):
+        trainer.step()
+    trainer.reset()
+    assert [trainer.step().loss for _ in range(5)] == first
+    assert trainer.steps == 5
+
+
+def test_records_are_immutable_copies(tiny) -> None:
+    """If this fails, the UI could be drawing arrays that training is still writing."""
+    trainer = Trainer(tiny, SMALL)
+    record = trainer.step()
+    assert record.grad_t.shape == (SMALL.seq_len,) == record.grad_last_t.shape
+    with pytest.raises(ValueError):
+        record.grad_t[0] = 1.0
+    with pytest.raises(AttributeError):
+        record.loss = 0.0  # type: ignore[misc]
+    before = record.grad_t.copy()
+    trainer.step()
+    np.testing.assert_array_equal(record.grad_t, before)
+
+
+def test_divergence_is_detected_and_stops_training(tiny) -> None:
+    """If this fails, a too-high learning rate runs on NaN weights and draws garbage."""
+    trainer = Trainer(tiny, SMALL)
+    trainer.step()
+    trainer.params["Why"][0, 0] = np.inf  # what an overflowing update leaves behind
+    record = trainer.step()
+    assert record.diverged and not math.isfinite(record.loss)
+    with pytest.raises(TrainerDiverged):
+        trainer.step()
+    trainer.reset()
+    assert not trainer.step().diverged
+
+
+def test_clipping_by_norm_reports_when_it_fires(tiny) -> None:
+    """If this fails, the 'clipped' indicator lies about what happened to the gradient."""
+    trainer = Trainer(tiny, SMALL.with_(clip=1e-6))
+    record = trainer.step()
+    assert record.clipped and record.grad_norm > 1e-6
+    trainer = Trainer(tiny, SMALL.with_(clip=1e6))
+    assert not trainer.step().clipped
+
+
+def test_corpus_too_short_for_the_batch_is_a_user_error(text_file) -> None:
+    """If this fails, a short file with a big batch crashes with an index error."""
+    corpus = load_corpus(text_file("hello world, " * 20))
+    with pytest.raises(UserError, match="--batch"):
+        Trainer(corpus, Config(batch=64, seq_len=32))
+
+
+def test_sampler_reads_a_copy_of_the_weights(tiny) -> None:
+    """If this fails, sampling while training reads half-updated weights."""
+    trainer = Trainer(tiny, SMALL)
+    for _ in range(30):
+        trainer.step()
+    gen = sample_chars(trainer.model, trainer.params, tiny.vocab, seed=3)
+    expected = sample_text(trainer.model, trainer.snapshot(), tiny.vocab, 50, seed=3)
+    for _ in range(20):
+        trainer.step()  # the live weights move on
+    got = "".join(next(gen).char for _ in range(50))
+    assert got == expected
+
+
+def test_sampled_char_reports_its_distribution(tiny) -> None:
+    """If this fails, the next-character view shows probabilities that do not add up."""
+    trainer = Trainer(tiny, SMALL)
+    ch = next(sample_chars(trainer.model, trainer.params, tiny.vocab, prime="The", seed=0))
+    assert ch.probs.shape == (tiny.vocab.size,)
+    assert ch.probs.sum() == pytest.approx(1.0)
+    assert ch.char == tiny.vocab.chars[ch.index] and ch.hidden.shape == (SMALL.hidden,)
+
+
+def test_temperature_and_top_k() -> None:
+    """If this fails, `t`/`T` and --top-k do not change what gets sampled the way they say."""
+    logits = np.array([2.0, 1.0, 0.0, -1.0])
+    cold, hot = distribution(logits, 0.5), distribution(logits, 2.0)
+    assert cold[0] > distribution(logits, 1.0)[0] > hot[0]
+    top2 = distribution(logits, 1.0, top_k=2)
+    assert top2[2] == 0 and top2[3] == 0 and top2.sum() == pytest.approx(1.0)
+
+
+def test_blas_is_pinned_to_one_thread(tmp_path) -> None:
+    """If this fails, OpenBLAS threads fight the UI thread and training slows several-fold."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy, threadpoolctl\n"
+        "from rnn_tui.data import load_corpus\n"
+        "from rnn_tui.trainer import Trainer\n"
+        "from rnn_tui.config import Config\n"
+        f"Trainer(load_corpus({str(TINY)!r}), Config())\n"
+        "print([i['num_threads'] for i in threadpoolctl.threadpool_info() if i['user_api']=='blas'])"
+    )
+    env = {**__import__("os").environ, "OPENBLAS_NUM_THREADS": "2"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    threads = eval(out.stdout)
+    assert threads and all(n == 1 for n in threads)
