@@ -61,11 +61,11 @@ def test_per_timestep_gradient_norms_match_finite_differences(seed: int) -> None
     B, T = X.shape
     prof = model.loss_and_grads(params, X, Y, state).profile
     assert prof is not None
-    hs = model._run(params, X, state[0])  # hs[:, t + 1] = h_t (0-based t)
+    hs = model._run(params, X.T, state[0])  # time-major: hs[t + 1] = h_t (0-based t)
     want_total, want_last = np.zeros(T), np.zeros(T)
     for t in range(T):
         for b in range(B):
-            h = hs[b : b + 1, t + 1].copy()  # (1, H)
+            h = hs[t + 1, b : b + 1].copy()  # (1, H)
             g_total = numerical_grad(
                 lambda b=b, t=t, h=h: _suffix_losses(model, params, X, Y, b, t, h)[0], h
             )

@@ -1,0 +1,132 @@
+"""Help screen: what each pane shows, in plain words, and the keys."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown, Static
+
+HELP_MARKDOWN = """\
+# What you are looking at
+
+A small recurrent neural network reads the corpus one character at a time and learns to guess
+the next character. The panes show how well it guesses, how the learning signal flows back
+through time, and what it writes on its own.
+
+## Loss pane
+
+The loss is the average surprise of the model at the next character, measured in **nats per
+character** (natural log). Divide by ln 2 ≈ 0.693 to get **bits per character**: the number of
+yes/no questions the model would still need, on average, to pin down each character.
+
+* A model that guesses uniformly among the V characters of the vocabulary scores **ln(V)** nats
+  (about 4.2 for V = 65). Anything below that means it has learned something.
+* The **train** curve is the smoothed loss on the text it is learning from.
+* The **held-out** curve is the loss on text it never trains on. That is the honest number: if
+  train keeps falling while held-out stalls or rises, the model is memorising instead of
+  generalising (overfitting).
+
+## Gradient pane
+
+Training uses backpropagation through time: the error at each step is sent backwards through
+the last T steps of the unrolled network. The pane shows how big that signal is at each step
+t = 1 … T (oldest on the left, newest on the right).
+
+* **grad_t** (blue bars): the total gradient reaching the hidden state h_t, from all the losses
+  at step t and after.
+* **grad_last_t** (orange ━ marks): only the gradient of the *last* step's loss, carried back
+  to step t. This is the textbook vanishing/exploding-gradient profile.
+* The vertical axis is **logarithmic**: each labelled decade (1e-3, 1e-2, …) is ten times the one
+  below it. A straight slope means the signal shrinks or grows by the same factor at every step.
+* **ratio g_last[1]/g_last[T]** compares the first and last step of the window. A value like
+  1e-8 means the first step gets essentially no learning signal from the last one: the gradient
+  **vanishes**, and the network cannot learn dependencies that long.
+* Bars rising towards the left (a huge ratio) mean the gradient **explodes**; one bad update can
+  wreck the weights. That is why **gradient clipping** exists: when the total gradient norm |g|
+  exceeds the clip value, it is scaled down, and the header shows **CLIPPED**.
+* When there are more timesteps than columns, several steps share one column (their largest
+  value is drawn) and the key says "each column = N steps". "!" marks NaN/inf values.
+* The **heat strip** underneath repeats grad_last_t for recent training steps, one row each,
+  oldest at the top and newest at the bottom (two rows per line of text). Bright is large,
+  dark is small, magenta is NaN/inf. It shows how the profile changes as training goes on.
+* Why it happens: for a plain RNN the signal is multiplied by the recurrent weight matrix W_hh
+  (and the tanh slopes) once per step. If the spectral norm of W_hh is below 1 it tends to
+  vanish; above 1 it tends to explode. LSTM and GRU cells add gates and an additive memory path
+  that keep the gradient alive over many more steps.
+
+## Sample pane
+
+Every so often the model writes text on its own, one character at a time, drawing each next
+character from its predicted probabilities. The **temperature** reshapes those probabilities:
+low (e.g. 0.5) is conservative and repetitive, sticking to the likeliest characters; high
+(e.g. 1.2) is adventurous, with more variety and more mistakes. Control characters from the
+corpus are shown as symbols such as ␛ (escape), ␉ (tab) or ␍ (carriage return).
+
+## Keys
+
+| key | action |
+| --- | --- |
+| space | pause / resume training |
+| n | one training step while paused |
+| r | reset the weights (start learning again) |
+| + / - | raise / lower the learning rate |
+| t / T | temperature down / up |
+| c | cycle gradient clipping (norm / off) |
+| s | save a checkpoint |
+| ? | show / hide this help |
+| q | quit |
+
+Press **?**, **Esc** or **q** to close this help.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """Modal help explaining the panes and the keys; closes on escape, q or ?."""
+
+    BINDINGS = [
+        Binding("escape", "close", "Close help"),
+        Binding("q", "close", "Close help", show=False),
+        Binding("question_mark", "close", "Close help", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+    }
+    HelpScreen > #help-box {
+        width: 92%;
+        max-width: 100;
+        height: 92%;
+        border: round $accent;
+        border-title-align: center;
+        background: $surface;
+        padding: 0 1;
+    }
+    HelpScreen #help-footer {
+        dock: bottom;
+        height: 1;
+        color: $text-muted;
+        background: $surface;
+    }
+    HelpScreen Markdown {
+        margin: 0;
+        padding: 0;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        """A scrollable box with the help text."""
+        with VerticalScroll(id="help-box") as box:
+            box.border_title = "rnn-tui help"
+            yield Static("↑/↓ or PgUp/PgDn to scroll · ?, Esc or q to close", id="help-footer")
+            yield Markdown(HELP_MARKDOWN, id="help-text")
+
+    def on_mount(self) -> None:
+        """Focus the scroll box so arrow keys scroll the help."""
+        self.query_one("#help-box", VerticalScroll).focus()
+
+    def action_close(self) -> None:
+        """Close the help screen."""
+        self.dismiss(None)

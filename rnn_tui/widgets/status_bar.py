@@ -1,0 +1,163 @@
+"""Status bar: corpus, model size, progress, speed, training state and short notices.
+
+Every string is shown literally (Textual ``Content`` built from plain text, never markup) and
+control characters are neutralised, so a corpus called "[red]x" or "a\\x1b[2Jb" displays as is.
+"""
+
+from __future__ import annotations
+
+import math
+
+from textual.app import RenderResult
+from textual.content import Content
+from textual.geometry import Size
+from textual.widget import Widget
+
+from rnn_tui.widgets.sample_pane import sanitize
+
+STATE_STYLES: dict[str, str] = {
+    "training": "bold $success",
+    "paused": "bold $warning",
+    "diverged": "bold $error",
+    "error": "bold $error",
+    "starting": "bold $primary",
+}
+"""Badge colour per training state (diverged and error share the error colour)."""
+
+
+def format_si(x: float, digits: int = 3) -> str:
+    """Short human number: 950, 54.3k, 1.2M, 3.4G."""
+    if not math.isfinite(x):
+        return "nan" if math.isnan(x) else "inf"
+    a = abs(x)
+    for threshold, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if a >= threshold:
+            return f"{x / threshold:.{digits}g}{suffix}"
+    if float(x).is_integer():
+        return f"{int(x)}"
+    return f"{x:.{digits}g}"
+
+
+def format_float(x: float) -> str:
+    """Compact float for learning rates and temperatures: 0.003, 1e-05, 0.8."""
+    if not math.isfinite(x):
+        return "nan" if math.isnan(x) else "inf"
+    return f"{x:.3g}"
+
+
+def _plain(s: object) -> str:
+    """A single-line, control-free version of any value."""
+    return sanitize(str(s).replace("\n", " "))
+
+
+class StatusBar(Widget):
+    """One or two status lines; fields wrap to the second line only between fields."""
+
+    DEFAULT_CSS = """
+    StatusBar {
+        width: 1fr;
+        height: auto;
+        max-height: 2;
+        background: $panel;
+        color: $text;
+        padding: 0 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
+
+    MAX_LINES = 2
+
+    def __init__(
+        self,
+        name: str | None = None,
+        id: str | None = None,  # noqa: A002 - Textual's own parameter name
+        classes: str | None = None,
+    ) -> None:
+        """Create the bar in the "starting" state with no details yet."""
+        super().__init__(name=name, id=id, classes=classes)
+        self.state = "starting"
+        """The state last passed to :meth:`set_status` (sanitized)."""
+        self._fields: list[Content] = [
+            Content.assemble(("\u00a0STARTING\u00a0", f"reverse {STATE_STYLES['starting']}"))
+        ]
+        self.plain_text = "STARTING"
+        """All fields as one plain line (for tests and logs)."""
+
+    def set_status(
+        self,
+        corpus: str,
+        vocab: int,
+        cell: str,
+        params: int,
+        step: int,
+        chars_per_s: float,
+        state: str,
+        lr: float,
+        temperature: float,
+        message: str = "",
+    ) -> None:
+        """Show the current status.
+
+        Args:
+            corpus: corpus name (shown literally, may contain "[").
+            vocab: vocabulary size V.
+            cell: recurrent cell name, e.g. "rnn", "lstm", "gru".
+            params: number of trainable parameters.
+            step: training step.
+            chars_per_s: training throughput in characters per second.
+            state: one of "training", "paused", "diverged", "error", "starting".
+            lr: learning rate.
+            temperature: sampling temperature.
+            message: short notice such as "saved checkpoint to runs/x.npz".
+        """
+        state_s = _plain(state)
+        badge_style = STATE_STYLES.get(state_s, "bold")
+        step_s = f"{step:,}" if isinstance(step, int) else _plain(step)
+        fields = [
+            Content.assemble(
+                (f"\u00a0{state_s.upper()}\u00a0", f"reverse {badge_style}"),
+                " ",
+                (_plain(corpus), "bold"),
+            ),
+            Content(f"V={vocab}"),
+            Content(_plain(cell)),
+            Content(f"{format_si(params)} params"),
+            Content.assemble(("step ", "dim"), (step_s, "bold")),
+            Content(f"{format_si(chars_per_s)} chars/s"),
+            Content.assemble(("lr ", "dim"), format_float(lr)),
+            Content.assemble(("temp ", "dim"), format_float(temperature)),
+        ]
+        if message:
+            fields.append(Content.styled(_plain(message), "italic $accent"))
+        self.state = state_s
+        self._fields = fields
+        self.plain_text = "  ".join(f.plain for f in fields).replace("\u00a0", " ").strip()
+        self.refresh(layout=True)
+
+    def _pack(self, width: int) -> list[Content]:
+        """Greedily pack the fields into lines of ``width`` cells, two spaces apart."""
+        lines: list[Content] = []
+        cur: Content | None = None
+        for f in self._fields:
+            if cur is None:
+                cur = f
+            elif cur.cell_length + 2 + f.cell_length <= width:
+                cur = cur + "  " + f
+            else:
+                lines.append(cur)
+                cur = f
+        if cur is not None:
+            lines.append(cur)
+        return lines
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        """One line if everything fits, else two."""
+        return max(1, min(self.MAX_LINES, len(self._pack(width))))
+
+    def render(self) -> RenderResult:
+        """The packed fields, at most two lines (the rest is cut with an ellipsis)."""
+        lines = self._pack(max(1, self.size.width))
+        if len(lines) > self.MAX_LINES:
+            lines = [*lines[: self.MAX_LINES - 1], Content("  ").join(lines[self.MAX_LINES - 1 :])]
+        return Content("\n").join(lines)

@@ -1,0 +1,325 @@
+"""The trainer's side of the app: a loop in its own process, driven by a command queue.
+
+The UI sends small `Command`s; the loop answers with `Snapshot`s at a bounded rate. Each
+snapshot carries its own bounded history (loss curve, recent gradient profiles), so the UI may
+drop any of them and draw only the newest: latest wins. Weights for sampling travel as copies.
+No UI import here: this module runs in a process that never loads Textual.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from rnn_tui.checkpoint import save_checkpoint
+from rnn_tui.errors import UserError
+from rnn_tui.model import Params
+from rnn_tui.trainer import StepRecord, Trainer
+
+SNAPSHOT_HZ = 10.0  # snapshots per second sent to the UI while training
+WEIGHTS_EVERY = 2.0  # seconds between two weight copies for the sampler
+GRAD_ROWS = 64  # recent gradient profiles kept for the heat strip
+HISTORY_POINTS = 2048  # loss points kept; past this, pairs are merged (the whole run stays)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A request from the UI. `kind` is one of the names handled in `TrainerLoop.handle`."""
+
+    kind: str  # pause, resume, step, reset, set, save, quit
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the UI draws, as of one moment. Arrays are copies owned by the snapshot."""
+
+    state: str  # "starting", "training", "paused", "diverged" or "error"
+    record: StepRecord | None  # the latest step; None before the first
+    loss_steps: np.ndarray  # (N,) steps of the smoothed loss history
+    loss_values: np.ndarray  # (N,) smoothed training loss, nats/char
+    val_steps: np.ndarray  # (M,) steps of held-out evaluations
+    val_values: np.ndarray  # (M,) held-out loss, nats/char
+    grad_history: np.ndarray  # (K, T) recent grad_last_t rows, oldest first
+    lr: float  # learning rate now
+    clip_mode: str  # "norm", "value" or "off"
+    clip: float  # clipping threshold
+    message: str = ""  # a notice for the status line ("saved ...", "error: ...")
+    weights: Params | None = None  # a copy of the weights for sampling, when new
+    weights_step: int = 0  # the step those weights come from
+    seq: int = 0  # increases by one per snapshot
+
+
+class History:
+    """A loss curve of bounded size: when full, neighbouring points are averaged in pairs, so the
+    whole run stays visible at ever coarser resolution and memory stays flat."""
+
+    def __init__(self, capacity: int = HISTORY_POINTS) -> None:
+        self.capacity = capacity
+        self.steps = np.zeros(capacity, np.float64)
+        self.values = np.zeros(capacity, np.float64)
+        self.n = 0  # points stored
+        self.stride = 1  # raw points per stored point
+        self._acc: list[tuple[float, float]] = []  # raw points waiting to fill one stored point
+
+    def add(self, step: float, value: float) -> None:
+        self._acc.append((step, value))
+        if len(self._acc) < self.stride:
+            return
+        s, v = np.mean(self._acc, axis=0)
+        self._acc.clear()
+        if self.n == self.capacity:  # full: merge pairs, halving resolution
+            half = self.capacity // 2
+            self.steps[:half] = self.steps[: 2 * half].reshape(half, 2).mean(1)
+            self.values[:half] = self.values[: 2 * half].reshape(half, 2).mean(1)
+            self.n, self.stride = half, self.stride * 2
+        self.steps[self.n], self.values[self.n] = s, v
+        self.n += 1
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the stored points."""
+        return self.steps[: self.n].copy(), self.values[: self.n].copy()
+
+    def clear(self) -> None:
+        self.n, self.stride = 0, 1
+        self._acc.clear()
+
+
+class TrainerLoop:
+    """Runs a trainer, obeys commands, publishes snapshots. One per worker process."""
+
+    def __init__(self, trainer: Trainer, commands: Any, snapshots: Any, log_path: str) -> None:
+        self.trainer = trainer
+        self.commands = commands  # queue of Command from the UI
+        self.snapshots = snapshots  # queue of Snapshot to the UI
+        self.log_path = log_path  # where tracebacks of trainer errors go
+        self.paused = False
+        self.error = ""  # set when the trainer raised; cleared by reset
+        self.running = True
+        self.seq = 0
+        self.message = ""
+        self.last_weights = -1.0  # monotonic time of the last weights copy
+        self.send_weights = True
+        self._reset_history()
+
+    def _reset_history(self) -> None:
+        self.loss = History()
+        self.val = History(256)
+        self.last_val_step: int | None = None
+        self.grads: list[np.ndarray] = []
+
+    @property
+    def state(self) -> str:
+        if self.error:
+            return "error"
+        if self.trainer.diverged:
+            return "diverged"
+        if self.trainer.last is None and not self.paused:
+            return "starting"
+        return "paused" if self.paused else "training"
+
+    # -- commands ----------------------------------------------------------------------------
+
+    def handle(self, cmd: Command) -> None:
+        t = self.trainer
+        if cmd.kind == "pause":
+            self.paused = True
+        elif cmd.kind == "resume":
+            self.paused = False
+        elif cmd.kind == "step":
+            self.paused = True
+            self._train_step()
+        elif cmd.kind == "reset":
+            t.reset()
+            self.error = ""
+            self._reset_history()
+            self.send_weights = True
+            self.message = "weights reset"
+        elif cmd.kind == "set":
+            t.set_config(t.config.with_(**cmd.args))
+        elif cmd.kind == "save":
+            try:
+                self.message = f"saved {save_checkpoint(cmd.args['path'], t)}"
+            except UserError as exc:
+                self.message = str(exc)
+        elif cmd.kind == "quit":
+            self.running = False
+        self.publish(force=True)
+
+    def _train_step(self) -> None:
+        if self.error or self.trainer.diverged:
+            return
+        try:
+            record = self.trainer.step()
+        except Exception as exc:  # a bug must not kill the app: report it, keep serving
+            self.error = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+            self._log_exception()
+            self.message = f"trainer error: {self.error} (details in {self.log_path})"
+            return
+        if record.diverged:
+            self.paused = True
+            self.message = f"diverged at step {record.step}: press r to reset (lower the lr)"
+            return
+        self.loss.add(record.step, record.smooth_loss)
+        if record.val_step is not None and record.val_step != self.last_val_step:
+            self.val.add(record.val_step, record.val_loss or float("nan"))
+            self.last_val_step = record.val_step
+        self.grads.append(record.grad_last_t)
+        if len(self.grads) > GRAD_ROWS:
+            del self.grads[0]
+
+    def _log_exception(self) -> None:
+        try:
+            with open(self.log_path, "a", encoding="utf-8") as f:
+                f.write(f"--- {time.ctime()}\n{traceback.format_exc()}\n")
+        except OSError:
+            pass
+
+    # -- publishing --------------------------------------------------------------------------
+
+    def publish(self, force: bool = False) -> None:
+        """Send a snapshot (dropped if the UI is far behind: the next one replaces it)."""
+        t = self.trainer
+        now = time.monotonic()
+        weights = None
+        if t.last is not None and (self.send_weights or now - self.last_weights >= WEIGHTS_EVERY):
+            weights = t.snapshot()
+            self.last_weights, self.send_weights = now, False
+        ls, lv = self.loss.arrays()
+        vs, vv = self.val.arrays()
+        grads = np.array(self.grads) if self.grads else np.zeros((0, t.config.seq_len))
+        self.seq += 1
+        snap = Snapshot(
+            state=self.state,
+            record=t.last,
+            loss_steps=ls,
+            loss_values=lv,
+            val_steps=vs,
+            val_values=vv,
+            grad_history=grads,
+            lr=t.config.lr,
+            clip_mode=t.config.clip_mode,
+            clip=t.config.clip,
+            message=self.message,
+            weights=weights,
+            weights_step=t.steps,
+            seq=self.seq,
+        )
+        self.message = ""
+        try:
+            self.snapshots.put(snap, block=force, timeout=1.0)
+        except queue.Full:
+            if weights is not None:
+                self.send_weights = True  # try again with the next snapshot
+
+    def run(self) -> None:
+        period = 1.0 / SNAPSHOT_HZ
+        next_publish = 0.0
+        self.publish(force=True)
+        while self.running:
+            idle = self.paused or bool(self.error) or self.trainer.diverged
+            try:  # block while idle (no CPU), otherwise just look
+                cmd = self.commands.get(timeout=0.5) if idle else self.commands.get_nowait()
+            except queue.Empty:
+                cmd = None
+            if cmd is not None:
+                self.handle(cmd)
+                continue
+            if idle:
+                continue
+            self._train_step()
+            now = time.monotonic()
+            if now >= next_publish:
+                next_publish = now + period
+                self.publish()
+
+
+def default_log_path() -> str:
+    return os.path.join(tempfile.gettempdir(), f"rnn-tui-{os.getuid()}.log")
+
+
+def worker_main(trainer: Trainer, commands: Any, snapshots: Any, log_path: str) -> None:
+    """Entry point of the worker process."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the UI, which stops us
+    TrainerLoop(trainer, commands, snapshots, log_path).run()
+
+
+class TrainerProcess:
+    """The UI's handle on a worker process: send commands, poll the newest snapshot, stop.
+
+    Create it before `App.run()`: a multiprocessing queue cannot be made inside a running
+    Textual app (its stderr has no file descriptor there).
+    """
+
+    def __init__(self, trainer: Trainer, log_path: str | None = None) -> None:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")  # a clean interpreter: no UI state, no inherited threads
+        self.log_path = log_path or default_log_path()
+        self.commands = ctx.Queue()
+        self.snapshots = ctx.Queue(maxsize=8)  # small: the worker drops, never piles up
+        self.process = ctx.Process(
+            target=worker_main,
+            args=(trainer, self.commands, self.snapshots, self.log_path),
+            name="rnn-tui-trainer",
+            daemon=True,
+        )
+
+    def start(self) -> None:
+        self.process.start()
+
+    def send(self, kind: str, **args: Any) -> None:
+        if self.process.is_alive():
+            self.commands.put(Command(kind, args))
+
+    def poll(self) -> Snapshot | None:
+        """The newest snapshot since the last poll, or None. Weights and messages carried by
+        older snapshots in between are kept, so none is lost by skipping."""
+        latest: Snapshot | None = None
+        weights: tuple[Params, int] | None = None
+        messages: list[str] = []
+        while True:
+            try:
+                snap = self.snapshots.get_nowait()
+            except (queue.Empty, OSError, ValueError, EOFError):
+                break
+            latest = snap
+            if snap.weights is not None:
+                weights = (snap.weights, snap.weights_step)
+            if snap.message:
+                messages.append(snap.message)
+        if latest is None:
+            return None
+        if weights is not None and latest.weights is None:
+            latest = replace(latest, weights=weights[0], weights_step=weights[1])
+        if messages and not latest.message:
+            latest = replace(latest, message=messages[-1])
+        return latest
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Ask the worker to quit; terminate it if it does not within `timeout` seconds."""
+        if self.process.pid is None:
+            return
+        if self.process.is_alive():
+            with contextlib.suppress(OSError, ValueError):
+                self.commands.put(Command("quit"))
+            self.process.join(timeout / 2)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout / 2)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(1.0)
+        for q in (self.commands, self.snapshots):
+            q.cancel_join_thread()  # never block exit on a queue's feeder thread
+            q.close()

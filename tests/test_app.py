@@ -1,0 +1,178 @@
+"""The app driven by its keys, with a real trainer process behind it (Textual pilot)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import TINY
+
+from rnn_tui.app import RnnApp, make_app
+from rnn_tui.checkpoint import load_checkpoint
+from rnn_tui.config import Config
+from rnn_tui.data import load_corpus
+from rnn_tui.trainer import Trainer
+from rnn_tui.widgets import HelpScreen, SamplePane
+
+SMALL = Config(hidden=64, seq_len=16, batch=16, eval_every=50)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_corpus(TINY)
+
+
+async def wait_for(pilot, cond: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Let the app run until `cond()` holds; fail after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not cond():
+        assert loop.time() < end, "timed out waiting for the app"
+        await pilot.pause(0.05)
+
+
+def step_of(app: RnnApp) -> int:
+    snap = app.snapshot
+    return snap.record.step if snap is not None and snap.record is not None else 0
+
+
+def drive(tiny, script, config: Config = SMALL, save_path: str | None = None) -> RnnApp:
+    """Run `script(app, pilot)` inside a live app at 100x30; return the app afterwards."""
+    app = make_app(Trainer(tiny, config), save_path=save_path)
+
+    async def main() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: step_of(app) > 0)
+            await script(app, pilot)
+
+    asyncio.run(main())
+    return app
+
+
+def test_space_pauses_and_resumes(tiny) -> None:
+    """If this fails, a teacher cannot freeze the picture to talk about it."""
+
+    async def script(app: RnnApp, pilot) -> None:
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.snapshot.state == "paused")
+        await pilot.pause(0.3)
+        frozen = step_of(app)
+        await pilot.pause(0.7)
+        assert step_of(app) == frozen
+        await pilot.press("space")
+        await wait_for(pilot, lambda: step_of(app) > frozen + 5)
+        assert app.snapshot.state == "training"
+
+    drive(tiny, script)
+
+
+def test_n_takes_exactly_one_step_while_paused(tiny) -> None:
+    """If this fails, stepping through training one window at a time skips or stalls."""
+
+    async def script(app: RnnApp, pilot) -> None:
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.snapshot.state == "paused")
+        await pilot.pause(0.3)
+        before = step_of(app)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: step_of(app) == before + 1)
+        await pilot.pause(0.5)
+        assert step_of(app) == before + 1
+
+    drive(tiny, script)
+
+
+def test_learning_rate_keys_reach_the_trainer(tiny) -> None:
+    """If this fails, + and - change a number on screen but not how the model learns."""
+
+    async def script(app: RnnApp, pilot) -> None:
+        await pilot.press("plus")
+        await wait_for(pilot, lambda: math.isclose(app.snapshot.record.lr, SMALL.lr * 1.5))
+        await pilot.press("minus", "minus")
+        await wait_for(pilot, lambda: math.isclose(app.snapshot.record.lr, SMALL.lr / 1.5))
+
+    drive(tiny, script)
+
+
+def test_reset_returns_the_loss_to_uniform_guessing(tiny) -> None:
+    """If this fails, `r` does not really start learning again from scratch."""
+    uniform = math.log(tiny.vocab.size)
+
+    async def script(app: RnnApp, pilot) -> None:
+        await wait_for(pilot, lambda: app.snapshot.record.smooth_loss < uniform - 1.0, 60)
+        before = step_of(app)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: 0 < step_of(app) < before and len(app.snapshot.loss_steps))
+        # The history restarts with the fresh weights: its first point is step 1's loss.
+        assert app.snapshot.loss_steps[0] == 1
+        assert app.snapshot.loss_values[0] == pytest.approx(uniform, rel=0.1)
+
+    drive(tiny, script)
+
+
+def test_c_cycles_clipping(tiny) -> None:
+    """If this fails, the clipping the pane reports is not the clipping in force."""
+
+    async def script(app: RnnApp, pilot) -> None:
+        assert app.snapshot.clip_mode == "norm"
+        await pilot.press("c")
+        await wait_for(pilot, lambda: app.snapshot.clip_mode == "off")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: app.snapshot.clip_mode == "norm")
+
+    drive(tiny, script)
+
+
+def test_temperature_keys_and_typed_samples(tiny) -> None:
+    """If this fails, t / T do nothing, or the sample pane never types any text."""
+
+    async def script(app: RnnApp, pilot) -> None:
+        await pilot.press("t")
+        assert app.temperature == pytest.approx(SMALL.temperature - 0.1)
+        await pilot.press("T", "T")
+        assert app.temperature == pytest.approx(SMALL.temperature + 0.1)
+        pane = app.query_one(SamplePane)
+        await wait_for(pilot, lambda: sum(len(t) for _, t in pane.samples) > 20)
+        assert "step 1 · temperature" in pane.samples[0][0]
+
+    drive(tiny, script)
+
+
+def test_s_saves_a_checkpoint_and_says_where(tiny, tmp_path: Path) -> None:
+    """If this fails, `s` loses the model the class just watched learn."""
+    target = tmp_path / "saved.npz"
+
+    async def script(app: RnnApp, pilot) -> None:
+        await pilot.press("s")
+        await wait_for(pilot, lambda: target.exists() and "saved" in app.notice)
+        assert str(target) in app.notice
+
+    drive(tiny, script, save_path=str(target))
+    ckpt = load_checkpoint(target)
+    assert ckpt.step > 0 and ckpt.vocab == tiny.vocab.chars
+
+
+def test_help_opens_and_closes(tiny) -> None:
+    """If this fails, `?` does not explain the panes, or the help cannot be left."""
+
+    async def script(app: RnnApp, pilot) -> None:
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen))
+
+    drive(tiny, script)
+
+
+def test_q_quits_and_stops_the_worker(tiny) -> None:
+    """If this fails, quitting leaves a training process behind, eating a core."""
+
+    async def script(app: RnnApp, pilot) -> None:
+        await pilot.press("q")
+
+    app = drive(tiny, script)
+    assert app.return_code == 0
+    assert not app.backend.process.is_alive()

@@ -1,0 +1,74 @@
+"""Smoke test of the throughput benchmark (`python -m rnn_tui.bench --quick`).
+
+No timing is asserted: machines are noisy. Only that the benchmark runs and ends with its
+machine-readable summary line.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from rnn_tui import bench
+
+ROOT = Path(__file__).resolve().parent.parent
+SUMMARY = re.compile(r"^summary: speedup_vs_reference=(\S+) share_of_bound=(\S+)$")
+
+
+def _check_summary(stdout: str) -> None:
+    """The last line is the summary, with two positive finite numbers."""
+    last = stdout.rstrip("\n").splitlines()[-1]
+    m = SUMMARY.match(last)
+    assert m, f"last line is not the summary: {last!r}"
+    for value in m.groups():
+        x = float(value)
+        assert math.isfinite(x) and x > 0, last
+
+
+def test_quick_bench_ends_with_summary(capsys) -> None:
+    """If this fails, `python -m rnn_tui.bench` crashes, exits non-zero, or its last line is no
+    longer `summary: speedup_vs_reference=<x> share_of_bound=<y>` with real numbers, so anyone
+    (or any script) reading the benchmark's result gets nothing or garbage.
+    """
+    assert bench.main(["--quick"]) == 0
+    _check_summary(capsys.readouterr().out)
+
+
+def test_module_runs_as_a_script() -> None:
+    """If this fails, `python -m rnn_tui.bench --quick` does not run from a shell (a broken
+    `__main__` guard or an import-time error), though `main()` may still work when imported.
+    """
+    out = subprocess.run(
+        [sys.executable, "-m", "rnn_tui.bench", "--quick", "--seconds", "0.05"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    _check_summary(out.stdout)
+
+
+def test_missing_corpus_is_one_line_error(tmp_path: Path, capsys) -> None:
+    """If this fails, a wrong --corpus gives a traceback or exit code 0 instead of one clear line."""
+    assert bench.main(["--quick", "--corpus", str(tmp_path / "nope.txt")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "nope.txt" in err
+
+
+def test_import_has_no_side_effects() -> None:
+    """If this fails, importing rnn_tui.bench prints, benchmarks, or drags in the UI (Textual),
+    so merely importing it (tests, tools) becomes slow or noisy.
+    """
+    code = (
+        "import sys, rnn_tui.bench\n"
+        "print([m for m in ('textual', 'plotext', 'rich') if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "[]\n" and out.stderr == ""

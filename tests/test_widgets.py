@@ -1,0 +1,450 @@
+"""Display widgets: each renders real-looking data at common terminal sizes, and shows what it must.
+
+The tests drive the widgets inside a tiny Textual app (``App.run_test``) and read back the text the
+widget actually rendered (``Widget.render_lines``), so they check what a user would see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from collections.abc import Awaitable, Callable
+
+import numpy as np
+import pytest
+from textual.app import App, ComposeResult
+from textual.geometry import Region
+from textual.widget import Widget
+
+from rnn_tui.widgets import GradPane, HelpScreen, LossChart, SamplePane, StatusBar
+from rnn_tui.widgets.loss_chart import WAITING_TEXT, downsample
+from rnn_tui.widgets.sample_pane import sanitize
+
+SIZES = [(80, 24), (120, 40)]
+
+
+class OneWidgetApp(App[None]):
+    """Composes a single widget; ``?`` opens the help screen like the real app."""
+
+    BINDINGS = [("question_mark", "help", "help")]
+
+    def __init__(self, widget: Widget, css: str = "") -> None:
+        """Keep the widget to compose and optional extra CSS."""
+        self._widget = widget
+        self.CSS = css
+        super().__init__()
+
+    def compose(self) -> ComposeResult:
+        """Just the widget under test."""
+        yield self._widget
+
+    def action_help(self) -> None:
+        """Open the help screen."""
+        self.push_screen(HelpScreen())
+
+
+def run_in_app(
+    widget: Widget,
+    size: tuple[int, int],
+    body: Callable[[OneWidgetApp, object], Awaitable[None]],
+    css: str = "",
+) -> None:
+    """Run ``body(app, pilot)`` inside a headless app that shows ``widget``."""
+
+    async def main() -> None:
+        app = OneWidgetApp(widget, css)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            await body(app, pilot)
+
+    asyncio.run(main())
+
+
+def shown(widget: Widget) -> str:
+    """The text the widget currently draws, one line per row."""
+    w, h = widget.size
+    return "\n".join(strip.text for strip in widget.render_lines(Region(0, 0, w, h)))
+
+
+# ----------------------------------------------------------------------------- fake data
+
+
+def fake_loss(n: int = 5000) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A decaying, noisy training loss ending at 1.83 and a held-out loss ending at 1.95."""
+    rng = np.random.default_rng(1)
+    steps = np.arange(1, n + 1, dtype=float)
+    train = 1.8 + 2.4 * np.exp(-steps / 800) + 0.02 * rng.standard_normal(n)
+    train[-1] = 1.83
+    val_steps = np.arange(100, n + 1, 100, dtype=float)
+    val = 1.9 + 2.3 * np.exp(-val_steps / 800)
+    val[-1] = 1.95
+    return steps, train, val_steps, val
+
+
+def fake_grads(t_len: int = 50, k: int = 40) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A vanishing profile: grad_last_t shrinks x10 per step back, exactly 1e-8 over 9 steps."""
+    t = np.arange(1, t_len + 1)
+    grad_last = 0.5 * 0.1 ** ((t_len - t) * 8 / (t_len - 1))  # ratio first/last = 1e-8
+    grad = 0.2 + 0.6 * t / t_len
+    hist = np.array([grad_last * (1 + 0.01 * i) for i in range(k)]).reshape(k, t_len)
+    return grad, grad_last, hist
+
+
+# ----------------------------------------------------------------------------- LossChart
+
+
+def test_loss_chart_waits_then_shows_bits() -> None:
+    """If this fails, the loss pane is blank before the first step, or the user cannot read the
+    latest loss in bits/char (nats / ln 2) next to nats/char."""
+    chart = LossChart()
+
+    async def body(app: OneWidgetApp, pilot: object) -> None:
+        assert WAITING_TEXT in shown(chart)
+        chart.set_data(*fake_loss(), title_extra="lr 3e-3")
+        await pilot.pause()  # type: ignore[attr-defined]
+        text = shown(chart)
+        assert WAITING_TEXT not in text
+        bits_train = f"{1.83 / math.log(2):.2f}"  # 2.64
+        bits_val = f"{1.95 / math.log(2):.2f}"  # 2.81
+        assert f"1.83 nats/char ({bits_train} bits)" in text
+        assert f"1.95 ({bits_val} bits)" in text
+        assert "train" in text and "held-out" in text
+        assert "┤" in text  # the plot frame with its y ticks is drawn
+
+    run_in_app(chart, (120, 40), body)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_loss_chart_renders_at_common_sizes_with_bad_values(size: tuple[int, int]) -> None:
+    """If this fails, the loss pane crashes or draws nothing at 80x24/120x40, e.g. when the
+    trainer reports a NaN or inf loss in the history."""
+    chart = LossChart()
+    steps, train, val_steps, val = fake_loss()
+    train[100] = np.nan
+    train[200] = np.inf
+    val[3] = -np.inf
+
+    async def body(app: OneWidgetApp, pilot: object) -> None:
+        chart.set_data(steps, train, val_steps, val)
+        await pilot.pause()  # type: ignore[attr-defined]
+        text = shown(chart)
+        assert "┌" in text and "┘" in text  # frame drawn
+        assert "5k" in text  # last x tick: the whole history is on the axis
+        assert "nan" not in text.lower()
+
+    run_in_app(chart, size, body)
+
+
+def test_loss_chart_edge_cases_do_not_crash() -> None:
+    """If this fails, the loss pane crashes on a single point, an all-NaN history, or a tiny
+    terminal, or it shows a stale "waiting" message once data has arrived."""
+    chart = LossChart()
+    one = np.array([1.0])
+    chart.set_data(one, np.array([4.2]), np.zeros(0), np.zeros(0))
+    single = chart.build_text(60, 12).plain
+    assert "4.20 nats/char" in single and "┤" in single
+    chart.set_data(np.arange(3.0), np.full(3, np.nan), np.zeros(0), np.zeros(0))
+    all_nan = chart.build_text(60, 12).plain
+    assert "nan" in all_nan and "no finite loss values" in all_nan
+    chart.set_data(*fake_loss())
+    for w, h in [(0, 0), (1, 1), (5, 2), (19, 5), (20, 6), (25, 7)]:
+        text = chart.build_text(w, h).plain
+        lines = text.split("\n") if text else []
+        assert len(lines) <= h
+        assert all(len(line) <= w for line in lines)
+    assert "1.83" in chart.build_text(19, 5).plain  # too small to plot: numbers only
+
+
+def test_loss_chart_caches_until_data_or_size_changes() -> None:
+    """If this fails, the chart is rebuilt on every screen refresh (wasting CPU that the UI needs)
+    or it keeps showing stale data after set_data."""
+    chart = LossChart()
+
+    async def body(app: OneWidgetApp, pilot: object) -> None:
+        chart.set_data(*fake_loss())
+        await pilot.pause()  # type: ignore[attr-defined]
+        chart.render()
+        n = chart.render_count
+        chart.render()
+        chart.render()
+        assert chart.render_count == n
+        steps, train, val_steps, val = fake_loss()
+        train[-1] = 1.5
+        chart.set_data(steps, train, val_steps, val)
+        chart.render()
+        assert chart.render_count == n + 1
+        assert "1.50 nats/char" in shown(chart)
+
+    run_in_app(chart, (80, 24), body)
+
+
+def test_downsample_keeps_whole_history_and_last_point() -> None:
+    """If this fails, a long run is drawn with too many points (slow) or loses its start or its
+    latest value."""
+    x = np.arange(100_000, dtype=float)
+    y = np.linspace(5.0, 1.0, x.size)
+    dx, dy = downsample(x, y, 200)
+    assert dx.size <= 201
+    assert dx[0] < 300 and dx[-1] == x[-1] and dy[-1] == y[-1]
+    assert np.all(np.diff(dx) > 0)
+    small_x, small_y = downsample(x[:50], y[:50], 200)
+    assert small_x.size == 50
+
+
+# ----------------------------------------------------------------------------- GradPane
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_grad_pane_renders_header_bars_and_heat_strip(size: tuple[int, int]) -> None:
+    """If this fails, the gradient pane crashes or hides the vanishing ratio, |g|, the clip
+    setting, the CLIPPED flag or the history strip at a common terminal size."""
+    pane = GradPane()
+    grad, grad_last, hist = fake_grads()
+
+    async def body(app: OneWidgetApp, pilot: object) -> None:
+        pane.set_data(grad, grad_last, hist, 5.0, True, 0.84)
+        await pilot.pause()  # type: ignore[attr-defined]
+        text = shown(pane)
+        assert "ratio g_last[1]/g_last[T] = 1.0e-08" in text
+        assert "|g| = 0.84" in text
+        assert "clip 5" in text and "CLIPPED" in text
+        assert "t=50" in text
+        assert "1e0" in text  # log-scale decade labels
+        assert "▀" in text and "now" in text  # heat strip, newest row labelled
+        pane.set_data(grad, grad_last, hist, None, False, 0.84)
+        await pilot.pause()  # type: ignore[attr-defined]
+        text = shown(pane)
+        assert "clip off" in text and "CLIPPED" not in text
+
+    run_in_app(pane, size, body)
+
+
+def test_grad_pane_narrow_downsamples_columns() -> None:
+    """If this fails, a long BPTT window (T=100) in a narrow pane silently drops timesteps or
+    does not tell the user that each column now stands for several steps."""
+    pane = GradPane()
+    grad, grad_last, hist = fake_grads(t_len=100, k=10)
+
+    async def body(app: OneWidgetApp, pilot: object) -> None:
+        pane.set_data(grad, grad_last, hist, 1.0, False, 2.5)
+        await pilot.pause()  # type: ignore[attr-defined]
+        assert pane.size.width == 38
+        text = shown(pane)
+        match = re.search(r"each column = (\d+) steps", text)
+        assert match, text
+        group = int(match.group(1))
+        columns = math.ceil(100 / group)
+        assert group > 1 and columns <= 38
+        assert "ratio g_last[1]/g_last[T] = 1.0e-08" in text
+        assert "t=100" in text
+        # Every column carries a bar: count the cells of the bottom bar row.
+        bar_rows = [line for line in text.split("\n") if "┤" in line or "│" in line]
+        bottom = bar_rows[-1].split("┤")[-1].split("│")[-1]
+        assert len(bottom.rstrip()) == columns
+
+    run_in_app(pane, (80, 24), body, css="GradPane { width: 38; }")
+
+
+def test_grad_pane_survives_nan_inf_zero_and_empty_history() -> None:
+    """If this fails, one NaN/inf/zero gradient (a diverging run) crashes the UI instead of
+    showing a "!" marker."""
+    pane = GradPane()
+    grad, grad_last, _ = fake_grads(t_len=30)
+    grad[3] = np.nan
+    grad_last[5] = np.inf
+    grad_last[7] = 0.0
+    pane.set_data(grad, grad_last, np.zeros((0, 30)), None, False, float("nan"))
+    for w, h in [(38, 12), (58, 30), (120, 20), (10, 3), (16, 5), (0, 0)]:
+        pane.build_text(w, h)
+    text = pane.build_text(58, 20).plain
+    assert "!" in text and "nan/inf" in text
+    assert "|g| = nan" in text
+    pane.set_data(np.full(4, np.nan), np.full(4, np.nan), np.full((2, 4), np.nan), 1, False, 1)
+    assert "n/a" in pane.build_text(40, 12).plain
+    pane.set_data(np.zeros(0), np.zeros(0), np.zeros((0, 0)), None, False, 0.0)
+    assert "waiting" in pane.build_text(40, 12).plain
+
+
+def test_grad_pane_caches_until_data_or_size_changes() -> None:
+    """If this fails, the gradient pane is rebuilt on every refresh (up to 5 per second is
+    expected, repaints happen far more often) or never picks up new data."""
+    pane = GradPane()
+    grad, grad_last, hist = fake_grads()
+
+    async def body(app: OneWidgetApp, pilot: object) -> None:
+        pane.set_data(grad, grad_last, hist, 5.0, False, 1.0)
+        await pilot.pause()  # type: ignore[attr-defined]
+        pane.render()
+        n = pane.render_count
+        pane.render()
+        assert pane.render_count == n
+        pane.set_data(grad, grad_last, hist, 5.0, True, 1.0)
+        pane.render()
+        assert pane.render_count == n + 1
+
+    run_in_app(pane, (80, 24), body)
+
+
+# ----------------------------------------------------------------------------- SamplePane
+
+
+NASTY = "[bold]not bold[/] \x1b[31mred\x1b[0m\r\x07\tEND"
+
+
+def test_sanitize_makes_controls_visible() -> None:
+    """If this fails, text from the corpus can move the cursor, ring the bell or recolour the
+    terminal instead of being shown as characters."""
+    out = sanitize(NASTY + "\u202e\u2028\ud800\x9b\n")
+    assert "\x1b" not in out and "\r" not in out and "\x07" not in out and "\t" not in out
+    assert "␛[31m" in out and "␍" in out and "␇" in out and "␉" in out
+    assert "[bold]not bold[/]" in out
+    assert out.endswith("\n") and out.count("\n") == 1
+    assert all(ch == "\n" or ch.isprintable() or ch == "·" for ch in out)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_sample_pane_shows_text_literally(size: tuple[int, int]) -> None:
+    """If this fails, generated text containing "[bold]" is swallowed as markup, an escape
+    sequence reaches the terminal, or CJK/emoji/combining/RTL text crashes the pane."""
+    pane = SamplePane()
+
+    async def body(app: OneWidgetApp, pilot: object) -> None:
+        pane.start_sample("── step 1200, temperature 0.8 ──")
+        for ch in NASTY + "\n漢字 😀 e\u0301 שלום\n":
+            pane.append_chars(ch)
+        await pilot.pause()  # type: ignore[attr-defined]
+        text = shown(pane)
+        assert "── step 1200, temperature 0.8 ──" in text
+        assert "[bold]not bold[/]" in text
+        assert "␛[31mred␛[0m␍␇␉END" in text
+        assert "\x1b" not in text
+        assert "漢字 😀" in text and "שלום" in text
+
+    run_in_app(pane, size, body)
+
+
+def test_sample_pane_bounded_wrapped_and_follows_the_end() -> None:
+    """If this fails, memory grows without bound over a long run, long lines run off the pane,
+    or new text arrives below the visible area without scrolling."""
+    pane = SamplePane(max_samples=5)
+
+    async def body(app: OneWidgetApp, pilot: object) -> None:
+        for k in range(12):
+            pane.start_sample(f"── step {k} ──")
+            pane.append_chars("lorem ipsum dolor sit amet " * 8)
+            pane.append_chars("\nsecond line\n")
+        pane.append_chars("LAST-WORDS")
+        await pilot.pause()  # type: ignore[attr-defined]
+        assert len(pane.samples) == 5
+        assert pane.samples[0][0] == "── step 7 ──"
+        width = pane.scrollable_content_region.width
+        assert all(len(r.rstrip()) <= width for r in pane.visual_rows())
+        assert pane.max_scroll_y > 0 and pane.scroll_offset.y == pane.max_scroll_y
+        assert "LAST-WORDS" in shown(pane)
+        pane.start_sample("step 99 · temperature 1.0")
+        assert pane.samples[-1][0] == "── step 99 · temperature 1.0 ──"
+        # A capped sample stays bounded however long it runs.
+        for _ in range(300):
+            pane.append_chars("x" * 50)
+        assert len(pane.samples[-1][1]) <= pane.max_chars * 5 // 4
+
+    run_in_app(pane, (60, 12), body)
+
+
+def test_sample_pane_incremental_wrap_matches_full_rewrap() -> None:
+    """If this fails, text typed character by character wraps differently from the same text
+    re-wrapped after a resize (words jump around or get lost)."""
+    pane = SamplePane()
+    text = ("The quick brown fox jumps over the lazy dog. " * 6 + "\n") * 3 + "unfinished"
+
+    async def body(app: OneWidgetApp, pilot: object) -> None:
+        pane.start_sample("s")
+        for i in range(0, len(text), 3):
+            pane.append_chars(text[i : i + 3])
+        typed = pane.visual_rows()
+        pane._rewrap_all()
+        assert pane.visual_rows() == typed
+        assert "".join(typed[1:]).replace(" ", "") == text.replace("\n", "").replace(" ", "")
+
+    run_in_app(pane, (50, 20), body)
+
+
+# ----------------------------------------------------------------------------- StatusBar
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_status_bar_escapes_and_formats(size: tuple[int, int]) -> None:
+    """If this fails, a corpus named like "[red]x[/red]" is eaten as markup or crashes the bar,
+    or sizes/speeds are shown as raw long numbers."""
+    bar = StatusBar()
+
+    async def body(app: OneWidgetApp, pilot: object) -> None:
+        bar.set_status(
+            "[red]shake[/red] [b.txt",
+            65,
+            "rnn",
+            54_321,
+            12_000,
+            41_234.0,
+            "training",
+            3e-3,
+            0.8,
+            "saved checkpoint to runs/x.npz",
+        )
+        await pilot.pause()  # type: ignore[attr-defined]
+        text = shown(bar).replace("\xa0", " ")
+        assert "[red]shake[/red] [b.txt" in text
+        assert "54.3k params" in text and "41.2k chars/s" in text
+        assert "TRAINING" in text and "step 12,000" in text
+        assert "saved checkpoint to runs/x.npz" in text
+        assert bar.size.height <= 2
+
+    run_in_app(bar, size, body)
+
+
+def test_status_bar_state_colours_differ() -> None:
+    """If this fails, a diverged or errored run looks the same as a healthy one in the bar."""
+    bar = StatusBar()
+
+    async def body(app: OneWidgetApp, pilot: object) -> None:
+        colours = {}
+        for state in ("training", "paused", "diverged", "starting"):
+            bar.set_status("c", 10, "gru", 1000, 1, 10.0, state, 0.1, 1.0)
+            await pilot.pause()  # type: ignore[attr-defined]
+            badge = next(
+                seg
+                for seg in bar.render_lines(Region(0, 0, *bar.size))[0]
+                if state.upper() in seg.text
+            )
+            colours[state] = (badge.style.color, badge.style.bgcolor, badge.style.reverse)
+        assert len(set(colours.values())) == 4
+
+    run_in_app(bar, (80, 24), body)
+
+
+# ----------------------------------------------------------------------------- HelpScreen
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_help_screen_opens_scrolls_and_closes(size: tuple[int, int]) -> None:
+    """If this fails, "?" does not show the help, the help cannot be read at 80x24 (it must
+    scroll), or the user is stuck in it (escape, q and ? must all close it)."""
+    pane = SamplePane()
+
+    async def body(app: OneWidgetApp, pilot: object) -> None:
+        for key in ("escape", "q", "question_mark"):
+            await pilot.press("question_mark")  # type: ignore[attr-defined]
+            await pilot.pause()  # type: ignore[attr-defined]
+            assert isinstance(app.screen, HelpScreen)
+            text = app.screen.query_one("#help-text").source  # type: ignore[attr-defined]
+            assert "vanish" in text and "ln(V)" in text and "temperature" in text
+            box = app.screen.query_one("#help-box")
+            assert box.region.height <= size[1]
+            if size == (80, 24):
+                assert box.max_scroll_y > 0  # longer than the screen: it scrolls
+            await pilot.press(key)  # type: ignore[attr-defined]
+            await pilot.pause()  # type: ignore[attr-defined]
+            assert not isinstance(app.screen, HelpScreen), key
+
+    run_in_app(pane, size, body)
