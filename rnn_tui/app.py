@@ -7,6 +7,7 @@ sampler that types text runs on weight copies through `rnn_tui.sampling`.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -32,6 +33,7 @@ CHARS_PER_S = 60.0  # typing speed of the sample pane
 LR_FACTOR = 1.5  # `+` and `-` multiply or divide the learning rate by this
 TEMP_STEP = 0.1  # `t` and `T` change the temperature by this
 CLIP_CYCLE = ("norm", "off")  # what `c` cycles through
+KEY_TRACE_ENV = "RNN_TUI_KEY_TRACE"  # a file: every action appends "<monotonic time> <action>"
 
 
 class Backend(Protocol):
@@ -102,6 +104,7 @@ class RnnApp(App[int]):
         self._typed = 0  # characters typed in the current sample
         self._type_credit = 0.0
         self._sample_no = 0
+        self._key_trace = os.environ.get(KEY_TRACE_ENV)  # for the latency benchmark
         # The panes, kept by reference: timers may fire while another screen is on top.
         self.loss_chart = LossChart(id="loss")
         self.grad_pane = GradPane(id="grads")
@@ -225,6 +228,7 @@ class RnnApp(App[int]):
     # -- actions -----------------------------------------------------------------------------
 
     def action_toggle_pause(self) -> None:
+        self._trace("toggle_pause")
         if self.snapshot is not None and self.snapshot.state in ("diverged", "error"):
             self.notice = "training stopped: press r to reset"
         else:
@@ -234,10 +238,12 @@ class RnnApp(App[int]):
         self._update_status()
 
     def action_one_step(self) -> None:
+        self._trace("one_step")
         self.paused = True
         self.backend.send("step")
 
     def action_reset(self) -> None:
+        self._trace("reset")
         self.backend.send("reset")
         self._weights, self._sampler = None, None
         self.sample_pane.clear()
@@ -254,9 +260,11 @@ class RnnApp(App[int]):
         self._update_status()
 
     def action_lr_up(self) -> None:
+        self._trace("lr_up")
         self._set_lr(LR_FACTOR)
 
     def action_lr_down(self) -> None:
+        self._trace("lr_down")
         self._set_lr(1 / LR_FACTOR)
 
     def _set_temperature(self, delta: float) -> None:
@@ -265,12 +273,15 @@ class RnnApp(App[int]):
         self._update_status()
 
     def action_temp_down(self) -> None:
+        self._trace("temp_down")
         self._set_temperature(-TEMP_STEP)
 
     def action_temp_up(self) -> None:
+        self._trace("temp_up")
         self._set_temperature(TEMP_STEP)
 
     def action_cycle_clip(self) -> None:
+        self._trace("cycle_clip")
         mode = self.snapshot.clip_mode if self.snapshot else "norm"
         nxt = (
             CLIP_CYCLE[(CLIP_CYCLE.index(mode) + 1) % len(CLIP_CYCLE)]
@@ -282,6 +293,7 @@ class RnnApp(App[int]):
         self._update_status()
 
     def action_save(self) -> None:
+        self._trace("save")
         step = self.snapshot.record.step if self.snapshot and self.snapshot.record else 0
         path = self.save_path or f"{self.corpus_stem}-{self.cell.name}-step{step}.npz"
         self.backend.send("save", path=path)
@@ -289,14 +301,22 @@ class RnnApp(App[int]):
         self._update_status()
 
     def action_help(self) -> None:
+        self._trace("help")
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     async def action_quit_app(self) -> None:
+        self._trace("quit_app")
         if isinstance(self.screen, HelpScreen):  # q on the help screen closes it
             self.pop_screen()
             return
         self.exit(0)
+
+    def _trace(self, action: str) -> None:
+        """Record when an action's handler ran (the benchmark compares it with the keypress)."""
+        if self._key_trace:
+            with open(self._key_trace, "a", encoding="utf-8") as f:
+                f.write(f"{time.monotonic():.6f} {action}\n")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -341,7 +361,9 @@ def make_app(
 
 def run_app(trainer: Trainer, args: argparse.Namespace) -> int:
     """Run the app until the user quits; the worker is stopped whatever happens."""
-    app = make_app(trainer, save_path=getattr(args, "save", None))
+    app = make_app(
+        trainer, save_path=args.save, metrics_path=args.metrics, log_every=args.log_every
+    )
     try:
         code = app.run()
     finally:

@@ -49,10 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample-len", type=int, default=d.sample_len, help="characters per sample")
     p.add_argument("--dtype", choices=DTYPES, default=d.dtype, help="floating-point precision")
     p.add_argument("--eval-every", type=int, default=d.eval_every, help="steps between evaluations")
-    p.add_argument("--metrics", metavar="FILE", help="write JSON lines of metrics (headless)")
+    p.add_argument("--metrics", metavar="FILE", help="append JSON lines of metrics to FILE")
     p.add_argument("--log-every", type=int, default=10, help="steps between metrics lines")
     p.add_argument("--load", metavar="CHECKPOINT", help="resume from a checkpoint (.npz)")
-    p.add_argument("--save", metavar="CHECKPOINT", help="save a checkpoint when done (headless)")
+    p.add_argument(
+        "--save",
+        metavar="CHECKPOINT",
+        help="checkpoint path: written at the end (headless) or by the s key (app)",
+    )
     return p
 
 
@@ -123,7 +127,7 @@ def run(argv: Sequence[str]) -> int:
     try:
         if args.metrics:
             try:
-                metrics = open(args.metrics, "w", encoding="utf-8")  # noqa: SIM115
+                metrics = open(args.metrics, "a", encoding="utf-8")  # noqa: SIM115
             except OSError as exc:
                 raise UserError(f"cannot write metrics to {args.metrics}: {exc.strerror}") from None
         code = run_headless(trainer, args.steps, metrics, log_every=args.log_every)

@@ -3,42 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
-from typing import IO, Any
+from typing import IO
 
 from rnn_tui.sampling import sample_text
 from rnn_tui.textsafe import visible
 from rnn_tui.trainer import StepRecord, Trainer
-
-
-def record_json(r: StepRecord, cell: str) -> dict[str, Any]:
-    """One metrics line: every field of the record, arrays as lists, NaN/inf as null."""
-
-    def num(x: float | None) -> float | None:
-        return None if x is None or not math.isfinite(x) else float(x)
-
-    out: dict[str, Any] = {
-        "step": r.step,
-        "chars": r.chars,
-        "cell": cell,
-        "loss": num(r.loss),
-        "smooth_loss": num(r.smooth_loss),
-        "val_loss": num(r.val_loss),
-        "val_bits": num(r.val_bits),
-        "val_step": r.val_step,
-        "chars_per_s": num(r.chars_per_s),
-        "grad_t": [num(float(g)) for g in r.grad_t],
-        "grad_last_t": [num(float(g)) for g in r.grad_last_t],
-        "grad_norm": num(r.grad_norm),
-        "clipped": r.clipped,
-        "lr": r.lr,
-        "diverged": r.diverged,
-    }
-    if r.cell_grad_t is not None:
-        out["cell_grad_t"] = [num(float(g)) for g in r.cell_grad_t]
-    return out
 
 
 def format_rate(x: float) -> str:
@@ -78,7 +49,7 @@ def run_headless(
             record = trainer.step()
             logged = record.step % log_every == 0 or record.diverged
             if metrics is not None and logged:
-                metrics.write(json.dumps(record_json(record, c.cell)) + "\n")
+                metrics.write(json.dumps(record.to_json(c.cell)) + "\n")
             if record.diverged:
                 print(
                     f"training diverged at step {record.step} (loss {record.loss:.3g},"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -41,6 +42,35 @@ class StepRecord:
     lr: float  # learning rate used for this step
     diverged: bool  # loss, gradient or weights turned NaN/inf: training stopped
     cell_grad_t: np.ndarray | None = None  # (T,) mean_b ||dL_b/dc_t|| (LSTM only)
+
+    def to_json(self, cell: str) -> dict[str, Any]:
+        """One metrics line: every field, arrays as lists, NaN/inf as null."""
+
+        def num(x: float | None) -> float | None:
+            return None if x is None or not math.isfinite(x) else float(x)
+
+        def nums(a: np.ndarray | None) -> list[float | None] | None:
+            return None if a is None else [num(float(g)) for g in a]
+
+        return {
+            "step": self.step,
+            "chars": self.chars,
+            "cell": cell,
+            "time": time.time(),
+            "loss": num(self.loss),
+            "smooth_loss": num(self.smooth_loss),
+            "val_loss": num(self.val_loss),
+            "val_bits": num(self.val_bits),
+            "val_step": self.val_step,
+            "chars_per_s": num(self.chars_per_s),
+            "grad_t": nums(self.grad_t),
+            "grad_last_t": nums(self.grad_last_t),
+            "cell_grad_t": nums(self.cell_grad_t),
+            "grad_norm": num(self.grad_norm),
+            "clipped": self.clipped,
+            "lr": self.lr,
+            "diverged": self.diverged,
+        }
 
     @property
     def bits(self) -> float:

@@ -9,6 +9,7 @@ No UI import here: this module runs in a process that never loads Textual.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
 import tempfile
@@ -96,11 +97,21 @@ class History:
 class TrainerLoop:
     """Runs a trainer, obeys commands, publishes snapshots. One per worker process."""
 
-    def __init__(self, trainer: Trainer, commands: Any, snapshots: Any, log_path: str) -> None:
+    def __init__(
+        self,
+        trainer: Trainer,
+        commands: Any,
+        snapshots: Any,
+        log_path: str,
+        metrics_path: str | None = None,
+        log_every: int = 10,
+    ) -> None:
         self.trainer = trainer
         self.commands = commands  # queue of Command from the UI
         self.snapshots = snapshots  # queue of Snapshot to the UI
         self.log_path = log_path  # where tracebacks of trainer errors go
+        self.metrics = open(metrics_path, "a", encoding="utf-8") if metrics_path else None  # noqa: SIM115
+        self.log_every = log_every  # steps between two metrics lines
         self.paused = False
         self.error = ""  # set when the trainer raised; cleared by reset
         self.running = True
@@ -168,6 +179,9 @@ class TrainerLoop:
             self.paused = True
             self.message = f"diverged at step {record.step}: press r to reset (lower the lr)"
             return
+        if self.metrics is not None and record.step % self.log_every == 0:
+            self.metrics.write(json.dumps(record.to_json(self.trainer.config.cell)) + "\n")
+            self.metrics.flush()
         self.loss.add(record.step, record.smooth_loss)
         if record.val_step is not None and record.val_step != self.last_val_step:
             self.val.add(record.val_step, record.val_loss or float("nan"))
@@ -246,12 +260,24 @@ def default_log_path() -> str:
     return os.path.join(tempfile.gettempdir(), f"rnn-tui-{os.getuid()}.log")
 
 
-def worker_main(trainer: Trainer, commands: Any, snapshots: Any, log_path: str) -> None:
+def worker_main(
+    trainer: Trainer,
+    commands: Any,
+    snapshots: Any,
+    log_path: str,
+    metrics_path: str | None,
+    log_every: int,
+) -> None:
     """Entry point of the worker process."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the UI, which stops us
-    TrainerLoop(trainer, commands, snapshots, log_path).run()
+    loop = TrainerLoop(trainer, commands, snapshots, log_path, metrics_path, log_every)
+    try:
+        loop.run()
+    finally:
+        if loop.metrics is not None:
+            loop.metrics.close()
 
 
 class TrainerProcess:
@@ -261,7 +287,13 @@ class TrainerProcess:
     Textual app (its stderr has no file descriptor there).
     """
 
-    def __init__(self, trainer: Trainer, log_path: str | None = None) -> None:
+    def __init__(
+        self,
+        trainer: Trainer,
+        log_path: str | None = None,
+        metrics_path: str | None = None,
+        log_every: int = 10,
+    ) -> None:
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")  # a clean interpreter: no UI state, no inherited threads
@@ -270,7 +302,7 @@ class TrainerProcess:
         self.snapshots = ctx.Queue(maxsize=8)  # small: the worker drops, never piles up
         self.process = ctx.Process(
             target=worker_main,
-            args=(trainer, self.commands, self.snapshots, self.log_path),
+            args=(trainer, self.commands, self.snapshots, self.log_path, metrics_path, log_every),
             name="rnn-tui-trainer",
             daemon=True,
         )
