@@ -56,10 +56,10 @@ class RnnApp(App[int]):
         Binding("space", "toggle_pause", "Pause"),
         Binding("n", "one_step", "Step"),
         Binding("r", "reset", "Reset"),
-        Binding("plus,equals_sign", "lr_up", "LR+", key_display="+"),
-        Binding("minus", "lr_down", "LR-", key_display="-"),
-        Binding("t", "temp_down", "Temp-"),
-        Binding("T,shift+t", "temp_up", "Temp+", key_display="T"),
+        Binding("plus,equals_sign", "lr_up", "LR", key_display="+/-"),
+        Binding("minus", "lr_down", "LR-", show=False),
+        Binding("t", "temp_down", "Temp", key_display="t/T"),
+        Binding("T,shift+t", "temp_up", "Temp+", show=False),
         Binding("c", "cycle_clip", "Clip"),
         Binding("s", "save", "Save"),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
@@ -120,7 +120,11 @@ class RnnApp(App[int]):
                 yield self.grad_pane
             yield self.sample_pane
         yield self.status_bar
-        yield Footer()
+        yield Footer(compact=True)
+
+    def on_resize(self) -> None:
+        # The palette hint needs room the key list has only from 100 columns on.
+        self.query_one(Footer).show_command_palette = self.size.width >= 100
 
     def on_mount(self) -> None:
         self.loss_chart.border_title = "loss"

@@ -176,3 +176,23 @@ def test_q_quits_and_stops_the_worker(tiny) -> None:
     app = drive(tiny, script)
     assert app.return_code == 0
     assert not app.backend.process.is_alive()
+
+
+def test_load_resumes_in_the_app(tiny, tmp_path: Path) -> None:
+    """If this fails, `rnn-tui PATH --load CHECKPOINT` starts from scratch instead of resuming."""
+    from rnn_tui.checkpoint import save_checkpoint, trainer_from_checkpoint
+
+    trainer = Trainer(tiny, SMALL)
+    for _ in range(40):
+        trainer.step()
+    path = save_checkpoint(tmp_path / "run.npz", trainer)
+    resumed = trainer_from_checkpoint(tiny, load_checkpoint(path), path)
+    app = make_app(resumed)
+
+    async def main() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: step_of(app) > 0)
+            assert step_of(app) > 40
+            assert app.snapshot.record.loss < math.log(tiny.vocab.size) - 0.5
+
+    asyncio.run(main())

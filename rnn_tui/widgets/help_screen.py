@@ -77,6 +77,7 @@ corpus are shown as symbols such as ␛ (escape), ␉ (tab) or ␍ (carriage ret
 | s | save a checkpoint |
 | ? | show / hide this help |
 | q | quit |
+| ctrl+p | command palette: every action above, searchable by name |
 
 Press **?**, **Esc** or **q** to close this help.
 """

@@ -1,0 +1,110 @@
+"""The layout, frozen: screenshots from fixed, injected data (no live trainer, no timers).
+
+Update after an intended change with `pytest tests/test_snapshots.py --snapshot-update`, and
+look at the report before committing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from conftest import TINY
+
+from rnn_tui.app import RnnApp, make_app
+from rnn_tui.config import Config
+from rnn_tui.data import load_corpus
+from rnn_tui.trainer import StepRecord, Trainer
+from rnn_tui.worker import Snapshot
+
+T = 32  # the default BPTT window
+
+
+class FixedBackend:
+    """Stands in for the trainer process: no process, nothing changes."""
+
+    def start(self) -> None: ...
+    def send(self, kind: str, **args: object) -> None: ...
+    def poll(self) -> Snapshot | None:
+        return None
+
+    def stop(self, timeout: float = 2.0) -> None: ...
+
+
+def fixed_snapshot(vocab_size: int) -> Snapshot:
+    """A plausible moment of training: loss falling from ln(V), a fading gradient profile."""
+    steps = np.arange(1, 1201, dtype=float)
+    uniform = math.log(vocab_size)
+    loss = 1.4 + (uniform - 1.4) * np.exp(-steps / 150)  # smoothed training loss
+    val_steps = np.arange(100, 1201, 100, dtype=float)
+    val = 1.55 + (uniform - 1.55) * np.exp(-val_steps / 150)
+    t = np.arange(T)
+    grad_last = 2.0 * 0.7 ** (T - 1 - t)  # fades by 0.7 per step back in time
+    grad_t = 0.05 + 0.02 * np.cos(t / 3)
+    history = np.array([grad_last * (1 + 0.1 * math.sin(k)) for k in range(40)])
+    record = StepRecord(
+        step=1200,
+        chars=1200 * 32 * T,
+        loss=1.41,
+        smooth_loss=float(loss[-1]),
+        val_loss=float(val[-1]),
+        val_step=1200,
+        grad_t=grad_t,
+        grad_last_t=grad_last,
+        grad_norm=0.84,
+        clipped=False,
+        chars_per_s=98_500.0,
+        lr=3e-3,
+        diverged=False,
+    )
+    return Snapshot(
+        state="training",
+        record=record,
+        loss_steps=steps,
+        loss_values=loss,
+        val_steps=val_steps,
+        val_values=val,
+        grad_history=history,
+        lr=3e-3,
+        clip_mode="norm",
+        clip=5.0,
+    )
+
+
+SAMPLE = (
+    "The baker opened the door and the smell of bread went down to the river. "
+    'She said, "It will rain before the train comes." [bold]not markup[/bold]'
+)
+
+
+def fixed_app() -> RnnApp:
+    app = make_app(Trainer(load_corpus(TINY), Config()), backend=FixedBackend())
+    app.animate = False
+    return app
+
+
+async def show_fixed(pilot) -> None:
+    app: RnnApp = pilot.app
+    app.show_snapshot(fixed_snapshot(len(app.vocab)))
+    app._draw_charts(force=True)
+    app.sample_pane.start_sample("step 1,100 · temperature 0.8")
+    app.sample_pane.append_chars(SAMPLE)
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_layout(snap_compare, size: tuple[int, int]) -> None:
+    """If this fails, the screen a class sees changed: panes moved, overlap, or lost a label."""
+    assert snap_compare(fixed_app(), terminal_size=size, run_before=show_fixed)
+
+
+def test_help_screen(snap_compare) -> None:
+    """If this fails, the help screen's layout changed or it no longer opens at 80x24."""
+
+    async def open_help(pilot) -> None:
+        await show_fixed(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(fixed_app(), terminal_size=(80, 24), run_before=open_help)
