@@ -80,6 +80,7 @@ class RnnApp(App[int]):
         save_path: str | None = None,
         corpus_stem: str = "model",
         animate: bool = True,
+        reset_at: str = "",
     ) -> None:
         super().__init__()
         self.backend = backend  # the trainer process (or a test double)
@@ -94,6 +95,7 @@ class RnnApp(App[int]):
         self.save_path = save_path  # where `s` saves; None: a name from corpus and step
         self.corpus_stem = corpus_stem
         self.animate = animate  # False in snapshot tests: no timers, nothing moves
+        self.reset_at = reset_at  # the sampler resets its state after these, as training does
         self.snapshot: Snapshot | None = None  # the newest snapshot drawn
         self.paused = False  # what the user asked for
         self.notice = ""  # last message for the status line
@@ -225,6 +227,7 @@ class RnnApp(App[int]):
             temperature=self.temperature,
             top_k=self.top_k,
             seed=self.seed + self._sample_no,
+            reset_at=self.reset_at,
         )
         self._typed = 0
         self.sample_pane.start_sample(f"step {step:,} · temperature {self.temperature:.1f}")
@@ -360,6 +363,7 @@ def make_app(
         seed=c.seed,
         save_path=save_path,
         corpus_stem=Path(corpus.path).stem or "model",
+        reset_at=c.reset_at,
     )
 
 

@@ -6,6 +6,7 @@ Every user mistake ends here as one line on stderr and exit code 2, never a trac
 from __future__ import annotations
 
 import argparse
+import codecs
 import os
 import sys
 from collections.abc import Sequence
@@ -22,6 +23,14 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """One line instead of argparse's usage block."""
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _unescape(text: str) -> str:
+    """'\\n' as typed in a shell becomes a newline; other backslash escapes likewise."""
+    try:
+        return codecs.decode(text, "unicode_escape")
+    except UnicodeDecodeError:
+        raise argparse.ArgumentTypeError(f"cannot read the escapes in {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=d.top_k, help="sample from the k likeliest; 0=all")
     p.add_argument("--sample-len", type=int, default=d.sample_len, help="characters per sample")
     p.add_argument("--dtype", choices=DTYPES, default=d.dtype, help="floating-point precision")
+    p.add_argument(
+        "--reset-at",
+        type=_unescape,
+        default=d.reset_at,
+        metavar="CHARS",
+        help="reset the hidden state after these characters, e.g. '\\n' for every line",
+    )
     p.add_argument("--eval-every", type=int, default=d.eval_every, help="steps between evaluations")
     p.add_argument("--metrics", metavar="FILE", help="append JSON lines of metrics to FILE")
     p.add_argument("--log-every", type=int, default=10, help="steps between metrics lines")
@@ -77,6 +93,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         sample_len=args.sample_len,
         dtype=args.dtype,
         eval_every=args.eval_every,
+        reset_at=args.reset_at,
     )
 
 

@@ -76,6 +76,7 @@ def run_headless(
             temperature=c.temperature,
             top_k=c.top_k,
             seed=c.seed,
+            reset_at=c.reset_at,
         )
         print(f"sample at step {record.step}, temperature {c.temperature:g}:", file=out)
         print(visible(text), file=out, flush=True)

@@ -40,19 +40,22 @@ def sample_chars(
     top_k: int = 0,
     prime: str = "",
     seed: int | None = None,
+    reset_at: str = "",
 ) -> Iterator[SampledChar]:
     """An endless generator of characters, each drawn from the model's next-character distribution.
 
     The weights are copied now, before the first character is asked for, so training may go on
     changing `params` while this generator is consumed. `prime` (characters of the vocabulary)
     is read first to set the state; without it, generation starts from a zero state and a
-    newline if the vocabulary has one.
+    newline if the vocabulary has one. After a character of `reset_at` the state is zeroed,
+    as in training.
     """
     weights = {k: v.copy() for k, v in params.items()}  # private copy: training may go on
     rng = np.random.default_rng(seed)
     start = prime or ("\n" if "\n" in vocab.chars else vocab.chars[0])
     ids = vocab.encode(start)
-    return _generate(model, weights, vocab, ids, temperature, top_k, rng)
+    resets = {i for i, ch in enumerate(vocab.chars) if ch in reset_at}
+    return _generate(model, weights, vocab, ids, temperature, top_k, rng, resets)
 
 
 def _generate(
@@ -63,16 +66,20 @@ def _generate(
     temperature: float,
     top_k: int,
     rng: np.random.Generator,
+    resets: set[int],
 ) -> Iterator[SampledChar]:
-    state = model.init_state(1)
+    fresh = model.init_state(1)
+    state = fresh
     logits = np.zeros((1, model.V), model.dtype)
     for i in prime_ids:  # read the prime: only the state matters
         logits, state = model.step(params, np.array([i]), state)
+        state = fresh if int(i) in resets else state
     while True:
         p = distribution(logits[0], temperature, top_k)
         i = int(rng.choice(len(p), p=p))
         yield SampledChar(char=vocab.chars[i], index=i, probs=p, hidden=state[0][0].copy())
         logits, state = model.step(params, np.array([i]), state)
+        state = fresh if i in resets else state
 
 
 def sample_text(model: Cell, params: Params, vocab: Vocab, n: int, **kwargs: object) -> str:

@@ -18,7 +18,7 @@ from rnn_tui.config import Config
 from rnn_tui.data import Corpus
 from rnn_tui.errors import UserError
 from rnn_tui.model import Cell, Params, State, make_cell
-from rnn_tui.model.base import cross_entropy
+from rnn_tui.model.base import cross_entropy, power_iteration
 from rnn_tui.optim import OPTIMIZERS, Optimizer, clip_grads, global_norm
 
 LN2 = math.log(2)
@@ -42,6 +42,7 @@ class StepRecord:
     lr: float  # learning rate used for this step
     diverged: bool  # loss, gradient or weights turned NaN/inf: training stopped
     cell_grad_t: np.ndarray | None = None  # (T,) mean_b ||dL_b/dc_t|| (LSTM only)
+    spectral_norm: float | None = None  # largest singular value of W_hh (vanilla RNN only)
 
     def to_json(self, cell: str) -> dict[str, Any]:
         """One metrics line: every field, arrays as lists, NaN/inf as null."""
@@ -66,6 +67,7 @@ class StepRecord:
             "grad_t": nums(self.grad_t),
             "grad_last_t": nums(self.grad_last_t),
             "cell_grad_t": nums(self.cell_grad_t),
+            "spectral_norm": num(self.spectral_norm),
             "grad_norm": num(self.grad_norm),
             "clipped": self.clipped,
             "lr": self.lr,
@@ -105,14 +107,17 @@ class Trainer:
         self.corpus = corpus  # the text being learned
         self.config = config  # settings; lr and clipping may be changed while running
         self.model: Cell = make_cell(config.cell, corpus.vocab.size, config.hidden, config.dtype)
-        seg = len(corpus.train) // config.batch  # characters per stream segment
-        if seg < config.seq_len + 1:
+        self.reset_ids = np.array(
+            [corpus.vocab.chars.index(ch) for ch in config.reset_at if ch in corpus.vocab.chars],
+            np.int32,
+        )  # ids after which a stream's state is reset (e.g. the newline)
+        self.starts, self.segment = self._streams(len(corpus.train))
+        if self.segment < config.seq_len + 1:
             need = config.batch * (config.seq_len + 1)
             raise UserError(
                 f"corpus {corpus.path} has {len(corpus.train)} training characters; --batch"
                 f" {config.batch} x (--seq-len {config.seq_len} + 1) needs {need}: lower them"
             )
-        self.segment = seg
         self.reset()
 
     # -- state -------------------------------------------------------------------------------
@@ -133,6 +138,8 @@ class Trainer:
         self.rate: float | None = None  # smoothed chars/s
         self.diverged = False
         self.last: StepRecord | None = None
+        H = self.model.H
+        self._spec_v = rng.standard_normal(H) / np.sqrt(H)  # power-iteration vector for W_hh
 
     def set_config(self, config: Config) -> None:
         """Change settings that need no new weights (lr, clipping, sampling, evaluation)."""
@@ -148,17 +155,38 @@ class Trainer:
 
     # -- training ----------------------------------------------------------------------------
 
-    def _batch(self) -> tuple[np.ndarray, np.ndarray]:
-        """Inputs and targets for the next window: X, Y: (B, T) int ids, Y one ahead of X."""
+    def _streams(self, n: int) -> tuple[np.ndarray, int]:
+        """Start of each stream's segment, and the segment length shared by all streams.
+
+        Segments are equal cuts of the text; with reset characters, each start moves forward
+        to just after one, so windows of a line's length stay aligned with the lines."""
+        B = self.config.batch
+        starts = np.arange(B) * (n // B)
+        if len(self.reset_ids):
+            after = np.flatnonzero(np.isin(self.corpus.train[:-1], self.reset_ids)) + 1
+            if len(after):
+                snapped = after[np.minimum(np.searchsorted(after, starts), len(after) - 1)]
+                starts = np.where(snapped >= starts, snapped, starts)
+        ends = np.append(starts[1:], n)
+        return starts, int(max(0, (ends - starts).min()))
+
+    def _batch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The next window: X, Y: (B, T) int ids, Y one ahead of X, and reset: (B, T) bool
+        (True where the state is zeroed before step t) or None without reset characters."""
         c = self.config
         if self.pos + c.seq_len + 1 > self.segment:  # end of the segments: start over
             self.pos = 0
             self.state = self.model.init_state(c.batch)
-        starts = np.arange(c.batch) * self.segment + self.pos  # (B,) start of each stream
-        idx = starts[:, None] + np.arange(c.seq_len + 1)  # (B, T+1)
+        idx = (self.starts + self.pos)[:, None] + np.arange(c.seq_len + 1)  # (B, T+1)
         window = self.corpus.train[idx]
+        reset = None
+        if len(self.reset_ids):
+            prev = self.corpus.train[
+                np.maximum(idx[:, :-1] - 1, 0)
+            ]  # the character before each input
+            reset = np.isin(prev, self.reset_ids)
         self.pos += c.seq_len
-        return window[:, :-1], window[:, 1:]
+        return window[:, :-1], window[:, 1:], reset
 
     def step(self) -> StepRecord:
         """Advance one window: forward, backward, clip, update. Returns what happened."""
@@ -166,9 +194,9 @@ class Trainer:
             raise TrainerDiverged("training diverged; reset the weights to go on")
         c = self.config
         t0 = time.perf_counter()
-        X, Y = self._batch()
+        X, Y, reset = self._batch()
         with np.errstate(all="ignore"):  # overflow is detected below, not warned about
-            out = self.model.loss_and_grads(self.params, X, Y, self.state, profile=True)
+            out = self.model.loss_and_grads(self.params, X, Y, self.state, True, reset)
             norm = global_norm(out.grads)
             finite = math.isfinite(out.loss) and math.isfinite(norm)
             clipped = False
@@ -191,6 +219,10 @@ class Trainer:
             self.rate = rate if self.rate is None else 0.9 * self.rate + 0.1 * rate
         prof = out.profile
         assert prof is not None
+        sigma = None
+        if self.model.recurrent is not None and finite:
+            W = self.params[self.model.recurrent]
+            sigma, self._spec_v = power_iteration(W, self._spec_v.astype(W.dtype))
         self.last = StepRecord(
             step=self.steps,
             chars=self.chars,
@@ -206,6 +238,7 @@ class Trainer:
             lr=c.lr,
             diverged=self.diverged,
             cell_grad_t=prof.cell_grad_t,
+            spectral_norm=sigma,
         )
         return self.last
 
@@ -228,8 +261,13 @@ class Trainer:
             T = min(c.seq_len, seg - pos)
             idx = (np.arange(B) * seg + pos)[:, None] + np.arange(T + 1)  # (B, T+1)
             window = val[idx]
+            reset = (
+                np.isin(val[np.maximum(idx[:, :-1] - 1, 0)], self.reset_ids)
+                if len(self.reset_ids)
+                else None
+            )
             with np.errstate(all="ignore"):  # a diverged model gives NaN, not warnings
-                logits, state = self.model.forward(self.params, window[:, :-1], state)
+                logits, state = self.model.forward(self.params, window[:, :-1], state, reset)
                 total += cross_entropy(logits, window[:, 1:]) * B * T
             count += B * T
         return total / count

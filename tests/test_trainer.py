@@ -149,3 +149,31 @@ def test_blas_is_pinned_to_one_thread(tmp_path) -> None:
     assert out.returncode == 0, out.stderr
     threads = eval(out.stdout)
     assert threads and all(n == 1 for n in threads)
+
+
+def test_spectral_norm_tracks_the_recurrent_matrix(tiny) -> None:
+    """If this fails, the gradient pane shows a wrong ||W_hh||, and the lesson "below 1
+    vanishes, above 1 explodes" is taught with a false number."""
+    trainer = Trainer(tiny, SMALL.with_(rec_gain=1.5))
+    for _ in range(40):
+        record = trainer.step()
+    exact = np.linalg.norm(trainer.params["Whh"].astype(np.float64), 2)
+    assert record.spectral_norm == pytest.approx(exact, rel=0.02)
+
+
+def test_reset_at_newline_starts_every_line_afresh(text_file) -> None:
+    """If this fails, the long-lag lesson leaks state from one line into the next, and the
+    windows do not line up with the lines."""
+    from rnn_tui.longlag import line_length, make_lines
+
+    corpus = load_corpus(text_file(make_lines(200, lag=20)))
+    T = line_length(20)
+    trainer = Trainer(corpus, Config(hidden=16, seq_len=T, batch=4, reset_at="\n"))
+    newline = corpus.vocab.chars.index("\n")
+    assert all(corpus.train[s - 1] == newline for s in trainer.starts)
+    for _ in range(3):
+        X, _, reset = trainer._batch()
+        assert reset is not None and reset.shape == X.shape
+        assert np.all(reset[:, 0])  # every window starts a line, with a fresh state
+        np.testing.assert_array_equal(reset[:, 1:], X[:, :-1] == newline)
+        assert np.all(X[:, -1] == newline) and not reset[:, 1:].any()  # one line per window

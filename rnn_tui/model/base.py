@@ -99,6 +99,30 @@ def profile_from(
     )
 
 
+def power_iteration(W: np.ndarray, v: np.ndarray, iters: int = 1) -> tuple[float, np.ndarray]:
+    """Largest singular value of `W: (H, H)` by power iteration on W^T W, warm-started from
+    `v: (H,)`. Called once per training step with the previous `v`, one iteration tracks the
+    slowly changing weights. Returns (sigma, v)."""
+    sigma = 0.0
+    for _ in range(iters):
+        u = W @ v  # stretch v by W
+        sigma = float(np.linalg.norm(u))  # ||W v|| with ||v|| = 1: a lower bound that converges
+        w = W.T @ u  # W^T W v: the power step
+        n = float(np.linalg.norm(w))
+        if not (n > 0 and np.isfinite(n)):
+            return sigma, v
+        v = w / n
+    return sigma, v
+
+
+def keep_mask(reset: np.ndarray | None, dtype: np.dtype) -> np.ndarray | None:
+    """From `reset: (B, T)` bool (True: the state is zeroed before step t) to the time-major
+    multiplier `keep: (T, B, 1)` that is 0 there and 1 elsewhere; None stays None."""
+    if reset is None:
+        return None
+    return (~reset.T)[..., None].astype(dtype)
+
+
 def scatter_rows(ids: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     """sum of `rows: (N, H)` grouped by `ids: (N,)` into an (n, H) array: the gradient of an
     index lookup. Sorting once and summing runs is several times faster than np.add.at."""
@@ -117,6 +141,7 @@ class Cell(ABC):
     """
 
     name: str = "?"
+    recurrent: str | None = None  # the (H, H) recurrent matrix whose spectral norm is shown
 
     def __init__(self, vocab_size: int, hidden: int, dtype: str | np.dtype = "float32") -> None:
         self.V = int(vocab_size)  # characters in the vocabulary
@@ -141,14 +166,26 @@ class Cell(ABC):
         return tuple(np.zeros((batch, self.H), self.dtype) for _ in range(self.n_state))
 
     @abstractmethod
-    def forward(self, params: Params, X: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        """Logits `(B, T, V)` for inputs `X: (B, T)` from `state`, and the state after step T."""
+    def forward(
+        self, params: Params, X: np.ndarray, state: State, reset: np.ndarray | None = None
+    ) -> tuple[np.ndarray, State]:
+        """Logits `(B, T, V)` for inputs `X: (B, T)` from `state`, and the state after step T.
+
+        `reset: (B, T)` bool, if given, zeroes a stream's state before step t where True
+        (used to start every line afresh)."""
 
     @abstractmethod
     def loss_and_grads(
-        self, params: Params, X: np.ndarray, Y: np.ndarray, state: State, profile: bool = True
+        self,
+        params: Params,
+        X: np.ndarray,
+        Y: np.ndarray,
+        state: State,
+        profile: bool = True,
+        reset: np.ndarray | None = None,
     ) -> LossAndGrads:
-        """Mean loss of predicting `Y: (B, T)` from `X: (B, T)`, exact BPTT over the window."""
+        """Mean loss of predicting `Y: (B, T)` from `X: (B, T)`, exact BPTT over the window;
+        `reset` as in `forward`."""
 
     @abstractmethod
     def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
@@ -157,7 +194,14 @@ class Cell(ABC):
     def n_params(self) -> int:
         return sum(int(np.prod(s)) for s in self.param_shapes().values())
 
-    def loss(self, params: Params, X: np.ndarray, Y: np.ndarray, state: State) -> float:
+    def loss(
+        self,
+        params: Params,
+        X: np.ndarray,
+        Y: np.ndarray,
+        state: State,
+        reset: np.ndarray | None = None,
+    ) -> float:
         """Mean cross-entropy over the window without gradients (forward only)."""
-        logits, _ = self.forward(params, X, state)
+        logits, _ = self.forward(params, X, state, reset)
         return cross_entropy(logits, Y)

@@ -17,6 +17,7 @@ from rnn_tui.model.base import (
     LossAndGrads,
     Params,
     State,
+    keep_mask,
     profile_from,
     scatter_rows,
     softmax_xent,
@@ -27,6 +28,7 @@ class RNN(Cell):
     """Vanilla tanh RNN. Parameters: Wxh (H, V), Whh (H, H), bh (H,), Why (V, H), by (V,)."""
 
     name = "rnn"
+    recurrent = "Whh"
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         H, V = self.H, self.V
@@ -44,9 +46,12 @@ class RNN(Cell):
         }
         return {k: v.astype(self.dtype) for k, v in p.items()}
 
-    def _run(self, params: Params, Xt: np.ndarray, h: np.ndarray) -> np.ndarray:
-        """Hidden states for a window, time-major: Xt: (T, B) ids -> hs: (T+1, B, H) with
-        hs[0] = h_0 and hs[t] = h_t."""
+    def _run(
+        self, params: Params, Xt: np.ndarray, h: np.ndarray, keep: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Hidden states for a window, time-major. Xt: (T, B) ids; keep: (T, B, 1) or None,
+        0 where the state is reset before step t. Returns hs: (T+1, B, H) with hs[0] = h_0 and
+        hs[t] = h_t, and hprev: (T, B, H), the state each step actually read (reset = 0)."""
         T, B = Xt.shape
         hs = np.empty((T + 1, B, self.H), self.dtype)
         hs[0] = h
@@ -55,13 +60,16 @@ class RNN(Cell):
         xin += params["bh"]  # + b_h
         WhhT = params["Whh"].T
         for t in range(T):
-            z = np.matmul(hs[t], WhhT, out=hs[t + 1])  # W_hh h_{t-1}
+            prev = hs[t] if keep is None else hs[t] * keep[t]  # h_{t-1}, or 0 after a reset
+            z = np.matmul(prev, WhhT, out=hs[t + 1])  # W_hh h_{t-1}
             z += xin[t]  # + W_xh x_t + b_h
             np.tanh(z, out=z)  # h_t = tanh(...)
-        return hs
+        return hs, (hs[:-1] if keep is None else hs[:-1] * keep)
 
-    def forward(self, params: Params, X: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        hs = self._run(params, X.T, state[0])
+    def forward(
+        self, params: Params, X: np.ndarray, state: State, reset: np.ndarray | None = None
+    ) -> tuple[np.ndarray, State]:
+        hs, _ = self._run(params, X.T, state[0], keep_mask(reset, self.dtype))
         logits = hs[1:] @ params["Why"].T + params["by"]  # (T, B, V): y_t = W_hy h_t + b_y
         return logits.transpose(1, 0, 2), (hs[-1].copy(),)
 
@@ -70,15 +78,22 @@ class RNN(Cell):
         return h @ params["Why"].T + params["by"], (h,)  # logits (B, V)
 
     def loss_and_grads(
-        self, params: Params, X: np.ndarray, Y: np.ndarray, state: State, profile: bool = True
+        self,
+        params: Params,
+        X: np.ndarray,
+        Y: np.ndarray,
+        state: State,
+        profile: bool = True,
+        reset: np.ndarray | None = None,
     ) -> LossAndGrads:
         Whh, Why = params["Whh"], params["Why"]
         B, T = X.shape
         H, V = self.H, self.V
         Xt = np.ascontiguousarray(X.T)  # (T, B): time-major ids
+        keep = keep_mask(reset, self.dtype)  # (T, B, 1): 0 where the state is reset, or None
 
         # 1. Forward through the window.
-        hs = self._run(params, Xt, state[0])  # (T+1, B, H)
+        hs, hprev = self._run(params, Xt, state[0], keep)  # (T+1, B, H), (T, B, H)
         h_out = hs[1:].reshape(T * B, H)  # h_1 .. h_T, one row per prediction
         logits = (h_out @ Why.T + params["by"]).reshape(T, B, V)  # y_t = W_hy h_t + b_y
         loss, dlogits = softmax_xent(logits, Y.T)  # dlogits: (T, B, V)
@@ -107,10 +122,12 @@ class RNN(Cell):
             np.multiply(dtanh[t], dh, out=dz)  # backprop through tanh
             dz_all[t] = dz[0]
             dh = (dz.reshape(k * B, H) @ Whh).reshape(k, B, H)  # to h_{t-1}: W_hh^T dz
+            if keep is not None:
+                dh *= keep[t]  # a reset state received nothing from h_{t-1}
 
         # 4. Parameter gradients from all steps' pre-activation gradients at once.
         dz2 = dz_all.reshape(T * B, H)
-        dWhh = dz2.T @ hs[:-1].reshape(T * B, H)  # (H, H): sum_t dz_t h_{t-1}^T
+        dWhh = dz2.T @ hprev.reshape(T * B, H)  # (H, H): sum_t dz_t h_{t-1}^T
         dbh = dz2.sum(axis=0)  # (H,)
         dWxh = scatter_rows(Xt.reshape(-1), dz2, V).T  # column x_t of W_xh gets dz_t
         grads = {"Wxh": np.ascontiguousarray(dWxh), "Whh": dWhh, "bh": dbh, "Why": dWhy, "by": dby}
