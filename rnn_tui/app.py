@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,6 +24,7 @@ from rnn_tui.model import Cell, Params, make_cell
 from rnn_tui.sampling import SampledChar, sample_chars
 from rnn_tui.trainer import Trainer
 from rnn_tui.widgets import GradPane, HelpScreen, LossChart, SamplePane, StatusBar
+from rnn_tui.widgets.grad_pane import decade_range
 from rnn_tui.worker import Snapshot, TrainerProcess
 
 POLL_HZ = 20.0  # snapshot polls per second: status text may change this often
@@ -41,8 +42,55 @@ class Backend(Protocol):
 
     def start(self) -> None: ...
     def send(self, kind: str, **args: Any) -> None: ...
-    def poll(self) -> Snapshot | None: ...
+    def poll(self) -> tuple[Snapshot, ...] | None: ...
     def stop(self, timeout: float = 2.0) -> None: ...
+
+
+class Lane:
+    """One trained model's share of the screen: its gradient pane, its sample pane, and the
+    sampler typing from its latest weights. Compare mode has two lanes side by side."""
+
+    def __init__(self, cell: Cell, index: int, sample_len: int, seed: int, reset_at: str) -> None:
+        self.cell = cell  # a model object of the right shape: the sampler's arithmetic
+        self.grad_pane = GradPane(id=f"grads{index}", classes="grads")
+        self.sample_pane = SamplePane(id=f"samples{index}", classes="samples")
+        self.sample_len = sample_len  # characters per sample before a new one starts
+        self.seed = seed
+        self.reset_at = reset_at  # the sampler resets its state after these, as training does
+        self.snapshot: Snapshot | None = None  # the newest snapshot of this lane's run
+        self.weights: tuple[Params, int] | None = None  # newest weight copy and its step
+        self.sampler: Iterator[SampledChar] | None = None
+        self.typed = 0  # characters typed in the current sample
+        self.sample_no = 0
+
+    def forget_sample(self) -> None:
+        self.weights, self.sampler = None, None
+        self.sample_pane.clear()
+
+    def type(self, n: int, vocab: Vocab, temperature: float, top_k: int, paused: bool) -> None:
+        """Type up to `n` characters; start a new sample (from the newest weights) when done."""
+        if self.weights is None:
+            return
+        if self.sampler is None or self.typed >= self.sample_len:
+            if paused and self.sampler is not None:
+                return  # paused: finish the current sample, then rest (no idle CPU)
+            params, step = self.weights
+            self.sample_no += 1
+            self.sampler = sample_chars(
+                self.cell,
+                params,
+                vocab,
+                temperature=temperature,
+                top_k=top_k,
+                seed=self.seed + self.sample_no,
+                reset_at=self.reset_at,
+            )
+            self.typed = 0
+            self.sample_pane.start_sample(f"step {step:,} · temperature {temperature:.1f}")
+        n = min(n, self.sample_len - self.typed)
+        if n > 0:
+            self.sample_pane.append_chars("".join(next(self.sampler).char for _ in range(n)))
+            self.typed += n
 
 
 class RnnApp(App[int]):
@@ -72,7 +120,7 @@ class RnnApp(App[int]):
         *,
         corpus_name: str,
         vocab: tuple[str, ...],
-        cell: Cell,
+        cells: list[Cell],
         temperature: float,
         top_k: int = 0,
         sample_len: int = 240,
@@ -87,40 +135,50 @@ class RnnApp(App[int]):
         self.corpus_name = corpus_name  # shown in the status line
         self.vocab = vocab  # characters in id order, for the sampler
         self._vocab = Vocab(vocab)
-        self.cell = cell  # a model object of the right shape: the sampler's arithmetic
         self.temperature = temperature  # sampling temperature, changed by t / T
         self.top_k = top_k
-        self.sample_len = sample_len  # characters per sample before a new one starts
-        self.seed = seed
         self.save_path = save_path  # where `s` saves; None: a name from corpus and step
         self.corpus_stem = corpus_stem
         self.animate = animate  # False in snapshot tests: no timers, nothing moves
-        self.reset_at = reset_at  # the sampler resets its state after these, as training does
-        self.snapshot: Snapshot | None = None  # the newest snapshot drawn
+        self.lanes = [Lane(c, i, sample_len, seed, reset_at) for i, c in enumerate(cells)]
+        self.snapshot: Snapshot | None = None  # the newest snapshot of the first run
         self.paused = False  # what the user asked for
         self.notice = ""  # last message for the status line
         self._last_chart = 0.0  # monotonic time of the last chart redraw
         self._charts_stale = False
-        self._weights: tuple[Params, int] | None = None  # newest weight copy and its step
-        self._sampler: Iterator[SampledChar] | None = None
-        self._typed = 0  # characters typed in the current sample
         self._type_credit = 0.0
-        self._sample_no = 0
         self._key_trace = os.environ.get(KEY_TRACE_ENV)  # for the latency benchmark
         # The panes, kept by reference: timers may fire while another screen is on top.
         self.loss_chart = LossChart(id="loss")
-        self.grad_pane = GradPane(id="grads")
-        self.sample_pane = SamplePane(id="samples")
         self.status_bar = StatusBar(id="status")
+
+    @property
+    def cell(self) -> Cell:
+        return self.lanes[0].cell
+
+    @property
+    def grad_pane(self) -> GradPane:
+        return self.lanes[0].grad_pane
+
+    @property
+    def sample_pane(self) -> SamplePane:
+        return self.lanes[0].sample_pane
+
+    @property
+    def compare(self) -> bool:
+        return len(self.lanes) > 1
 
     # -- layout ------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="main"):
+        with Vertical(id="main", classes="compare" if self.compare else ""):
             with Horizontal(id="top"):
                 yield self.loss_chart
-                yield self.grad_pane
-            yield self.sample_pane
+                for lane in self.lanes:
+                    yield lane.grad_pane
+            with Horizontal(id="bottom"):
+                for lane in self.lanes:
+                    yield lane.sample_pane
         yield self.status_bar
         yield Footer(compact=True)
 
@@ -130,31 +188,36 @@ class RnnApp(App[int]):
 
     def on_mount(self) -> None:
         self.loss_chart.border_title = "loss"
-        self.grad_pane.border_title = "gradient through time"
-        self.sample_pane.border_title = "samples"
+        for lane in self.lanes:
+            name = f": {lane.cell.name}" if self.compare else ""
+            lane.grad_pane.border_title = f"gradient through time{name}"
+            lane.sample_pane.border_title = f"samples{name}"
         self._update_status()
         if self.animate:
             self.backend.start()
             self.set_interval(1 / POLL_HZ, self.poll_trainer)
-            self.set_interval(1 / TYPE_HZ, self.type_sample)
+            self.set_interval(1 / TYPE_HZ, self.type_samples)
 
     # -- trainer -> screen -------------------------------------------------------------------
 
     def poll_trainer(self) -> None:
-        snap = self.backend.poll()
-        if snap is not None:
-            self.show_snapshot(snap)
+        snaps = self.backend.poll()
+        if snaps is not None:
+            self.show_snapshots(snaps)
         elif self._charts_stale:
             self._draw_charts()
 
-    def show_snapshot(self, snap: Snapshot) -> None:
-        """Draw a snapshot: status now, charts at most CHART_HZ times a second."""
+    def show_snapshots(self, snaps: Sequence[Snapshot]) -> None:
+        """Draw the runs' snapshots: status now, charts at most CHART_HZ times a second."""
+        for lane, snap in zip(self.lanes, snaps, strict=False):
+            lane.snapshot = snap
+            if snap.weights is not None:
+                lane.weights = (snap.weights, snap.weights_step)
+        snap = snaps[0]
         self.snapshot = snap
         if snap.message:
             self.notice = snap.message
-        if snap.weights is not None:
-            self._weights = (snap.weights, snap.weights_step)
-        if snap.state in ("diverged", "error"):
+        if all(s.state in ("diverged", "error") for s in snaps):
             self.paused = True
         self._update_status()
         self._charts_stale = True
@@ -164,32 +227,63 @@ class RnnApp(App[int]):
         now = time.monotonic()
         if not force and now - self._last_chart < 1 / CHART_HZ:
             return
-        snap = self.snapshot
-        if snap is None:
+        snaps = [lane.snapshot for lane in self.lanes if lane.snapshot is not None]
+        if not snaps:
             return
         self._last_chart, self._charts_stale = now, False
-        self.loss_chart.set_data(snap.loss_steps, snap.loss_values, snap.val_steps, snap.val_values)
-        r = snap.record
-        if r is not None:
-            clip = None if snap.clip_mode == "off" else snap.clip
-            extra = "" if snap.clip_mode != "value" else "clip per entry"
-            self.grad_pane.set_data(
-                r.grad_t, r.grad_last_t, snap.grad_history, clip, r.clipped, r.grad_norm, extra
+        if self.compare:
+            self.loss_chart.set_runs(
+                [(s.cell, s.loss_steps, s.loss_values, s.val_steps, s.val_values) for s in snaps]
+            )
+        else:
+            s = snaps[0]
+            self.loss_chart.set_data(s.loss_steps, s.loss_values, s.val_steps, s.val_values)
+        records = [s.record for s in snaps if s.record is not None]
+        # Side by side, both panes share one log scale, or the contrast would be invisible.
+        scale = (
+            decade_range(*(a for r in records for a in (r.grad_t, r.grad_last_t)))
+            if self.compare and records
+            else None
+        )
+        for lane in self.lanes:
+            s = lane.snapshot
+            r = s.record if s is not None else None
+            if s is None or r is None:
+                continue
+            clip = None if s.clip_mode == "off" else s.clip
+            extra = [] if s.clip_mode != "value" else ["clip per entry"]
+            if r.spectral_norm is not None:
+                extra.append(f"‖W_hh‖₂ {r.spectral_norm:.2f}")
+            lane.grad_pane.set_data(
+                r.grad_t,
+                r.grad_last_t,
+                s.grad_history,
+                clip,
+                r.clipped,
+                r.grad_norm,
+                "  ".join(extra),
+                scale=scale,
             )
 
     def _update_status(self) -> None:
-        snap = self.snapshot
+        snaps = [lane.snapshot for lane in self.lanes if lane.snapshot is not None]
+        snap = snaps[0] if snaps else None
         r = snap.record if snap else None
         state = snap.state if snap else "starting"
+        if self.compare and snaps and any(s.state == "training" for s in snaps):
+            state = "training"  # one diverged run does not stop the other
         if state == "training" and self.paused:
             state = "paused"
+        rates = [s.record.chars_per_s for s in snaps if s.record and s.record.chars_per_s > 0]
+        # Runs take turns in one process, so each advances at 1 / (sum of step times).
+        rate = 1.0 / sum(1.0 / x for x in rates) if rates else 0.0
         self.status_bar.set_status(
             corpus=self.corpus_name,
             vocab=len(self.vocab),
-            cell=self.cell.name,
-            params=self.cell.n_params(),
+            cell=" vs ".join(lane.cell.name for lane in self.lanes),
+            params=sum(lane.cell.n_params() for lane in self.lanes),
             step=r.step if r else 0,
-            chars_per_s=r.chars_per_s if r and state == "training" else 0.0,
+            chars_per_s=rate if state == "training" else 0.0,
             state=state,
             lr=snap.lr if snap else float("nan"),
             temperature=self.temperature,
@@ -198,39 +292,15 @@ class RnnApp(App[int]):
 
     # -- samples -----------------------------------------------------------------------------
 
-    def type_sample(self) -> None:
-        """Type the next few characters of the current sample; start a new one when done."""
-        if self._weights is None:
-            return
-        if self._sampler is None or self._typed >= self.sample_len:
-            if self.paused and self._sampler is not None:
-                return  # paused: finish the current sample, then rest (no idle CPU)
-            self._new_sample()
+    def type_samples(self) -> None:
+        """Type the next few characters of each lane's sample."""
         self._type_credit += CHARS_PER_S / TYPE_HZ
         n = int(self._type_credit)
-        if n == 0 or self._sampler is None:
+        if n == 0:
             return
         self._type_credit -= n
-        n = min(n, self.sample_len - self._typed)
-        text = "".join(next(self._sampler).char for _ in range(n))
-        self._typed += n
-        self.sample_pane.append_chars(text)
-
-    def _new_sample(self) -> None:
-        assert self._weights is not None
-        params, step = self._weights
-        self._sample_no += 1
-        self._sampler = sample_chars(
-            self.cell,
-            params,
-            self._vocab,
-            temperature=self.temperature,
-            top_k=self.top_k,
-            seed=self.seed + self._sample_no,
-            reset_at=self.reset_at,
-        )
-        self._typed = 0
-        self.sample_pane.start_sample(f"step {step:,} · temperature {self.temperature:.1f}")
+        for lane in self.lanes:
+            lane.type(n, self._vocab, self.temperature, self.top_k, self.paused)
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -252,9 +322,13 @@ class RnnApp(App[int]):
     def action_reset(self) -> None:
         self._trace("reset")
         self.backend.send("reset")
-        self._weights, self._sampler = None, None
-        self.sample_pane.clear()
-        if self.snapshot is not None and self.snapshot.state in ("diverged", "error"):
+        for lane in self.lanes:
+            lane.forget_sample()
+        if (
+            self.paused
+            and self.snapshot is not None
+            and self.snapshot.state in ("diverged", "error")
+        ):
             self.paused = False
             self.backend.send("resume")
 
@@ -302,7 +376,8 @@ class RnnApp(App[int]):
     def action_save(self) -> None:
         self._trace("save")
         step = self.snapshot.record.step if self.snapshot and self.snapshot.record else 0
-        path = self.save_path or f"{self.corpus_stem}-{self.cell.name}-step{step}.npz"
+        cell = "" if self.compare else f"-{self.cell.name}"  # compare: one file per cell
+        path = self.save_path or f"{self.corpus_stem}{cell}-step{step}.npz"
         self.backend.send("save", path=path)
         self.notice = f"saving {path} ..."
         self._update_status()
@@ -347,16 +422,22 @@ class RnnApp(App[int]):
 
 
 def make_app(
-    trainer: Trainer, save_path: str | None = None, backend: Backend | None = None
+    trainers: Trainer | list[Trainer],
+    save_path: str | None = None,
+    backend: Backend | None = None,
+    metrics_path: str | None = None,
+    log_every: int = 10,
 ) -> RnnApp:
-    """The app exactly as the CLI builds it. The trainer moves to a worker process."""
-    c = trainer.config
-    corpus = trainer.corpus
+    """The app exactly as the CLI builds it. The trainers move to a worker process; two
+    trainers (compare mode) must share one corpus."""
+    runs = trainers if isinstance(trainers, list) else [trainers]
+    c = runs[0].config
+    corpus = runs[0].corpus
     return RnnApp(
-        backend or TrainerProcess(trainer),
+        backend or TrainerProcess(runs, metrics_path=metrics_path, log_every=log_every),
         corpus_name=corpus.name,
         vocab=corpus.vocab.chars,
-        cell=make_cell(c.cell, corpus.vocab.size, c.hidden, c.dtype),
+        cells=[make_cell(t.config.cell, corpus.vocab.size, t.config.hidden, c.dtype) for t in runs],
         temperature=c.temperature,
         top_k=c.top_k,
         sample_len=c.sample_len,
@@ -367,10 +448,10 @@ def make_app(
     )
 
 
-def run_app(trainer: Trainer, args: argparse.Namespace) -> int:
+def run_app(trainers: list[Trainer], args: argparse.Namespace) -> int:
     """Run the app until the user quits; the worker is stopped whatever happens."""
     app = make_app(
-        trainer, save_path=args.save, metrics_path=args.metrics, log_every=args.log_every
+        trainers, save_path=args.save, metrics_path=args.metrics, log_every=args.log_every
     )
     try:
         code = app.run()

@@ -120,7 +120,10 @@ def restore(trainer: Trainer, ckpt: Checkpoint, path: str = "checkpoint") -> Non
             f" corpus has {trainer.corpus.vocab.size}); use the corpus it was trained on"
         )
     if ckpt.config.cell != trainer.config.cell:
-        raise UserError(f"{path} holds a {ckpt.config.cell} model, not {trainer.config.cell}")
+        raise UserError(
+            f"{path} holds a model with cell {ckpt.config.cell}, not {trainer.config.cell}"
+            f" (use --cell {ckpt.config.cell})"
+        )
     shapes = trainer.model.param_shapes()
     for name, shape in shapes.items():
         got = ckpt.params.get(name)

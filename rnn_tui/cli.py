@@ -14,6 +14,7 @@ from typing import NoReturn
 
 from rnn_tui.config import CELL_NAMES, CLIP_MODES, DTYPES, OPTIMIZERS, Config
 from rnn_tui.errors import UserError
+from rnn_tui.presets import PRESETS
 from rnn_tui.trainer import Trainer
 
 DEFAULTS = Config()
@@ -40,7 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch a character-level recurrent network learn a text file, live.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("path", help="a UTF-8 text file to learn, e.g. corpora/tiny.txt")
+    p.add_argument("path", nargs="?", help="a UTF-8 text file to learn, e.g. corpora/tiny.txt")
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="a one-command lesson: "
+        + "; ".join(f"{name}: {pr.summary}" for name, pr in sorted(PRESETS.items())),
+    )
+    p.add_argument(
+        "--compare",
+        metavar="CELL,CELL",
+        help="train two cells side by side on the same batches, e.g. rnn,lstm",
+    )
     p.add_argument("--headless", action="store_true", help="train without the UI, print progress")
     p.add_argument("--steps", type=int, default=2000, help="training steps (headless)")
     p.add_argument("--cell", choices=CELL_NAMES, default=d.cell, help="recurrent cell")
@@ -110,34 +122,63 @@ def _typed(argv: Sequence[str], parser: argparse.ArgumentParser) -> set[str]:
 _FIELD = {"init_gain": "rec_gain"}
 
 
-def make_trainer(args: argparse.Namespace, typed: set[str]) -> Trainer:
-    """The trainer the flags ask for: fresh, or resumed from `--load`."""
+def _compare_cells(text: str) -> tuple[str, str]:
+    cells = tuple(c.strip() for c in text.split(","))
+    if len(cells) != 2 or len(set(cells)) != 2 or not set(cells) <= set(CELL_NAMES):
+        raise UserError(
+            f"--compare takes two different cells from {', '.join(CELL_NAMES)}, e.g. rnn,lstm"
+            f" (got {text!r})"
+        )
+    return cells[0], cells[1]
+
+
+def make_trainers(args: argparse.Namespace, typed: set[str]) -> list[Trainer]:
+    """The trainers the flags ask for: one, or two with --compare; fresh, or from --load."""
     from rnn_tui.checkpoint import load_checkpoint, trainer_from_checkpoint
-    from rnn_tui.data import load_corpus
+    from rnn_tui.data import corpus_from_text, load_corpus
+    from rnn_tui.longlag import make_lines
 
     if args.log_every < 1:
         raise UserError(f"--log-every must be >= 1 (got {args.log_every})")
     if args.steps < 0:
         raise UserError(f"--steps must be >= 0 (got {args.steps})")
+    preset = PRESETS[args.preset] if args.preset else None
+    if args.path is None and (preset is None or preset.corpus is None):
+        raise UserError("give a text file to learn, e.g. rnn-tui corpora/tiny.txt")
     config = config_from_args(args)
+    fields = {_FIELD.get(d, d) for d in typed} & set(config.to_json())  # what the user typed
+    if preset is not None:  # the preset's choices, but what the user typed wins
+        config = Config().with_(**preset.changes).with_(**{f: getattr(config, f) for f in fields})
+    compare = _compare_cells(args.compare) if args.compare else None
+    if compare is None and preset is not None and "cell" not in fields:
+        compare = preset.compare
+    if compare is not None and args.load:
+        raise UserError("--load resumes one model; it cannot be combined with --compare")
     ckpt = load_checkpoint(args.load) if args.load else None
     if ckpt is not None:  # the checkpoint's settings, but what the user typed wins
-        fields = {_FIELD.get(d, d) for d in typed} & set(config.to_json())
         config = ckpt.config.with_(**{f: getattr(config, f) for f in fields})
-    corpus = load_corpus(args.path, config.val_fraction, min_train_chars=config.seq_len + 1)
+    need = config.seq_len + 1
+    if args.path is not None:
+        corpus = load_corpus(args.path, config.val_fraction, min_train_chars=need)
+    else:
+        corpus = corpus_from_text(
+            make_lines(600), "long-lag (generated)", config.val_fraction, need
+        )
     if ckpt is not None:
-        return trainer_from_checkpoint(corpus, ckpt, args.load, config)
-    return Trainer(corpus, config)
+        return [trainer_from_checkpoint(corpus, ckpt, args.load, config)]
+    if compare is not None:  # same corpus, seed and batches; only the cell differs
+        return [Trainer(corpus, config.with_(cell=cell)) for cell in compare]
+    return [Trainer(corpus, config)]
 
 
 def run(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    trainer = make_trainer(args, _typed(argv, parser))
+    trainers = make_trainers(args, _typed(argv, parser))
     if not args.headless:
         from rnn_tui.app import run_app
 
-        return run_app(trainer, args)
+        return run_app(trainers, args)
     from rnn_tui.headless import run_headless
 
     metrics = None
@@ -147,14 +188,19 @@ def run(argv: Sequence[str]) -> int:
                 metrics = open(args.metrics, "a", encoding="utf-8")  # noqa: SIM115
             except OSError as exc:
                 raise UserError(f"cannot write metrics to {args.metrics}: {exc.strerror}") from None
-        code = run_headless(trainer, args.steps, metrics, log_every=args.log_every)
+        code = run_headless(trainers, args.steps, metrics, log_every=args.log_every)
     finally:
         if metrics is not None:
             metrics.close()
     if args.save:
         from rnn_tui.checkpoint import save_checkpoint
 
-        print(f"saved {save_checkpoint(args.save, trainer)}")
+        for trainer in trainers:
+            path = args.save
+            if len(trainers) > 1:  # one file per cell
+                stem, ext = os.path.splitext(path)
+                path = f"{stem}-{trainer.config.cell}{ext or '.npz'}"
+            print(f"saved {save_checkpoint(path, trainer)}")
     return code
 
 

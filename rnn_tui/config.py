@@ -8,8 +8,8 @@ from typing import Any
 
 from rnn_tui.errors import UserError
 
-CELL_NAMES = ("rnn",)
-OPTIMIZERS = ("adam", "adagrad")
+CELL_NAMES = ("rnn", "lstm", "gru")
+OPTIMIZERS = ("adam", "adagrad", "sgd")
 CLIP_MODES = ("norm", "value", "off")
 DTYPES = ("float32", "float64")
 
@@ -36,6 +36,7 @@ class Config:
     temperature: float = 0.8  # sampling temperature: < 1 plays safe, > 1 takes risks
     top_k: int = 0  # sample only from the k likeliest characters; 0 = all of them
     sample_len: int = 240  # characters per sample
+    reset_at: str = ""  # reset a stream's state after these characters ("\n": every line alone)
 
     def __post_init__(self) -> None:
         check(self)

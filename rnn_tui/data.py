@@ -134,18 +134,26 @@ def load_corpus(
     `min_train_chars` is what one training window needs (seq_len + 1): a shorter text is refused.
     """
     p = str(path)
-    text = read_text(p, max_bytes)
+    return corpus_from_text(read_text(p, max_bytes), p, val_fraction, min_train_chars)
+
+
+def corpus_from_text(
+    text: str, name: str, val_fraction: float = 0.1, min_train_chars: int = 2
+) -> Corpus:
+    """A corpus from text already in memory (a generated one); `name` stands in for a path."""
+    if not text:
+        raise UserError(f"corpus {name} is empty")
     vocab = Vocab.from_text(text)
     if vocab.size < 2:
         raise UserError(
-            f"corpus {p} holds one distinct character ({text[0]!r}); there is nothing to learn"
+            f"corpus {name} holds one distinct character ({text[0]!r}); there is nothing to learn"
         )
     ids = vocab.encode(text)
     n_val = int(len(ids) * val_fraction)
     train, val = ids[: len(ids) - n_val], ids[len(ids) - n_val :]
     if len(train) < min_train_chars:
         raise UserError(
-            f"corpus {p} is too short: {len(train)} training characters, one window needs"
+            f"corpus {name} is too short: {len(train)} training characters, one window needs"
             f" {min_train_chars} (shorten --seq-len or give a longer text)"
         )
-    return Corpus(path=p, vocab=vocab, train=train, val=val)
+    return Corpus(path=name, vocab=vocab, train=train, val=val)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import replace
 from typing import IO
 
 from rnn_tui.sampling import sample_text
@@ -25,49 +26,63 @@ def progress_line(r: StepRecord) -> str:
 
 
 def run_headless(
-    trainer: Trainer,
+    trainers: Trainer | list[Trainer],
     steps: int,
     metrics: IO[str] | None = None,
     log_every: int = 10,
     progress_every: float = 2.0,
     out: IO[str] = sys.stdout,
 ) -> int:
-    """Train `steps` steps. Returns the exit code: 0 done, 1 diverged, 130 interrupted."""
-    c = trainer.config
-    print(
-        f"training {c.cell} H={c.hidden} T={c.seq_len} B={c.batch} {c.optimizer} lr={c.lr:g}"
-        f" on {trainer.corpus.path} ({trainer.corpus.vocab.size} characters,"
-        f" {trainer.model.n_params():,} parameters)",
-        file=out,
-        flush=True,
-    )
+    """Train `steps` steps (each trainer, taking turns in compare mode). Metrics lines carry
+    the cell. Returns the exit code: 0 done, 1 diverged, 130 interrupted."""
+    runs = trainers if isinstance(trainers, list) else [trainers]
+    for trainer in runs:
+        c = trainer.config
+        print(
+            f"training {c.cell} H={c.hidden} T={c.seq_len} B={c.batch} {c.optimizer} lr={c.lr:g}"
+            f" on {trainer.corpus.path} ({trainer.corpus.vocab.size} characters,"
+            f" {trainer.model.n_params():,} parameters)",
+            file=out,
+            flush=True,
+        )
+    tag = (lambda t: f"{t.config.cell:>4} ") if len(runs) > 1 else (lambda t: "")
     code = 0
     next_print = time.monotonic() + progress_every
-    record: StepRecord | None = None
+    records: dict[int, StepRecord] = {}
     try:
         for _ in range(steps):
-            record = trainer.step()
-            logged = record.step % log_every == 0 or record.diverged
-            if metrics is not None and logged:
-                metrics.write(json.dumps(record.to_json(c.cell)) + "\n")
-            if record.diverged:
-                print(
-                    f"training diverged at step {record.step} (loss {record.loss:.3g},"
-                    f" gradient norm {record.grad_norm:.3g}); lower --lr or clip the gradient",
-                    file=out,
-                    flush=True,
-                )
-                return 1
+            for i, trainer in enumerate(runs):
+                if trainer.diverged:
+                    continue
+                record = records[i] = trainer.step()
+                if metrics is not None and (record.step % log_every == 0 or record.diverged):
+                    metrics.write(json.dumps(record.to_json(trainer.config.cell)) + "\n")
+                if record.diverged:
+                    print(
+                        f"{tag(trainer)}training diverged at step {record.step} (loss"
+                        f" {record.loss:.3g}, gradient norm {record.grad_norm:.3g}); lower --lr"
+                        " or clip the gradient",
+                        file=out,
+                        flush=True,
+                    )
+                    code = 1
+            if all(t.diverged for t in runs):
+                break
             if time.monotonic() >= next_print:
                 next_print = time.monotonic() + progress_every
-                print(progress_line(record), file=out, flush=True)
+                for i, trainer in enumerate(runs):
+                    if i in records:
+                        print(tag(trainer) + progress_line(records[i]), file=out, flush=True)
     except KeyboardInterrupt:
         code = 130
         print("interrupted", file=out, flush=True)
-    if record is not None:
+    for i, trainer in enumerate(runs):
+        if i not in records or trainer.diverged:
+            continue
+        c = trainer.config
         trainer.val_loss, trainer.val_step = trainer.evaluate(), trainer.steps
-        final = StepRecord(**{**record.__dict__, "val_loss": trainer.val_loss})
-        print(progress_line(final), file=out, flush=True)
+        final = replace(records[i], val_loss=trainer.val_loss)
+        print(tag(trainer) + progress_line(final), file=out, flush=True)
         text = sample_text(
             trainer.model,
             trainer.params,
@@ -78,6 +93,9 @@ def run_headless(
             seed=c.seed,
             reset_at=c.reset_at,
         )
-        print(f"sample at step {record.step}, temperature {c.temperature:g}:", file=out)
+        print(
+            f"{tag(trainer)}sample at step {records[i].step}, temperature {c.temperature:g}:",
+            file=out,
+        )
         print(visible(text), file=out, flush=True)
     return code

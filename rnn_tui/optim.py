@@ -57,6 +57,17 @@ class Optimizer:
             v[...] = state[k]
 
 
+class SGD(Optimizer):
+    """Plain gradient descent, p -= lr * g: a large gradient makes an equally large step, which
+    is what makes exploding gradients dangerous and clipping necessary."""
+
+    name = "sgd"
+
+    def update(self, params: Params, grads: Params, lr: float) -> None:
+        for k, p in params.items():
+            p -= lr * grads[k]  # a step along the negative gradient
+
+
 class Adagrad(Optimizer):
     """p -= lr * g / sqrt(sum of past g^2 + eps): each weight's step shrinks as it is used."""
 
@@ -99,4 +110,4 @@ class Adam(Optimizer):
             p -= step * m / (np.sqrt(v) + self.eps)  # p -= lr * m_hat / sqrt(v_hat), eps for safety
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {"adagrad": Adagrad, "adam": Adam}
+OPTIMIZERS: dict[str, type[Optimizer]] = {"adagrad": Adagrad, "adam": Adam, "sgd": SGD}

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from rnn_tui.blas import pin_blas_threads
+from rnn_tui.blas import keep_freed_memory, pin_blas_threads
 from rnn_tui.config import Config
 from rnn_tui.data import Corpus
 from rnn_tui.errors import UserError
@@ -104,6 +104,7 @@ class Trainer:
 
     def __init__(self, corpus: Corpus, config: Config) -> None:
         pin_blas_threads(1)
+        keep_freed_memory()
         self.corpus = corpus  # the text being learned
         self.config = config  # settings; lr and clipping may be changed while running
         self.model: Cell = make_cell(config.cell, corpus.vocab.size, config.hidden, config.dtype)
@@ -111,7 +112,7 @@ class Trainer:
             [corpus.vocab.chars.index(ch) for ch in config.reset_at if ch in corpus.vocab.chars],
             np.int32,
         )  # ids after which a stream's state is reset (e.g. the newline)
-        self.starts, self.segment = self._streams(len(corpus.train))
+        self.starts, self.segment = self._streams(corpus.train, config.batch)
         if self.segment < config.seq_len + 1:
             need = config.batch * (config.seq_len + 1)
             raise UserError(
@@ -155,15 +156,15 @@ class Trainer:
 
     # -- training ----------------------------------------------------------------------------
 
-    def _streams(self, n: int) -> tuple[np.ndarray, int]:
-        """Start of each stream's segment, and the segment length shared by all streams.
+    def _streams(self, ids: np.ndarray, B: int) -> tuple[np.ndarray, int]:
+        """Start of each of B streams over `ids`, and the segment length they all share.
 
         Segments are equal cuts of the text; with reset characters, each start moves forward
         to just after one, so windows of a line's length stay aligned with the lines."""
-        B = self.config.batch
+        n = len(ids)
         starts = np.arange(B) * (n // B)
         if len(self.reset_ids):
-            after = np.flatnonzero(np.isin(self.corpus.train[:-1], self.reset_ids)) + 1
+            after = np.flatnonzero(np.isin(ids[:-1], self.reset_ids)) + 1
             if len(after):
                 snapped = after[np.minimum(np.searchsorted(after, starts), len(after) - 1)]
                 starts = np.where(snapped >= starts, snapped, starts)
@@ -254,20 +255,19 @@ class Trainer:
         if n < 1:
             return None
         B = max(1, min(c.batch, n // c.seq_len))  # streams of at least one window each
-        seg = n // B
+        starts, seg = self._streams(val[:-1], B)  # aligned to lines like the training streams
         state = self.model.init_state(B)
         total, count = 0.0, 0
         for pos in range(0, seg, c.seq_len):
             T = min(c.seq_len, seg - pos)
-            idx = (np.arange(B) * seg + pos)[:, None] + np.arange(T + 1)  # (B, T+1)
+            idx = (starts + pos)[:, None] + np.arange(T + 1)  # (B, T+1)
             window = val[idx]
-            reset = (
-                np.isin(val[np.maximum(idx[:, :-1] - 1, 0)], self.reset_ids)
-                if len(self.reset_ids)
-                else None
-            )
+            reset = None
+            if len(self.reset_ids):  # the character before each input decides a reset
+                reset = np.isin(val[np.maximum(idx[:, :-1] - 1, 0)], self.reset_ids)
+                reset[:, 0] |= pos == 0  # a stream's first window starts afresh
             with np.errstate(all="ignore"):  # a diverged model gives NaN, not warnings
                 logits, state = self.model.forward(self.params, window[:, :-1], state, reset)
                 total += cross_entropy(logits, window[:, 1:]) * B * T
             count += B * T
-        return total / count
+        return total / count if count else None

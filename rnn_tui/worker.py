@@ -57,6 +57,7 @@ class Snapshot:
     weights: Params | None = None  # a copy of the weights for sampling, when new
     weights_step: int = 0  # the step those weights come from
     seq: int = 0  # increases by one per snapshot
+    cell: str = "rnn"  # which cell this run trains
 
 
 class History:
@@ -94,113 +95,37 @@ class History:
         self._acc.clear()
 
 
-class TrainerLoop:
-    """Runs a trainer, obeys commands, publishes snapshots. One per worker process."""
+class Run:
+    """One trainer and what the UI needs of its past: loss curves, recent gradient profiles."""
 
-    def __init__(
-        self,
-        trainer: Trainer,
-        commands: Any,
-        snapshots: Any,
-        log_path: str,
-        metrics_path: str | None = None,
-        log_every: int = 10,
-    ) -> None:
+    def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
-        self.commands = commands  # queue of Command from the UI
-        self.snapshots = snapshots  # queue of Snapshot to the UI
-        self.log_path = log_path  # where tracebacks of trainer errors go
-        self.metrics = open(metrics_path, "a", encoding="utf-8") if metrics_path else None  # noqa: SIM115
-        self.log_every = log_every  # steps between two metrics lines
-        self.paused = False
         self.error = ""  # set when the trainer raised; cleared by reset
-        self.running = True
-        self.seq = 0
-        self.message = ""
-        self.last_weights = -1.0  # monotonic time of the last weights copy
-        self.send_weights = True
-        self._reset_history()
+        self.send_weights = True  # the next snapshot carries a weight copy
+        self.last_weights = -1.0  # monotonic time of the last weight copy
+        self.clear()
 
-    def _reset_history(self) -> None:
+    def clear(self) -> None:
         self.loss = History()
         self.val = History(256)
         self.last_val_step: int | None = None
         self.grads: list[np.ndarray] = []
 
     @property
-    def state(self) -> str:
-        if self.error:
-            return "error"
-        if self.trainer.diverged:
-            return "diverged"
-        if self.trainer.last is None and not self.paused:
-            return "starting"
-        return "paused" if self.paused else "training"
+    def stopped(self) -> bool:
+        return bool(self.error) or self.trainer.diverged
 
-    # -- commands ----------------------------------------------------------------------------
-
-    def handle(self, cmd: Command) -> None:
-        t = self.trainer
-        if cmd.kind == "pause":
-            self.paused = True
-        elif cmd.kind == "resume":
-            self.paused = False
-        elif cmd.kind == "step":
-            self.paused = True
-            self._train_step()
-        elif cmd.kind == "reset":
-            t.reset()
-            self.error = ""
-            self._reset_history()
-            self.send_weights = True
-            self.message = "weights reset"
-        elif cmd.kind == "set":
-            t.set_config(t.config.with_(**cmd.args))
-        elif cmd.kind == "save":
-            try:
-                self.message = f"saved {save_checkpoint(cmd.args['path'], t)}"
-            except UserError as exc:
-                self.message = str(exc)
-        elif cmd.kind == "quit":
-            self.running = False
-        self.publish(force=True)
-
-    def _train_step(self) -> None:
-        if self.error or self.trainer.diverged:
-            return
-        try:
-            record = self.trainer.step()
-        except Exception as exc:  # a bug must not kill the app: report it, keep serving
-            self.error = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
-            self._log_exception()
-            self.message = f"trainer error: {self.error} (details in {self.log_path})"
-            return
-        if record.diverged:
-            self.paused = True
-            self.message = f"diverged at step {record.step}: press r to reset (lower the lr)"
-            return
-        if self.metrics is not None and record.step % self.log_every == 0:
-            self.metrics.write(json.dumps(record.to_json(self.trainer.config.cell)) + "\n")
-            self.metrics.flush()
-        self.loss.add(record.step, record.smooth_loss)
-        if record.val_step is not None and record.val_step != self.last_val_step:
-            self.val.add(record.val_step, record.val_loss or float("nan"))
-            self.last_val_step = record.val_step
-        self.grads.append(record.grad_last_t)
+    def record(self, r: StepRecord) -> None:
+        """Add a step to the histories."""
+        self.loss.add(r.step, r.smooth_loss)
+        if r.val_step is not None and r.val_step != self.last_val_step:
+            self.val.add(r.val_step, r.val_loss if r.val_loss is not None else float("nan"))
+            self.last_val_step = r.val_step
+        self.grads.append(r.grad_last_t)
         if len(self.grads) > GRAD_ROWS:
             del self.grads[0]
 
-    def _log_exception(self) -> None:
-        try:
-            with open(self.log_path, "a", encoding="utf-8") as f:
-                f.write(f"--- {time.ctime()}\n{traceback.format_exc()}\n")
-        except OSError:
-            pass
-
-    # -- publishing --------------------------------------------------------------------------
-
-    def publish(self, force: bool = False) -> None:
-        """Send a snapshot (dropped if the UI is far behind: the next one replaces it)."""
+    def snapshot(self, state: str, message: str, seq: int) -> Snapshot:
         t = self.trainer
         now = time.monotonic()
         weights = None
@@ -210,9 +135,12 @@ class TrainerLoop:
         ls, lv = self.loss.arrays()
         vs, vv = self.val.arrays()
         grads = np.array(self.grads) if self.grads else np.zeros((0, t.config.seq_len))
-        self.seq += 1
-        snap = Snapshot(
-            state=self.state,
+        if self.error:
+            state = "error"
+        elif t.diverged:
+            state = "diverged"
+        return Snapshot(
+            state=state,
             record=t.last,
             loss_steps=ls,
             loss_values=lv,
@@ -222,24 +150,135 @@ class TrainerLoop:
             lr=t.config.lr,
             clip_mode=t.config.clip_mode,
             clip=t.config.clip,
-            message=self.message,
+            message=message,
             weights=weights,
             weights_step=t.steps,
-            seq=self.seq,
+            seq=seq,
+            cell=t.config.cell,
         )
+
+
+class TrainerLoop:
+    """Runs one trainer, or two side by side (compare mode), obeys commands, publishes
+    snapshots. One per worker process. In compare mode the two take turns, one step each, so
+    they read the same batches and share the process's core equally."""
+
+    def __init__(
+        self,
+        trainers: list[Trainer],
+        commands: Any,
+        snapshots: Any,
+        log_path: str,
+        metrics_path: str | None = None,
+        log_every: int = 10,
+    ) -> None:
+        self.runs = [Run(t) for t in trainers]
+        self.commands = commands  # queue of Command from the UI
+        self.snapshots = snapshots  # queue of tuples of Snapshot to the UI
+        self.log_path = log_path  # where tracebacks of trainer errors go
+        self.metrics = open(metrics_path, "a", encoding="utf-8") if metrics_path else None  # noqa: SIM115
+        self.log_every = log_every  # steps between two metrics lines
+        self.paused = False
+        self.running = True
+        self.seq = 0
+        self.message = ""
+
+    @property
+    def idle(self) -> bool:
+        return self.paused or all(r.stopped for r in self.runs)
+
+    @property
+    def state(self) -> str:
+        if all(r.trainer.last is None for r in self.runs) and not self.paused:
+            return "starting"
+        return "paused" if self.paused else "training"
+
+    # -- commands ----------------------------------------------------------------------------
+
+    def handle(self, cmd: Command) -> None:
+        if cmd.kind == "pause":
+            self.paused = True
+        elif cmd.kind == "resume":
+            self.paused = False
+        elif cmd.kind == "step":
+            self.paused = True
+            self._train_step()
+        elif cmd.kind == "reset":
+            for run in self.runs:
+                run.trainer.reset()
+                run.error = ""
+                run.clear()
+                run.send_weights = True
+            self.message = "weights reset"
+        elif cmd.kind == "set":
+            for run in self.runs:
+                run.trainer.set_config(run.trainer.config.with_(**cmd.args))
+        elif cmd.kind == "save":
+            self.message = self._save(cmd.args["path"])
+        elif cmd.kind == "quit":
+            self.running = False
+        self.publish(force=True)
+
+    def _save(self, path: str) -> str:
+        saved = []
+        for run in self.runs:
+            p = path
+            if len(self.runs) > 1:  # one file per cell: run.npz -> run-lstm.npz
+                stem, ext = os.path.splitext(path)
+                p = f"{stem}-{run.trainer.config.cell}{ext or '.npz'}"
+            try:
+                saved.append(save_checkpoint(p, run.trainer))
+            except UserError as exc:
+                return str(exc)
+        return "saved " + ", ".join(saved)
+
+    def _train_step(self) -> None:
+        for run in self.runs:
+            if run.stopped:
+                continue
+            try:
+                record = run.trainer.step()
+            except Exception as exc:  # a bug must not kill the app: report it, keep serving
+                run.error = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+                self._log_exception()
+                self.message = f"trainer error: {run.error} (details in {self.log_path})"
+                continue
+            if record.diverged:
+                self.message = (
+                    f"{run.trainer.config.cell} diverged at step {record.step}:"
+                    " press r to reset (and lower the learning rate)"
+                )
+                continue
+            if self.metrics is not None and record.step % self.log_every == 0:
+                line = record.to_json(run.trainer.config.cell)
+                self.metrics.write(json.dumps(line) + "\n")
+                self.metrics.flush()
+            run.record(record)
+
+    def _log_exception(self) -> None:
+        with contextlib.suppress(OSError), open(self.log_path, "a", encoding="utf-8") as f:
+            f.write(f"--- {time.ctime()}\n{traceback.format_exc()}\n")
+
+    # -- publishing --------------------------------------------------------------------------
+
+    def publish(self, force: bool = False) -> None:
+        """Send one snapshot per run (dropped if the UI is far behind: the next replaces it)."""
+        self.seq += 1
+        snaps = tuple(r.snapshot(self.state, self.message, self.seq) for r in self.runs)
         self.message = ""
         try:
-            self.snapshots.put(snap, block=force, timeout=1.0)
+            self.snapshots.put(snaps, block=force, timeout=1.0)
         except queue.Full:
-            if weights is not None:
-                self.send_weights = True  # try again with the next snapshot
+            for run, snap in zip(self.runs, snaps, strict=True):
+                if snap.weights is not None:
+                    run.send_weights = True  # try again with the next snapshot
 
     def run(self) -> None:
         period = 1.0 / SNAPSHOT_HZ
         next_publish = 0.0
         self.publish(force=True)
         while self.running:
-            idle = self.paused or bool(self.error) or self.trainer.diverged
+            idle = self.idle
             try:  # block while idle (no CPU), otherwise just look
                 cmd = self.commands.get(timeout=0.5) if idle else self.commands.get_nowait()
             except queue.Empty:
@@ -261,7 +300,7 @@ def default_log_path() -> str:
 
 
 def worker_main(
-    trainer: Trainer,
+    trainers: list[Trainer],
     commands: Any,
     snapshots: Any,
     log_path: str,
@@ -272,7 +311,7 @@ def worker_main(
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the UI, which stops us
-    loop = TrainerLoop(trainer, commands, snapshots, log_path, metrics_path, log_every)
+    loop = TrainerLoop(trainers, commands, snapshots, log_path, metrics_path, log_every)
     try:
         loop.run()
     finally:
@@ -289,7 +328,7 @@ class TrainerProcess:
 
     def __init__(
         self,
-        trainer: Trainer,
+        trainers: list[Trainer],
         log_path: str | None = None,
         metrics_path: str | None = None,
         log_every: int = 10,
@@ -302,7 +341,7 @@ class TrainerProcess:
         self.snapshots = ctx.Queue(maxsize=8)  # small: the worker drops, never piles up
         self.process = ctx.Process(
             target=worker_main,
-            args=(trainer, self.commands, self.snapshots, self.log_path, metrics_path, log_every),
+            args=(trainers, self.commands, self.snapshots, self.log_path, metrics_path, log_every),
             name="rnn-tui-trainer",
             daemon=True,
         )
@@ -314,29 +353,32 @@ class TrainerProcess:
         if self.process.is_alive():
             self.commands.put(Command(kind, args))
 
-    def poll(self) -> Snapshot | None:
-        """The newest snapshot since the last poll, or None. Weights and messages carried by
-        older snapshots in between are kept, so none is lost by skipping."""
-        latest: Snapshot | None = None
-        weights: tuple[Params, int] | None = None
-        messages: list[str] = []
+    def poll(self) -> tuple[Snapshot, ...] | None:
+        """The newest snapshots (one per run) since the last poll, or None. Weights and messages
+        carried by older snapshots in between are kept, so none is lost by skipping."""
+        latest: tuple[Snapshot, ...] | None = None
+        weights: dict[int, tuple[Params, int]] = {}
+        message = ""
         while True:
             try:
-                snap = self.snapshots.get_nowait()
+                snaps = self.snapshots.get_nowait()
             except (queue.Empty, OSError, ValueError, EOFError):
                 break
-            latest = snap
-            if snap.weights is not None:
-                weights = (snap.weights, snap.weights_step)
-            if snap.message:
-                messages.append(snap.message)
+            latest = snaps
+            for i, snap in enumerate(snaps):
+                if snap.weights is not None:
+                    weights[i] = (snap.weights, snap.weights_step)
+            message = snaps[0].message or message
         if latest is None:
             return None
-        if weights is not None and latest.weights is None:
-            latest = replace(latest, weights=weights[0], weights_step=weights[1])
-        if messages and not latest.message:
-            latest = replace(latest, message=messages[-1])
-        return latest
+        out = []
+        for i, snap in enumerate(latest):
+            if i in weights and snap.weights is None:
+                snap = replace(snap, weights=weights[i][0], weights_step=weights[i][1])
+            if message and not snap.message:
+                snap = replace(snap, message=message)
+            out.append(snap)
+        return tuple(out)
 
     def stop(self, timeout: float = 2.0) -> None:
         """Ask the worker to quit; terminate it if it does not within `timeout` seconds."""

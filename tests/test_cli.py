@@ -50,7 +50,7 @@ BAD_ARGS = [
     (["{tiny}", "--headless", "--seq-len", "1"], "--seq-len must be between 2"),
     (["{tiny}", "--headless", "--batch", "0"], "--batch must be between 1"),
     (["{tiny}", "--headless", "--temperature", "0"], "--temperature must be > 0"),
-    (["{tiny}", "--headless", "--optimizer", "sgd"], "invalid choice: 'sgd'"),
+    (["{tiny}", "--headless", "--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
     (["{tiny}", "--headless", "--cell", "transformer"], "invalid choice: 'transformer'"),
     (["{tiny}", "--headless", "--lr", "fast"], "invalid float value: 'fast'"),
     (["{tiny}", "--headless", "--load", "nothing.npz"], "does not exist"),

@@ -86,7 +86,7 @@ def fixed_app() -> RnnApp:
 
 async def show_fixed(pilot) -> None:
     app: RnnApp = pilot.app
-    app.show_snapshot(fixed_snapshot(len(app.vocab)))
+    app.show_snapshots([fixed_snapshot(len(app.vocab))])
     app._draw_charts(force=True)
     app.sample_pane.start_sample("step 1,100 · temperature 0.8")
     app.sample_pane.append_chars(SAMPLE)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from rnn_tui.model.base import Cell, GradProfile, LossAndGrads, Params, State
+from rnn_tui.model.gru import GRU
+from rnn_tui.model.lstm import LSTM
 from rnn_tui.model.rnn import RNN
 
-CELLS: dict[str, type[Cell]] = {"rnn": RNN}
+CELLS: dict[str, type[Cell]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
 
 def make_cell(name: str, vocab_size: int, hidden: int, dtype: str = "float32") -> Cell:
-    """The cell called `name` ("rnn"), sized for the vocabulary."""
+    """The cell called `name` ("rnn", "lstm" or "gru"), sized for the vocabulary."""
     return CELLS[name](vocab_size, hidden, dtype)
 
 

@@ -124,14 +124,21 @@ def keep_mask(reset: np.ndarray | None, dtype: np.dtype) -> np.ndarray | None:
 
 
 def scatter_rows(ids: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
-    """sum of `rows: (N, H)` grouped by `ids: (N,)` into an (n, H) array: the gradient of an
-    index lookup. Sorting once and summing runs is several times faster than np.add.at."""
+    """sum of `rows: (N, W)` grouped by `ids: (N,)` into an (n, W) array: the gradient of an
+    index lookup. Sorting once, then one contiguous np.add.reduce per distinct id, is several
+    times faster than np.add.at (and than np.add.reduceat along axis 0 on wide rows)."""
     order = np.argsort(ids, kind="stable")  # group equal ids together
     sorted_ids = ids[order]
-    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])  # first of each run
+    bounds = np.flatnonzero(sorted_ids[1:] != sorted_ids[:-1]) + 1  # where a new id starts
     out = np.zeros((n, rows.shape[1]), rows.dtype)
-    out[sorted_ids[starts]] = np.add.reduceat(rows[order], starts, axis=0)  # one sum per id
+    for run in np.split(order, bounds):  # the rows of one id
+        np.add.reduce(rows[run], axis=0, out=out[ids[run[0]]])
     return out
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) computed as (1 + tanh(x/2)) / 2: no overflow for any |x|."""
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 class Cell(ABC):

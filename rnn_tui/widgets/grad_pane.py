@@ -254,6 +254,7 @@ class GradPane(Widget):
         self._version = 0
         self._cache_key: tuple[int, int, int] | None = None
         self._cache_text: Text | None = None
+        self._scale: tuple[int, int] | None = None
         self.render_count = 0
         """How many times the pane was actually rebuilt (not served from cache)."""
 
@@ -266,6 +267,7 @@ class GradPane(Widget):
         clipped: bool,
         grad_norm: float,
         extra: str = "",
+        scale: tuple[int, int] | None = None,
     ) -> None:
         """Replace the displayed gradients.
 
@@ -277,6 +279,8 @@ class GradPane(Widget):
             clipped: whether the latest update was clipped.
             grad_norm: global norm of the latest parameter gradient.
             extra: short plain text appended to the header.
+            scale: fixed (lo, hi) decade exponents for the bars and the heat strip, so two
+                panes side by side share one log scale (see `decade_range`); None adapts.
         """
         g = np.array(grad_t, dtype=np.float64).ravel()
         gl = np.array(grad_last_t, dtype=np.float64).ravel()
@@ -294,7 +298,8 @@ class GradPane(Widget):
         self._grad_norm = float(grad_norm)
         self._extra = sanitize(str(extra).replace("\n", " "))
         self._has_data = t > 0
-        self._range = self._next_range(decade_range(g, gl))
+        self._scale = scale
+        self._range = scale if scale is not None else self._next_range(decade_range(g, gl))
         self._version += 1
         self.refresh()
 
@@ -539,7 +544,7 @@ class GradPane(Widget):
     ) -> list[Text]:
         """Half-block heat strip, two history rows per terminal row, newest at the bottom."""
         shown = hist[-2 * rows :]
-        rng = decade_range(shown)
+        rng = self._scale or decade_range(shown)
         lo, hi = rng if rng is not None else (-2, 0)
         logv, status = group_columns(shown, group)
         k, ncols = logv.shape

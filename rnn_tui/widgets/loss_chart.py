@@ -8,6 +8,7 @@ whose ``_master`` is a figure of its own, cleared completely before each build.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from plotext._kernel.terminal import terminal as plotext_terminal
@@ -123,6 +124,38 @@ def _new_figure() -> PlotextFigure:
     return term._master
 
 
+# (curve, lighter held-out curve) colours of each run in compare mode.
+RUN_COLOURS = [
+    ((88, 166, 255), (160, 205, 255)),
+    ((255, 150, 40), (255, 200, 140)),
+]
+
+
+@dataclass(frozen=True)
+class _Series:
+    """One curve: its legend label, finite points, colour, and its latest raw value."""
+
+    label: str
+    xs: np.ndarray
+    ys: np.ndarray
+    rgb: tuple[int, int, int]
+    raw_last: float | None  # the last value as given (may be NaN: shown in red)
+    with_unit: bool = False  # say "nats/char" after the value in the title
+
+    @classmethod
+    def make(
+        cls,
+        label: str,
+        steps: np.ndarray,
+        values: np.ndarray,
+        rgb: tuple[int, int, int],
+        with_unit: bool = False,
+    ) -> _Series:
+        arr = np.asarray(values, dtype=np.float64).ravel()
+        xs, ys = _finite_pairs(steps, arr)
+        return cls(label, xs, ys, rgb, float(arr[-1]) if arr.size else None, with_unit)
+
+
 class LossChart(Widget):
     """Live loss curve: smoothed training loss and held-out loss (nats/char) against step.
 
@@ -148,12 +181,7 @@ class LossChart(Widget):
     ) -> None:
         """Create an empty chart (it shows "waiting for the first step" until data arrives)."""
         super().__init__(name=name, id=id, classes=classes)
-        self._steps = np.zeros(0)
-        self._train = np.zeros(0)
-        self._val_steps = np.zeros(0)
-        self._val = np.zeros(0)
-        self._raw_last_train: float | None = None
-        self._raw_last_val: float | None = None
+        self._series: list[_Series] = []  # what is drawn, in drawing order
         self._title_extra = ""
         self._has_any = False
         self._version = 0
@@ -182,13 +210,32 @@ class LossChart(Widget):
             val: held-out loss at those steps, in nats/char.
             title_extra: short text appended to the title line (plain text, never markup).
         """
-        train_arr = np.asarray(train, dtype=np.float64).ravel()
-        val_arr = np.asarray(val, dtype=np.float64).ravel()
-        self._raw_last_train = float(train_arr[-1]) if train_arr.size else None
-        self._raw_last_val = float(val_arr[-1]) if val_arr.size else None
-        self._steps, self._train = _finite_pairs(steps, train_arr)
-        self._val_steps, self._val = _finite_pairs(val_steps, val_arr)
-        self._has_any = bool(train_arr.size or val_arr.size)
+        self._set_series(
+            [
+                _Series.make("train", steps, train, TRAIN_RGB, with_unit=True),
+                _Series.make("held-out", val_steps, val, VAL_RGB),
+            ],
+            title_extra,
+        )
+
+    def set_runs(
+        self,
+        runs: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+        title_extra: str = "",
+    ) -> None:
+        """Several runs on one chart (compare mode): each `(name, steps, train, val_steps, val)`
+        gets its own colour; its held-out curve is a lighter shade of it."""
+        series = []
+        for (name, steps, train, val_steps, val), (rgb, light) in zip(
+            runs, RUN_COLOURS, strict=False
+        ):
+            series.append(_Series.make(f"{name} train", steps, train, rgb))
+            series.append(_Series.make(f"{name} held-out", val_steps, val, light))
+        self._set_series(series, title_extra)
+
+    def _set_series(self, series: list[_Series], title_extra: str) -> None:
+        self._series = series
+        self._has_any = any(s.raw_last is not None for s in series)
         self._title_extra = sanitize(str(title_extra).replace("\n", " "))
         self._version += 1
         self.refresh()
@@ -227,10 +274,8 @@ class LossChart(Widget):
             unit = " nats/char" if with_unit and compact < 2 else ""
             return f"{v:.2f}{unit} ({v / LN2:.2f}{bits_word})"
 
-        for label, value, rgb, unit in (
-            ("train", self._raw_last_train, TRAIN_RGB, True),
-            ("held-out", self._raw_last_val, VAL_RGB, False),
-        ):
+        for series in self._series:
+            value, label, rgb = series.raw_last, series.label, series.rgb
             if value is None:
                 continue
             t = Text()
@@ -238,7 +283,8 @@ class LossChart(Widget):
             t.append(label + " ", _rgb_style(rgb))
             bad = not math.isfinite(value)
             t.append(
-                value_text(value, unit), Style(color="red", bold=True) if bad else Style(bold=True)
+                value_text(value, series.with_unit),
+                Style(color="red", bold=True) if bad else Style(bold=True),
             )
             parts.append(t)
         if self._title_extra and compact == 0:
@@ -289,10 +335,8 @@ class LossChart(Widget):
             return Text("\n", end="").join(title_lines[:height]) if title_lines else result
 
         plot_h = height - len(title_lines)
-        have_train = self._steps.size > 0
-        have_val = self._val_steps.size > 0
         body: Text
-        if not (have_train or have_val):
+        if not any(series.xs.size for series in self._series):
             body = Text("no finite loss values yet", style=Style(dim=True, italic=True))
         else:
             body = self._build_plot(width, plot_h)
@@ -302,8 +346,8 @@ class LossChart(Widget):
     def _build_plot(self, width: int, height: int) -> Text:
         """Draw both curves with plotext at exactly ``width`` x ``height`` and return ANSI-parsed
         Text."""
-        xs_all = np.concatenate([self._steps, self._val_steps])
-        ys_all = np.concatenate([self._train, self._val])
+        xs_all = np.concatenate([series.xs for series in self._series])
+        ys_all = np.concatenate([series.ys for series in self._series])
         x_lo, x_hi = float(xs_all.min()), float(xs_all.max())
         y_lo, y_hi = float(ys_all.min()), float(ys_all.max())
         if x_hi <= x_lo:
@@ -332,10 +376,7 @@ class LossChart(Widget):
         # Braille cells hold 2 dot columns; one point per cell, joined by lines, draws a smooth
         # curve at half the cost of one point per dot column.
         max_points = canvas_w
-        for xs, ys, rgb in (
-            (self._steps, self._train, TRAIN_RGB),
-            (self._val_steps, self._val, VAL_RGB),
-        ):
+        for xs, ys, rgb in ((series.xs, series.ys, series.rgb) for series in self._series):
             if xs.size == 0:
                 continue
             dx, dy = downsample(xs, ys, max_points)
