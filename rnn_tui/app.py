@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from rnn_tui.data import Vocab
-from rnn_tui.model import Cell, Params, make_cell
+from rnn_tui.model import CELLS, Cell, Params, make_cell
 from rnn_tui.sampling import SampledChar, sample_chars
 from rnn_tui.trainer import Trainer
 from rnn_tui.widgets import GradPane, HelpScreen, LossChart, SamplePane, StatusBar
@@ -109,6 +109,7 @@ class RnnApp(App[int]):
         Binding("t", "temp_down", "Temp", key_display="t/T"),
         Binding("T,shift+t", "temp_up", "Temp+", show=False),
         Binding("c", "cycle_clip", "Clip"),
+        Binding("l", "next_cell", "Cell"),
         Binding("s", "save", "Save"),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("q,ctrl+c", "quit_app", "Quit", key_display="q", priority=True),
@@ -373,6 +374,21 @@ class RnnApp(App[int]):
         self.notice = f"clipping {nxt}"
         self._update_status()
 
+    def action_next_cell(self) -> None:
+        self._trace("next_cell")
+        if self.compare:
+            self.notice = "compare mode trains fixed cells; start without --compare to switch"
+            self._update_status()
+            return
+        lane = self.lanes[0]
+        names = list(CELLS)
+        cell = names[(names.index(lane.cell.name) + 1) % len(names)]
+        self.backend.send("cell", cell=cell)
+        lane.cell = make_cell(cell, lane.cell.V, lane.cell.H, lane.cell.dtype)
+        lane.forget_sample()
+        self.notice = f"switched to {cell}: training restarts from the seed"
+        self._update_status()
+
     def action_save(self) -> None:
         self._trace("save")
         step = self.snapshot.record.step if self.snapshot and self.snapshot.record else 0
@@ -411,6 +427,7 @@ class RnnApp(App[int]):
             ("Lower the temperature", "t: safer samples", self.action_temp_down),
             ("Raise the temperature", "T: wilder samples", self.action_temp_up),
             ("Cycle gradient clipping", "c: norm / off", self.action_cycle_clip),
+            ("Switch the cell", "l: rnn, lstm, gru; training restarts", self.action_next_cell),
             ("Save a checkpoint", "s", self.action_save),
             ("Help: what the panes show", "?", self.action_help),
         ]

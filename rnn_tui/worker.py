@@ -213,6 +213,10 @@ class TrainerLoop:
         elif cmd.kind == "set":
             for run in self.runs:
                 run.trainer.set_config(run.trainer.config.with_(**cmd.args))
+        elif cmd.kind == "cell":  # a new model of another cell, same corpus and settings
+            old = self.runs[0].trainer
+            self.runs = [Run(Trainer(old.corpus, old.config.with_(cell=cmd.args["cell"])))]
+            self.message = f"training {cmd.args['cell']} from the seed"
         elif cmd.kind == "save":
             self.message = self._save(cmd.args["path"])
         elif cmd.kind == "quit":

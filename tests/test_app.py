@@ -196,3 +196,19 @@ def test_load_resumes_in_the_app(tiny, tmp_path: Path) -> None:
             assert app.snapshot.record.loss < math.log(tiny.vocab.size) - 0.5
 
     asyncio.run(main())
+
+
+def test_l_switches_the_cell_and_restarts(tiny) -> None:
+    """If this fails, a teacher cannot move from the RNN to the LSTM without restarting."""
+
+    async def script(app: RnnApp, pilot) -> None:
+        await wait_for(pilot, lambda: step_of(app) > 20)
+        await pilot.press("l")
+        await wait_for(pilot, lambda: app.snapshot.cell == "lstm" and step_of(app) > 0)
+        assert app.cell.name == "lstm"
+        assert app.snapshot.loss_steps[0] == 1  # a fresh history: training restarted
+        assert app.snapshot.loss_values[0] == pytest.approx(math.log(tiny.vocab.size), rel=0.1)
+        await pilot.press("l")
+        await wait_for(pilot, lambda: app.snapshot.cell == "gru")
+
+    drive(tiny, script)

@@ -74,6 +74,7 @@ corpus are shown as symbols such as ␛ (escape), ␉ (tab) or ␍ (carriage ret
 | + / - | raise / lower the learning rate |
 | t / T | temperature down / up |
 | c | cycle gradient clipping (norm / off) |
+| l | switch the cell: rnn, lstm, gru (training restarts from the seed) |
 | s | save a checkpoint |
 | ? | show / hide this help |
 | q | quit |
