@@ -52,9 +52,12 @@ t = 1 … T (oldest on the left, newest on the right).
   oldest at the top and newest at the bottom (two rows per line of text). Bright is large,
   dark is small, magenta is NaN/inf. It shows how the profile changes as training goes on.
 * Why it happens: for a plain RNN the signal is multiplied by the recurrent weight matrix W_hh
-  (and the tanh slopes) once per step. If the spectral norm of W_hh is below 1 it tends to
-  vanish; above 1 it tends to explode. LSTM and GRU cells add gates and an additive memory path
-  that keep the gradient alive over many more steps.
+  (and the tanh slopes) once per step. The pane shows the spectral norm ‖W_hh‖₂, the most
+  any vector can be stretched by W_hh. Below 1 the gradient must vanish, since the tanh slopes
+  are at most 1 too. Above 1 it may explode (a sudden spike of |g| and the loss), though
+  saturated tanh units often still shrink it. LSTM and GRU cells add gates and an additive
+  memory path that keep the gradient alive over many more steps: try `rnn-tui --preset
+  lstm-rescue`, and press `l` to switch cells.
 
 ## Sample pane
 

@@ -329,7 +329,11 @@ class LossChart(Widget):
             return result
 
         small = width < MIN_PLOT_WIDTH or height < MIN_PLOT_HEIGHT
-        title_lines = self._title_lines(width, 1 if small or height < 8 else 2)
+        # One title line per curve when there are several runs and room; else one or two.
+        lines = 1 if small or height < 8 else 2
+        if len(self._series) > 2 and height >= 14:
+            lines = len(self._series)
+        title_lines = self._title_lines(width, lines)
         if small:
             # Too small for a plot: just the latest numbers.
             return Text("\n", end="").join(title_lines[:height]) if title_lines else result
