@@ -7,17 +7,22 @@ sampler that types text runs on weight copies through `rnn_tui.sampling`.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import os
+import signal
+import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import Footer, Static
 
 from rnn_tui.data import Vocab
 from rnn_tui.model import CELLS, Cell, Params, make_cell
@@ -34,6 +39,7 @@ CHARS_PER_S = 60.0  # typing speed of the sample pane
 LR_FACTOR = 1.5  # `+` and `-` multiply or divide the learning rate by this
 TEMP_STEP = 0.1  # `t` and `T` change the temperature by this
 CLIP_CYCLE = ("norm", "off")  # what `c` cycles through
+MIN_SIZE = (60, 16)  # below this the panes cannot be drawn legibly: ask for more room
 KEY_TRACE_ENV = "RNN_TUI_KEY_TRACE"  # a file: every action appends "<monotonic time> <action>"
 
 
@@ -44,6 +50,7 @@ class Backend(Protocol):
     def send(self, kind: str, **args: Any) -> None: ...
     def poll(self) -> tuple[Snapshot, ...] | None: ...
     def stop(self, timeout: float = 2.0) -> None: ...
+    def request(self, kind: str, timeout: float = 1.0, **args: Any) -> str | None: ...
 
 
 class Lane:
@@ -130,6 +137,7 @@ class RnnApp(App[int]):
         corpus_stem: str = "model",
         animate: bool = True,
         reset_at: str = "",
+        autosave_path: str | None = None,
     ) -> None:
         super().__init__()
         self.backend = backend  # the trainer process (or a test double)
@@ -140,6 +148,8 @@ class RnnApp(App[int]):
         self.top_k = top_k
         self.save_path = save_path  # where `s` saves; None: a name from corpus and step
         self.corpus_stem = corpus_stem
+        self.autosave_path = autosave_path  # saved on quit, SIGTERM and SIGHUP
+        self.saved_message: str | None = None  # what the autosave said
         self.animate = animate  # False in snapshot tests: no timers, nothing moves
         self.lanes = [Lane(c, i, sample_len, seed, reset_at) for i, c in enumerate(cells)]
         self.snapshot: Snapshot | None = None  # the newest snapshot of the first run
@@ -182,10 +192,19 @@ class RnnApp(App[int]):
                     yield lane.sample_pane
         yield self.status_bar
         yield Footer(compact=True)
+        yield Static(id="too-small")
 
-    def on_resize(self) -> None:
+    def on_resize(self, event: events.Resize) -> None:
+        w, h = event.size
         # The palette hint needs room the key list has only from 100 columns on.
-        self.query_one(Footer).show_command_palette = self.size.width >= 100
+        self.query_one(Footer).show_command_palette = w >= 100
+        small = w < MIN_SIZE[0] or h < MIN_SIZE[1]
+        self.screen.set_class(small, "-too-small")
+        if small:
+            self.query_one("#too-small", Static).update(
+                f"rnn-tui needs a window of at least {MIN_SIZE[0]}x{MIN_SIZE[1]};"
+                f" this one is {w}x{h}. Make it bigger: training goes on meanwhile."
+            )
 
     def on_mount(self) -> None:
         self.loss_chart.border_title = "loss"
@@ -195,6 +214,10 @@ class RnnApp(App[int]):
             lane.sample_pane.border_title = f"samples{name}"
         self._update_status()
         if self.animate:
+            with contextlib.suppress(RuntimeError, ValueError, NotImplementedError):
+                loop = asyncio.get_running_loop()  # signals must not kill us mid-draw
+                for sig in (signal.SIGTERM, signal.SIGHUP):
+                    loop.add_signal_handler(sig, self._on_signal, sig.name)
             self.backend.start()
             self.set_interval(1 / POLL_HZ, self.poll_trainer)
             self.set_interval(1 / TYPE_HZ, self.type_samples)
@@ -434,8 +457,19 @@ class RnnApp(App[int]):
         for title, help_text, callback in commands:
             yield SystemCommand(title, help_text, callback)
 
+    def _on_signal(self, name: str) -> None:
+        """SIGTERM or SIGHUP (an SSH link dropping): save if asked to, then quit cleanly."""
+        self.notice = f"{name}: quitting"
+        self.exit(0)
+
     def on_unmount(self) -> None:
-        self.backend.stop()
+        if self.autosave_path and self.snapshot is not None and self.snapshot.record is not None:
+            self.saved_message = self.backend.request("save", timeout=1.0, path=self.autosave_path)
+        self.backend.stop(timeout=1.0)
+        with contextlib.suppress(RuntimeError, ValueError):
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
 
 
 def make_app(
@@ -444,6 +478,8 @@ def make_app(
     backend: Backend | None = None,
     metrics_path: str | None = None,
     log_every: int = 10,
+    autosave_path: str | None = None,
+    log_path: str | None = None,
 ) -> RnnApp:
     """The app exactly as the CLI builds it. The trainers move to a worker process; two
     trainers (compare mode) must share one corpus."""
@@ -451,7 +487,8 @@ def make_app(
     c = runs[0].config
     corpus = runs[0].corpus
     return RnnApp(
-        backend or TrainerProcess(runs, metrics_path=metrics_path, log_every=log_every),
+        backend
+        or TrainerProcess(runs, log_path=log_path, metrics_path=metrics_path, log_every=log_every),
         corpus_name=corpus.name,
         vocab=corpus.vocab.chars,
         cells=[make_cell(t.config.cell, corpus.vocab.size, t.config.hidden, c.dtype) for t in runs],
@@ -462,16 +499,23 @@ def make_app(
         save_path=save_path,
         corpus_stem=Path(corpus.path).stem or "model",
         reset_at=c.reset_at,
+        autosave_path=autosave_path,
     )
 
 
 def run_app(trainers: list[Trainer], args: argparse.Namespace) -> int:
     """Run the app until the user quits; the worker is stopped whatever happens."""
     app = make_app(
-        trainers, save_path=args.save, metrics_path=args.metrics, log_every=args.log_every
+        trainers,
+        save_path=args.save,
+        metrics_path=args.metrics,
+        log_every=args.log_every,
+        autosave_path=args.autosave,
     )
     try:
         code = app.run()
     finally:
         app.backend.stop()
+    if app.saved_message:
+        print(f"rnn-tui: {app.saved_message}", file=sys.stderr)
     return 0 if code is None else int(code)

@@ -60,6 +60,9 @@ def save_checkpoint(path: str | os.PathLike[str], trainer: Trainer) -> str:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a checkpoint is an ordinary file
         os.replace(tmp, p)  # atomic: readers see the old file or the new one, never half
         tmp = None
     except OSError as exc:

@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int, default=d.eval_every, help="steps between evaluations")
     p.add_argument("--metrics", metavar="FILE", help="append JSON lines of metrics to FILE")
     p.add_argument("--log-every", type=int, default=10, help="steps between metrics lines")
+    p.add_argument(
+        "--autosave",
+        metavar="CHECKPOINT",
+        help="save here when the app quits, is terminated or loses its terminal",
+    )
     p.add_argument("--load", metavar="CHECKPOINT", help="resume from a checkpoint (.npz)")
     p.add_argument(
         "--save",

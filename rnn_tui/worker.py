@@ -221,6 +221,7 @@ class TrainerLoop:
             self.message = self._save(cmd.args["path"])
         elif cmd.kind == "quit":
             self.running = False
+            return  # the app no longer reads: publishing could only block
         self.publish(force=True)
 
     def _save(self, path: str) -> str:
@@ -280,6 +281,7 @@ class TrainerLoop:
     def run(self) -> None:
         period = 1.0 / SNAPSHOT_HZ
         next_publish = 0.0
+        parent = os.getppid()
         self.publish(force=True)
         while self.running:
             idle = self.idle
@@ -290,13 +292,17 @@ class TrainerLoop:
             if cmd is not None:
                 self.handle(cmd)
                 continue
-            if idle:
-                continue
-            self._train_step()
+            if not idle:
+                self._train_step()
+                if self.idle:  # an error or a divergence stopped training: say so at once
+                    self.publish(force=True)
             now = time.monotonic()
-            if now >= next_publish:
-                next_publish = now + period
-                self.publish()
+            if idle or now >= next_publish:
+                if os.getppid() != parent:  # the app died without saying so: do not linger
+                    return
+                if not idle:
+                    next_publish = now + period
+                    self.publish()
 
 
 def default_log_path() -> str:
@@ -314,13 +320,17 @@ def worker_main(
     """Entry point of the worker process."""
     import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the UI, which stops us
+    # Ctrl-C, a hang-up and a terminate aimed at the whole process group belong to the app:
+    # it saves (--autosave) and then stops us. If the app dies instead, run() notices.
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     loop = TrainerLoop(trainers, commands, snapshots, log_path, metrics_path, log_every)
     try:
         loop.run()
     finally:
         if loop.metrics is not None:
             loop.metrics.close()
+        snapshots.cancel_join_thread()  # exit now, even if unread snapshots fill the pipe
 
 
 class TrainerProcess:
@@ -383,6 +393,22 @@ class TrainerProcess:
                 snap = replace(snap, message=message)
             out.append(snap)
         return tuple(out)
+
+    def request(self, kind: str, timeout: float = 1.0, **args: Any) -> str | None:
+        """Send a command and wait up to `timeout` seconds for the worker's message about it
+        (e.g. "saved ..."); None if none came. Snapshots read meanwhile are dropped."""
+        if not self.process.is_alive():
+            return None
+        self.send(kind, **args)
+        end = time.monotonic() + timeout
+        while (left := end - time.monotonic()) > 0:
+            try:
+                snaps = self.snapshots.get(timeout=left)
+            except (queue.Empty, OSError, ValueError, EOFError):
+                return None
+            if snaps[0].message:
+                return snaps[0].message
+        return None
 
     def stop(self, timeout: float = 2.0) -> None:
         """Ask the worker to quit; terminate it if it does not within `timeout` seconds."""

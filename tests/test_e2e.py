@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from test_faults import gone_within
 
 pytestmark = pytest.mark.skipif(
     shutil.which("tmux") is None, reason="needs tmux (.ci/run installs it)"
@@ -75,10 +76,6 @@ def test_real_app_trains_types_and_quits(tmp_path: Path) -> None:
         after = tmux("capture-pane", "-p", "-t", session)
         assert done.exists() and done.read_text().strip() == "0", after
         assert "Traceback" not in after and "Error" not in after, after
-        deadline = time.monotonic() + 2  # the worker and the queue helpers end within 2 s
-        while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in family):
-            time.sleep(0.1)
-        alive = [p for p in family if Path(f"/proc/{p}").exists()]
-        assert alive == [], "processes left behind after quitting"
+        assert gone_within(family, 2.0) == [], "processes left behind after quitting"
     finally:
         tmux("kill-session", "-t", session)

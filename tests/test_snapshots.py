@@ -31,6 +31,9 @@ class FixedBackend:
 
     def stop(self, timeout: float = 2.0) -> None: ...
 
+    def request(self, kind: str, timeout: float = 1.0, **args: object) -> str | None:
+        return None
+
 
 def fixed_snapshot(vocab_size: int) -> Snapshot:
     """A plausible moment of training: loss falling from ln(V), a fading gradient profile."""

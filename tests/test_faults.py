@@ -1,0 +1,166 @@
+"""Faults: a trainer that raises or diverges, signals, a dying app, a window too small."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, TINY
+from faulty import DivergingTrainer, RaisingTrainer
+from test_app import SMALL, step_of, wait_for
+
+from rnn_tui.app import make_app
+from rnn_tui.checkpoint import load_checkpoint
+from rnn_tui.data import load_corpus
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_corpus(TINY)
+
+
+def test_trainer_exception_is_shown_and_reset_recovers(tiny, tmp_path: Path) -> None:
+    """If this fails, a bug in the trainer kills the app (or hangs it) in front of the class
+    instead of one line in the status and a log file with the details."""
+    trainer = RaisingTrainer(tiny, SMALL)
+    app = make_app(trainer, log_path=str(tmp_path / "errors.log"))
+
+    async def main() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(
+                pilot, lambda: app.snapshot is not None and app.snapshot.state == "error"
+            )
+            assert "ZeroDivisionError: an injected bug" in app.notice
+            assert str(tmp_path / "errors.log") in app.notice
+            assert "\n" not in app.notice
+            assert "Traceback" in (tmp_path / "errors.log").read_text()
+            await pilot.press("r")
+            await wait_for(pilot, lambda: app.snapshot.state == "training" and step_of(app) > 15)
+
+    asyncio.run(main())
+
+
+def test_divergence_pauses_and_offers_reset(tiny) -> None:
+    """If this fails, NaN weights keep "training" and draw garbage, or the app crashes."""
+    app = make_app(DivergingTrainer(tiny, SMALL))
+
+    async def main() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(
+                pilot, lambda: app.snapshot is not None and app.snapshot.state == "diverged"
+            )
+            assert "diverged at step" in app.notice and "press r" in app.notice
+            frozen = step_of(app)
+            await pilot.pause(0.5)
+            assert step_of(app) == frozen
+            await pilot.press("r")
+            await wait_for(pilot, lambda: app.snapshot.state == "training" and step_of(app) > 20)
+
+    asyncio.run(main())
+
+
+def test_too_small_window_asks_for_room_and_recovers(tiny) -> None:
+    """If this fails, a small terminal (a phone over SSH, a split pane) crashes the app or
+    draws an unreadable mess instead of asking for a bigger window."""
+    app = make_app(__import__("rnn_tui.trainer", fromlist=["Trainer"]).Trainer(tiny, SMALL))
+
+    async def main() -> None:
+        async with app.run_test(size=(40, 12)) as pilot:
+            await wait_for(pilot, lambda: step_of(app) > 0)
+            assert app.screen.has_class("-too-small")
+            assert "needs a window of at least 60x16" in str(app.query_one("#too-small").render())
+            for size in [(1, 1), (3, 200), (300, 2), (59, 40)]:
+                await pilot.resize_terminal(*size)
+                await pilot.pause(0.1)
+                assert app.screen.has_class("-too-small")
+            await pilot.resize_terminal(80, 24)
+            await pilot.pause(0.2)
+            assert not app.screen.has_class("-too-small")
+            before = step_of(app)
+            await wait_for(pilot, lambda: step_of(app) > before)
+
+    asyncio.run(main())
+
+
+needs_tmux = pytest.mark.skipif(
+    shutil.which("tmux") is None, reason="needs tmux (.ci/run installs it)"
+)
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True).stdout
+
+
+def children(pid: str) -> list[str]:
+    return subprocess.run(["pgrep", "-P", pid], capture_output=True, text=True).stdout.split()
+
+
+def start_app(tmp_path: Path, *flags: str) -> tuple[str, str, list[str]]:
+    """The real app in tmux at 100x30; returns (session, app pid, pids of its children)."""
+    session = f"rnn-tui-fault-{uuid.uuid4().hex[:8]}"
+    script = Path(sys.executable).with_name("rnn-tui")
+    cmd = f"{script} {TINY} {' '.join(flags)}; echo $? > {tmp_path / 'code'}; sleep 60"
+    tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", "-c", str(ROOT), cmd)
+    shell = tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        apps = children(shell)
+        kids = children(apps[0]) if apps else []
+        if len(kids) >= 1 and "step" in tmux("capture-pane", "-p", "-t", session):
+            return session, apps[0], kids
+        time.sleep(0.2)
+    raise AssertionError("the app did not start: " + tmux("capture-pane", "-p", "-t", session))
+
+
+def running(pid: str) -> bool:
+    """Whether `pid` still runs; a zombie has finished and only waits for init to reap it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def gone_within(pids: list[str], seconds: float) -> list[str]:
+    """The pids still running after `seconds` (empty: all ended in time)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(running(p) for p in pids):
+        time.sleep(0.05)
+    return [p for p in pids if running(p)]
+
+
+@needs_tmux
+@pytest.mark.parametrize("sig", ["TERM", "HUP"])
+def test_signal_saves_and_ends_everything_within_2s(tmp_path: Path, sig: str) -> None:
+    """If this fails, a dropped SSH link or a `kill` loses the model, leaves a trainer process
+    eating a core, or leaves the terminal in a broken state."""
+    ckpt = tmp_path / "auto.npz"
+    session, app, kids = start_app(tmp_path, "--autosave", str(ckpt))
+    try:
+        time.sleep(1.0)
+        subprocess.run(["kill", f"-{sig}", app], check=True)
+        assert gone_within([app, *kids], 2.0) == []
+        assert load_checkpoint(ckpt).step > 0
+        time.sleep(0.3)
+        assert (tmp_path / "code").read_text().strip() == "0"
+        screen = tmux("capture-pane", "-p", "-t", session)
+        assert "Traceback" not in screen and f"saved {ckpt}" in screen
+    finally:
+        tmux("kill-session", "-t", session)
+
+
+@needs_tmux
+def test_worker_does_not_outlive_a_killed_app(tmp_path: Path) -> None:
+    """If this fails, `kill -9` of the app (or a crash) leaves an orphan trainer running."""
+    session, app, kids = start_app(tmp_path)
+    try:
+        subprocess.run(["kill", "-KILL", app], check=True)
+        assert gone_within(kids, 2.0) == []
+    finally:
+        tmux("kill-session", "-t", session)
