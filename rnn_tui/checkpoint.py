@@ -81,14 +81,15 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         with open(p, "rb") as f:
             if f.read(4) != b"PK\x03\x04":  # an .npz is a zip archive; anything else is not ours
                 raise UserError(f"{p} is not an rnn-tui checkpoint (not an .npz file)")
-        with np.load(p, allow_pickle=False) as z:
-            if "format" not in z.files or str(z["format"]) != FORMAT:
-                raise UserError(f"{p} is not an rnn-tui checkpoint")
-            config = Config.from_json(json.loads(str(z["config"])))
-            vocab = tuple(str(c) for c in z["vocab"])
-            params = {k[6:]: z[k] for k in z.files if k.startswith("param.")}
-            opt = {k[4:]: z[k] for k in z.files if k.startswith("opt.")}
-            step, chars = int(z["step"]), int(z["chars"])
+        with np.load(p, allow_pickle=False) as npz:
+            z = {k: npz[k] for k in npz.files}  # read every array now: any pickled one is refused
+        if "format" not in z or str(z["format"]) != FORMAT:
+            raise UserError(f"{p} is not an rnn-tui checkpoint")
+        config = Config.from_json(json.loads(str(z["config"])))
+        vocab = tuple(str(c) for c in z["vocab"])
+        params = {k[6:]: v for k, v in z.items() if k.startswith("param.")}
+        opt = {k[4:]: v for k, v in z.items() if k.startswith("opt.")}
+        step, chars = int(z["step"]), int(z["chars"])
     except UserError:
         raise
     except FileNotFoundError:

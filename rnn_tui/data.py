@@ -105,11 +105,16 @@ def read_text(path: str | os.PathLike[str], max_bytes: int = MAX_CORPUS_BYTES) -
         )
     try:
         with open(p, "rb") as f:
+            before = os.fstat(f.fileno())
             raw = f.read(max_bytes + 1)
+            after = os.fstat(f.fileno())
     except OSError as exc:
         raise UserError(_describe_os_error(p, exc)) from None
     if len(raw) > max_bytes:
         raise UserError(f"corpus {p} grew past the {max_bytes / 2**20:.0f} MiB limit while read")
+    changed = (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns)
+    if changed or len(raw) != after.st_size:
+        raise UserError(f"corpus {p} changed while it was read; try again once it is written")
     if not raw:
         raise UserError(f"corpus {p} is empty")
     try:

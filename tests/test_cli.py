@@ -55,6 +55,22 @@ BAD_ARGS = [
     (["{tiny}", "--headless", "--lr", "fast"], "invalid float value: 'fast'"),
     (["{tiny}", "--headless", "--load", "nothing.npz"], "does not exist"),
     (["{tiny}", "--headless", "--batch", "4096", "--seq-len", "64"], "--batch 4096"),
+    (["{tiny}", "--headless", "--hidden", "-3"], "--hidden must be between 1 and 4096"),
+    (["{tiny}", "--headless", "--clip", "0"], "--clip must be > 0"),
+    (["{tiny}", "--headless", "--clip-mode", "sometimes"], "invalid choice: 'sometimes'"),
+    (["{tiny}", "--headless", "--init-gain", "-1"], "--init-gain must be in [0, 100]"),
+    (["{tiny}", "--headless", "--temperature", "-0.5"], "--temperature must be > 0"),
+    (["{tiny}", "--headless", "--top-k", "-1"], "--top-k must be >= 0"),
+    (["{tiny}", "--headless", "--sample-len", "0"], "--sample-len must be between 1"),
+    (["{tiny}", "--headless", "--eval-every", "0"], "--eval-every must be >= 1"),
+    (["{tiny}", "--headless", "--log-every", "0"], "--log-every must be >= 1"),
+    (["{tiny}", "--headless", "--steps", "-5"], "--steps must be >= 0"),
+    (["{tiny}", "--headless", "--lr", "nan"], "--lr must be > 0"),
+    (["{tiny}", "--headless", "--dtype", "float16"], "invalid choice: 'float16'"),
+    (["{tiny}", "--headless", "--compare", "rnn"], "--compare takes two different cells"),
+    (["{tiny}", "--headless", "--compare", "lstm,lstm"], "--compare takes two different cells"),
+    (["{tiny}", "--headless", "--preset", "magic"], "invalid choice: 'magic'"),
+    (["--headless"], "give a text file to learn"),
 ]
 
 
@@ -83,4 +99,62 @@ def test_bad_corpus_from_the_command_line(tmp_path: Path, content: bytes, messag
     path.write_bytes(content)
     out = rnn_tui(str(path), "--headless")
     assert out.returncode == 2 and message in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def _checkpoint_cases(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
+    """Bad checkpoints for --load, made on the spot: each with the message it must give."""
+    import numpy as np
+
+    good = tmp_path / "good.npz"
+    made = rnn_tui(str(TINY), "--headless", "--steps", "2", "--save", str(good), *FAST)
+    assert made.returncode == 0, made.stderr
+    data = good.read_bytes()
+    (tmp_path / "truncated.npz").write_bytes(data[: len(data) // 3])
+    (tmp_path / "random.npz").write_bytes(np.random.default_rng(0).bytes(5000))
+    np.savez(
+        tmp_path / "pickled.npz",
+        format=np.array("rnn-tui checkpoint 1"),
+        x=np.array([{1: 2}], dtype=object),
+    )
+    other = tmp_path / "other.txt"
+    other.write_text("a completely different text, with its own letters! " * 100)
+    base = [str(TINY), "--headless", "--steps", "1", "--load"]
+    return {
+        "missing": ([*base, str(tmp_path / "nope.npz")], "does not exist"),
+        "truncated": ([*base, str(tmp_path / "truncated.npz")], "not"),
+        "random bytes": ([*base, str(tmp_path / "random.npz")], "not an rnn-tui checkpoint"),
+        "pickled objects": ([*base, str(tmp_path / "pickled.npz")], "pickled objects; refused"),
+        "another vocabulary": (
+            [str(other), "--headless", "--load", str(good)],
+            "another vocabulary",
+        ),
+        "another cell": (
+            [*base, str(good), "--cell", "gru"],
+            "holds a model with cell rnn, not gru",
+        ),
+        "another shape": ([*base, str(good), "--hidden", "64"], "the model needs (64,"),
+        "another optimizer": ([*base, str(good), "--optimizer", "adagrad"], "another optimizer"),
+    }
+
+
+CHECKPOINT_CASES = [
+    "missing",
+    "truncated",
+    "random bytes",
+    "pickled objects",
+    "another vocabulary",
+    "another cell",
+    "another shape",
+    "another optimizer",
+]
+
+
+@pytest.mark.parametrize("case", CHECKPOINT_CASES)
+def test_bad_checkpoint_is_one_line_exit_2(tmp_path: Path, case: str) -> None:
+    """If this fails, --load on a wrong or broken file gives a traceback, or runs pickled code."""
+    args, message = _checkpoint_cases(tmp_path)[case]
+    out = rnn_tui(*args)
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1

@@ -95,3 +95,40 @@ def test_symlink_loop_is_refused(tmp_path: Path) -> None:
     b.symlink_to(a)
     with pytest.raises(UserError, match="symbolic links"):
         load_corpus(a)
+
+
+def test_permission_denied_is_one_line(text_file, monkeypatch) -> None:
+    """If this fails, an unreadable file gives a PermissionError traceback. (Simulated: the
+    tests may run as root, who can read anything.)"""
+    path = text_file("hello world\n" * 20)
+    real_open = open
+
+    def deny(file, *args, **kwargs):
+        if str(file) == str(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", deny)
+    with pytest.raises(UserError, match="permission denied"):
+        load_corpus(path)
+
+
+def test_file_changing_while_read_is_refused(text_file, monkeypatch) -> None:
+    """If this fails, a corpus still being written (a download, an editor saving) is trained
+    on half-written, and the user never knows why the model is odd."""
+    path = text_file("hello world\n" * 20)
+    real_fstat = os.fstat
+    calls = {"n": 0}
+
+    def growing(fd):
+        calls["n"] += 1
+        st = real_fstat(fd)
+        if calls["n"] == 2:  # the second look, after the read: the file has grown
+            with open(path, "a") as f:
+                f.write("more text\n")
+            return real_fstat(fd)
+        return st
+
+    monkeypatch.setattr(os, "fstat", growing)
+    with pytest.raises(UserError, match="changed while it was read"):
+        load_corpus(path)
