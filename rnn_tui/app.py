@@ -39,6 +39,7 @@ CHARS_PER_S = 60.0  # typing speed of the sample pane
 LR_FACTOR = 1.5  # `+` and `-` multiply or divide the learning rate by this
 TEMP_STEP = 0.1  # `t` and `T` change the temperature by this
 CLIP_CYCLE = ("norm", "off")  # what `c` cycles through
+LARGE_VOCAB = 1000  # from this many characters on, the status says what the output layer costs
 MIN_SIZE = (60, 16)  # below this the panes cannot be drawn legibly: ask for more room
 KEY_TRACE_ENV = "RNN_TUI_KEY_TRACE"  # a file: every action appends "<monotonic time> <action>"
 
@@ -207,6 +208,13 @@ class RnnApp(App[int]):
             )
 
     def on_mount(self) -> None:
+        V, H = len(self.vocab), self.cell.H
+        if V >= LARGE_VOCAB:  # say what a large vocabulary costs, once, at the start
+            readout = V * H + V  # W_hy and b_y: one row per character
+            self.notice = (
+                f"{V:,} distinct characters: the output layer holds {readout:,} of"
+                f" {self.cell.n_params():,} weights and most of each step's time"
+            )
         self.loss_chart.border_title = "loss"
         for lane in self.lanes:
             name = f": {lane.cell.name}" if self.compare else ""

@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import IO
 
 from rnn_tui.sampling import sample_text
-from rnn_tui.textsafe import visible
+from rnn_tui.textsafe import sanitize
 from rnn_tui.trainer import StepRecord, Trainer
 
 
@@ -97,5 +97,5 @@ def run_headless(
             f"{tag(trainer)}sample at step {records[i].step}, temperature {c.temperature:g}:",
             file=out,
         )
-        print(visible(text), file=out, flush=True)
+        print(sanitize(text), file=out, flush=True)
     return code

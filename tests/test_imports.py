@@ -18,6 +18,10 @@ ENGINE = [
     "rnn_tui.checkpoint",
     "rnn_tui.headless",
     "rnn_tui.config",
+    "rnn_tui.textsafe",
+    "rnn_tui.worker",
+    "rnn_tui.presets",
+    "rnn_tui.longlag",
 ]
 
 

@@ -1,9 +1,10 @@
 """Display widgets of rnn-tui. They take plain data (numpy arrays, floats, strings) only."""
 
+from rnn_tui.textsafe import sanitize
 from rnn_tui.widgets.grad_pane import GradPane
 from rnn_tui.widgets.help_screen import HelpScreen
 from rnn_tui.widgets.loss_chart import LossChart
-from rnn_tui.widgets.sample_pane import SamplePane, sanitize
+from rnn_tui.widgets.sample_pane import SamplePane
 from rnn_tui.widgets.status_bar import StatusBar
 
 __all__ = ["GradPane", "HelpScreen", "LossChart", "SamplePane", "StatusBar", "sanitize"]

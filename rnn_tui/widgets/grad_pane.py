@@ -25,7 +25,7 @@ from rich.text import Span, Text
 from textual.app import RenderResult
 from textual.widget import Widget
 
-from rnn_tui.widgets.sample_pane import sanitize
+from rnn_tui.textsafe import sanitize
 
 BAR_RGB = (50, 110, 190)
 """grad_t bars (a muted blue, so the orange grad_last_t marks stand out on top of them)."""

@@ -20,7 +20,7 @@ from rich.text import Text
 from textual.app import RenderResult
 from textual.widget import Widget
 
-from rnn_tui.widgets.sample_pane import sanitize
+from rnn_tui.textsafe import sanitize
 
 LN2 = math.log(2.0)
 

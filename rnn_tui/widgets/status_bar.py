@@ -13,7 +13,7 @@ from textual.content import Content
 from textual.geometry import Size
 from textual.widget import Widget
 
-from rnn_tui.widgets.sample_pane import sanitize
+from rnn_tui.textsafe import sanitize
 
 STATE_STYLES: dict[str, str] = {
     "training": "bold $success",
