@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import TINY
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rnn_tui import checkpoint as ck
 from rnn_tui.config import Config
@@ -102,3 +104,44 @@ def test_other_shape_is_refused(tiny, trained, tmp_path: Path) -> None:
         UserError, match=r"parameter \w+ is shape \(32, 69\), the model needs \(48, 69\)"
     ):
         ck.trainer_from_checkpoint(tiny, ck.load_checkpoint(path), path, SMALL.with_(hidden=48))
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    cell=st.sampled_from(["rnn", "lstm", "gru"]),
+    hidden=st.integers(1, 12),
+    optimizer=st.sampled_from(["adam", "adagrad", "sgd"]),
+    dtype=st.sampled_from(["float32", "float64"]),
+    steps=st.integers(0, 3),
+    seed=st.integers(0, 2**32),
+)
+def test_round_trip_property(
+    tiny, tmp_path_factory, cell, hidden, optimizer, dtype, steps, seed
+) -> None:
+    """If this fails, some model, optimizer or precision does not survive a save and a load:
+    weights, optimizer state or the text sampled with a fixed seed come back different."""
+    config = Config(
+        cell=cell,
+        hidden=hidden,
+        optimizer=optimizer,
+        dtype=dtype,
+        seq_len=8,
+        batch=4,
+        seed=seed % 2**32,
+    )
+    trainer = Trainer(tiny, config)
+    for _ in range(steps):
+        trainer.step()
+    path = ck.save_checkpoint(tmp_path_factory.mktemp("ck") / "m.npz", trainer)
+    back = ck.trainer_from_checkpoint(tiny, ck.load_checkpoint(path), path)
+    assert back.config == trainer.config and back.steps == steps
+    for k, v in trainer.params.items():
+        assert back.params[k].dtype == v.dtype
+        np.testing.assert_array_equal(back.params[k], v)
+    for k, v in trainer.optimizer.state.items():
+        np.testing.assert_array_equal(back.optimizer.state[k], v)
+    a = sample_text(trainer.model, trainer.params, tiny.vocab, 30, seed=seed)
+    b = sample_text(back.model, back.params, tiny.vocab, 30, seed=seed)
+    assert a == b
