@@ -14,7 +14,9 @@ Every configuration is timed in many short rounds (~0.1 s), interleaved across c
 a burst of load on a shared machine hits them all alike; a configuration's rate is the median of
 its rounds. The last line is `summary: speedup_vs_reference=<x> share_of_bound=<y>`.
 
-A `mode` positional ("train", the default) leaves room for other benchmarks later.
+A `mode` positional picks the benchmark: "train" (the default) is the above; "app" runs the real
+program in a pseudo-terminal (live throughput vs headless, key latency, idle CPU, first frame,
+clean quit): see `rnn_tui.bench_app`.
 """
 
 from __future__ import annotations
@@ -432,11 +434,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Training throughput (chars/s) of the reference, the trainer and a matmul bound.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("mode", nargs="?", default="train", choices=("train",), help="what to benchmark")
-    p.add_argument("--quick", action="store_true", help="tiny sizes and ~0.2 s timings (smoke)")
     p.add_argument(
-        "--seconds", type=float, help="timed seconds per configuration (default 2, quick 0.2)"
+        "mode", nargs="?", default="train", choices=("train", "app"), help="what to benchmark"
     )
+    p.add_argument("--quick", action="store_true", help="tiny sizes and short timings (smoke)")
+    p.add_argument(
+        "--seconds",
+        type=float,
+        help="timed seconds per configuration (train: default 2, quick 0.2);"
+        " training seconds per run (app: default 20, quick 2)",
+    )
+    p.add_argument("--keys", type=int, help="app: key presses timed (default 60, quick 8)")
     p.add_argument("--rounds", type=int, help="interleaved timing rounds (default: ~0.1 s each)")
     p.add_argument("--seq-len", type=int, help="BPTT window T of the trainer and the bound")
     p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="UTF-8 text to train on")
@@ -477,6 +485,13 @@ def run_train(plan: Plan, corpus_path: Path) -> int:
     return 0
 
 
+def _run_app(args: argparse.Namespace) -> int:
+    """The live-app benchmark (imported only when asked for: it starts processes)."""
+    from rnn_tui.bench_app import run_app_bench
+
+    return run_app_bench(args.corpus, seconds=args.seconds, keys=args.keys, quick=args.quick)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the arguments and run the chosen benchmark; return the exit code."""
     args = build_parser().parse_args(argv)
@@ -487,7 +502,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: --rounds must be >= 1", file=sys.stderr)
         return 2
     plan = make_plan(args.quick, args.seconds, args.rounds, args.seq_len)
-    modes: dict[str, Callable[[], int]] = {"train": lambda: run_train(plan, args.corpus)}
+    modes: dict[str, Callable[[], int]] = {
+        "train": lambda: run_train(plan, args.corpus),
+        "app": lambda: _run_app(args),
+    }
     return modes[args.mode]()
 
 

@@ -1,0 +1,41 @@
+"""Smoke test of the live-app benchmark (`python -m rnn_tui.bench app --quick`).
+
+No timing is asserted: machines are noisy. Only that the benchmark drives the real app in a
+pseudo-terminal from launch to a clean quit and ends with its machine-readable summary line.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SUMMARY = re.compile(
+    r"^summary: live_share=(\S+) key_p95_ms=(\S+) idle_cpu_pct=(\S+) first_frame_ms=(\S+)$"
+)
+
+
+def test_quick_app_bench_ends_with_summary() -> None:
+    """If this fails, `python -m rnn_tui.bench app` no longer gets through a session of the real
+    app in a terminal: the app does not draw its screen, does not train (no metrics), ignores the
+    keys (no handler in the key trace), does not quit with q (exit code 0 within 5 s), leaves
+    its worker process behind, or the benchmark itself crashes; whoever runs it to check the
+    app's responsiveness gets an error or a summary line of garbage instead of numbers.
+    """
+    out = subprocess.run(
+        [sys.executable, "-m", "rnn_tui.bench", "app", "--quick"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=90,
+    )
+    assert out.returncode == 0, f"exit code {out.returncode}\n{out.stdout}\n{out.stderr}"
+    last = out.stdout.rstrip("\n").splitlines()[-1]
+    m = SUMMARY.match(last)
+    assert m, f"last line is not the summary: {last!r}\n{out.stdout}"
+    for value in m.groups():
+        x = float(value)
+        assert math.isfinite(x) and x >= 0, last
