@@ -47,7 +47,7 @@ KEY_TRACE_ENV = "RNN_TUI_KEY_TRACE"  # a file: every action appends "<monotonic 
 class Backend(Protocol):
     """What the app needs from a trainer: the process handle, or a fake in tests."""
 
-    def start(self) -> None: ...
+    def start(self, background: bool = False) -> None: ...
     def send(self, kind: str, **args: Any) -> None: ...
     def poll(self) -> tuple[Snapshot, ...] | None: ...
     def stop(self, timeout: float = 2.0) -> None: ...
@@ -158,6 +158,7 @@ class RnnApp(App[int]):
         self.notice = ""  # last message for the status line
         self._last_chart = 0.0  # monotonic time of the last chart redraw
         self._charts_stale = False
+        self._chart_turn = False  # True: the loss chart was drawn last
         self._type_credit = 0.0
         self._key_trace = os.environ.get(KEY_TRACE_ENV)  # for the latency benchmark
         # The panes, kept by reference: timers may fire while another screen is on top.
@@ -226,7 +227,7 @@ class RnnApp(App[int]):
                 loop = asyncio.get_running_loop()  # signals must not kill us mid-draw
                 for sig in (signal.SIGTERM, signal.SIGHUP):
                     loop.add_signal_handler(sig, self._on_signal, sig.name)
-            self.backend.start()
+            self.backend.start(background=True)  # draw the first frame without waiting
             self.set_interval(1 / POLL_HZ, self.poll_trainer)
             self.set_interval(1 / TYPE_HZ, self.type_samples)
 
@@ -256,13 +257,24 @@ class RnnApp(App[int]):
         self._draw_charts()
 
     def _draw_charts(self, force: bool = False) -> None:
+        """Redraw one chart kind per call, taking turns: the loss chart, then the gradient
+        panes. Each kind is redrawn at most CHART_HZ times a second, and the UI thread never
+        spends the time of both in one go (keys stay quick)."""
         now = time.monotonic()
-        if not force and now - self._last_chart < 1 / CHART_HZ:
+        if not force and now - self._last_chart < 0.5 / CHART_HZ:
             return
         snaps = [lane.snapshot for lane in self.lanes if lane.snapshot is not None]
         if not snaps:
             return
-        self._last_chart, self._charts_stale = now, False
+        self._last_chart = now
+        self._chart_turn = not self._chart_turn
+        if force or self._chart_turn:
+            self._draw_loss(snaps)
+        if force or not self._chart_turn:
+            self._draw_grads(snaps)
+        self._charts_stale = not force and self._chart_turn  # the grads' turn is still due
+
+    def _draw_loss(self, snaps: list[Snapshot]) -> None:
         if self.compare:
             self.loss_chart.set_runs(
                 [(s.cell, s.loss_steps, s.loss_values, s.val_steps, s.val_values) for s in snaps]
@@ -270,6 +282,8 @@ class RnnApp(App[int]):
         else:
             s = snaps[0]
             self.loss_chart.set_data(s.loss_steps, s.loss_values, s.val_steps, s.val_values)
+
+    def _draw_grads(self, snaps: list[Snapshot]) -> None:
         records = [s.record for s in snaps if s.record is not None]
         # Side by side, both panes share one log scale, or the contrast would be invisible.
         scale = (

@@ -13,6 +13,7 @@ import json
 import os
 import queue
 import tempfile
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field, replace
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from rnn_tui.blas import keep_freed_memory, pin_blas_threads
 from rnn_tui.checkpoint import save_checkpoint
 from rnn_tui.errors import UserError
 from rnn_tui.model import Params
@@ -324,6 +326,10 @@ def worker_main(
     # it saves (--autosave) and then stops us. If the app dies instead, run() notices.
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
+    # The trainers arrive pickled, so their __init__ (which tunes the process) never ran here;
+    # without this the worker trains with two BLAS threads and a page fault per temporary.
+    pin_blas_threads(1)
+    keep_freed_memory()
     loop = TrainerLoop(trainers, commands, snapshots, log_path, metrics_path, log_every)
     try:
         loop.run()
@@ -353,6 +359,7 @@ class TrainerProcess:
         self.log_path = log_path or default_log_path()
         self.commands = ctx.Queue()
         self.snapshots = ctx.Queue(maxsize=8)  # small: the worker drops, never piles up
+        self._starter: threading.Thread | None = None
         self.process = ctx.Process(
             target=worker_main,
             args=(trainers, self.commands, self.snapshots, self.log_path, metrics_path, log_every),
@@ -360,11 +367,18 @@ class TrainerProcess:
             daemon=True,
         )
 
-    def start(self) -> None:
-        self.process.start()
+    def start(self, background: bool = False) -> None:
+        """Start the worker. Starting blocks until the child has read the pickled trainers
+        (a few tenths of a second); `background` does it in a thread so the UI draws at once.
+        Commands sent meanwhile wait in the queue."""
+        if background:
+            self._starter = threading.Thread(target=self.process.start, name="start-trainer")
+            self._starter.start()
+        else:
+            self.process.start()
 
     def send(self, kind: str, **args: Any) -> None:
-        if self.process.is_alive():
+        if self.process.pid is None or self.process.is_alive():
             self.commands.put(Command(kind, args))
 
     def poll(self) -> tuple[Snapshot, ...] | None:
@@ -412,6 +426,8 @@ class TrainerProcess:
 
     def stop(self, timeout: float = 2.0) -> None:
         """Ask the worker to quit; terminate it if it does not within `timeout` seconds."""
+        if self._starter is not None:
+            self._starter.join(timeout)  # never leave a worker that starts after we stopped
         if self.process.pid is None:
             return
         if self.process.is_alive():

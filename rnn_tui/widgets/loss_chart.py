@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from plotext._kernel.terminal import terminal as plotext_terminal
-from plotext._plotter.plot import plot_class as PlotextFigure
-from plotext._primitives.marker import marker
-from plotext._primitives.pixel import pixel
 from rich.style import Style
 from rich.text import Text
 from textual.app import RenderResult
@@ -112,13 +109,15 @@ def format_loss_tick(v: float, step: float) -> str:
     return f"{v:.3g}"
 
 
-def _new_figure() -> PlotextFigure:
+def _new_figure() -> Any:
     """A plotext figure that is independent of ``plotext.figure`` (the global master).
 
     plotext 6 has no public constructor for a second figure; a fresh terminal object owns its own
     master plot, which is what we use. Size limits are switched off so the figure can be as large
     as the widget, whatever the real terminal size is.
     """
+    from plotext._kernel.terminal import terminal as plotext_terminal  # slow: load on first use
+
     term = plotext_terminal()
     term.limit(False, False)
     return term._master
@@ -187,7 +186,7 @@ class LossChart(Widget):
         self._version = 0
         self._cache_key: tuple[int, int, int] | None = None
         self._cache_text: Text | None = None
-        self._figure: PlotextFigure | None = None
+        self._figure: Any = None  # a private plotext figure, made on first draw
         self.render_count = 0
         """How many times the chart was actually rebuilt (not served from cache)."""
 
@@ -371,6 +370,9 @@ class LossChart(Widget):
         x_ticks = nice_ticks(x_lo, x_hi, max(2, min(8, canvas_w // 10)))
         x_labels = [format_step(v) for v in x_ticks]
 
+        from plotext._primitives.marker import marker as _marker
+        from plotext._primitives.pixel import pixel as _pixel
+
         fig = self._figure
         if fig is None:
             fig = self._figure = _new_figure()
@@ -385,7 +387,7 @@ class LossChart(Widget):
                 continue
             dx, dy = downsample(xs, ys, max_points)
             sig = fig.signal(
-                dx.tolist(), dy.tolist(), marker=marker("braille", pixel(foreground=rgb))
+                dx.tolist(), dy.tolist(), marker=_marker("braille", _pixel(foreground=rgb))
             )
             if dx.size > 1:
                 sig.lines()

@@ -130,10 +130,16 @@ class StatusBar(Widget):
         ]
         if message:
             fields.append(Content.styled(_plain(message), "italic $accent"))
+        plain = "  ".join(f.plain for f in fields).replace("\u00a0", " ").strip()
+        if plain == self.plain_text and state_s == self.state:
+            return  # nothing changed: no repaint
+        width = max(1, self.size.width)
+        lines_before = len(self._pack(width))
         self.state = state_s
         self._fields = fields
-        self.plain_text = "  ".join(f.plain for f in fields).replace("\u00a0", " ").strip()
-        self.refresh(layout=True)
+        self.plain_text = plain
+        # A new layout only when the bar changes height; a repaint is far cheaper.
+        self.refresh(layout=len(self._pack(width)) != lines_before)
 
     def _pack(self, width: int) -> list[Content]:
         """Greedily pack the fields into lines of ``width`` cells, two spaces apart."""
