@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,6 +26,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from rnn_tui.data import Vocab
+from rnn_tui.export import ensure_dir, write_loss_csv, write_samples
 from rnn_tui.model import CELLS, Cell, Params, make_cell
 from rnn_tui.sampling import SampledChar, sample_chars
 from rnn_tui.trainer import Trainer
@@ -40,6 +42,7 @@ LR_FACTOR = 1.5  # `+` and `-` multiply or divide the learning rate by this
 TEMP_STEP = 0.1  # `t` and `T` change the temperature by this
 CLIP_CYCLE = ("norm", "off")  # what `c` cycles through
 LARGE_VOCAB = 1000  # from this many characters on, the status says what the output layer costs
+MAX_KEPT_SAMPLES = 2000  # samples kept for --export-dir (about 0.5 MB of text at most)
 MIN_SIZE = (60, 16)  # below this the panes cannot be drawn legibly: ask for more room
 KEY_TRACE_ENV = "RNN_TUI_KEY_TRACE"  # a file: every action appends "<monotonic time> <action>"
 
@@ -70,6 +73,7 @@ class Lane:
         self.sampler: Iterator[SampledChar] | None = None
         self.typed = 0  # characters typed in the current sample
         self.sample_no = 0
+        self.shown: deque[tuple[str, list[str]]] = deque(maxlen=MAX_KEPT_SAMPLES)  # for export
 
     def forget_sample(self) -> None:
         self.weights, self.sampler = None, None
@@ -94,10 +98,14 @@ class Lane:
                 reset_at=self.reset_at,
             )
             self.typed = 0
-            self.sample_pane.start_sample(f"step {step:,} · temperature {temperature:.1f}")
+            header = f"step {step:,} · temperature {temperature:.1f}"
+            self.sample_pane.start_sample(header)
+            self.shown.append((header, []))
         n = min(n, self.sample_len - self.typed)
         if n > 0:
-            self.sample_pane.append_chars("".join(next(self.sampler).char for _ in range(n)))
+            text = "".join(next(self.sampler).char for _ in range(n))
+            self.sample_pane.append_chars(text)
+            self.shown[-1][1].append(text)
             self.typed += n
 
 
@@ -120,6 +128,8 @@ class RnnApp(App[int]):
         Binding("l", "next_cell", "Cell"),
         Binding("s", "save", "Save"),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("p", "screenshot", "Screenshot", show=False),
+        Binding("e", "export", "Export", show=False),
         Binding("q,ctrl+c", "quit_app", "Quit", key_display="q", priority=True),
     ]
 
@@ -139,6 +149,7 @@ class RnnApp(App[int]):
         animate: bool = True,
         reset_at: str = "",
         autosave_path: str | None = None,
+        export_dir: str | None = None,
     ) -> None:
         super().__init__()
         self.backend = backend  # the trainer process (or a test double)
@@ -151,6 +162,7 @@ class RnnApp(App[int]):
         self.corpus_stem = corpus_stem
         self.autosave_path = autosave_path  # saved on quit, SIGTERM and SIGHUP
         self.saved_message: str | None = None  # what the autosave said
+        self.export_dir = export_dir  # loss, metrics, samples and a checkpoint go here
         self.animate = animate  # False in snapshot tests: no timers, nothing moves
         self.lanes = [Lane(c, i, sample_len, seed, reset_at) for i, c in enumerate(cells)]
         self.snapshot: Snapshot | None = None  # the newest snapshot of the first run
@@ -443,6 +455,54 @@ class RnnApp(App[int]):
         self.notice = f"saving {path} ..."
         self._update_status()
 
+    def action_screenshot(self) -> None:
+        self._trace("screenshot")
+        folder = self.export_dir or "."
+        try:
+            path = self.save_screenshot(
+                filename=f"rnn-tui-{time.strftime('%Y%m%d-%H%M%S')}.svg",
+                path=ensure_dir(folder),
+            )
+            self.notice = f"screenshot saved to {path}"
+        except OSError as exc:
+            self.notice = f"cannot save a screenshot in {folder}: {exc.strerror or exc}"
+        self._update_status()
+
+    def action_export(self) -> None:
+        self._trace("export")
+        if not self.export_dir:
+            self.notice = "start with --export-dir DIR to export loss, metrics, samples and model"
+        else:
+            self.notice = self.export(timeout=0.5)
+        self._update_status()
+
+    def export(self, timeout: float = 1.0) -> str:
+        """Write the loss history, the samples shown so far and a checkpoint to the export
+        folder (the worker has been appending the metrics there all along); say what."""
+        folder = self.export_dir
+        assert folder is not None
+        try:
+            ensure_dir(folder)
+            runs = [
+                (s.cell, s.loss_steps, s.loss_values, s.val_steps, s.val_values)
+                for s in (lane.snapshot for lane in self.lanes)
+                if s is not None
+            ]
+            points = write_loss_csv(os.path.join(folder, "loss.csv"), runs)
+            samples = [
+                (lane.cell.name, header, "".join(parts))
+                for lane in self.lanes
+                for header, parts in lane.shown
+            ]
+            n = write_samples(os.path.join(folder, "samples.txt"), samples)
+        except OSError as exc:
+            return f"cannot export to {folder}: {exc.strerror or exc}"
+        saved = self.backend.request(
+            "save", timeout=timeout, path=os.path.join(folder, "checkpoint.npz")
+        )
+        model = "a checkpoint" if saved and saved.startswith("saved") else "no checkpoint"
+        return f"exported to {folder}: {points} loss points, {n} samples, {model}, metrics"
+
     def action_help(self) -> None:
         self._trace("help")
         if not isinstance(self.screen, HelpScreen):
@@ -474,6 +534,8 @@ class RnnApp(App[int]):
             ("Cycle gradient clipping", "c: norm / off", self.action_cycle_clip),
             ("Switch the cell", "l: rnn, lstm, gru; training restarts", self.action_next_cell),
             ("Save a checkpoint", "s", self.action_save),
+            ("Save a screenshot (SVG)", "p", self.action_screenshot),
+            ("Export loss, metrics, samples and model", "e: to --export-dir", self.action_export),
             ("Help: what the panes show", "?", self.action_help),
         ]
         for title, help_text, callback in commands:
@@ -485,6 +547,8 @@ class RnnApp(App[int]):
         self.exit(0)
 
     def on_unmount(self) -> None:
+        if self.export_dir and self.snapshot is not None and self.snapshot.record is not None:
+            self.saved_message = self.export(timeout=1.0)
         if self.autosave_path and self.snapshot is not None and self.snapshot.record is not None:
             self.saved_message = self.backend.request("save", timeout=1.0, path=self.autosave_path)
         self.backend.stop(timeout=1.0)
@@ -502,11 +566,14 @@ def make_app(
     log_every: int = 10,
     autosave_path: str | None = None,
     log_path: str | None = None,
+    export_dir: str | None = None,
 ) -> RnnApp:
     """The app exactly as the CLI builds it. The trainers move to a worker process; two
     trainers (compare mode) must share one corpus."""
     runs = trainers if isinstance(trainers, list) else [trainers]
     c = runs[0].config
+    if export_dir and not metrics_path:  # the export folder gets the metrics as they come
+        metrics_path = os.path.join(ensure_dir(export_dir), "metrics.jsonl")
     corpus = runs[0].corpus
     return RnnApp(
         backend
@@ -522,6 +589,7 @@ def make_app(
         corpus_stem=Path(corpus.path).stem or "model",
         reset_at=c.reset_at,
         autosave_path=autosave_path,
+        export_dir=export_dir,
     )
 
 
@@ -533,6 +601,7 @@ def run_app(trainers: list[Trainer], args: argparse.Namespace) -> int:
         metrics_path=args.metrics,
         log_every=args.log_every,
         autosave_path=args.autosave,
+        export_dir=args.export_dir,
     )
     try:
         code = app.run()

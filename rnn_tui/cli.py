@@ -84,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CHECKPOINT",
         help="save here when the app quits, is terminated or loses its terminal",
     )
+    p.add_argument(
+        "--export-dir",
+        metavar="DIR",
+        help="app: on quit and on the e key, write loss.csv, metrics.jsonl, samples.txt and"
+        " checkpoint.npz here",
+    )
     p.add_argument("--load", metavar="CHECKPOINT", help="resume from a checkpoint (.npz)")
     p.add_argument(
         "--save",
@@ -180,6 +186,13 @@ def run(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     trainers = make_trainers(args, _typed(argv, parser))
+    if args.export_dir:
+        try:
+            os.makedirs(args.export_dir, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot use --export-dir {args.export_dir}: {exc.strerror}") from None
+        if not os.access(args.export_dir, os.W_OK):
+            raise UserError(f"cannot write to --export-dir {args.export_dir}")
     if not args.headless:
         from rnn_tui.app import run_app
 

@@ -1,0 +1,49 @@
+"""Files a class can keep after a run: the loss history as CSV and the samples as text.
+
+Pure Python: the app hands over plain values; the metrics (JSON lines) and the checkpoint are
+written by the worker, which owns the trainer.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+LN2 = math.log(2)
+
+
+def write_loss_csv(
+    path: str,
+    runs: Iterable[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+) -> int:
+    """Write `cell, curve, step, nats_per_char, bits_per_char` rows, one per stored point of
+    each run's training (smoothed) and held-out curve; returns the number of rows."""
+    rows = 0
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["cell", "curve", "step", "nats_per_char", "bits_per_char"])
+        for cell, steps, train, val_steps, val in runs:
+            for curve, xs, ys in (("train", steps, train), ("held-out", val_steps, val)):
+                for x, y in zip(xs, ys, strict=True):
+                    out.writerow([cell, curve, int(round(x)), f"{y:.6f}", f"{y / LN2:.6f}"])
+                    rows += 1
+    return rows
+
+
+def write_samples(path: str, samples: Sequence[tuple[str, str, str]]) -> int:
+    """Write each `(cell, header, text)` sample under a `## cell · header` line; returns how
+    many samples were written. The text is written as generated (UTF-8), not escaped."""
+    with open(path, "w", encoding="utf-8") as f:
+        for cell, header, text in samples:
+            f.write(f"## {cell} · {header}\n{text}\n\n")
+    return len(samples)
+
+
+def ensure_dir(path: str) -> str:
+    """Create the export folder if needed; return its path."""
+    os.makedirs(path, exist_ok=True)
+    return path
