@@ -18,19 +18,29 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.theme import Theme
+from textual.widgets import Digits, Footer, Static
 
 from rnn_tui.data import Vocab
 from rnn_tui.export import ensure_dir, write_loss_csv, write_samples
 from rnn_tui.model import CELLS, Cell, Params, make_cell
-from rnn_tui.sampling import SampledChar, sample_chars
+from rnn_tui.sampling import SampledChar, most_varying_unit, sample_chars, top_chars
 from rnn_tui.trainer import Trainer
-from rnn_tui.widgets import GradPane, HelpScreen, LossChart, SamplePane, StatusBar
+from rnn_tui.widgets import (
+    GradPane,
+    HelpScreen,
+    LossChart,
+    NeuronView,
+    NextChars,
+    SamplePane,
+    StatusBar,
+)
 from rnn_tui.widgets.grad_pane import decade_range
 from rnn_tui.worker import Snapshot, TrainerProcess
 
@@ -42,6 +52,22 @@ LR_FACTOR = 1.5  # `+` and `-` multiply or divide the learning rate by this
 TEMP_STEP = 0.1  # `t` and `T` change the temperature by this
 CLIP_CYCLE = ("norm", "off")  # what `c` cycles through
 LARGE_VOCAB = 1000  # from this many characters on, the status says what the output layer costs
+# For projectors: white ground, black text, saturated colours (washed-out greys vanish).
+PROJECTOR_THEME = Theme(
+    name="rnn-tui-projector",
+    primary="#0039a6",
+    secondary="#6a1b9a",
+    accent="#b00020",
+    warning="#9a5b00",
+    error="#c00000",
+    success="#006b2e",
+    foreground="#000000",
+    background="#ffffff",
+    surface="#ffffff",
+    panel="#e8e8e8",
+    dark=False,
+)
+DIGITS_MIN = (110, 36)  # from this window size on, the loss also shows in large digits
 MAX_KEPT_SAMPLES = 2000  # samples kept for --export-dir (about 0.5 MB of text at most)
 MIN_SIZE = (60, 16)  # below this the panes cannot be drawn legibly: ask for more room
 KEY_TRACE_ENV = "RNN_TUI_KEY_TRACE"  # a file: every action appends "<monotonic time> <action>"
@@ -65,6 +91,10 @@ class Lane:
         self.cell = cell  # a model object of the right shape: the sampler's arithmetic
         self.grad_pane = GradPane(id=f"grads{index}", classes="grads")
         self.sample_pane = SamplePane(id=f"samples{index}", classes="samples")
+        self.neurons = NeuronView(id=f"neurons{index}", classes="neurons")
+        self.next_chars = NextChars(id=f"next{index}", classes="next-chars")
+        self.box = Vertical(id=f"lane{index}", classes="lane")  # border around the three
+        self.recent: deque[SampledChar] = deque(maxlen=2 * sample_len)  # for the neuron view
         self.sample_len = sample_len  # characters per sample before a new one starts
         self.seed = seed
         self.reset_at = reset_at  # the sampler resets its state after these, as training does
@@ -77,6 +107,7 @@ class Lane:
 
     def forget_sample(self) -> None:
         self.weights, self.sampler = None, None
+        self.recent.clear()
         self.sample_pane.clear()
 
     def type(self, n: int, vocab: Vocab, temperature: float, top_k: int, paused: bool) -> None:
@@ -103,10 +134,20 @@ class Lane:
             self.shown.append((header, []))
         n = min(n, self.sample_len - self.typed)
         if n > 0:
-            text = "".join(next(self.sampler).char for _ in range(n))
+            drawn = [next(self.sampler) for _ in range(n)]
+            text = "".join(c.char for c in drawn)
             self.sample_pane.append_chars(text)
             self.shown[-1][1].append(text)
+            self.recent.extend(drawn)
             self.typed += n
+            last = drawn[-1]
+            self.next_chars.show(top_chars(last.probs, vocab.chars), chosen=last.char)
+
+    def hidden_values(self) -> np.ndarray:
+        """(N, H): the state that chose each of the recently typed characters."""
+        if not self.recent:
+            return np.zeros((0, self.cell.H))
+        return np.array([c.hidden for c in self.recent])
 
 
 class RnnApp(App[int]):
@@ -130,6 +171,11 @@ class RnnApp(App[int]):
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("p", "screenshot", "Screenshot", show=False),
         Binding("e", "export", "Export", show=False),
+        Binding("v", "toggle_neurons", "Neurons", show=False),
+        Binding("h", "toggle_contrast", "High contrast", show=False),
+        Binding("right_square_bracket", "unit(1)", "Next unit", show=False),
+        Binding("left_square_bracket", "unit(-1)", "Previous unit", show=False),
+        Binding("m", "most_varying_unit", "Most varying unit", show=False),
         Binding("q,ctrl+c", "quit_app", "Quit", key_display="q", priority=True),
     ]
 
@@ -150,8 +196,13 @@ class RnnApp(App[int]):
         reset_at: str = "",
         autosave_path: str | None = None,
         export_dir: str | None = None,
+        high_contrast: bool = False,
     ) -> None:
         super().__init__()
+        self.register_theme(PROJECTOR_THEME)
+        self._default_theme = self.theme
+        if high_contrast:
+            self.theme = PROJECTOR_THEME.name
         self.backend = backend  # the trainer process (or a test double)
         self.corpus_name = corpus_name  # shown in the status line
         self.vocab = vocab  # characters in id order, for the sampler
@@ -163,6 +214,8 @@ class RnnApp(App[int]):
         self.autosave_path = autosave_path  # saved on quit, SIGTERM and SIGHUP
         self.saved_message: str | None = None  # what the autosave said
         self.export_dir = export_dir  # loss, metrics, samples and a checkpoint go here
+        self.neuron_unit = 0  # the hidden unit the neuron view colours by
+        self.neuron_view = False  # whether the first lane shows the neuron view
         self.animate = animate  # False in snapshot tests: no timers, nothing moves
         self.lanes = [Lane(c, i, sample_len, seed, reset_at) for i, c in enumerate(cells)]
         self.snapshot: Snapshot | None = None  # the newest snapshot of the first run
@@ -175,6 +228,7 @@ class RnnApp(App[int]):
         self._key_trace = os.environ.get(KEY_TRACE_ENV)  # for the latency benchmark
         # The panes, kept by reference: timers may fire while another screen is on top.
         self.loss_chart = LossChart(id="loss")
+        self.loss_digits = Digits("", id="loss-digits")  # the loss, large, in big windows
         self.status_bar = StatusBar(id="status")
 
     @property
@@ -198,12 +252,17 @@ class RnnApp(App[int]):
     def compose(self) -> ComposeResult:
         with Vertical(id="main", classes="compare" if self.compare else ""):
             with Horizontal(id="top"):
-                yield self.loss_chart
+                with Vertical(id="loss-box"):
+                    yield self.loss_digits
+                    yield self.loss_chart
                 for lane in self.lanes:
                     yield lane.grad_pane
             with Horizontal(id="bottom"):
                 for lane in self.lanes:
-                    yield lane.sample_pane
+                    with lane.box:
+                        yield lane.sample_pane
+                        yield lane.neurons
+                        yield lane.next_chars
         yield self.status_bar
         yield Footer(compact=True)
         yield Static(id="too-small")
@@ -212,6 +271,7 @@ class RnnApp(App[int]):
         w, h = event.size
         # The palette hint needs room the key list has only from 100 columns on.
         self.query_one(Footer).show_command_palette = w >= 100
+        self.screen.set_class(w >= DIGITS_MIN[0] and h >= DIGITS_MIN[1], "-digits")
         small = w < MIN_SIZE[0] or h < MIN_SIZE[1]
         self.screen.set_class(small, "-too-small")
         if small:
@@ -228,11 +288,11 @@ class RnnApp(App[int]):
                 f"{V:,} distinct characters: the output layer holds {readout:,} of"
                 f" {self.cell.n_params():,} weights and most of each step's time"
             )
-        self.loss_chart.border_title = "loss"
+        self.query_one("#loss-box").border_title = "loss"
         for lane in self.lanes:
             name = f": {lane.cell.name}" if self.compare else ""
             lane.grad_pane.border_title = f"gradient through time{name}"
-            lane.sample_pane.border_title = f"samples{name}"
+            lane.box.border_title = f"samples{name}"
         self._update_status()
         if self.animate:
             with contextlib.suppress(RuntimeError, ValueError, NotImplementedError):
@@ -287,6 +347,9 @@ class RnnApp(App[int]):
         self._charts_stale = not force and self._chart_turn  # the grads' turn is still due
 
     def _draw_loss(self, snaps: list[Snapshot]) -> None:
+        r = snaps[0].record
+        if r is not None:
+            self.loss_digits.update(f"{r.smooth_loss:.3f}")
         if self.compare:
             self.loss_chart.set_runs(
                 [(s.cell, s.loss_steps, s.loss_values, s.val_steps, s.val_values) for s in snaps]
@@ -359,6 +422,42 @@ class RnnApp(App[int]):
         self._type_credit -= n
         for lane in self.lanes:
             lane.type(n, self._vocab, self.temperature, self.top_k, self.paused)
+        if self.neuron_view:
+            self._draw_neurons()
+
+    # -- neuron view -------------------------------------------------------------------------
+
+    def _draw_neurons(self) -> None:
+        lane = self.lanes[0]
+        hidden = lane.hidden_values()
+        self.neuron_unit %= lane.cell.H
+        lane.neurons.set_data(
+            [c.char for c in lane.recent],
+            hidden[:, self.neuron_unit],
+            self.neuron_unit,
+            lane.cell.H,
+        )
+
+    def action_toggle_neurons(self) -> None:
+        self._trace("toggle_neurons")
+        self.neuron_view = not self.neuron_view
+        self.screen.set_class(self.neuron_view, "-neurons")
+        if self.neuron_view:
+            self._draw_neurons()
+
+    def action_unit(self, delta: int) -> None:
+        self._trace("unit")
+        self.neuron_unit = (self.neuron_unit + delta) % self.cell.H
+        if not self.neuron_view:
+            self.action_toggle_neurons()
+        self._draw_neurons()
+
+    def action_most_varying_unit(self) -> None:
+        self._trace("most_varying_unit")
+        self.neuron_unit = most_varying_unit(self.lanes[0].hidden_values())
+        if not self.neuron_view:
+            self.action_toggle_neurons()
+        self._draw_neurons()
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -455,6 +554,13 @@ class RnnApp(App[int]):
         self.notice = f"saving {path} ..."
         self._update_status()
 
+    def action_toggle_contrast(self) -> None:
+        self._trace("toggle_contrast")
+        projector = self.theme != PROJECTOR_THEME.name
+        self.theme = PROJECTOR_THEME.name if projector else self._default_theme
+        self.notice = "high contrast for projectors" if projector else "normal colours"
+        self._update_status()
+
     def action_screenshot(self) -> None:
         self._trace("screenshot")
         folder = self.export_dir or "."
@@ -535,6 +641,15 @@ class RnnApp(App[int]):
             ("Switch the cell", "l: rnn, lstm, gru; training restarts", self.action_next_cell),
             ("Save a checkpoint", "s", self.action_save),
             ("Save a screenshot (SVG)", "p", self.action_screenshot),
+            ("High contrast for projectors", "h", self.action_toggle_contrast),
+            (
+                "Neuron view on / off",
+                "v: colour the sample by one hidden unit",
+                self.action_toggle_neurons,
+            ),
+            ("Neuron view: next unit", "]", lambda: self.action_unit(1)),
+            ("Neuron view: previous unit", "[", lambda: self.action_unit(-1)),
+            ("Neuron view: most varying unit", "m", self.action_most_varying_unit),
             ("Export loss, metrics, samples and model", "e: to --export-dir", self.action_export),
             ("Help: what the panes show", "?", self.action_help),
         ]
@@ -567,6 +682,7 @@ def make_app(
     autosave_path: str | None = None,
     log_path: str | None = None,
     export_dir: str | None = None,
+    high_contrast: bool = False,
 ) -> RnnApp:
     """The app exactly as the CLI builds it. The trainers move to a worker process; two
     trainers (compare mode) must share one corpus."""
@@ -590,6 +706,7 @@ def make_app(
         reset_at=c.reset_at,
         autosave_path=autosave_path,
         export_dir=export_dir,
+        high_contrast=high_contrast,
     )
 
 
@@ -602,6 +719,7 @@ def run_app(trainers: list[Trainer], args: argparse.Namespace) -> int:
         log_every=args.log_every,
         autosave_path=args.autosave,
         export_dir=args.export_dir,
+        high_contrast=args.high_contrast,
     )
     try:
         code = app.run()

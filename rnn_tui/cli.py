@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="save here when the app quits, is terminated or loses its terminal",
     )
     p.add_argument(
+        "--high-contrast", action="store_true", help="app: black on white, for projectors (h)"
+    )
+    p.add_argument(
         "--export-dir",
         metavar="DIR",
         help="app: on quit and on the e key, write loss.csv, metrics.jsonl, samples.txt and"

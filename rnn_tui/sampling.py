@@ -86,3 +86,16 @@ def sample_text(model: Cell, params: Params, vocab: Vocab, n: int, **kwargs: obj
     """`n` characters from `sample_chars`, joined."""
     gen = sample_chars(model, params, vocab, **kwargs)  # type: ignore[arg-type]
     return "".join(next(gen).char for _ in range(n))
+
+
+def top_chars(probs: np.ndarray, chars: tuple[str, ...], k: int = 5) -> list[tuple[str, float]]:
+    """The `k` likeliest characters of `probs: (V,)` with their probabilities, likeliest first."""
+    k = min(k, len(probs))
+    idx = np.argpartition(probs, -k)[-k:]  # the k largest, unordered
+    idx = idx[np.argsort(probs[idx])[::-1]]  # ordered, largest first
+    return [(chars[i], float(probs[i])) for i in idx]
+
+
+def most_varying_unit(hidden: np.ndarray) -> int:
+    """The hidden unit whose value changes most over a sample: hidden: (N, H) -> index."""
+    return int(np.argmax(hidden.std(axis=0))) if len(hidden) else 0

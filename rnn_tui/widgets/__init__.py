@@ -4,7 +4,18 @@ from rnn_tui.textsafe import sanitize
 from rnn_tui.widgets.grad_pane import GradPane
 from rnn_tui.widgets.help_screen import HelpScreen
 from rnn_tui.widgets.loss_chart import LossChart
+from rnn_tui.widgets.neuron_view import NeuronView
+from rnn_tui.widgets.next_chars import NextChars
 from rnn_tui.widgets.sample_pane import SamplePane
 from rnn_tui.widgets.status_bar import StatusBar
 
-__all__ = ["GradPane", "HelpScreen", "LossChart", "SamplePane", "StatusBar", "sanitize"]
+__all__ = [
+    "GradPane",
+    "HelpScreen",
+    "LossChart",
+    "NeuronView",
+    "NextChars",
+    "SamplePane",
+    "StatusBar",
+    "sanitize",
+]

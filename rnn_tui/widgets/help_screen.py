@@ -81,6 +81,12 @@ corpus are shown as symbols such as ␛ (escape), ␉ (tab) or ␍ (carriage ret
 | s | save a checkpoint |
 | ? | show / hide this help |
 | q | quit |
+| p | save an SVG screenshot (into --export-dir, or here) |
+| e | export loss.csv, metrics.jsonl, samples.txt and a checkpoint (--export-dir) |
+| v | neuron view: the sample coloured by one hidden unit (-1 blue, +1 red) |
+| [ / ] | neuron view: previous / next unit |
+| m | neuron view: the unit whose value varies most |
+| h | high contrast for projectors |
 | ctrl+p | command palette: every action above, searchable by name |
 
 Press **?**, **Esc** or **q** to close this help.

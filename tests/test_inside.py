@@ -1,0 +1,111 @@
+"""Seeing inside the model: the next-character view, the neuron view, projector aids."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+from conftest import TINY
+from test_app import SMALL, step_of, wait_for
+
+from rnn_tui.app import PROJECTOR_THEME, RnnApp, make_app
+from rnn_tui.data import load_corpus
+from rnn_tui.sampling import most_varying_unit, top_chars
+from rnn_tui.trainer import Trainer
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_corpus(TINY)
+
+
+def run(app: RnnApp, script, size=(100, 30)) -> None:
+    async def main() -> None:
+        async with app.run_test(size=size) as pilot:
+            await wait_for(pilot, lambda: step_of(app) > 0)
+            await script(app, pilot)
+
+    asyncio.run(main())
+
+
+def test_top_chars_are_sorted_and_sum_to_at_most_one() -> None:
+    """If this fails, the next-character view lists guesses out of order or with
+    probabilities that add up to more than certainty."""
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        p = rng.dirichlet(np.ones(30) * 0.3)
+        chars = tuple(chr(97 + i % 26) + str(i) for i in range(30))
+        top = top_chars(p, chars, 5)
+        probs = [q for _, q in top]
+        assert probs == sorted(probs, reverse=True) and len(top) == 5
+        assert sum(probs) <= 1 + 1e-9
+        assert probs[0] == pytest.approx(p.max())
+        assert [c for c, _ in top][0] == chars[int(np.argmax(p))]
+
+
+def test_next_character_view_follows_the_typing(tiny) -> None:
+    """If this fails, the line under the sample shows nothing or a stale distribution."""
+    app = make_app(Trainer(tiny, SMALL))
+
+    async def script(app: RnnApp, pilot) -> None:
+        lane = app.lanes[0]
+        await wait_for(pilot, lambda: len(lane.recent) > 5)
+        last = lane.recent[-1]
+        shown = str(lane.next_chars.render())
+        assert shown.startswith("next: ") and shown.count("%") == 5
+        best = top_chars(last.probs, tiny.vocab.chars, 1)[0]
+        assert f"{best[1]:4.0%}" in shown
+
+    run(app, script)
+
+
+def test_neuron_keys_pick_units_and_colour_the_text(tiny) -> None:
+    """If this fails, v / [ / ] / m do not show what single hidden units respond to."""
+    app = make_app(Trainer(tiny, SMALL))
+
+    async def script(app: RnnApp, pilot) -> None:
+        lane = app.lanes[0]
+        await wait_for(pilot, lambda: len(lane.recent) > 40)
+        await pilot.press("v")
+        assert app.screen.has_class("-neurons") and lane.neurons.display
+        assert not lane.sample_pane.display
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        assert app.neuron_unit == 2
+        await pilot.press("left_square_bracket", "left_square_bracket", "left_square_bracket")
+        assert app.neuron_unit == SMALL.hidden - 1
+        await pilot.press("m")
+        hidden = lane.hidden_values()
+        assert app.neuron_unit == most_varying_unit(hidden)
+        text = lane.neurons.render()
+        assert f"unit {app.neuron_unit} of {SMALL.hidden}" in text.plain
+        lo, hi = hidden[:, app.neuron_unit].min(), hidden[:, app.neuron_unit].max()
+        assert f"range {lo:+.2f} .. {hi:+.2f}" in text.plain
+        backgrounds = {str(span.style.bgcolor) for span in text.spans if span.style.bgcolor}
+        assert len(backgrounds) > 3  # the characters really are coloured by value
+        await pilot.press("v")
+        assert not app.screen.has_class("-neurons") and lane.sample_pane.display
+
+    run(app, script)
+
+
+def test_projector_theme_and_large_digits(tiny) -> None:
+    """If this fails, a teacher has no readable picture on a projector: no high-contrast
+    colours, or no large loss figure in a big window."""
+    app = make_app(Trainer(tiny, SMALL))
+
+    async def script(app: RnnApp, pilot) -> None:
+        assert app.screen.has_class("-digits")
+        await wait_for(pilot, lambda: app.loss_digits.value != "")
+        assert float(app.loss_digits.value) == pytest.approx(
+            app.snapshot.record.smooth_loss, abs=0.5
+        )
+        await pilot.press("h")
+        assert app.theme == PROJECTOR_THEME.name
+        await pilot.press("h")
+        assert app.theme != PROJECTOR_THEME.name
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.1)
+        assert not app.screen.has_class("-digits")
+
+    run(app, script, size=(140, 45))
