@@ -95,6 +95,7 @@ class Lane:
         self.next_chars = NextChars(id=f"next{index}", classes="next-chars")
         self.box = Vertical(id=f"lane{index}", classes="lane")  # border around the three
         self.recent: deque[SampledChar] = deque(maxlen=2 * sample_len)  # for the neuron view
+        self.header = ""  # the header of the sample being typed
         self.sample_len = sample_len  # characters per sample before a new one starts
         self.seed = seed
         self.reset_at = reset_at  # the sampler resets its state after these, as training does
@@ -103,7 +104,8 @@ class Lane:
         self.sampler: Iterator[SampledChar] | None = None
         self.typed = 0  # characters typed in the current sample
         self.sample_no = 0
-        self.shown: deque[tuple[str, list[str]]] = deque(maxlen=MAX_KEPT_SAMPLES)  # for export
+        self.shown: deque[tuple[str, str]] = deque(maxlen=MAX_KEPT_SAMPLES)  # finished samples
+        self.typing: list[str] = []  # pieces of the sample being typed, joined when it ends
 
     def forget_sample(self) -> None:
         self.weights, self.sampler = None, None
@@ -131,17 +133,24 @@ class Lane:
             self.typed = 0
             header = f"step {step:,} · temperature {temperature:.1f}"
             self.sample_pane.start_sample(header)
-            self.shown.append((header, []))
+            if self.typing:  # the previous sample is done: keep it as one string
+                self.shown.append((self.header, "".join(self.typing)))
+            self.header, self.typing = header, []
         n = min(n, self.sample_len - self.typed)
         if n > 0:
             drawn = [next(self.sampler) for _ in range(n)]
             text = "".join(c.char for c in drawn)
             self.sample_pane.append_chars(text)
-            self.shown[-1][1].append(text)
+            self.typing.append(text)
             self.recent.extend(drawn)
             self.typed += n
             last = drawn[-1]
             self.next_chars.show(top_chars(last.probs, vocab.chars), chosen=last.char)
+
+    def samples_so_far(self) -> list[tuple[str, str]]:
+        """Every kept sample as (header, text), the one being typed last."""
+        current = [(self.header, "".join(self.typing))] if self.typing else []
+        return [*self.shown, *current]
 
     def hidden_values(self) -> np.ndarray:
         """(N, H): the state that chose each of the recently typed characters."""
@@ -596,9 +605,9 @@ class RnnApp(App[int]):
             ]
             points = write_loss_csv(os.path.join(folder, "loss.csv"), runs)
             samples = [
-                (lane.cell.name, header, "".join(parts))
+                (lane.cell.name, header, text)
                 for lane in self.lanes
-                for header, parts in lane.shown
+                for header, text in lane.samples_so_far()
             ]
             n = write_samples(os.path.join(folder, "samples.txt"), samples)
         except OSError as exc:

@@ -75,7 +75,7 @@ def test_export_folder_holds_loss_metrics_samples_and_model(tiny, tmp_path: Path
     assert metrics and all(m["step"] % 5 == 0 for m in metrics)
     assert {"grad_t", "grad_last_t", "loss", "chars_per_s"} <= set(metrics[0])
     text = (out / "samples.txt").read_text()
-    shown = sum(len(lane.shown) for lane in app.lanes)
+    shown = sum(len(lane.samples_so_far()) for lane in app.lanes)
     assert text.count("## rnn · step ") == shown >= 2
     assert load_checkpoint(out / "checkpoint.npz").step >= metrics[-1]["step"]
 
