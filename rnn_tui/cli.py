@@ -99,6 +99,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CHECKPOINT",
         help="checkpoint path: written at the end (headless) or by the s key (app)",
     )
+    # The browser view (rnn_tui.serve): each connection runs the app with the other flags.
+    web = p.add_argument_group("browser view")
+    web.add_argument("--serve", action="store_true", help="serve the app to web browsers")
+    web.add_argument("--host", default="127.0.0.1", help="--serve: address to listen on")
+    web.add_argument("--port", type=int, default=8000, help="--serve: port to listen on")
+    web.add_argument(
+        "--max-sessions",
+        type=int,
+        default=3,
+        metavar="N",
+        help="--serve: browser sessions (each its own trainer) at once",
+    )
     return p
 
 
@@ -196,6 +208,11 @@ def run(argv: Sequence[str]) -> int:
             raise UserError(f"cannot use --export-dir {args.export_dir}: {exc.strerror}") from None
         if not os.access(args.export_dir, os.W_OK):
             raise UserError(f"cannot write to --export-dir {args.export_dir}")
+    if args.serve:  # the trainers only checked the flags: each session builds its own
+        from rnn_tui.serve import serve
+
+        del trainers
+        return serve(argv, args, parser)
     if not args.headless:
         from rnn_tui.app import run_app
 

@@ -1,0 +1,70 @@
+"""The browser view: `rnn-tui PATH --serve` serves the app through textual-serve.
+
+Every browser connection gets its own app process (and so its own trainer process), started
+as `python -m rnn_tui.serve.session <the user's flags, less the serve flags>`. At most
+`--max-sessions` run at once; the one over the cap gets a "server full" page instead. The web
+server itself is in `rnn_tui.serve.server`, imported only when serving, so that a session's
+app starts without loading aiohttp.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shlex
+import sys
+from collections.abc import Sequence
+
+from rnn_tui.errors import UserError
+
+SERVE_DESTS = ("serve", "host", "port", "max_sessions")  # flags the sessions must not get
+
+
+def session_argv(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
+    """`argv` without the serve flags and their values: what each session's app is given.
+
+    Options are matched as argparse matches them: exactly, as `--flag=value`, or by a unique
+    prefix (argparse accepts `--max 2` for `--max-sessions 2`).
+    """
+    options = {s: a for a in parser._actions for s in a.option_strings if s.startswith("--")}
+    out: list[str] = []
+    skip = False
+    rest = False  # after `--` everything is positional
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if rest or not arg.startswith("--") or arg == "--":
+            rest = rest or arg == "--"
+            out.append(arg)
+            continue
+        name, has_value = arg.split("=", 1)[0], "=" in arg
+        action = options.get(name)
+        if action is None:
+            matches = {a for s, a in options.items() if s.startswith(name)}
+            action = matches.pop() if len(matches) == 1 else None
+        if action is not None and action.dest in SERVE_DESTS:
+            skip = action.nargs != 0 and not has_value  # its value is the next word
+            continue
+        out.append(arg)
+    return out
+
+
+def serve(argv: Sequence[str], args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Run the server until SIGINT, SIGTERM or SIGHUP. The caller has already checked the
+    training flags by building the trainers; the serve flags are checked here."""
+    if args.headless:
+        raise UserError("--serve runs the app in a browser; it cannot be combined with --headless")
+    if not 1 <= args.port <= 65535:
+        raise UserError(f"--port must be between 1 and 65535 (got {args.port})")
+    if args.max_sessions < 1:
+        raise UserError(f"--max-sessions must be >= 1 (got {args.max_sessions})")
+    from rnn_tui.serve.server import SessionServer
+
+    session = [sys.executable, "-m", "rnn_tui.serve.session", *session_argv(argv, parser)]
+    # exec: the shell becomes the app, so the session's pid is the app's own.
+    command = "exec " + shlex.join(session)
+    title = f"rnn-tui · {args.path or args.preset}"
+    server = SessionServer(command, args.host, args.port, args.max_sessions, title=title)
+    asyncio.run(server.run())
+    return 0
