@@ -59,8 +59,10 @@ def keep_freed_memory(mmap_threshold: int = 32 << 20, trim_threshold: int = 64 <
     A training step allocates a few MiB of temporaries; by default glibc maps each large one
     fresh and unmaps it on free, so every step pays about a thousand page faults (a quarter to
     a third of the step here). With these thresholds the same memory is reused step after step.
-    Memory stays flat: the heap grows to one step's working set and no further. Returns whether
-    the settings took effect (False off glibc)."""
+    Memory stays flat: the heap grows to one step's working set and no further. Call it only in
+    a process that trains (the worker, headless mode): in the UI process, which allocates many
+    small objects of changing sizes, never trimming the heap lets resident memory creep up.
+    Returns whether the settings took effect (False off glibc)."""
     try:
         libc = ctypes.CDLL(None)
         mallopt = libc.mallopt

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from rnn_tui.blas import keep_freed_memory, pin_blas_threads
+from rnn_tui.blas import pin_blas_threads
 from rnn_tui.config import Config
 from rnn_tui.data import Corpus
 from rnn_tui.errors import UserError
@@ -103,8 +103,7 @@ class Trainer:
     """
 
     def __init__(self, corpus: Corpus, config: Config) -> None:
-        pin_blas_threads(1)
-        keep_freed_memory()
+        pin_blas_threads(1)  # the allocator is tuned where training runs (keep_freed_memory)
         self.corpus = corpus  # the text being learned
         self.config = config  # settings; lr and clipping may be changed while running
         self.model: Cell = make_cell(config.cell, corpus.vocab.size, config.hidden, config.dtype)
