@@ -16,7 +16,9 @@ its rounds. The last line is `summary: speedup_vs_reference=<x> share_of_bound=<
 
 A `mode` positional picks the benchmark: "train" (the default) is the above; "app" runs the real
 program in a pseudo-terminal (live throughput vs headless, key latency, idle CPU, first frame,
-clean quit): see `rnn_tui.bench_app`.
+clean quit): see `rnn_tui.bench_app`; "soak" leaves the real app training with every pane live
+for `--minutes` and follows the resident memory of the app and its worker: see
+`rnn_tui.bench_soak`.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 import rnn_tui
-from rnn_tui.blas import pin_blas_threads
+from rnn_tui.blas import keep_freed_memory, pin_blas_threads
 from rnn_tui.config import Config
 from rnn_tui.data import Corpus, load_corpus
 from rnn_tui.errors import UserError
@@ -45,8 +47,7 @@ from rnn_tui.trainer import Trainer
 DEFAULT_CORPUS = Path(rnn_tui.__file__).resolve().parent.parent / "corpora" / "tiny.txt"
 
 # The trainer rows of the table: (cell, hidden H, batch B). A row whose cell is not in
-# rnn_tui.model.CELLS is skipped, so ("lstm", 128, 32) and ("gru", 128, 32) can be listed here
-# once those cells exist.
+# rnn_tui.model.CELLS is skipped. The gated cells are compared with the RNN at H=128, B=32.
 FAST_ROWS: tuple[tuple[str, int, int], ...] = (
     ("rnn", 100, 1),
     ("rnn", 100, 32),
@@ -54,6 +55,9 @@ FAST_ROWS: tuple[tuple[str, int, int], ...] = (
     ("rnn", 256, 32),
     ("rnn", 512, 1),
     ("rnn", 512, 32),
+    ("rnn", 128, 32),
+    ("lstm", 128, 32),
+    ("gru", 128, 32),
 )
 # --quick: the same table at tiny sizes, for the smoke test.
 QUICK_ROWS: tuple[tuple[str, int, int], ...] = (
@@ -435,7 +439,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument(
-        "mode", nargs="?", default="train", choices=("train", "app"), help="what to benchmark"
+        "mode",
+        nargs="?",
+        default="train",
+        choices=("train", "app", "soak"),
+        help="what to benchmark",
     )
     p.add_argument("--quick", action="store_true", help="tiny sizes and short timings (smoke)")
     p.add_argument(
@@ -445,6 +453,9 @@ def build_parser() -> argparse.ArgumentParser:
         " training seconds per run (app: default 20, quick 2)",
     )
     p.add_argument("--keys", type=int, help="app: key presses timed (default 60, quick 8)")
+    p.add_argument(
+        "--minutes", type=float, help="soak: minutes of sampling (default 30, quick 0.3)"
+    )
     p.add_argument("--rounds", type=int, help="interleaved timing rounds (default: ~0.1 s each)")
     p.add_argument("--seq-len", type=int, help="BPTT window T of the trainer and the bound")
     p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="UTF-8 text to train on")
@@ -454,6 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run_train(plan: Plan, corpus_path: Path) -> int:
     """Measure everything in `plan`, print the table; the summary is the last line."""
     pinned = pin_blas_threads(1)  # before any timing: one BLAS thread, as the trainer uses
+    keep_freed_memory()  # and the allocator tuning of the processes that train
     if not corpus_path.is_file():
         print(f"error: corpus {corpus_path} not found (give one with --corpus)", file=sys.stderr)
         return 2
@@ -492,6 +504,13 @@ def _run_app(args: argparse.Namespace) -> int:
     return run_app_bench(args.corpus, seconds=args.seconds, keys=args.keys, quick=args.quick)
 
 
+def _run_soak(args: argparse.Namespace) -> int:
+    """The memory soak of the live app (imported only when asked for: it starts processes)."""
+    from rnn_tui.bench_soak import run_soak_bench
+
+    return run_soak_bench(args.corpus, minutes=args.minutes, quick=args.quick)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the arguments and run the chosen benchmark; return the exit code."""
     args = build_parser().parse_args(argv)
@@ -505,6 +524,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     modes: dict[str, Callable[[], int]] = {
         "train": lambda: run_train(plan, args.corpus),
         "app": lambda: _run_app(args),
+        "soak": lambda: _run_soak(args),
     }
     return modes[args.mode]()
 
