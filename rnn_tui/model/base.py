@@ -77,6 +77,28 @@ def softmax_xent(logits: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
     return loss, dlogits
 
 
+def readout(
+    params: Params, hs_out: np.ndarray, Yt: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """The output layer shared by every cell, forward and backward over a whole window.
+
+    hs_out: (T, B, H) hidden states h_1..h_T; Yt: (T, B) target ids. Returns the mean loss,
+    dWhy: (V, H), dby: (V,) and dh_out: (T, B, H), the gradient reaching each h_t through
+    its own output y_t alone (the recurrence adds the rest).
+    """
+    Why = params["Why"]
+    T, B, H = hs_out.shape
+    V = Why.shape[0]
+    h_out = hs_out.reshape(T * B, H)  # one row per prediction
+    logits = (h_out @ Why.T + params["by"]).reshape(T, B, V)  # y_t = W_hy h_t + b_y
+    loss, dlogits = softmax_xent(logits, Yt)  # dlogits: (T, B, V)
+    dlogits2 = dlogits.reshape(T * B, V)
+    dWhy = dlogits2.T @ h_out  # (V, H): sum_t dy_t h_t^T
+    dby = dlogits2.sum(axis=0)  # (V,)
+    dh_out = (dlogits2 @ Why).reshape(T, B, H)  # W_hy^T dy_t
+    return loss, dWhy, dby, dh_out
+
+
 def profile_from(
     dh_all: np.ndarray, dc_all: np.ndarray | None = None, n_per_stream: int = 1
 ) -> GradProfile:

@@ -27,9 +27,9 @@ from rnn_tui.model.base import (
     State,
     keep_mask,
     profile_from,
+    readout,
     scatter_rows,
     sigmoid,
-    softmax_xent,
 )
 
 
@@ -123,7 +123,7 @@ class GRU(Cell):
         profile: bool = True,
         reset: np.ndarray | None = None,
     ) -> LossAndGrads:
-        Wh, Why = params["Wh"], params["Why"]
+        Wh = params["Wh"]
         B, T = X.shape
         H, V = self.H, self.V
         Xt = np.ascontiguousarray(X.T)  # (T, B): time-major ids
@@ -131,15 +131,9 @@ class GRU(Cell):
 
         # 1. Forward through the window.
         hs, gates, un, hprev = self._run(params, Xt, state[0], keep)
-        h_out = hs[1:].reshape(T * B, H)  # h_1 .. h_T, one row per prediction
-        logits = (h_out @ Why.T + params["by"]).reshape(T, B, V)  # y_t = W_hy h_t + b_y
-        loss, dlogits = softmax_xent(logits, Y.T)  # dlogits: (T, B, V)
 
-        # 2. Readout gradients, every step at once.
-        dlogits2 = dlogits.reshape(T * B, V)
-        dWhy = dlogits2.T @ h_out  # (V, H): sum_t dy_t h_t^T
-        dby = dlogits2.sum(axis=0)  # (V,)
-        dh_out = (dlogits2 @ Why).reshape(T, B, H)  # dL/dh_t through y_t alone
+        # 2. The readout, forward and backward, every step at once.
+        loss, dWhy, dby, dh_out = readout(params, hs[1:], Y.T)  # dh_out: (T, B, H)
 
         # 3. Local derivatives of every step, for the whole window at once. K maps dL/dh_t to
         #    the gradients of the three recurrent products U_z h, U_r h, U_n h.

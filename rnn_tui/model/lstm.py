@@ -29,9 +29,9 @@ from rnn_tui.model.base import (
     State,
     keep_mask,
     profile_from,
+    readout,
     scatter_rows,
     sigmoid,
-    softmax_xent,
 )
 
 
@@ -143,7 +143,7 @@ class LSTM(Cell):
         profile: bool = True,
         reset: np.ndarray | None = None,
     ) -> LossAndGrads:
-        Wh, Why = params["Wh"], params["Why"]
+        Wh = params["Wh"]
         B, T = X.shape
         H, V = self.H, self.V
         Xt = np.ascontiguousarray(X.T)  # (T, B): time-major ids
@@ -151,15 +151,9 @@ class LSTM(Cell):
 
         # 1. Forward through the window.
         hs, cs, gates, tcs, hprev, cprev = self._run(params, Xt, state[0], state[1], keep)
-        h_out = hs[1:].reshape(T * B, H)  # h_1 .. h_T, one row per prediction
-        logits = (h_out @ Why.T + params["by"]).reshape(T, B, V)  # y_t = W_hy h_t + b_y
-        loss, dlogits = softmax_xent(logits, Y.T)  # dlogits: (T, B, V)
 
-        # 2. Readout gradients, every step at once.
-        dlogits2 = dlogits.reshape(T * B, V)
-        dWhy = dlogits2.T @ h_out  # (V, H): sum_t dy_t h_t^T
-        dby = dlogits2.sum(axis=0)  # (V,)
-        dh_out = (dlogits2 @ Why).reshape(T, B, H)  # dL/dh_t through y_t alone
+        # 2. The readout, forward and backward, every step at once.
+        loss, dWhy, dby, dh_out = readout(params, hs[1:], Y.T)  # dh_out: (T, B, H)
 
         # 3. Local derivatives of every step, for the whole window at once, (T, B, H) each.
         i, f, o, g = gates[:, :, 0], gates[:, :, 1], gates[:, :, 2], gates[:, :, 3]

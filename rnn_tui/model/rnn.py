@@ -19,8 +19,8 @@ from rnn_tui.model.base import (
     State,
     keep_mask,
     profile_from,
+    readout,
     scatter_rows,
-    softmax_xent,
 )
 
 
@@ -86,7 +86,7 @@ class RNN(Cell):
         profile: bool = True,
         reset: np.ndarray | None = None,
     ) -> LossAndGrads:
-        Whh, Why = params["Whh"], params["Why"]
+        Whh = params["Whh"]
         B, T = X.shape
         H, V = self.H, self.V
         Xt = np.ascontiguousarray(X.T)  # (T, B): time-major ids
@@ -94,15 +94,9 @@ class RNN(Cell):
 
         # 1. Forward through the window.
         hs, hprev = self._run(params, Xt, state[0], keep)  # (T+1, B, H), (T, B, H)
-        h_out = hs[1:].reshape(T * B, H)  # h_1 .. h_T, one row per prediction
-        logits = (h_out @ Why.T + params["by"]).reshape(T, B, V)  # y_t = W_hy h_t + b_y
-        loss, dlogits = softmax_xent(logits, Y.T)  # dlogits: (T, B, V)
 
-        # 2. Readout gradients, every step at once.
-        dlogits2 = dlogits.reshape(T * B, V)
-        dWhy = dlogits2.T @ h_out  # (V, H): sum_t dy_t h_t^T
-        dby = dlogits2.sum(axis=0)  # (V,)
-        dh_out = (dlogits2 @ Why).reshape(T, B, H)  # dL/dh_t through y_t alone
+        # 2. The readout, forward and backward, every step at once.
+        loss, dWhy, dby, dh_out = readout(params, hs[1:], Y.T)  # dh_out: (T, B, H)
         dtanh = 1 - hs[1:] ** 2  # (T, B, H): tanh'(z_t) = 1 - h_t^2
 
         # 3. Backward through time. Row 0 of `dh` carries dL/dh_t (the mean loss); row 1, when
