@@ -357,8 +357,9 @@ class RnnApp(App[int]):
 
     def _draw_loss(self, snaps: list[Snapshot]) -> None:
         r = snaps[0].record
-        if r is not None:
-            self.loss_digits.update(f"{r.smooth_loss:.3f}")
+        value = f"{r.smooth_loss:.3f}" if r is not None else ""
+        if self.screen.has_class("-digits") and value != self.loss_digits.value:
+            self.loss_digits.update(value)  # relayouts: only when shown and changed
         if self.compare:
             self.loss_chart.set_runs(
                 [(s.cell, s.loss_steps, s.loss_values, s.val_steps, s.val_values) for s in snaps]

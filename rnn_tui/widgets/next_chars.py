@@ -36,4 +36,4 @@ class NextChars(Static):
             line.append(label, style)
             bar = self.BARS[min(len(self.BARS) - 1, round(p * (len(self.BARS) - 1)))]
             line.append(f" {p:4.0%} {bar}  ")
-        self.update(line)
+        self.update(line, layout=False)  # one fixed line: a repaint, never a relayout
