@@ -74,6 +74,8 @@ def test_neuron_keys_pick_units_and_colour_the_text(tiny) -> None:
         assert app.neuron_unit == 2
         await pilot.press("left_square_bracket", "left_square_bracket", "left_square_bracket")
         assert app.neuron_unit == SMALL.hidden - 1
+        await pilot.press("space")  # pause: the current sample finishes, then typing rests
+        await wait_for(pilot, lambda: lane.typed >= lane.sample_len)
         await pilot.press("m")
         hidden = lane.hidden_values()
         assert app.neuron_unit == most_varying_unit(hidden)
