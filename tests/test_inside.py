@@ -79,7 +79,7 @@ def test_neuron_keys_pick_units_and_colour_the_text(tiny) -> None:
         await pilot.press("m")
         hidden = lane.hidden_values()
         assert app.neuron_unit == most_varying_unit(hidden)
-        text = lane.neurons.render()
+        text = lane.neurons.text
         assert f"unit {app.neuron_unit} of {SMALL.hidden}" in text.plain
         lo, hi = hidden[:, app.neuron_unit].min(), hidden[:, app.neuron_unit].max()
         assert f"range {lo:+.2f} .. {hi:+.2f}" in text.plain

@@ -26,6 +26,7 @@ from textual.app import RenderResult
 from textual.widget import Widget
 
 from rnn_tui.textsafe import sanitize
+from rnn_tui.widgets.drawn import Drawn
 
 BAR_RGB = (50, 110, 190)
 """grad_t bars (a muted blue, so the orange grad_last_t marks stand out on top of them)."""
@@ -326,14 +327,14 @@ class GradPane(Widget):
         return self._version
 
     def render(self) -> RenderResult:
-        """Return the pane as Rich Text, rebuilt only if data or size changed."""
+        """The pane as drawn Rich Text (not selectable), rebuilt only if data or size changed."""
         width, height = self.size
         key = (self._version, width, height)
         if self._cache_key != key or self._cache_text is None:
             self._cache_text = self.build_text(width, height)
             self._cache_key = key
             self.render_count += 1
-        return self._cache_text
+        return Drawn(self._cache_text)
 
     # ------------------------------------------------------------- pieces
 

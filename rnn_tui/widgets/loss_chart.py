@@ -18,6 +18,7 @@ from textual.app import RenderResult
 from textual.widget import Widget
 
 from rnn_tui.textsafe import sanitize
+from rnn_tui.widgets.drawn import Drawn
 
 LN2 = math.log(2.0)
 
@@ -247,14 +248,14 @@ class LossChart(Widget):
     # ------------------------------------------------------------- rendering
 
     def render(self) -> RenderResult:
-        """Return the chart as Rich Text, rebuilt only if data or size changed."""
+        """The chart as drawn Rich Text (not selectable), rebuilt only if data or size changed."""
         width, height = self.size
         key = (self._version, width, height)
         if self._cache_key != key or self._cache_text is None:
             self._cache_text = self.build_text(width, height)
             self._cache_key = key
             self.render_count += 1
-        return self._cache_text
+        return Drawn(self._cache_text)
 
     def _title_parts(self, compact: int = 0) -> list[Text]:
         """Title tokens: coloured legend entries with the latest values in nats and bits.

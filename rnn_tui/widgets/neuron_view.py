@@ -11,18 +11,31 @@ from rich.text import Text
 from textual.widget import Widget
 
 from rnn_tui.textsafe import sanitize
+from rnn_tui.widgets.drawn import Drawn
 
 BLUE, WHITE, RED = (40, 90, 230), (245, 245, 245), (225, 40, 40)
+LEVELS = 16  # shades per sign: 33 colours in all, a bounded palette of styles
 
 
 def colour(v: float) -> tuple[int, int, int]:
-    """-1 blue .. 0 white .. +1 red, linear in between; NaN grey."""
+    """-1 blue .. 0 white .. +1 red, in LEVELS steps per sign; NaN grey."""
     if not np.isfinite(v):
         return (128, 128, 128)
     v = max(-1.0, min(1.0, float(v)))
     end = RED if v > 0 else BLUE
-    a = abs(v)
+    a = round(abs(v) * LEVELS) / LEVELS  # quantised: a few dozen styles, not one per character
     return tuple(round(w + (e - w) * a) for w, e in zip(WHITE, end, strict=True))  # type: ignore[return-value]
+
+
+_STYLES: dict[tuple[int, int, int], Style] = {}
+
+
+def _style(rgb: tuple[int, int, int]) -> Style:
+    """Black text on the colour `rgb`, one Style object per colour."""
+    style = _STYLES.get(rgb)
+    if style is None:
+        style = _STYLES[rgb] = Style(color="black", bgcolor=f"rgb({rgb[0]},{rgb[1]},{rgb[2]})")
+    return style
 
 
 class NeuronView(Widget, can_focus=False):
@@ -49,8 +62,7 @@ class NeuronView(Widget, can_focus=False):
             text.append(f"  range {lo:+.2f} .. {hi:+.2f}", Style(dim=True))
         text.append("  [ ] unit  m most varying  v samples\n", Style(dim=True))
         for ch, v in zip(chars, values, strict=True):
-            r, g, b = colour(v)
-            style = Style(color="black", bgcolor=f"rgb({r},{g},{b})")
+            style = _style(colour(v))
             if ch == "\n":
                 text.append("↵", style)
                 text.append("\n")
@@ -59,5 +71,11 @@ class NeuronView(Widget, can_focus=False):
         self._text = text
         self.refresh()
 
-    def render(self) -> Text:
+    @property
+    def text(self) -> Text:
+        """What the view shows now."""
         return self._text
+
+    def render(self) -> Drawn:
+        """The coloured sample, drawn as it is (not selectable)."""
+        return Drawn(self._text)
