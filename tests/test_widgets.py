@@ -17,7 +17,8 @@ from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.widget import Widget
 
-from rnn_tui.widgets import GradPane, HelpScreen, LossChart, SamplePane, StatusBar
+from rnn_tui.widgets import GradPane, HelpScreen, LossChart, NeuronView, SamplePane, StatusBar
+from rnn_tui.widgets.grad_pane import N_HEAT
 from rnn_tui.widgets.loss_chart import WAITING_TEXT, downsample
 from rnn_tui.widgets.sample_pane import sanitize
 
@@ -284,6 +285,47 @@ def test_grad_pane_caches_until_data_or_size_changes() -> None:
         assert pane.render_count == n + 1
 
     run_in_app(pane, (80, 24), body)
+
+
+def test_drawn_panes_reuse_a_bounded_set_of_styles() -> None:
+    """If this fails, the app's memory grows for as long as it runs: every distinct style a pane
+    draws is kept in Textual's style-to-ANSI cache (16,384 entries), and styles that carry a
+    cell's position (what Textual adds to selectable text) are new on nearly every frame. Over 60
+    frames of changing data, the heat map, the loss chart and the neuron view together must draw
+    with no more styles than the heat palette's (fg, bg) pairs plus a few."""
+    rng = np.random.default_rng(3)
+    grads, chart, neurons = GradPane(), LossChart(), NeuronView()
+    steps, train, val_steps, val = fake_loss(400)
+    seen: set[object] = set()
+
+    class ThreePanes(App[None]):
+        def compose(self) -> ComposeResult:
+            yield grads
+            yield chart
+            yield neurons
+
+    async def main() -> None:
+        async with ThreePanes().run_test(size=(120, 60)) as pilot:
+            for frame in range(60):
+                t_len = 40
+                grad_last = 10.0 ** rng.uniform(-9, 0, t_len).cumsum() / t_len
+                hist = 10.0 ** rng.uniform(-9, 0, (30, t_len))
+                grads.set_data(grad_last * 2, grad_last, hist, 5.0, frame % 7 == 0, 1.0)
+                shift = rng.uniform(-0.5, 0.5)
+                n = 100 + 5 * frame
+                chart.set_data(steps[:n], train[:n] + shift, val_steps[: n // 100], val[: n // 100])
+                values = np.tanh(rng.standard_normal(300))
+                neurons.set_data(list("the cat sat " * 25), values, frame, 128)
+                await pilot.pause()
+                for pane in (grads, chart, neurons):
+                    w, h = pane.size
+                    for strip in pane.render_lines(Region(0, 0, w, h)):
+                        seen.update(segment.style for segment in strip if segment.style)
+
+    asyncio.run(main())
+    positioned = [s for s in seen if s._meta and "offset" in s.meta]  # type: ignore[attr-defined]
+    assert not positioned, f"{len(positioned)} styles carry a cell position"
+    assert len(seen) <= (N_HEAT + 1) ** 2 + 64, len(seen)
 
 
 # ----------------------------------------------------------------------------- SamplePane
