@@ -103,9 +103,15 @@ def test_reset_returns_the_loss_to_uniform_guessing(tiny) -> None:
 
     async def script(app: RnnApp, pilot) -> None:
         await wait_for(pilot, lambda: app.snapshot.record.smooth_loss < uniform - 1.0, 60)
-        before = step_of(app)
+        # Reset while paused, so that no timing decides what is seen: the fresh model has
+        # taken no step until training resumes.
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.snapshot.state == "paused")
         await pilot.press("r")
-        await wait_for(pilot, lambda: 0 < step_of(app) < before and len(app.snapshot.loss_steps))
+        await wait_for(pilot, lambda: app.snapshot.record is None)
+        assert len(app.snapshot.loss_steps) == 0
+        await pilot.press("space")
+        await wait_for(pilot, lambda: len(app.snapshot.loss_steps) > 0)
         # The history restarts with the fresh weights: its first point is step 1's loss.
         assert app.snapshot.loss_steps[0] == 1
         assert app.snapshot.loss_values[0] == pytest.approx(uniform, rel=0.1)
