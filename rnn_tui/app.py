@@ -672,6 +672,10 @@ class RnnApp(App[int]):
         self.exit(0)
 
     def on_unmount(self) -> None:
+        if self.export_dir or self.autosave_path:
+            # Stop training first (commands run in order): the checkpoint saved next is then the
+            # final model, and the metrics file has no step after it.
+            self.backend.send("pause")
         if self.export_dir and self.snapshot is not None and self.snapshot.record is not None:
             self.saved_message = self.export(timeout=1.0)
         if self.autosave_path and self.snapshot is not None and self.snapshot.record is not None:

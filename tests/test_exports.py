@@ -77,7 +77,8 @@ def test_export_folder_holds_loss_metrics_samples_and_model(tiny, tmp_path: Path
     text = (out / "samples.txt").read_text()
     shown = sum(len(lane.samples_so_far()) for lane in app.lanes)
     assert text.count("## rnn · step ") == shown >= 2
-    assert load_checkpoint(out / "checkpoint.npz").step >= metrics[-1]["step"]
+    # Training stops before the final checkpoint: no metrics line comes after it.
+    assert 0 <= load_checkpoint(out / "checkpoint.npz").step - metrics[-1]["step"] < 5
 
 
 def test_e_without_an_export_folder_says_how(tiny) -> None:
