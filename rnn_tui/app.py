@@ -94,7 +94,9 @@ class Lane:
         self.neurons = NeuronView(id=f"neurons{index}", classes="neurons")
         self.next_chars = NextChars(id=f"next{index}", classes="next-chars")
         self.box = Vertical(id=f"lane{index}", classes="lane")  # border around the three
-        self.recent: deque[SampledChar] = deque(maxlen=2 * sample_len)  # for the neuron view
+        self.recent: deque[SampledChar] = deque(
+            maxlen=sample_len
+        )  # this sample's, for the neuron view
         self.header = ""  # the header of the sample being typed
         self.sample_len = sample_len  # characters per sample before a new one starts
         self.seed = seed
@@ -131,6 +133,7 @@ class Lane:
                 reset_at=self.reset_at,
             )
             self.typed = 0
+            self.recent.clear()  # each sample starts from a fresh state: never join two in the view
             header = f"step {step:,} · temperature {temperature:.1f}"
             self.sample_pane.start_sample(header)
             if self.typing:  # the previous sample is done: keep it as one string
@@ -153,7 +156,7 @@ class Lane:
         return [*self.shown, *current]
 
     def hidden_values(self) -> np.ndarray:
-        """(N, H): the state that chose each of the recently typed characters."""
+        """(N, H): the state that chose each character typed so far in this sample."""
         if not self.recent:
             return np.zeros((0, self.cell.H))
         return np.array([c.hidden for c in self.recent])

@@ -76,6 +76,8 @@ def test_neuron_keys_pick_units_and_colour_the_text(tiny) -> None:
         assert app.neuron_unit == SMALL.hidden - 1
         await pilot.press("space")  # pause: the current sample finishes, then typing rests
         await wait_for(pilot, lambda: lane.typed >= lane.sample_len)
+        # The view holds exactly the sample on screen, never the end of the one before.
+        assert "".join(c.char for c in lane.recent) == "".join(lane.typing)
         await pilot.press("m")
         hidden = lane.hidden_values()
         assert app.neuron_unit == most_varying_unit(hidden)
