@@ -94,9 +94,8 @@ class Lane:
         self.neurons = NeuronView(id=f"neurons{index}", classes="neurons")
         self.next_chars = NextChars(id=f"next{index}", classes="next-chars")
         self.box = Vertical(id=f"lane{index}", classes="lane")  # border around the three
-        self.recent: deque[SampledChar] = deque(
-            maxlen=sample_len
-        )  # this sample's, for the neuron view
+        # The characters of the sample being typed, with their states, for the neuron view.
+        self.recent: deque[SampledChar] = deque(maxlen=sample_len)
         self.header = ""  # the header of the sample being typed
         self.sample_len = sample_len  # characters per sample before a new one starts
         self.seed = seed
