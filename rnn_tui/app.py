@@ -167,6 +167,10 @@ class RnnApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "rnn-tui"
     ENABLE_COMMAND_PALETTE = True
+    # Size classes that Textual keeps on every screen, including one under the help screen:
+    # -narrow or -short is too small for the panes; -wide and -tall show the large digits.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (MIN_SIZE[0], "-normal"), (DIGITS_MIN[0], "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (MIN_SIZE[1], "-medium"), (DIGITS_MIN[1], "-tall")]
 
     BINDINGS = [
         Binding("space", "toggle_pause", "Pause"),
@@ -241,6 +245,8 @@ class RnnApp(App[int]):
         self.loss_chart = LossChart(id="loss")
         self.loss_digits = Digits("", id="loss-digits")  # the loss, large, in big windows
         self.status_bar = StatusBar(id="status")
+        self.footer = Footer(compact=True)
+        self.too_small = Static(id="too-small")
 
     @property
     def cell(self) -> Cell:
@@ -275,18 +281,15 @@ class RnnApp(App[int]):
                         yield lane.neurons
                         yield lane.next_chars
         yield self.status_bar
-        yield Footer(compact=True)
-        yield Static(id="too-small")
+        yield self.footer
+        yield self.too_small
 
     def on_resize(self, event: events.Resize) -> None:
         w, h = event.size
         # The palette hint needs room the key list has only from 100 columns on.
-        self.query_one(Footer).show_command_palette = w >= 100
-        self.screen.set_class(w >= DIGITS_MIN[0] and h >= DIGITS_MIN[1], "-digits")
-        small = w < MIN_SIZE[0] or h < MIN_SIZE[1]
-        self.screen.set_class(small, "-too-small")
-        if small:
-            self.query_one("#too-small", Static).update(
+        self.footer.show_command_palette = w >= 100
+        if w < MIN_SIZE[0] or h < MIN_SIZE[1]:  # shown by the breakpoint classes
+            self.too_small.update(
                 f"rnn-tui needs a window of at least {MIN_SIZE[0]}x{MIN_SIZE[1]};"
                 f" this one is {w}x{h}. Make it bigger: training goes on meanwhile."
             )
@@ -360,7 +363,8 @@ class RnnApp(App[int]):
     def _draw_loss(self, snaps: list[Snapshot]) -> None:
         r = snaps[0].record
         value = f"{r.smooth_loss:.3f}" if r is not None else ""
-        if self.screen.has_class("-digits") and value != self.loss_digits.value:
+        w, h = self.size  # the digits show from DIGITS_MIN on (a breakpoint class)
+        if w >= DIGITS_MIN[0] and h >= DIGITS_MIN[1] and value != self.loss_digits.value:
             self.loss_digits.update(value)  # relayouts: only when shown and changed
         if self.compare:
             self.loss_chart.set_runs(

@@ -73,15 +73,25 @@ def test_too_small_window_asks_for_room_and_recovers(tiny) -> None:
     async def main() -> None:
         async with app.run_test(size=(40, 12)) as pilot:
             await wait_for(pilot, lambda: step_of(app) > 0)
-            assert app.screen.has_class("-too-small")
+            assert app.too_small.display and not app.status_bar.display
             assert "needs a window of at least 60x16" in str(app.query_one("#too-small").render())
             for size in [(1, 1), (3, 200), (300, 2), (59, 40)]:
                 await pilot.resize_terminal(*size)
                 await pilot.pause(0.1)
-                assert app.screen.has_class("-too-small")
+                assert app.too_small.display and not app.status_bar.display
             await pilot.resize_terminal(80, 24)
             await pilot.pause(0.2)
-            assert not app.screen.has_class("-too-small")
+            assert not app.too_small.display and app.status_bar.display
+            # Resized while the help screen is on top: the main screen follows all the same.
+            await pilot.press("question_mark")
+            await pilot.resize_terminal(40, 12)
+            await pilot.pause(0.1)
+            await pilot.press("escape")
+            await pilot.pause(0.1)
+            assert app.too_small.display and not app.status_bar.display
+            await pilot.resize_terminal(80, 24)
+            await pilot.pause(0.2)
+            assert not app.too_small.display and app.status_bar.display
             before = step_of(app)
             await wait_for(pilot, lambda: step_of(app) > before)
 

@@ -99,7 +99,7 @@ def test_projector_theme_and_large_digits(tiny) -> None:
     app = make_app(Trainer(tiny, SMALL))
 
     async def script(app: RnnApp, pilot) -> None:
-        assert app.screen.has_class("-digits")
+        assert app.loss_digits.display
         await wait_for(pilot, lambda: app.loss_digits.value != "")
         assert float(app.loss_digits.value) == pytest.approx(
             app.snapshot.record.smooth_loss, abs=0.5
@@ -110,6 +110,6 @@ def test_projector_theme_and_large_digits(tiny) -> None:
         assert app.theme != PROJECTOR_THEME.name
         await pilot.resize_terminal(80, 24)
         await pilot.pause(0.1)
-        assert not app.screen.has_class("-digits")
+        assert not app.loss_digits.display
 
     run(app, script, size=(140, 45))
