@@ -71,14 +71,17 @@ def _generate(
     fresh = model.init_state(1)
     state = fresh
     logits = np.zeros((1, model.V), model.dtype)
+    h = fresh[0][0]  # (H,) the hidden state the current logits came from
     for i in prime_ids:  # read the prime: only the state matters
         logits, state = model.step(params, np.array([i]), state)
+        h = state[0][0].copy()  # kept before a reset zeroes the state the next step reads
         state = fresh if int(i) in resets else state
     while True:
         p = distribution(logits[0], temperature, top_k)
         i = int(rng.choice(len(p), p=p))
-        yield SampledChar(char=vocab.chars[i], index=i, probs=p, hidden=state[0][0].copy())
+        yield SampledChar(char=vocab.chars[i], index=i, probs=p, hidden=h)
         logits, state = model.step(params, np.array([i]), state)
+        h = state[0][0].copy()
         state = fresh if i in resets else state
 
 

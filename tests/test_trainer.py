@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -120,6 +121,22 @@ def test_sampled_char_reports_its_distribution(tiny) -> None:
     assert ch.probs.shape == (tiny.vocab.size,)
     assert ch.probs.sum() == pytest.approx(1.0)
     assert ch.char == tiny.vocab.chars[ch.index] and ch.hidden.shape == (SMALL.hidden,)
+
+
+def test_sampled_hidden_state_is_the_one_behind_its_distribution(tiny) -> None:
+    """If this fails, the neuron view colours a character by a state that did not choose it:
+    after a reset character the sampler reported the zeroed state, not the one that gave the
+    logits."""
+    trainer = Trainer(tiny, SMALL)
+    params = trainer.params
+    sampler = sample_chars(trainer.model, params, tiny.vocab, seed=1, reset_at=" e")
+    chars = [next(sampler) for _ in range(600)]
+    after_reset = 0
+    for prev, ch in itertools.pairwise(chars):
+        logits = params["Why"] @ ch.hidden + params["by"]  # y = W_hy h + b_y
+        np.testing.assert_allclose(ch.probs, distribution(logits, 0.8), rtol=1e-4, atol=1e-7)
+        after_reset += prev.char in " e"
+    assert after_reset > 10  # the case that went wrong was really exercised
 
 
 def test_temperature_and_top_k() -> None:
