@@ -111,7 +111,7 @@ class Trainer:
             [corpus.vocab.chars.index(ch) for ch in config.reset_at if ch in corpus.vocab.chars],
             np.int32,
         )  # ids after which a stream's state is reset (e.g. the newline)
-        self.starts, self.segment = self._streams(corpus.train, config.batch)
+        self.starts, self.segment = self._streams(corpus.train, config.batch, config.seq_len + 1)
         if self.segment < config.seq_len + 1:
             need = config.batch * (config.seq_len + 1)
             raise UserError(
@@ -155,20 +155,26 @@ class Trainer:
 
     # -- training ----------------------------------------------------------------------------
 
-    def _streams(self, ids: np.ndarray, B: int) -> tuple[np.ndarray, int]:
+    def _streams(self, ids: np.ndarray, B: int, need: int) -> tuple[np.ndarray, int]:
         """Start of each of B streams over `ids`, and the segment length they all share.
 
         Segments are equal cuts of the text; with reset characters, each start moves forward
-        to just after one, so windows of a line's length stay aligned with the lines."""
-        n = len(ids)
-        starts = np.arange(B) * (n // B)
+        to just after one, so windows of a line's length stay aligned with the lines, unless
+        that leaves some stream fewer than `need` characters (lines longer than a cut): then
+        the cuts stay equal and resets still happen, only not at window starts."""
+
+        def shortest(starts: np.ndarray) -> int:
+            return int(max(0, (np.append(starts[1:], len(ids)) - starts).min()))
+
+        starts = np.arange(B) * (len(ids) // B)
         if len(self.reset_ids):
             after = np.flatnonzero(np.isin(ids[:-1], self.reset_ids)) + 1
             if len(after):
                 snapped = after[np.minimum(np.searchsorted(after, starts), len(after) - 1)]
-                starts = np.where(snapped >= starts, snapped, starts)
-        ends = np.append(starts[1:], n)
-        return starts, int(max(0, (ends - starts).min()))
+                snapped = np.where(snapped >= starts, snapped, starts)
+                if shortest(snapped) >= need:
+                    starts = snapped
+        return starts, shortest(starts)
 
     def _batch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """The next window: X, Y: (B, T) int ids, Y one ahead of X, and reset: (B, T) bool
@@ -254,7 +260,7 @@ class Trainer:
         if n < 1:
             return None
         B = max(1, min(c.batch, n // c.seq_len))  # streams of at least one window each
-        starts, seg = self._streams(val[:-1], B)  # aligned to lines like the training streams
+        starts, seg = self._streams(val[:-1], B, c.seq_len)  # lines aligned as in training
         state = self.model.init_state(B)
         total, count = 0.0, 0
         for pos in range(0, seg, c.seq_len):

@@ -178,6 +178,20 @@ def test_spectral_norm_tracks_the_recurrent_matrix(tiny) -> None:
     assert record.spectral_norm == pytest.approx(exact, rel=0.02)
 
 
+def test_reset_at_with_lines_longer_than_a_stream_still_trains(text_file) -> None:
+    """If this fails, --reset-at refuses a corpus as "too short" that trains without it: with
+    lines longer than the text's B-th part, two streams moved to the same line start and one
+    was left with nothing."""
+    line = "".join(chr(ord("a") + i % 26) for i in range(199)) + "\n"
+    corpus = load_corpus(text_file(line * 60))  # 12,000 characters, 200 per line
+    trainer = Trainer(corpus, Config(hidden=8, seq_len=32, batch=100, reset_at="\n"))
+    assert trainer.segment >= 33
+    X, _, reset = trainer._batch()
+    newline = corpus.vocab.chars.index("\n")
+    np.testing.assert_array_equal(reset[:, 1:], X[:, :-1] == newline)  # resets still happen
+    assert math.isfinite(trainer.step().loss)
+
+
 def test_reset_at_newline_starts_every_line_afresh(text_file) -> None:
     """If this fails, the long-lag lesson leaks state from one line into the next, and the
     windows do not line up with the lines."""
