@@ -20,6 +20,7 @@ from textual.widget import Widget
 from rnn_tui.widgets import GradPane, HelpScreen, LossChart, NeuronView, SamplePane, StatusBar
 from rnn_tui.widgets.grad_pane import N_HEAT
 from rnn_tui.widgets.loss_chart import WAITING_TEXT, downsample
+from rnn_tui.widgets.neuron_view import BLUE, GREY, PALETTE, RED, WHITE, palette_index
 from rnn_tui.widgets.sample_pane import sanitize
 
 SIZES = [(80, 24), (120, 40)]
@@ -285,6 +286,21 @@ def test_grad_pane_caches_until_data_or_size_changes() -> None:
         assert pane.render_count == n + 1
 
     run_in_app(pane, (80, 24), body)
+
+
+def test_neuron_view_shades_follow_the_value() -> None:
+    """If this fails, the neuron view colours a unit's -1 and +1 alike, or NaN as a value."""
+    idx = palette_index(np.array([-5.0, -1.0, -0.5, 0.0, 0.49, 1.0, np.nan, np.inf]))
+    assert idx.tolist() == [0, 0, 8, 16, 24, 32, 33, 33]
+    assert PALETTE[0].bgcolor.triplet == BLUE and PALETTE[32].bgcolor.triplet == RED
+    assert PALETTE[16].bgcolor.triplet == WHITE and PALETTE[33].bgcolor.triplet == GREY
+    view = NeuronView()
+    view.set_data(list("a\x1bb\nc"), np.array([-1.0, 0.0, 1.0, 0.0, np.nan]), 0, 8)
+    body = view.text.plain.split("\n", 1)[1]
+    assert body == "a␛b↵\nc"  # controls shown as stand-ins, newlines marked
+    plain = view.text.plain
+    shade = {plain[s.start]: s.style.bgcolor.triplet for s in view.text.spans if s.style.bgcolor}
+    assert shade == {"a": BLUE, "␛": WHITE, "b": RED, "↵": WHITE, "c": GREY}
 
 
 def test_drawn_panes_reuse_a_bounded_set_of_styles() -> None:

@@ -7,35 +7,36 @@ from __future__ import annotations
 
 import numpy as np
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 from textual.widget import Widget
 
 from rnn_tui.textsafe import sanitize
 from rnn_tui.widgets.drawn import Drawn
 
 BLUE, WHITE, RED = (40, 90, 230), (245, 245, 245), (225, 40, 40)
+GREY = (128, 128, 128)  # NaN or inf
 LEVELS = 16  # shades per sign: 33 colours in all, a bounded palette of styles
 
 
-def colour(v: float) -> tuple[int, int, int]:
-    """-1 blue .. 0 white .. +1 red, in LEVELS steps per sign; NaN grey."""
-    if not np.isfinite(v):
-        return (128, 128, 128)
-    v = max(-1.0, min(1.0, float(v)))
-    end = RED if v > 0 else BLUE
-    a = round(abs(v) * LEVELS) / LEVELS  # quantised: a few dozen styles, not one per character
+def colour(level: int) -> tuple[int, int, int]:
+    """The shade of `level` in -LEVELS..LEVELS: blue .. white (0) .. red, linear between."""
+    end = RED if level > 0 else BLUE
+    a = abs(level) / LEVELS
     return tuple(round(w + (e - w) * a) for w, e in zip(WHITE, end, strict=True))  # type: ignore[return-value]
 
 
-_STYLES: dict[tuple[int, int, int], Style] = {}
+# Black text on each shade, indexed by level + LEVELS; the last entry is for NaN and inf.
+PALETTE: list[Style] = [
+    Style(color="black", bgcolor="rgb({},{},{})".format(*rgb))
+    for rgb in [colour(k) for k in range(-LEVELS, LEVELS + 1)] + [GREY]
+]
 
 
-def _style(rgb: tuple[int, int, int]) -> Style:
-    """Black text on the colour `rgb`, one Style object per colour."""
-    style = _STYLES.get(rgb)
-    if style is None:
-        style = _STYLES[rgb] = Style(color="black", bgcolor=f"rgb({rgb[0]},{rgb[1]},{rgb[2]})")
-    return style
+def palette_index(values: np.ndarray) -> np.ndarray:
+    """`values: (N,)` -> (N,) int indices into PALETTE: clipped to -1..1, rounded to a level."""
+    with np.errstate(invalid="ignore"):
+        level = np.rint(np.clip(values, -1.0, 1.0) * LEVELS) + LEVELS
+    return np.where(np.isfinite(values), level, len(PALETTE) - 1).astype(np.intp)
 
 
 class NeuronView(Widget, can_focus=False):
@@ -61,13 +62,20 @@ class NeuronView(Widget, can_focus=False):
             text.append(f"unit {unit} of {n_units}", Style(bold=True))
             text.append(f"  range {lo:+.2f} .. {hi:+.2f}", Style(dim=True))
         text.append("  [ ] unit  m most varying  v samples\n", Style(dim=True))
-        for ch, v in zip(chars, values, strict=True):
-            style = _style(colour(v))
-            if ch == "\n":
-                text.append("↵", style)
-                text.append("\n")
+        parts: list[str] = []
+        spans: list[Span] = []
+        pos = 0
+        safe = sanitize("".join(chars))  # one stand-in per control character: same length
+        for ch, k in zip(safe, palette_index(np.asarray(values)).tolist(), strict=True):
+            label = "↵" if ch == "\n" else ch
+            style = PALETTE[k]
+            if spans and spans[-1].style is style:  # one span per run of a shade
+                spans[-1] = Span(spans[-1].start, pos + len(label), style)
             else:
-                text.append(sanitize(ch), style)
+                spans.append(Span(pos, pos + len(label), style))
+            parts.append(label + "\n" if ch == "\n" else label)
+            pos += len(parts[-1])
+        text.append_text(Text("".join(parts), spans=spans))
         self._text = text
         self.refresh()
 
