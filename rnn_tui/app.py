@@ -94,8 +94,10 @@ class Lane:
         self.neurons = NeuronView(id=f"neurons{index}", classes="neurons")
         self.next_chars = NextChars(id=f"next{index}", classes="next-chars")
         self.box = Vertical(id=f"lane{index}", classes="lane")  # border around the three
-        # The characters of the sample being typed, with their states, for the neuron view.
-        self.recent: deque[SampledChar] = deque(maxlen=sample_len)
+        # (character, hidden state (H,)) of the sample being typed, for the neuron view; the
+        # (V,) distributions are not kept: with thousands of characters they would be megabytes.
+        self.recent: deque[tuple[str, np.ndarray]] = deque(maxlen=sample_len)
+        self.last: SampledChar | None = None  # the character typed last, distribution and all
         self.header = ""  # the header of the sample being typed
         self.sample_len = sample_len  # characters per sample before a new one starts
         self.seed = seed
@@ -144,9 +146,9 @@ class Lane:
             text = "".join(c.char for c in drawn)
             self.sample_pane.append_chars(text)
             self.typing.append(text)
-            self.recent.extend(drawn)
+            self.recent.extend((c.char, c.hidden) for c in drawn)
             self.typed += n
-            last = drawn[-1]
+            self.last = last = drawn[-1]
             self.next_chars.show(top_chars(last.probs, vocab.chars), chosen=last.char)
 
     def samples_so_far(self) -> list[tuple[str, str]]:
@@ -158,7 +160,7 @@ class Lane:
         """(N, H): the state that chose each character typed so far in this sample."""
         if not self.recent:
             return np.zeros((0, self.cell.H))
-        return np.array([c.hidden for c in self.recent])
+        return np.array([hidden for _, hidden in self.recent])
 
 
 class RnnApp(App[int]):
@@ -448,7 +450,7 @@ class RnnApp(App[int]):
         hidden = lane.hidden_values()
         self.neuron_unit %= lane.cell.H
         lane.neurons.set_data(
-            [c.char for c in lane.recent],
+            [ch for ch, _ in lane.recent],
             hidden[:, self.neuron_unit],
             self.neuron_unit,
             lane.cell.H,
