@@ -360,6 +360,7 @@ class TrainerProcess:
         self.commands = ctx.Queue()
         self.snapshots = ctx.Queue(maxsize=8)  # small: the worker drops, never piles up
         self._starter: threading.Thread | None = None
+        self._held: list[tuple[Snapshot, ...]] = []  # read by `request`, handed out by `poll`
         self.process = ctx.Process(
             target=worker_main,
             args=(trainers, self.commands, self.snapshots, self.log_path, metrics_path, log_every),
@@ -387,11 +388,15 @@ class TrainerProcess:
         latest: tuple[Snapshot, ...] | None = None
         weights: dict[int, tuple[Params, int]] = {}
         message = ""
+        held, self._held = self._held, []
         while True:
-            try:
-                snaps = self.snapshots.get_nowait()
-            except (queue.Empty, OSError, ValueError, EOFError):
-                break
+            if held:
+                snaps = held.pop(0)
+            else:
+                try:
+                    snaps = self.snapshots.get_nowait()
+                except (queue.Empty, OSError, ValueError, EOFError):
+                    break
             latest = snaps
             for i, snap in enumerate(snaps):
                 if snap.weights is not None:
@@ -410,7 +415,8 @@ class TrainerProcess:
 
     def request(self, kind: str, timeout: float = 1.0, **args: Any) -> str | None:
         """Send a command and wait up to `timeout` seconds for the worker's message about it
-        (e.g. "saved ..."); None if none came. Snapshots read meanwhile are dropped."""
+        (e.g. "saved ..."); None if none came. Snapshots read meanwhile are kept for the next
+        `poll` (the weight copies they carry too), all but the message returned here."""
         if not self.process.is_alive():
             return None
         self.send(kind, **args)
@@ -421,7 +427,9 @@ class TrainerProcess:
             except (queue.Empty, OSError, ValueError, EOFError):
                 return None
             if snaps[0].message:
+                self._held.append((replace(snaps[0], message=""), *snaps[1:]))
                 return snaps[0].message
+            self._held.append(snaps)
         return None
 
     def stop(self, timeout: float = 2.0) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from rnn_tui.checkpoint import load_checkpoint
 from rnn_tui.data import load_corpus
 from rnn_tui.trainer import Trainer
 from rnn_tui.widgets import SamplePane
+from rnn_tui.worker import TrainerProcess
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +92,21 @@ def test_e_without_an_export_folder_says_how(tiny) -> None:
         assert "--export-dir" in app.notice
 
     run_app(app, script)
+
+
+def test_waiting_for_a_save_loses_no_snapshot(tiny, tmp_path: Path) -> None:
+    """If this fails, pressing e (which waits for the worker's "saved" reply) throws away the
+    snapshots read meanwhile, and with them the weight copy the sampler was waiting for."""
+    proc = TrainerProcess([Trainer(tiny, SMALL)])
+    proc.start()
+    try:
+        deadline = time.monotonic() + 30
+        while proc.poll() is None:
+            assert time.monotonic() < deadline, "the worker sent nothing"
+            time.sleep(0.05)
+        reply = proc.request("save", timeout=10, path=str(tmp_path / "m.npz"))
+        assert reply is not None and reply.startswith("saved")
+        kept = proc.poll()  # at once: the snapshots read while waiting, not new ones
+        assert kept is not None and kept[0].message == ""  # the reply is not shown twice
+    finally:
+        proc.stop()
