@@ -10,7 +10,7 @@ import codecs
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from rnn_tui.config import CELL_NAMES, CLIP_MODES, DTYPES, OPTIMIZERS, Config
 from rnn_tui.errors import UserError
@@ -21,6 +21,11 @@ DEFAULTS = Config()
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, **kwargs: Any) -> None:
+        # No abbreviations: `--hid 64` would be taken as --hidden yet not seen as typed by
+        # `_typed`, so a preset or checkpoint would silently override it.
+        super().__init__(allow_abbrev=False, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         """One line instead of argparse's usage block."""
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")

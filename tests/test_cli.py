@@ -70,6 +70,8 @@ BAD_ARGS = [
     (["{tiny}", "--headless", "--compare", "rnn"], "--compare takes two different cells"),
     (["{tiny}", "--headless", "--compare", "lstm,lstm"], "--compare takes two different cells"),
     (["{tiny}", "--headless", "--preset", "magic"], "invalid choice: 'magic'"),
+    # An abbreviation would be lost under a preset or checkpoint: refused, never half-taken.
+    (["{tiny}", "--headless", "--preset", "vanishing", "--hid", "64"], "unrecognized arguments"),
     (["--headless"], "give a text file to learn"),
 ]
 

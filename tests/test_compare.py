@@ -12,7 +12,7 @@ import pytest
 from conftest import TINY
 
 from rnn_tui.app import make_app
-from rnn_tui.cli import build_parser, make_trainers
+from rnn_tui.cli import _typed, build_parser, make_trainers
 from rnn_tui.errors import UserError
 from rnn_tui.headless import run_headless
 from rnn_tui.longlag import line_length, make_lines
@@ -22,8 +22,7 @@ from rnn_tui.trainer import Trainer
 def trainers_for(argv: list[str]) -> list[Trainer]:
     parser = build_parser()
     args = parser.parse_args(argv)
-    typed = {a.dest for a in parser._actions if any(o in argv for o in a.option_strings)}
-    return make_trainers(args, typed)
+    return make_trainers(args, _typed(argv, parser))
 
 
 def test_compare_feeds_both_models_identical_batches() -> None:

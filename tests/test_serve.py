@@ -479,7 +479,7 @@ def test_sessions_get_every_flag_but_the_serve_flags() -> None:
         "0.0.0.0",
         "--cell",
         "gru",
-        "--max",  # argparse's unique prefix of --max-sessions
+        "--max-sessions",
         "2",
         "--compare=rnn,lstm",
     ]

@@ -39,10 +39,7 @@ def session_argv(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[s
             out.append(arg)
             continue
         name, has_value = arg.split("=", 1)[0], "=" in arg
-        action = options.get(name)
-        if action is None:
-            matches = {a for s, a in options.items() if s.startswith(name)}
-            action = matches.pop() if len(matches) == 1 else None
+        action = options.get(name)  # exact names only: the parser allows no abbreviations
         if action is not None and action.dest in SERVE_DESTS:
             skip = action.nargs != 0 and not has_value  # its value is the next word
             continue
