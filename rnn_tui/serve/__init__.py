@@ -23,8 +23,7 @@ SERVE_DESTS = ("serve", "host", "port", "max_sessions")  # flags the sessions mu
 def session_argv(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
     """`argv` without the serve flags and their values: what each session's app is given.
 
-    Options are matched as argparse matches them: exactly, as `--flag=value`, or by a unique
-    prefix (argparse accepts `--max 2` for `--max-sessions 2`).
+    Options are matched as the parser matches them: exactly, or as `--flag=value`.
     """
     options = {s: a for a in parser._actions for s in a.option_strings if s.startswith("--")}
     out: list[str] = []
