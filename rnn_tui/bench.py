@@ -24,6 +24,7 @@ for `--minutes` and follows the resident memory of the app and its worker: see
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import statistics
@@ -431,6 +432,21 @@ def report(
 # -- command line ----------------------------------------------------------------------------
 
 
+def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
+    """An argparse type: a finite number > 0 of `kind`, or a one-line usage error."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not (value > 0 and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be > 0 (got {text})")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     """`python -m rnn_tui.bench [train] [--quick] [--seconds S] [--corpus PATH] ...`."""
     p = argparse.ArgumentParser(
@@ -448,15 +464,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="tiny sizes and short timings (smoke)")
     p.add_argument(
         "--seconds",
-        type=float,
+        type=_positive(float),
         help="timed seconds per configuration (train: default 2, quick 0.2);"
         " training seconds per run (app: default 20, quick 2)",
     )
-    p.add_argument("--keys", type=int, help="app: key presses timed (default 60, quick 8)")
     p.add_argument(
-        "--minutes", type=float, help="soak: minutes of sampling (default 30, quick 0.3)"
+        "--keys", type=_positive(int), help="app: key presses timed (default 60, quick 8)"
     )
-    p.add_argument("--rounds", type=int, help="interleaved timing rounds (default: ~0.1 s each)")
+    p.add_argument(
+        "--minutes", type=_positive(float), help="soak: minutes of sampling (default 30, quick 0.3)"
+    )
+    p.add_argument(
+        "--rounds", type=_positive(int), help="interleaved timing rounds (default: ~0.1 s each)"
+    )
     p.add_argument("--seq-len", type=int, help="BPTT window T of the trainer and the bound")
     p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="UTF-8 text to train on")
     return p
@@ -466,9 +486,6 @@ def run_train(plan: Plan, corpus_path: Path) -> int:
     """Measure everything in `plan`, print the table; the summary is the last line."""
     pinned = pin_blas_threads(1)  # before any timing: one BLAS thread, as the trainer uses
     keep_freed_memory()  # and the allocator tuning of the processes that train
-    if not corpus_path.is_file():
-        print(f"error: corpus {corpus_path} not found (give one with --corpus)", file=sys.stderr)
-        return 2
     try:
         corpus = load_corpus(corpus_path)
         ref = ReferenceBench(corpus, plan.ref_hidden)
@@ -514,15 +531,13 @@ def _run_soak(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the arguments and run the chosen benchmark; return the exit code."""
     args = build_parser().parse_args(argv)
-    if args.seconds is not None and args.seconds <= 0:
-        print("error: --seconds must be > 0", file=sys.stderr)
+    if not args.corpus.is_file():
+        print(f"error: corpus {args.corpus} not found (give one with --corpus)", file=sys.stderr)
         return 2
-    if args.rounds is not None and args.rounds < 1:
-        print("error: --rounds must be >= 1", file=sys.stderr)
-        return 2
-    plan = make_plan(args.quick, args.seconds, args.rounds, args.seq_len)
     modes: dict[str, Callable[[], int]] = {
-        "train": lambda: run_train(plan, args.corpus),
+        "train": lambda: run_train(
+            make_plan(args.quick, args.seconds, args.rounds, args.seq_len), args.corpus
+        ),
         "app": lambda: _run_app(args),
         "soak": lambda: _run_soak(args),
     }

@@ -661,13 +661,7 @@ def run_app_bench(
     app worked (drew, trained, quit cleanly), 1 otherwise; 2 for a missing corpus."""
     from rnn_tui.config import Config  # light: no numpy, no Textual
 
-    corpus = corpus.resolve()
-    if not corpus.is_file():
-        print(f"error: corpus {corpus} not found (give one with --corpus)", file=sys.stderr)
-        return 2
-    if keys is not None and keys < 1:
-        print("error: --keys must be >= 1", file=sys.stderr)
-        return 2
+    corpus = corpus.resolve()  # checked by bench.main, like the numbers
     c = Config()
     plan = make_app_plan(quick, seconds, keys, c.sample_len)
     print(

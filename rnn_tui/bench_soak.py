@@ -337,13 +337,7 @@ def run_soak_bench(corpus: Path, minutes: float | None = None, quick: bool = Fal
     arguments; 130 on Ctrl-C."""
     from rnn_tui.config import Config  # light: no numpy, no Textual
 
-    corpus = corpus.resolve()
-    if not corpus.is_file():
-        print(f"error: corpus {corpus} not found (give one with --corpus)", file=sys.stderr)
-        return 2
-    if minutes is not None and not (minutes > 0 and math.isfinite(minutes)):
-        print("error: --minutes must be > 0", file=sys.stderr)
-        return 2
+    corpus = corpus.resolve()  # checked by bench.main, like the numbers
     plan = make_soak_plan(quick, minutes)
     c = Config()
     print(

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from rnn_tui import bench
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +59,28 @@ def test_missing_corpus_is_one_line_error(tmp_path: Path, capsys) -> None:
     assert bench.main(["--quick", "--corpus", str(tmp_path / "nope.txt")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "nope.txt" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--seconds", "nan"],
+        ["--seconds", "0"],
+        ["--rounds", "0"],
+        ["app", "--keys", "-1"],
+        ["soak", "--minutes", "inf"],
+        ["--seconds", "soon"],
+    ],
+)
+def test_bad_numbers_are_refused_before_anything_runs(args: list[str], capsys) -> None:
+    """If this fails, a mistyped number gives a traceback (NaN seconds did) or a run that
+    never ends, instead of an argparse error naming the option."""
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--quick", *args])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {[a for a in args if a.startswith('--')][0]}" in err
+    assert "Traceback" not in err
 
 
 def test_import_has_no_side_effects() -> None:

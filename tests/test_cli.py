@@ -36,7 +36,8 @@ def test_save_then_load_resumes(tmp_path: Path) -> None:
     """If this fails, a saved run cannot be continued from the command line."""
     ckpt = tmp_path / "run.npz"
     first = rnn_tui(str(TINY), "--headless", "--steps", "20", "--save", str(ckpt), *FAST)
-    assert first.returncode == 0, first.stderr and ckpt.exists()
+    assert first.returncode == 0, first.stderr
+    assert ckpt.exists()
     again = rnn_tui(str(TINY), "--headless", "--steps", "10", "--load", str(ckpt))
     assert again.returncode == 0, again.stderr
     assert "sample at step 30" in again.stdout
