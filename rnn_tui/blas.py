@@ -1,7 +1,5 @@
 """Process tuning for the training loop: one BLAS thread, and no page faults on temporaries.
 
-Keep BLAS to one thread.
-
 On a 2-core machine a second OpenBLAS thread competes with the UI thread (and with the other
 trainer in compare mode) and the step gets several times slower. Environment variables only
 work before numpy is imported, so this also asks the loaded OpenBLAS library directly.

@@ -222,8 +222,10 @@ def run(argv: Sequence[str]) -> int:
         from rnn_tui.app import run_app
 
         return run_app(trainers, args)
+    from rnn_tui.blas import keep_freed_memory
     from rnn_tui.headless import run_headless
 
+    keep_freed_memory()  # this process only trains: reuse freed memory instead of page-faulting
     metrics = None
     try:
         if args.metrics:

@@ -8,7 +8,6 @@ import time
 from dataclasses import replace
 from typing import IO
 
-from rnn_tui.blas import keep_freed_memory
 from rnn_tui.sampling import sample_text
 from rnn_tui.textsafe import sanitize
 from rnn_tui.trainer import StepRecord, Trainer
@@ -37,7 +36,6 @@ def run_headless(
     """Train `steps` steps (each trainer, taking turns in compare mode). Metrics lines carry
     the cell. Returns the exit code: 0 done, 1 diverged, 130 interrupted."""
     runs = trainers if isinstance(trainers, list) else [trainers]
-    keep_freed_memory()  # this process trains: reuse freed memory instead of page-faulting
     for trainer in runs:
         c = trainer.config
         print(

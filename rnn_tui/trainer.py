@@ -103,7 +103,7 @@ class Trainer:
     """
 
     def __init__(self, corpus: Corpus, config: Config) -> None:
-        pin_blas_threads(1)  # the allocator is tuned where training runs (keep_freed_memory)
+        pin_blas_threads(1)  # a process that trains also tunes its allocator (keep_freed_memory)
         self.corpus = corpus  # the text being learned
         self.config = config  # settings; lr and clipping may be changed while running
         self.model: Cell = make_cell(config.cell, corpus.vocab.size, config.hidden, config.dtype)
@@ -139,7 +139,8 @@ class Trainer:
         self.diverged = False
         self.last: StepRecord | None = None
         H = self.model.H
-        self._spec_v = rng.standard_normal(H) / np.sqrt(H)  # power-iteration vector for W_hh
+        v = rng.standard_normal(H).astype(self.model.dtype)  # power-iteration vector for W_hh
+        self._spec_v = v / np.linalg.norm(v)  # unit length, as power_iteration assumes
 
     def set_config(self, config: Config) -> None:
         """Change settings that need no new weights (lr, clipping, sampling, evaluation)."""
@@ -228,7 +229,7 @@ class Trainer:
         sigma = None
         if self.model.recurrent is not None and finite:
             W = self.params[self.model.recurrent]
-            sigma, self._spec_v = power_iteration(W, self._spec_v.astype(W.dtype))
+            sigma, self._spec_v = power_iteration(W, self._spec_v)
         self.last = StepRecord(
             step=self.steps,
             chars=self.chars,

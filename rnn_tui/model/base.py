@@ -58,22 +58,23 @@ def cross_entropy(logits: np.ndarray, Y: np.ndarray) -> float:
 
 
 def softmax_xent(logits: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean cross-entropy of `logits: (B, T, V)` against targets `Y: (B, T)`, and its gradient.
+    """Mean cross-entropy of `logits: (..., V)` against targets `Y: (...)`, and its gradient
+    (the leading axes are (T, B) when called by `readout`: only their product N matters).
 
     Computed through log-softmax, so large logits neither overflow nor give log(0).
-    Returns (loss, dlogits) with dlogits: (B, T, V) = d(mean loss)/d(logits).
+    Returns (loss, dlogits) with dlogits: (..., V) = d(mean loss)/d(logits).
     """
-    B, T, _ = logits.shape
+    N = Y.size  # predictions averaged over
     z = logits - logits.max(
         axis=-1, keepdims=True
     )  # shift: softmax is unchanged, exp cannot overflow
-    expz = np.exp(z)  # (B, T, V)
-    sumexp = expz.sum(axis=-1, keepdims=True)  # (B, T, 1)
+    expz = np.exp(z)  # (..., V)
+    sumexp = expz.sum(axis=-1, keepdims=True)  # (..., 1)
     logp_y = np.take_along_axis(z, Y[..., None], axis=-1) - np.log(sumexp)  # log p(target)
     loss = -float(logp_y.mean())  # mean negative log-likelihood, nats/char
     dlogits = expz / sumexp  # softmax probabilities p
     np.put_along_axis(dlogits, Y[..., None], np.take_along_axis(dlogits, Y[..., None], -1) - 1, -1)
-    dlogits /= B * T  # d(mean)/d(logits) = (p - onehot(y)) / (B*T)
+    dlogits /= N  # d(mean)/d(logits) = (p - onehot(y)) / N
     return loss, dlogits
 
 
