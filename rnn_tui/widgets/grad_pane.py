@@ -22,11 +22,9 @@ import numpy as np
 from rich.color import Color
 from rich.style import Style
 from rich.text import Span, Text
-from textual.app import RenderResult
-from textual.widget import Widget
 
 from rnn_tui.textsafe import sanitize
-from rnn_tui.widgets.drawn import Drawn
+from rnn_tui.widgets.drawn import DrawnPane, flow
 
 BAR_RGB = (50, 110, 190)
 """grad_t bars (a muted blue, so the orange grad_last_t marks stand out on top of them)."""
@@ -199,40 +197,10 @@ def decade_range(*arrays: np.ndarray, min_decades: int = MIN_DECADES) -> tuple[i
     return lo, hi
 
 
-def flow(tokens: list[Text], width: int, sep: str = "  ") -> list[Text]:
-    """Lay tokens out left to right, starting a new line when the next token does not fit."""
-    lines: list[Text] = []
-    cur = Text()
-    for tok in tokens:
-        if not tok.cell_len:
-            continue
-        if cur.cell_len and cur.cell_len + len(sep) + tok.cell_len > width:
-            lines.append(cur)
-            cur = Text()
-        if cur.cell_len:
-            cur.append(sep)
-        cur.append_text(tok)
-    if cur.cell_len:
-        lines.append(cur)
-    for line in lines:
-        line.truncate(width, overflow="ellipsis")
-    return lines
-
-
-class GradPane(Widget):
+class GradPane(DrawnPane):
     """BPTT gradient magnitudes per timestep (log scale) plus a heat strip of their history.
 
     Feed it with :meth:`set_data`; it redraws only when data or size changed.
-    """
-
-    DEFAULT_CSS = """
-    GradPane {
-        width: 1fr;
-        height: 1fr;
-        min-height: 3;
-        text-wrap: nowrap;
-        text-overflow: clip;
-    }
     """
 
     def __init__(
@@ -252,12 +220,7 @@ class GradPane(Widget):
         self._extra = ""
         self._has_data = False
         self._range: tuple[int, int] | None = None
-        self._version = 0
-        self._cache_key: tuple[int, int, int] | None = None
-        self._cache_text: Text | None = None
         self._scale: tuple[int, int] | None = None
-        self.render_count = 0
-        """How many times the pane was actually rebuilt (not served from cache)."""
 
     def set_data(
         self,
@@ -301,8 +264,7 @@ class GradPane(Widget):
         self._has_data = t > 0
         self._scale = scale
         self._range = scale if scale is not None else self._next_range(decade_range(g, gl))
-        self._version += 1
-        self.refresh()
+        self.changed()
 
     def _next_range(self, new: tuple[int, int] | None) -> tuple[int, int] | None:
         """The bar scale's decade range, with hysteresis so it does not flicker.
@@ -320,21 +282,6 @@ class GradPane(Widget):
         if hi - lo < MIN_DECADES:
             lo = hi - MIN_DECADES
         return lo, hi
-
-    @property
-    def data_version(self) -> int:
-        """Counter bumped by every :meth:`set_data` call."""
-        return self._version
-
-    def render(self) -> RenderResult:
-        """The pane as drawn Rich Text (not selectable), rebuilt only if data or size changed."""
-        width, height = self.size
-        key = (self._version, width, height)
-        if self._cache_key != key or self._cache_text is None:
-            self._cache_text = self.build_text(width, height)
-            self._cache_key = key
-            self.render_count += 1
-        return Drawn(self._cache_text)
 
     # ------------------------------------------------------------- pieces
 

@@ -14,11 +14,9 @@ from typing import Any
 import numpy as np
 from rich.style import Style
 from rich.text import Text
-from textual.app import RenderResult
-from textual.widget import Widget
 
 from rnn_tui.textsafe import sanitize
-from rnn_tui.widgets.drawn import Drawn
+from rnn_tui.widgets.drawn import DrawnPane, flow
 
 LN2 = math.log(2.0)
 
@@ -156,21 +154,11 @@ class _Series:
         return cls(label, xs, ys, rgb, float(arr[-1]) if arr.size else None, with_unit)
 
 
-class LossChart(Widget):
+class LossChart(DrawnPane):
     """Live loss curve: smoothed training loss and held-out loss (nats/char) against step.
 
     Call :meth:`set_data` from the UI thread whenever new numbers arrive; the chart redraws only
     when the data or the widget size changed.
-    """
-
-    DEFAULT_CSS = """
-    LossChart {
-        width: 1fr;
-        height: 1fr;
-        min-height: 3;
-        text-wrap: nowrap;
-        text-overflow: clip;
-    }
     """
 
     def __init__(
@@ -184,12 +172,7 @@ class LossChart(Widget):
         self._series: list[_Series] = []  # what is drawn, in drawing order
         self._title_extra = ""
         self._has_any = False
-        self._version = 0
-        self._cache_key: tuple[int, int, int] | None = None
-        self._cache_text: Text | None = None
         self._figure: Any = None  # a private plotext figure, made on first draw
-        self.render_count = 0
-        """How many times the chart was actually rebuilt (not served from cache)."""
 
     # ------------------------------------------------------------------ data
 
@@ -237,25 +220,7 @@ class LossChart(Widget):
         self._series = series
         self._has_any = any(s.raw_last is not None for s in series)
         self._title_extra = sanitize(str(title_extra).replace("\n", " "))
-        self._version += 1
-        self.refresh()
-
-    @property
-    def data_version(self) -> int:
-        """Counter bumped by every :meth:`set_data` call."""
-        return self._version
-
-    # ------------------------------------------------------------- rendering
-
-    def render(self) -> RenderResult:
-        """The chart as drawn Rich Text (not selectable), rebuilt only if data or size changed."""
-        width, height = self.size
-        key = (self._version, width, height)
-        if self._cache_key != key or self._cache_text is None:
-            self._cache_text = self.build_text(width, height)
-            self._cache_key = key
-            self.render_count += 1
-        return Drawn(self._cache_text)
+        self.changed()
 
     def _title_parts(self, compact: int = 0) -> list[Text]:
         """Title tokens: coloured legend entries with the latest values in nats and bits.
@@ -295,29 +260,10 @@ class LossChart(Widget):
         """The most detailed title that fits in ``max_lines`` lines of ``width`` cells."""
         lines: list[Text] = []
         for compact in (0, 1, 2, 3):
-            lines = self._flow(self._title_parts(compact), width, 99)
+            lines = flow(self._title_parts(compact), width)
             if len(lines) <= max_lines:
                 return lines
         return lines[:max_lines]
-
-    @staticmethod
-    def _flow(parts: list[Text], width: int, max_lines: int) -> list[Text]:
-        """Lay tokens out left to right, breaking lines between tokens (2 spaces apart)."""
-        lines: list[Text] = []
-        cur = Text()
-        for part in parts:
-            if cur.cell_len and cur.cell_len + 2 + part.cell_len > width:
-                lines.append(cur)
-                cur = Text()
-            if cur.cell_len:
-                cur.append("  ")
-            cur.append_text(part)
-        if cur.cell_len:
-            lines.append(cur)
-        out = lines[:max_lines]
-        for line in out:
-            line.truncate(width, overflow="ellipsis")
-        return out
 
     def build_text(self, width: int, height: int) -> Text:
         """Build the whole chart for a ``width`` x ``height`` cell area (no caching)."""
