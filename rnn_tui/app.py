@@ -239,8 +239,8 @@ class RnnApp(App[int]):
         self.paused = False  # what the user asked for
         self.notice = ""  # last message for the status line
         self._last_chart = 0.0  # monotonic time of the last chart redraw
-        self._charts_stale = False
-        self._chart_turn = False  # True: the loss chart was drawn last
+        self._stale: set[str] = set()  # chart kinds ("loss", "grads") behind the snapshot
+        self._drawn_last = "grads"  # the chart kind drawn last: the other one goes next
         self._type_credit = 0.0
         self._key_trace = os.environ.get(KEY_TRACE_ENV)  # for the latency benchmark
         # The panes, kept by reference: timers may fire while another screen is on top.
@@ -325,7 +325,7 @@ class RnnApp(App[int]):
         snaps = self.backend.poll()
         if snaps is not None:
             self.show_snapshots(snaps)
-        elif self._charts_stale:
+        elif self._stale:
             self._draw_charts()
 
     def show_snapshots(self, snaps: Sequence[Snapshot]) -> None:
@@ -341,7 +341,7 @@ class RnnApp(App[int]):
         if all(s.state in ("diverged", "error") for s in snaps):
             self.paused = True
         self._update_status()
-        self._charts_stale = True
+        self._stale = {"loss", "grads"}
         self._draw_charts()
 
     def _draw_charts(self, force: bool = False) -> None:
@@ -355,12 +355,15 @@ class RnnApp(App[int]):
         if not snaps:
             return
         self._last_chart = now
-        self._chart_turn = not self._chart_turn
-        if force or self._chart_turn:
-            self._draw_loss(snaps)
-        if force or not self._chart_turn:
-            self._draw_grads(snaps)
-        self._charts_stale = not force and self._chart_turn  # the grads' turn is still due
+        if force:
+            kinds = ["loss", "grads"]
+        else:  # the kind not drawn last, unless only the other one is behind
+            turn = "loss" if self._drawn_last == "grads" else "grads"
+            kinds = [k for k in (turn, self._drawn_last) if k in self._stale][:1]
+        for kind in kinds:
+            (self._draw_loss if kind == "loss" else self._draw_grads)(snaps)
+            self._stale.discard(kind)
+            self._drawn_last = kind
 
     def _draw_loss(self, snaps: list[Snapshot]) -> None:
         r = snaps[0].record
