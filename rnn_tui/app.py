@@ -255,10 +255,6 @@ class RnnApp(App[int]):
         return self.lanes[0].cell
 
     @property
-    def grad_pane(self) -> GradPane:
-        return self.lanes[0].grad_pane
-
-    @property
     def sample_pane(self) -> SamplePane:
         return self.lanes[0].sample_pane
 

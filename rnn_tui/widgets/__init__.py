@@ -1,6 +1,5 @@
 """Display widgets of rnn-tui. They take plain data (numpy arrays, floats, strings) only."""
 
-from rnn_tui.textsafe import sanitize
 from rnn_tui.widgets.grad_pane import GradPane
 from rnn_tui.widgets.help_screen import HelpScreen
 from rnn_tui.widgets.loss_chart import LossChart
@@ -17,5 +16,4 @@ __all__ = [
     "NextChars",
     "SamplePane",
     "StatusBar",
-    "sanitize",
 ]

@@ -249,10 +249,8 @@ class GradPane(DrawnPane):
         g = np.array(grad_t, dtype=np.float64).ravel()
         gl = np.array(grad_last_t, dtype=np.float64).ravel()
         t = max(g.size, gl.size)
-        if g.size != t:
-            g = np.resize(np.append(g, np.full(t - g.size, np.nan)), t)
-        if gl.size != t:
-            gl = np.resize(np.append(gl, np.full(t - gl.size, np.nan)), t)
+        g = np.pad(g, (0, t - g.size), constant_values=np.nan)  # the shorter one: NaN-padded
+        gl = np.pad(gl, (0, t - gl.size), constant_values=np.nan)
         h = np.array(history, dtype=np.float64)
         if h.ndim != 2 or h.shape[1] != t:
             h = np.zeros((0, t))
