@@ -193,7 +193,8 @@ class RnnApp(App[int]):
         Binding("right_square_bracket", "unit(1)", "Next unit", show=False),
         Binding("left_square_bracket", "unit(-1)", "Previous unit", show=False),
         Binding("m", "most_varying_unit", "Most varying unit", show=False),
-        Binding("q,ctrl+c", "quit_app", "Quit", key_display="q", priority=True),
+        Binding("q", "quit_app", "Quit"),  # the help screen's own q closes it first
+        Binding("ctrl+c", "quit_app", "Quit", show=False, priority=True),  # not Screen's copy
     ]
 
     def __init__(
@@ -631,11 +632,8 @@ class RnnApp(App[int]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
-    async def action_quit_app(self) -> None:
+    def action_quit_app(self) -> None:
         self._trace("quit_app")
-        if isinstance(self.screen, HelpScreen):  # q on the help screen closes it
-            self.pop_screen()
-            return
         self.exit(0)
 
     def _trace(self, action: str) -> None:

@@ -169,15 +169,21 @@ def test_help_opens_and_closes(tiny) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen))
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("q")  # on the help screen q closes the help, not the app
+        await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen))
+        assert app.is_running and app.return_code is None
 
     drive(tiny, script)
 
 
-def test_q_quits_and_stops_the_worker(tiny) -> None:
+@pytest.mark.parametrize("key", ["q", "ctrl+c"])
+def test_q_quits_and_stops_the_worker(tiny, key: str) -> None:
     """If this fails, quitting leaves a training process behind, eating a core."""
 
     async def script(app: RnnApp, pilot) -> None:
-        await pilot.press("q")
+        await pilot.press(key)
 
     app = drive(tiny, script)
     assert app.return_code == 0
