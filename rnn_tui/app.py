@@ -175,6 +175,8 @@ class RnnApp(App[int]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (MIN_SIZE[1], "-medium"), (DIGITS_MIN[1], "-tall")]
 
     BINDINGS = [
+        Binding("q", "quit_app", "Quit"),  # first in the footer; the help screen's q closes it
+        Binding("ctrl+c", "quit_app", "Quit", show=False, priority=True),  # not Screen's copy
         Binding("space", "toggle_pause", "Pause"),
         Binding("n", "one_step", "Step"),
         Binding("r", "reset", "Reset"),
@@ -193,8 +195,6 @@ class RnnApp(App[int]):
         Binding("right_square_bracket", "unit(1)", "Next unit", show=False),
         Binding("left_square_bracket", "unit(-1)", "Previous unit", show=False),
         Binding("m", "most_varying_unit", "Most varying unit", show=False),
-        Binding("q", "quit_app", "Quit"),  # the help screen's own q closes it first
-        Binding("ctrl+c", "quit_app", "Quit", show=False, priority=True),  # not Screen's copy
     ]
 
     def __init__(
