@@ -40,7 +40,7 @@ class StepRecord:
     clipped: bool  # whether clipping changed the gradient
     chars_per_s: float  # training throughput, smoothed over recent steps
     lr: float  # learning rate used for this step
-    diverged: bool  # loss, gradient or weights turned NaN/inf: training stopped
+    diverged: bool  # loss, gradient or weights turned NaN/inf: stopped, last finite weights kept
     cell_grad_t: np.ndarray | None = None  # (T,) mean_b ||dL_b/dc_t|| (LSTM only)
     spectral_norm: float | None = None  # largest singular value of W_hh (vanilla RNN only)
 
@@ -138,9 +138,29 @@ class Trainer:
         self.rate: float | None = None  # smoothed chars/s
         self.diverged = False
         self.last: StepRecord | None = None
+        self._good: dict[str, np.ndarray] | None = None  # weights before the latest update
         H = self.model.H
         v = rng.standard_normal(H).astype(self.model.dtype)  # power-iteration vector for W_hh
         self._spec_v = v / np.linalg.norm(v)  # unit length, as power_iteration assumes
+
+    def _keep_good(self) -> None:
+        """Copy the weights and optimizer state into reused buffers (a few microseconds)."""
+        live = self._live_arrays()
+        if self._good is None:
+            self._good = {k: np.empty_like(v) for k, v in live.items()}
+        for k, v in live.items():
+            np.copyto(self._good[k], v)
+
+    def _restore_good(self) -> None:
+        """Undo the last update: the weights and optimizer state from before it."""
+        assert self._good is not None
+        for k, v in self._live_arrays().items():
+            v[...] = self._good[k]
+
+    def _live_arrays(self) -> dict[str, np.ndarray]:
+        return {f"param.{k}": v for k, v in self.params.items()} | {
+            f"opt.{k}": v for k, v in self.optimizer.state.items()
+        }
 
     def set_config(self, config: Config) -> None:
         """Change settings that need no new weights (lr, clipping, sampling, evaluation)."""
@@ -209,8 +229,11 @@ class Trainer:
             clipped = False
             if finite:
                 clipped = clip_grads(out.grads, c.clip_mode, c.clip, norm)
+                self._keep_good()  # the update below may overflow: keep what it starts from
                 self.optimizer.update(self.params, out.grads, c.lr)
                 finite = all(math.isfinite(float(p.sum())) for p in self.params.values())
+                if not finite:
+                    self._restore_good()  # never keep (or hand out) non-finite weights
         self.state = out.state
         self.steps += 1
         self.chars += X.size

@@ -85,6 +85,30 @@ def test_divergence_is_detected_and_stops_training(tiny) -> None:
     assert not trainer.step().diverged
 
 
+def test_an_update_that_overflows_is_rolled_back(tiny) -> None:
+    """If this fails, the step that diverges leaves NaN/inf weights behind, and the next weight
+    copy sent to the sampler crashes the app ("Probabilities contain NaN")."""
+    trainer = Trainer(tiny, SMALL)
+    trainer.step()
+    before = trainer.snapshot()
+    opt_before = {k: v.copy() for k, v in trainer.optimizer.state.items()}
+    real_update = trainer.optimizer.update
+
+    def overflowing(params, grads, lr):  # what a huge step does: a weight becomes inf
+        real_update(params, grads, lr)
+        params["Whh"][1, 2] = np.inf
+        params["by"][:] = np.nan
+
+    trainer.optimizer.update = overflowing
+    record = trainer.step()
+    assert record.diverged
+    for k, v in trainer.params.items():
+        assert np.isfinite(v).all()
+        np.testing.assert_array_equal(v, before[k])
+    for k, v in trainer.optimizer.state.items():
+        np.testing.assert_array_equal(v, opt_before[k])
+
+
 def test_clipping_by_norm_reports_when_it_fires(tiny) -> None:
     """If this fails, the 'clipped' indicator lies about what happened to the gradient."""
     trainer = Trainer(tiny, SMALL.with_(clip=1e-6))
