@@ -27,8 +27,14 @@ def distribution(logits: np.ndarray, temperature: float, top_k: int = 0) -> np.n
     if 0 < top_k < len(z):
         cutoff = np.partition(z, -top_k)[-top_k]  # the k-th largest logit
         z = np.where(z >= cutoff, z, -np.inf)  # everything below it gets probability 0
-    p = np.exp(z - z.max())  # stable softmax
-    return p / p.sum()
+    with np.errstate(all="ignore"):  # overflowing logits are handled just below, not warned of
+        p = np.exp(z - z.max())  # stable softmax
+        p /= p.sum()
+    if not np.isfinite(p).all():  # inf or NaN logits (a model on the edge of diverging)
+        top = np.nan_to_num(z, nan=-np.inf)
+        p = (top == top.max()).astype(np.float64)  # the likeliest character(s), evenly
+        p = p / p.sum() if p.sum() > 0 else np.full(len(z), 1.0 / len(z))
+    return p
 
 
 def sample_chars(

@@ -159,3 +159,25 @@ def test_reset_equals_starting_from_zero() -> None:
     logits, _ = model.forward(params, X, state, reset)
     fresh, _ = model.forward(params, X[:, 4:], model.init_state(2))
     np.testing.assert_allclose(logits[:, 4:], fresh, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "logits",
+    [
+        [1.0, np.inf, 0.0],
+        [np.nan, 2.0, 1.0],
+        [np.inf, np.inf, -np.inf],
+        [np.nan, np.nan, np.nan],
+    ],
+)
+def test_sampling_distribution_survives_non_finite_logits(logits) -> None:
+    """If this fails, one overflowing logit makes numpy raise "probabilities contain NaN" in the
+    sampler and the app crashes."""
+    from rnn_tui.sampling import distribution
+
+    z = np.array(logits, np.float32)
+    p = distribution(z, temperature=0.8)
+    assert np.isfinite(p).all() and abs(p.sum() - 1) < 1e-12
+    if np.isposinf(z).any():  # the overflowing logits share all the mass
+        assert p[np.isposinf(z)].sum() == pytest.approx(1.0)
+    np.random.default_rng(0).choice(len(p), p=p)
