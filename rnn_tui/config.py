@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Callable
 from typing import Any
 
 from rnn_tui.errors import UserError
@@ -47,6 +48,8 @@ class Config:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Config:
         """Build from a dict, ignoring keys this version does not know."""
+        if not isinstance(data, dict):  # a JSON list, string, number or null from a stray file
+            raise UserError(f"the settings must be a JSON object, not {_kind(data)}")
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -63,27 +66,64 @@ def _finite(x: float) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
 
+def _kind(x: object) -> str:
+    """What a value is, in words a JSON user knows: "a list", "null", "a number"."""
+    if x is None:
+        return "null"
+    if isinstance(x, bool):
+        return "a boolean"
+    if isinstance(x, (int, float)):
+        return "a number"
+    return {str: "a string", list: "a list", dict: "an object"}.get(type(x), type(x).__name__)
+
+
+def _show(x: object) -> str:
+    """A short repr for a message: a 60 KiB string from a file must not fill the terminal."""
+    text = repr(x)  # repr escapes control characters, so the message stays one line
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# What each annotation admits. bool is an int subclass, yet `batch=True` is a typo, never a size.
+_TYPES: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "int": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "float": ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+    "str": ("a string", lambda v: isinstance(v, str)),
+}
+
+
+def _check_types(c: Config) -> None:
+    """Refuse a field of the wrong type (seed 1.5, batch "2", lr true) before any range check."""
+    for f in fields(c):
+        word, ok = _TYPES[str(f.type)]  # annotations are strings under `from __future__`
+        value = getattr(c, f.name)
+        _need(ok(value), f"setting {f.name} must be {word} (got {_show(value)})")
+
+
 def check(c: Config) -> None:
-    """Refuse out-of-range values with a message that names the flag and the accepted range."""
-    _need(c.cell in CELL_NAMES, f"--cell must be one of {', '.join(CELL_NAMES)} (got {c.cell!r})")
+    """Refuse values of the wrong type, then out-of-range values with a message that names the
+    flag and the accepted range."""
+    _check_types(c)
+    _need(
+        c.cell in CELL_NAMES, f"--cell must be one of {', '.join(CELL_NAMES)} (got {_show(c.cell)})"
+    )
     _need(1 <= c.hidden <= 4096, f"--hidden must be between 1 and 4096 (got {c.hidden})")
     _need(2 <= c.seq_len <= 10000, f"--seq-len must be between 2 and 10000 (got {c.seq_len})")
     _need(1 <= c.batch <= 4096, f"--batch must be between 1 and 4096 (got {c.batch})")
     _need(
         c.optimizer in OPTIMIZERS,
-        f"--optimizer must be one of {', '.join(OPTIMIZERS)} (got {c.optimizer!r})",
+        f"--optimizer must be one of {', '.join(OPTIMIZERS)} (got {_show(c.optimizer)})",
     )
     _need(_finite(c.lr) and 0 < c.lr <= 10, f"--lr must be > 0 and <= 10 (got {c.lr})")
     _need(
         c.clip_mode in CLIP_MODES,
-        f"--clip-mode must be one of {', '.join(CLIP_MODES)} (got {c.clip_mode!r})",
+        f"--clip-mode must be one of {', '.join(CLIP_MODES)} (got {_show(c.clip_mode)})",
     )
     _need(_finite(c.clip) and c.clip > 0, f"--clip must be > 0 (got {c.clip})")
     _need(
         _finite(c.rec_gain) and 0 <= c.rec_gain <= 100,
         f"--init-gain must be in [0, 100] (got {c.rec_gain})",
     )
-    _need(c.dtype in DTYPES, f"--dtype must be one of {', '.join(DTYPES)} (got {c.dtype!r})")
+    _need(c.dtype in DTYPES, f"--dtype must be one of {', '.join(DTYPES)} (got {_show(c.dtype)})")
     _need(0 <= c.seed < 2**63, f"--seed must be between 0 and 2**63-1 (got {c.seed})")
     _need(
         0 <= c.val_fraction < 1, f"the held-out fraction must be in [0, 1) (got {c.val_fraction})"
