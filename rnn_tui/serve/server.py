@@ -8,23 +8,30 @@ the same inside the terminal. A session's slot is freed when its processes have 
 it ended: the browser left, the user quit, the app crashed or was killed. Nothing is fetched
 from another host: the page is our own template, which links only the xterm.js bundle served
 from textual-serve's package.
+
+What a client can do is bounded: a websocket from a page of another site is refused (see
+`SessionServer.origin_allowed`), the pages cannot be framed by another site, the terminal size
+is clamped, and a message that is not one the page sends closes that connection only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 import jinja2
 import textual_serve
-from aiohttp import web
+from aiohttp import WSMsgType, hdrs, web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
@@ -37,6 +44,15 @@ TERM_GRACE = 3.0  # seconds after SIGTERM before SIGKILL
 PIPE_GRACE = 3.0  # seconds after the app ended for its trainer to let go of the pipes
 SHUTDOWN_GRACE = 3.0  # seconds aiohttp waits for open requests when the server stops
 TRY_AGAIN_LATER = 1013  # websocket close code: the server is overloaded, retry later
+BAD_MESSAGE = 1003  # websocket close code: a message the server does not understand
+MIN_WIDTH, MAX_WIDTH = 20, 500  # terminal columns a session may have (asked for more: clamped)
+MIN_HEIGHT, MAX_HEIGHT = 10, 200  # terminal rows a session may have
+DEFAULT_PORTS = {"http": 80, "https": 443}  # the schemes a page (and so an Origin) can have
+NO_FRAMING = {  # on every page: no other site may show it in a frame (clickjacking)
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+}
+LOGGED_CHARS = 120  # of a client's header or message quoted in the log
 
 log = logging.getLogger("rnn-tui.serve")
 
@@ -47,6 +63,82 @@ def full_message(sessions: int) -> str:
         f"This rnn-tui server is full: {sessions} of {sessions} sessions are running, and each "
         "trains its own network on the server's processors. Try again later."
     )
+
+
+class BadMessage(ValueError):
+    """A client message that is not one the page sends: the connection is closed."""
+
+
+def clamp_size(width: int, height: int) -> tuple[int, int]:
+    """A terminal size within MIN_/MAX_WIDTH and MIN_/MAX_HEIGHT."""
+    return min(max(width, MIN_WIDTH), MAX_WIDTH), min(max(height, MIN_HEIGHT), MAX_HEIGHT)
+
+
+def read_message(text: str) -> tuple[str, Any]:
+    """A message of the page's terminal as (type, data), size clamped for "resize"; BadMessage
+    for anything else. The page sends `["stdin", str]`, `["resize", {"width": int, "height":
+    int}]`, `["ping", str]`, `["focus"]` and `["blur"]`."""
+    try:
+        envelope = json.loads(text)
+    except (ValueError, RecursionError):
+        raise BadMessage("not JSON") from None
+    if not isinstance(envelope, list) or not envelope or not isinstance(envelope[0], str):
+        raise BadMessage("not a [type, data] list")
+    kind, args = envelope[0], envelope[1:]
+    if kind in ("stdin", "ping") and len(args) == 1 and isinstance(args[0], str):
+        return kind, args[0]
+    if kind in ("focus", "blur") and not args:
+        return kind, None
+    if kind == "resize" and len(args) == 1 and isinstance(args[0], dict):
+        width, height = args[0].get("width"), args[0].get("height")
+        if _is_int(width) and _is_int(height):
+            return kind, clamp_size(width, height)
+    if kind not in ("stdin", "ping", "focus", "blur", "resize"):
+        raise BadMessage(f"unknown type {_quote(kind)}")
+    raise BadMessage(f"malformed {kind!r} message")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # JSON true is no size
+
+
+def parse_origin(origin: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of a web origin such as `https://example.com` (lowercase, the
+    default port filled in); None if it is not one: `null`, another scheme, a path."""
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:  # a port out of range, a broken IPv6 address
+        return None
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if scheme not in DEFAULT_PORTS or not host or parts.username is not None:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return None
+    return scheme, host, DEFAULT_PORTS[scheme] if port is None else port
+
+
+def origin_matches_host(origin: str, host: str | None) -> bool:
+    """Whether an Origin header names the host and port of the Host header, that is, whether
+    the page that opens the websocket was served by the server it connects to. A Host without
+    a port has the default port of the Origin's scheme (a TLS proxy may keep the Host)."""
+    parsed = parse_origin(origin)
+    if parsed is None or not host:
+        return False
+    scheme, origin_host, origin_port = parsed
+    try:
+        parts = urlsplit(f"//{host}")
+        port = DEFAULT_PORTS[scheme] if parts.port is None else parts.port
+    except ValueError:
+        return False
+    if parts.username is not None or parts.path or parts.query or parts.fragment:
+        return False
+    return (parts.hostname, port) == (origin_host, origin_port)
+
+
+def _quote(text: str) -> str:
+    """A client's text for the log: quoted, escaped, cut short."""
+    return repr(text[:LOGGED_CHARS] + ("..." if len(text) > LOGGED_CHARS else ""))
 
 
 class SessionService(AppService):
@@ -81,10 +173,20 @@ class Session:
 
 class SessionServer(Server):
     """textual-serve's server with a cap on sessions, a template that works offline, and
-    sessions that are stopped for good (quit, then SIGTERM, then SIGKILL) when they end."""
+    sessions that are stopped for good (quit, then SIGTERM, then SIGKILL) when they end.
+
+    `allowed_origins` are the origins (`https://host[:port]`) of pages on another host than
+    the server's own that may open sessions: a proxy's, when the Host it forwards is not the
+    one the browser used."""
 
     def __init__(
-        self, command: str, host: str, port: int, max_sessions: int, title: str = "rnn-tui"
+        self,
+        command: str,
+        host: str,
+        port: int,
+        max_sessions: int,
+        title: str = "rnn-tui",
+        allowed_origins: Iterable[str] = (),
     ) -> None:
         super().__init__(
             command,
@@ -96,6 +198,14 @@ class SessionServer(Server):
         )
         self.max_sessions = max_sessions
         self.sessions: set[Session] = set()  # a slot each, held until the process is gone
+        self.allowed_origins: set[tuple[str, str, int]] = set()
+        for origin in allowed_origins:
+            parsed = parse_origin(origin)
+            if parsed is None:
+                raise UserError(
+                    f"--allow-origin {origin!r} is not an origin like https://example.com:8443"
+                )
+            self.allowed_origins.add(parsed)
 
     @property
     def full(self) -> bool:
@@ -125,12 +235,40 @@ class SessionServer(Server):
             context["message"] = full_message(self.max_sessions)
             response = aiohttp_jinja2.render_template("full.html", request, context, status=503)
             response.headers["Retry-After"] = "60"
-            return response
-        context["font_size"] = to_int(request.query.get("fontsize", "16"), 16)
-        return aiohttp_jinja2.render_template("app_index.html", request, context)
+        else:
+            context["font_size"] = to_int(request.query.get("fontsize", "16"), 16)
+            response = aiohttp_jinja2.render_template("app_index.html", request, context)
+        response.headers.update(NO_FRAMING)
+        return response
 
-    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
-        """One session: start the app process, relay until either side ends, then stop it."""
+    def origin_allowed(self, request: web.Request) -> bool:
+        """Whether the page that opens this websocket may drive a session: a page of the
+        server itself (its Origin names the Host it asked for) or of an allowed origin.
+
+        Browsers send an Origin with every websocket, and let any page open one to any
+        address, the user's own machine included: without this check every site the user
+        visits could type into their sessions. A request without an Origin is allowed: it
+        comes from a program (curl, a test), not from a page, and a program that can reach
+        the port can do anything a browser could anyway."""
+        origin = request.headers.get(hdrs.ORIGIN)
+        if origin is None:
+            return True
+        parsed = parse_origin(origin)
+        if parsed is not None and parsed in self.allowed_origins:
+            return True
+        return origin_matches_host(origin, request.headers.get(hdrs.HOST))
+
+    async def handle_websocket(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]
+        """One session: start the app process, relay until either side ends, then stop it.
+        A websocket from a page of another site is refused before the upgrade (HTTP 403)."""
+        if not self.origin_allowed(request):
+            log.warning(
+                "refused a websocket from origin %s (host %s): not this server's page; "
+                "--allow-origin allows another",
+                _quote(request.headers.get(hdrs.ORIGIN, "")),
+                _quote(request.headers.get(hdrs.HOST, "")),
+            )
+            return web.Response(status=403, text="403: this page's origin may not open sessions\n")
         websocket = web.WebSocketResponse(heartbeat=15)
         await websocket.prepare(request)
         if self.full:  # a page loaded just before the last slot went
@@ -138,8 +276,10 @@ class SessionServer(Server):
             await websocket.send_bytes(f"\x1b[2J\x1b[H\r\n  {text}\r\n".encode())
             await websocket.close(code=TRY_AGAIN_LATER, message=b"server full")
             return websocket
-        width = to_int(request.query.get("width", "80"), 80)
-        height = to_int(request.query.get("height", "24"), 24)
+        width, height = clamp_size(
+            to_int(request.query.get("width", "80"), 80),
+            to_int(request.query.get("height", "24"), 24),
+        )
         service = SessionService(
             self.command,
             write_bytes=websocket.send_bytes,
@@ -169,6 +309,33 @@ class SessionServer(Server):
                 with contextlib.suppress(Exception):
                     await websocket.close()
         return websocket
+
+    async def _process_messages(
+        self, websocket: web.WebSocketResponse, service: AppService
+    ) -> None:
+        """Relay the page's messages to the app until the websocket closes. A message the page
+        would not send closes the connection (and so ends its session), with one log line."""
+        async for message in websocket:
+            try:
+                if message.type == WSMsgType.ERROR:  # too big, broken frame: aiohttp closes it
+                    raise BadMessage(f"websocket error: {message.data}")
+                if message.type != WSMsgType.TEXT:
+                    raise BadMessage(f"a {message.type.name.lower()} frame")
+                kind, data = read_message(message.data)
+            except BadMessage as error:
+                log.warning("closed a session: the client sent %s", error)
+                await websocket.close(code=BAD_MESSAGE, message=b"bad message")
+                return
+            if kind == "stdin":
+                await service.send_bytes(data.encode("utf-8", "replace"))  # lone surrogates
+            elif kind == "resize":
+                await service.set_terminal_size(*data)
+            elif kind == "ping":
+                await websocket.send_json(["pong", data])
+            elif kind == "blur":
+                await service.blur()
+            elif kind == "focus":
+                await service.focus()
 
     async def _close_when_ended(self, session: Session) -> None:
         """A session whose app ended on its own (quit, crash, kill) closes its websocket, which
