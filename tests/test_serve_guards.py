@@ -1,5 +1,5 @@
 """The browser view against hostile clients: other web pages, absurd terminal sizes, garbage
-messages.
+messages, and a server reachable from the network.
 
 Most tests run the real `SessionServer` in this process, on a free port, with a stand-in app
 (FAKE_APP) that speaks textual-serve's pipe protocol and reports, as terminal output, the size
@@ -15,6 +15,8 @@ import contextlib
 import json
 import logging
 import shlex
+import signal
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,8 +25,10 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from test_serve import free_port, wait_until
+from conftest import ROOT
+from test_serve import free_port, kill_group, rnn_tui_command, wait_until
 
+import rnn_tui.serve as serve_pkg
 from rnn_tui.errors import UserError
 from rnn_tui.serve import server as serve_server
 from rnn_tui.serve.server import SessionServer
@@ -313,3 +317,54 @@ def test_pages_cannot_be_framed(tmp_path: Path) -> None:
             assert h.get("Content-Security-Policy") == "frame-ancestors 'none'", h
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("host", "public"),
+    [
+        ("0.0.0.0", True),
+        ("::", True),
+        ("", True),
+        ("192.168.1.5", True),
+        ("example.com", True),
+        ("localhost.evil.example", True),
+        ("::ffff:10.0.0.1", True),
+        ("127.0.0.1", False),
+        ("127.1.2.3", False),
+        ("::1", False),
+        ("localhost", False),
+        ("LocalHost", False),
+    ],
+)
+def test_a_non_loopback_host_is_warned_about(host: str, public: bool) -> None:
+    """If this fails, serving to the network (where anyone who reaches the port gets every key,
+    those that write files included) goes unnoticed, or a local server warns for nothing."""
+    warning = serve_pkg.exposure_warning(host)
+    if public:
+        assert warning is not None and "anyone" in warning and "write files" in warning
+    else:
+        assert warning is None
+
+
+def test_serving_on_all_addresses_warns_at_start(tmp_path: Path) -> None:
+    """If this fails, `--serve --host 0.0.0.0` starts without a word about who can reach it."""
+    port = free_port()
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    cmd = [*rnn_tui_command(), "corpora/tiny.txt", "--serve", "--host", "0.0.0.0"]
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        server = subprocess.Popen(
+            [*cmd, "--port", str(port)],
+            cwd=ROOT,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    try:
+        wait_until(lambda: server.poll() is not None or "serving" in out.read_text(), 20, "serving")
+        assert server.poll() is None, err.read_text()
+        warning = err.read_text()
+        assert "0.0.0.0" in warning and "anyone" in warning, warning
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(15) == 0
+    finally:
+        kill_group(server)
