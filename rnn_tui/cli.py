@@ -213,6 +213,14 @@ def run(argv: Sequence[str]) -> int:
             raise UserError(f"cannot use --export-dir {args.export_dir}: {exc.strerror}") from None
         if not os.access(args.export_dir, os.W_OK):
             raise UserError(f"cannot write to --export-dir {args.export_dir}")
+    # Refuse now a file that could not be written at the end, not after a long run.
+    from rnn_tui.outputs import cell_paths, check_output
+
+    for flag, path in (("--save", args.save), ("--autosave", args.autosave)):
+        for p in cell_paths(path, [t.config.cell for t in trainers]) if path else []:
+            check_output(flag, p)
+    if args.metrics:
+        check_output("--metrics", args.metrics)
     if args.serve:  # the trainers only checked the flags: each session builds its own
         from rnn_tui.serve import serve
 
@@ -223,30 +231,10 @@ def run(argv: Sequence[str]) -> int:
 
         return run_app(trainers, args)
     from rnn_tui.blas import keep_freed_memory
-    from rnn_tui.headless import run_headless
+    from rnn_tui.headless import run_headless_cli
 
     keep_freed_memory()  # this process only trains: reuse freed memory instead of page-faulting
-    metrics = None
-    try:
-        if args.metrics:
-            try:
-                metrics = open(args.metrics, "a", encoding="utf-8")  # noqa: SIM115
-            except OSError as exc:
-                raise UserError(f"cannot write metrics to {args.metrics}: {exc.strerror}") from None
-        code = run_headless(trainers, args.steps, metrics, log_every=args.log_every)
-    finally:
-        if metrics is not None:
-            metrics.close()
-    if args.save:
-        from rnn_tui.checkpoint import save_checkpoint
-
-        for trainer in trainers:
-            path = args.save
-            if len(trainers) > 1:  # one file per cell
-                stem, ext = os.path.splitext(path)
-                path = f"{stem}-{trainer.config.cell}{ext or '.npz'}"
-            print(f"saved {save_checkpoint(path, trainer)}")
-    return code
+    return run_headless_cli(trainers, args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
