@@ -146,6 +146,30 @@ def test_a_foreign_origin_is_refused_and_the_pages_own_accepted(
     asyncio.run(scenario())
 
 
+def test_a_rebound_name_is_refused_on_loopback(tmp_path: Path) -> None:
+    """If this fails, a hostile site whose name is made to resolve to 127.0.0.1 (DNS
+    rebinding) serves its page "from" this server: Origin and Host then agree, and the page
+    drives a session."""
+
+    async def scenario() -> None:
+        async with fake_server(tmp_path) as (server, url), aiohttp.ClientSession() as client:
+            port = url.rsplit(":", 1)[1].rstrip("/")
+            rebound = f"evil.example:{port}"
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await client.ws_connect(
+                    ws_url(url), origin=f"http://{rebound}", headers={"Host": rebound}
+                )
+            assert refused.value.status == 403
+            assert not server.sessions
+            local = f"localhost:{port}"  # a loopback name of the page's own is fine
+            async with client.ws_connect(
+                ws_url(url), origin=f"http://{local}", headers={"Host": local}
+            ) as ws:
+                assert await report(ws) == {"started": [80, 24]}
+
+    asyncio.run(scenario())
+
+
 def test_an_allow_listed_origin_is_accepted(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

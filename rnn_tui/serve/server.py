@@ -36,6 +36,7 @@ from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
 from rnn_tui.errors import UserError
+from rnn_tui.serve import is_loopback
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATICS = Path(textual_serve.__file__).resolve().parent / "static"  # xterm.js and its CSS
@@ -256,6 +257,10 @@ class SessionServer(Server):
         parsed = parse_origin(origin)
         if parsed is not None and parsed in self.allowed_origins:
             return True
+        if parsed is not None and is_loopback(self.host) and not is_loopback(parsed[1]):
+            # Served on loopback, a page can only come from a loopback name; another name that
+            # matches its own Host is a hostile name resolved to 127.0.0.1 (DNS rebinding).
+            return False
         return origin_matches_host(origin, request.headers.get(hdrs.HOST))
 
     async def handle_websocket(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]
