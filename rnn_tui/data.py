@@ -1,21 +1,51 @@
-"""Corpus loading: a UTF-8 text file becomes a sorted character vocabulary and two id arrays.
+"""Corpus loading: a UTF-8 text file becomes a sorted character vocabulary and one id array.
+
+The file is read twice in chunks of `CHUNK_BYTES` with an incremental UTF-8 decoder: pass 1
+validates it and collects its characters (`scan_vocab` stops there), pass 2 writes each
+character's id into an array allocated once, of the smallest integer type that holds the
+vocabulary (uint8 up to 256 characters, uint16 up to 65536, int32 beyond). Peak memory is that
+array plus a few chunks: about the file's size for ASCII text, not a multiple of it.
 
 Every way a file can be unusable is turned into a `UserError` with one line that names the
-file and says what is wrong, so the CLI can print it without a traceback.
+file (made safe to print by `sanitize`) and says what is wrong, so the CLI can print it
+without a traceback.
 """
 
 from __future__ import annotations
 
+import codecs
 import errno
 import os
 import stat
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from rnn_tui.errors import UserError
+from rnn_tui.textsafe import sanitize
 
-MAX_CORPUS_BYTES = 256 * 1024 * 1024  # ids are int32, so 256 MiB of text is at most 1 GiB of ids
+MAX_CORPUS_BYTES = 256 * 1024 * 1024  # a limit on the file, so a wrong path cannot fill memory
+CHUNK_BYTES = 1 << 18  # read and decode this much at a time; bounds the temporary arrays
+PROGRESS_EVERY = 0.05  # seconds between progress calls (at most ~20 a second)
+
+Progress = Callable[[int, int], None]  # (bytes_done, bytes_total)
+
+_ASCII = bytes(range(128))
+_HIGH = bytes(range(128, 256))
+
+
+def ids_dtype(vocab_size: int) -> np.dtype:
+    """The smallest integer type that holds ids 0..vocab_size-1: uint8, uint16 or int32."""
+    if vocab_size <= 1 << 8:
+        return np.dtype(np.uint8)
+    return np.dtype(np.uint16 if vocab_size <= 1 << 16 else np.int32)
+
+
+def _show(path: str) -> str:
+    """A file name made safe for a one-line message: controls become visible stand-ins."""
+    return sanitize(path).replace("\n", "\u2424")
 
 
 @dataclass(frozen=True)
@@ -35,20 +65,24 @@ class Vocab:
     def size(self) -> int:
         return len(self.chars)
 
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of this vocabulary's id arrays (see `ids_dtype`)."""
+        return ids_dtype(self.size)
+
     def encode(self, text: str) -> np.ndarray:
-        """Characters to ids, `(len(text),)` int32; a character outside the vocabulary is an error."""
-        # Code points of the text and of the vocabulary: both sorted the same way as `str`.
-        points = np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
-        table = np.frombuffer("".join(self.chars).encode("utf-32-le"), dtype="<u4")
-        ids = np.searchsorted(table, points)
-        ids_c = np.minimum(ids, len(table) - 1)
-        missing = table[ids_c] != points
-        if missing.any():
-            where = int(np.argmax(missing))
-            raise UserError(
-                f"character {text[where]!r} at position {where} is not in the vocabulary"
-            )
-        return ids.astype(np.int32)
+        """Characters to ids, `(len(text),)` of `self.dtype`; a character outside the vocabulary
+        is an error."""
+        enc = _Encoder(self)
+        ids = np.empty(len(text), self.dtype)
+        for at in range(0, len(text), CHUNK_BYTES):
+            part = text[at : at + CHUNK_BYTES]
+            bad = enc.into(part, ids[at : at + len(part)])
+            if bad >= 0:
+                raise UserError(
+                    f"character {part[bad]!r} at position {at + bad} is not in the vocabulary"
+                )
+        return ids
 
     def decode(self, ids: np.ndarray | list[int]) -> str:
         """Ids back to text."""
@@ -56,14 +90,52 @@ class Vocab:
         return "".join(chars[int(i)] for i in ids)
 
 
+class _Encoder:
+    """Writes the ids of a piece of text into an array, by table lookup on code points."""
+
+    def __init__(self, vocab: Vocab) -> None:
+        points = [ord(c) for c in vocab.chars]
+        top = max(128, *points) + 1  # covers ASCII, for the byte table below
+        self.lut = np.full(top + 1, -1, np.int32)  # (top+1,) id of each code point, -1: none
+        self.lut[points] = np.arange(len(points))  # the last entry stands for every point >= top
+        self.top = top
+        self.table: bytes | None = None  # byte -> id, for ASCII text and a uint8 vocabulary
+        self.unknown = b""  # the bytes `table` has no id for
+        if vocab.size <= 256:
+            table = bytearray(256)
+            for p in points:
+                if p < 128:
+                    table[p] = self.lut[p]
+            self.table = bytes(table)
+            self.unknown = bytes(b for b in range(256) if b >= 128 or self.lut[b] < 0)
+
+    def into(self, text: str, out: np.ndarray, raw: bytes = b"") -> int:
+        """Write the ids of `text: (n,)` into `out: (n,)`; return -1, or the position of the
+        first character not in the vocabulary. `raw`: the bytes read for `text`, if known."""
+        if self.table is not None and text.isascii():
+            raw = raw if len(raw) == len(text) else text.encode("ascii")  # then they are its bytes
+            ids = raw.translate(self.table, self.unknown)  # deletes unknown bytes: then shorter
+            if len(ids) == len(text):
+                out[:] = np.frombuffer(ids, np.uint8)
+                return -1
+        points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), "<u4")
+        ids = self.lut[np.minimum(points, self.top)]  # (n,) int32
+        if len(ids) and ids.min() < 0:
+            return int(np.argmax(ids < 0))
+        out[:] = ids
+        return -1
+
+
 @dataclass(frozen=True)
 class Corpus:
-    """A loaded text: its vocabulary and the ids of its training and held-out parts."""
+    """A loaded text: its vocabulary and the ids of its training and held-out parts.
+
+    `train` and `val` are slices of one array of `vocab.dtype`, not copies."""
 
     path: str  # as the user gave it, for messages and the status line
     vocab: Vocab
-    train: np.ndarray  # (N_train,) int32 ids: the first part of the text
-    val: np.ndarray  # (N_val,) int32 ids: the last `val_fraction` of the text
+    train: np.ndarray  # (N_train,) uint8|uint16|int32 ids: the first part of the text
+    val: np.ndarray  # (N_val,) uint8|uint16|int32 ids: the last `val_fraction` of the text
 
     @property
     def name(self) -> str:
@@ -84,48 +156,184 @@ def _describe_os_error(path: str, exc: OSError) -> str:
         errno.ENAMETOOLONG: "the file name is too long",
     }
     reason = reasons.get(exc.errno or 0, exc.strerror or str(exc))
-    return f"cannot read corpus {path}: {reason}"
+    return f"cannot read corpus {_show(path)}: {reason}"
 
 
-def read_text(path: str | os.PathLike[str], max_bytes: int = MAX_CORPUS_BYTES) -> str:
-    """Read a UTF-8 text file, refusing anything that is not a readable regular file of text."""
-    p = str(path)
-    try:
-        st = os.stat(p)  # follows symlinks; a loop raises ELOOP here
-    except OSError as exc:
-        raise UserError(_describe_os_error(p, exc)) from None
-    if stat.S_ISDIR(st.st_mode):
-        raise UserError(f"corpus {p} is a directory; give a text file")
-    if not stat.S_ISREG(st.st_mode):
-        # A FIFO or device would block or never end: refuse before opening it.
-        raise UserError(f"corpus {p} is not a regular file (a pipe or device?); give a text file")
-    if st.st_size > max_bytes:
+class _Source:
+    """The bytes of a corpus file, read in chunks, once per pass.
+
+    A pseudo-file (st_size 0 with content, as under /proc) changes between reads: it is read
+    once, up to `max_bytes`, and its passes are over that copy.
+    """
+
+    def __init__(self, path: str, max_bytes: int, passes: int, progress: Progress | None):
+        self.path, self.name, self.max_bytes = path, _show(path), max_bytes
+        try:
+            st = os.stat(path)  # follows symlinks; a loop raises ELOOP here
+        except OSError as exc:
+            raise UserError(_describe_os_error(path, exc)) from None
+        if stat.S_ISDIR(st.st_mode):
+            raise UserError(f"corpus {self.name} is a directory; give a text file")
+        if not stat.S_ISREG(st.st_mode):
+            # A FIFO or device would block or never end: refuse before opening it.
+            raise UserError(
+                f"corpus {self.name} is not a regular file (a pipe or device?); give a text file"
+            )
+        if st.st_size > max_bytes:
+            raise UserError(
+                f"corpus {self.name} is {st.st_size / 2**20:.0f} MiB; the limit is"
+                f" {max_bytes / 2**20:.0f} MiB"
+            )
+        try:
+            self.file = open(path, "rb")  # noqa: SIM115 (closed on leaving the `with`)
+        except OSError as exc:
+            raise UserError(_describe_os_error(path, exc)) from None
+        try:
+            self.before = os.fstat(self.file.fileno())
+            self.copy = self.file.read(max_bytes) if self.before.st_size == 0 else None
+        except OSError as exc:
+            self.file.close()
+            raise UserError(_describe_os_error(path, exc)) from None
+        size = len(self.copy) if self.copy is not None else self.before.st_size
+        self.size, self.sizes = size, []  # bytes read by each pass
+        self.total, self.done, self.last = size * passes, 0, 0.0
+        self.progress = progress
+        self.bom = False  # the text began with a byte-order mark
+
+    def __enter__(self) -> _Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+
+    def chunks(self) -> Iterator[bytes]:
+        if self.copy is not None:
+            for at in range(0, len(self.copy), CHUNK_BYTES):
+                yield self.copy[at : at + CHUNK_BYTES]
+            self.sizes.append(len(self.copy))
+            return
+        n = 0
+        try:
+            self.file.seek(0)
+            while chunk := self.file.read(min(CHUNK_BYTES, self.max_bytes + 1 - n)):
+                n += len(chunk)
+                if n > self.max_bytes:
+                    limit = self.max_bytes / 2**20
+                    raise UserError(
+                        f"corpus {self.name} grew past the {limit:.0f} MiB limit while read"
+                    )
+                yield chunk
+        except OSError as exc:
+            raise UserError(_describe_os_error(self.path, exc)) from None
+        self.sizes.append(n)
+
+    def texts(self) -> Iterator[tuple[str, bytes]]:
+        """The file's text chunk by chunk, without a leading byte-order mark, each with the bytes
+        read for it (which may hold part of a character, or the mark). Bad UTF-8 raises a
+        UserError naming its byte offset and line."""
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        offset = lines = 0  # bytes and newlines fed to the decoder so far
+        start = True  # no character yet: a byte-order mark would be the first
+        for chunk in self._with_end():
+            pending = len(decoder.getstate()[0])  # bytes of a character split across chunks
+            try:
+                text = decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                bad = offset - pending + exc.start
+                line = lines + exc.object.count(b"\n", 0, exc.start) + 1
+                raise UserError(
+                    f"corpus {self.name} is not UTF-8 text: byte 0x{exc.object[exc.start]:02x}"
+                    f" at offset {bad} (line {line})"
+                ) from None
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
+            self._advance(len(chunk))
+            if start and text:
+                start = False
+                self.bom = text[0] == "\ufeff"
+                text = text[1:] if self.bom else text  # a byte-order mark is not text
+            yield text, chunk
+
+    def _with_end(self) -> Iterator[bytes]:
+        yield from self.chunks()
+        yield b""  # the end: flush the decoder (an unfinished character is an error)
+
+    def _advance(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if self.progress and n and now - self.last >= PROGRESS_EVERY and self.done < self.total:
+            self.last = now
+            self.progress(self.done, self.total)
+
+    def finish(self) -> None:
+        """Refuse the file if it changed between the first look and the last read."""
+        after = os.fstat(self.file.fileno())
+        if self.copy is None:
+            changed = (self.before.st_size, self.before.st_mtime_ns) != (
+                after.st_size,
+                after.st_mtime_ns,
+            )
+            if changed or any(n != after.st_size for n in self.sizes):
+                raise UserError(
+                    f"corpus {self.name} changed while it was read; try again once it is written"
+                )
+        if self.progress and self.total:
+            self.progress(self.total, self.total)
+
+    def scan(self) -> tuple[Vocab, int]:
+        """Pass 1: the vocabulary and the number of characters."""
+        if self.size == 0:
+            raise UserError(f"corpus {self.name} is empty")
+        seen = bytearray()  # ASCII bytes seen so far, each once
+        high: set[str] = set()  # the other characters
+        rest = codecs.getincrementaldecoder("utf-8")()  # for the non-ASCII bytes alone
+        first = True  # no non-ASCII character yet: a byte-order mark would be the first
+        n = 0
+        for text, chunk in self.texts():
+            n += len(text)
+            seen += bytes(set(chunk.translate(None, seen + _HIGH)))  # ASCII not seen before
+            if not chunk.isascii():  # UTF-8 without its ASCII bytes is still UTF-8
+                more = rest.decode(chunk.translate(None, _ASCII))
+                if first and more:
+                    first, more = False, more[1:] if self.bom else more
+                high.update(more)
+        return Vocab(tuple(sorted(high.union(map(chr, seen))))), n
+
+
+def _refuse_unlearnable(name: str, vocab: Vocab, n: int, n_val: int, min_train: int) -> None:
+    if n == 0:
+        raise UserError(f"corpus {name} is empty")
+    if vocab.size < 2:
         raise UserError(
-            f"corpus {p} is {st.st_size / 2**20:.0f} MiB; the limit is {max_bytes / 2**20:.0f} MiB"
+            f"corpus {name} holds one distinct character ({vocab.chars[0]!r}); there is nothing"
+            " to learn"
         )
-    try:
-        with open(p, "rb") as f:
-            before = os.fstat(f.fileno())
-            raw = f.read(max_bytes + 1)
-            after = os.fstat(f.fileno())
-    except OSError as exc:
-        raise UserError(_describe_os_error(p, exc)) from None
-    if len(raw) > max_bytes:
-        raise UserError(f"corpus {p} grew past the {max_bytes / 2**20:.0f} MiB limit while read")
-    changed = (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns)
-    if changed or len(raw) != after.st_size:
-        raise UserError(f"corpus {p} changed while it was read; try again once it is written")
-    if not raw:
-        raise UserError(f"corpus {p} is empty")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
+    if n - n_val < min_train:
         raise UserError(
-            f"corpus {p} is not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset {exc.start}"
-            f" (line {line})"
-        ) from None
-    return text.removeprefix("\ufeff")  # a byte-order mark is not part of the text
+            f"corpus {name} is too short: {n - n_val} training characters, one window needs"
+            f" {min_train} (shorten --seq-len or give a longer text)"
+        )
+
+
+def _split(path: str, vocab: Vocab, ids: np.ndarray, n_val: int) -> Corpus:
+    """train and val as two views of `ids`, not copies."""
+    cut = len(ids) - n_val
+    return Corpus(path=path, vocab=vocab, train=ids[:cut], val=ids[cut:])
+
+
+def scan_vocab(
+    path: str | os.PathLike[str],
+    max_bytes: int = MAX_CORPUS_BYTES,
+    progress: Progress | None = None,
+) -> tuple[Vocab, int]:
+    """The vocabulary of `path` and its number of characters, without its ids (pass 1 only):
+    the same checks and messages as `load_corpus` for the file itself."""
+    with _Source(str(path), max_bytes, 1, progress) as src:
+        vocab, n = src.scan()
+        src.finish()
+    if n == 0:
+        raise UserError(f"corpus {src.name} is empty")
+    return vocab, n
 
 
 def load_corpus(
@@ -133,32 +341,50 @@ def load_corpus(
     val_fraction: float = 0.1,
     min_train_chars: int = 2,
     max_bytes: int = MAX_CORPUS_BYTES,
+    progress: Progress | None = None,
 ) -> Corpus:
     """Load `path` and split it: the first `1 - val_fraction` trains, the rest is held out.
 
     `min_train_chars` is what one training window needs (seq_len + 1): a shorter text is refused.
+    `progress(bytes_done, bytes_total)` is called now and then (at most ~20 times a second)
+    and last with done == total; the total counts both passes over the file (twice its size).
+    Returns train: (N_train,) and val: (N_val,) ids of `vocab.dtype`, views of one array.
     """
     p = str(path)
-    return corpus_from_text(read_text(p, max_bytes), p, val_fraction, min_train_chars)
+    with _Source(p, max_bytes, 2, progress) as src:
+        vocab, n = src.scan()
+        n_val = int(n * val_fraction)
+        _refuse_unlearnable(src.name, vocab, n, n_val, min_train_chars)
+        ids = np.empty(n, vocab.dtype)  # (N,) all the ids; pages are touched as they are filled
+        enc, at = _Encoder(vocab), 0
+        for text, raw in src.texts():  # pass 2
+            if at + len(text) > n or enc.into(text, ids[at : at + len(text)], raw) >= 0:
+                at = -1  # more characters, or another one, than pass 1 saw
+                break
+            at += len(text)
+        if at != n:
+            src.sizes.append(-1)  # so finish() reports the change
+        src.finish()
+    return _split(p, vocab, ids, n_val)
+
+
+def read_text(path: str | os.PathLike[str], max_bytes: int = MAX_CORPUS_BYTES) -> str:
+    """Read a whole UTF-8 text file (for small files; `load_corpus` streams), refusing anything
+    that is not a readable regular file of text. A leading byte-order mark is dropped."""
+    with _Source(str(path), max_bytes, 1, None) as src:
+        text = "".join(t for t, _ in src.texts())
+        src.finish()
+    if src.size == 0:
+        raise UserError(f"corpus {src.name} is empty")
+    return text
 
 
 def corpus_from_text(
     text: str, name: str, val_fraction: float = 0.1, min_train_chars: int = 2
 ) -> Corpus:
-    """A corpus from text already in memory (a generated one); `name` stands in for a path."""
-    if not text:
-        raise UserError(f"corpus {name} is empty")
+    """A corpus from text already in memory (a generated one); `name` stands in for a path.
+    train: (N_train,) and val: (N_val,) ids of `vocab.dtype`, views of one array."""
     vocab = Vocab.from_text(text)
-    if vocab.size < 2:
-        raise UserError(
-            f"corpus {name} holds one distinct character ({text[0]!r}); there is nothing to learn"
-        )
-    ids = vocab.encode(text)
-    n_val = int(len(ids) * val_fraction)
-    train, val = ids[: len(ids) - n_val], ids[len(ids) - n_val :]
-    if len(train) < min_train_chars:
-        raise UserError(
-            f"corpus {name} is too short: {len(train)} training characters, one window needs"
-            f" {min_train_chars} (shorten --seq-len or give a longer text)"
-        )
-    return Corpus(path=name, vocab=vocab, train=train, val=val)
+    n_val = int(len(text) * val_fraction)
+    _refuse_unlearnable(_show(name), vocab, len(text), n_val, min_train_chars)
+    return _split(name, vocab, vocab.encode(text), n_val)
