@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import IO, NamedTuple, NoReturn
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from rnn_tui.config import Config
 from rnn_tui.data import Corpus
@@ -46,6 +47,7 @@ MAX_CONFIG_CHARS = 65536  # the settings are ~600 characters of JSON
 MAX_VOCAB = 2**20  # characters in the vocabulary (4 MiB as UCS-4)
 BOMB_RATIO, BOMB_SLACK = 32, 64 * 2**20  # declared bytes may exceed 64 MiB + 32 x the file's
 CHUNK = 2**20  # bytes read at a time
+_READ_HEADER = {1: npy_format.read_array_header_1_0, 2: npy_format.read_array_header_2_0}
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)  # O_EXCL: never
 # someone else's file or symlink, and the mode is set at creation (mkstemp's 0o600 needs a chmod)
 
@@ -127,7 +129,7 @@ def _write_npz(f: IO[bytes], arrays: dict[str, np.ndarray]) -> None:
     with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
         for key, value in arrays.items():
             with zf.open(f"{key}.npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, value, allow_pickle=False)
+                npy_format.write_array(member, value, allow_pickle=False)
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -159,9 +161,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         with open(p, "rb") as f:
             if f.read(4) != b"PK\x03\x04":  # an .npz is a zip archive; anything else is not ours
                 raise UserError(f"{shown} is not an rnn-tui checkpoint (not an .npz file)")
-            size = os.fstat(f.fileno()).st_size
             with zipfile.ZipFile(f) as zf:
-                return _Reader(zf, shown, size).checkpoint()
+                return _Reader(zf, shown, os.fstat(f.fileno()).st_size).checkpoint()
     except FileNotFoundError:
         raise UserError(f"checkpoint {shown} does not exist") from None
     except PermissionError:
@@ -196,8 +197,7 @@ class _Reader:
             self.infos[info.filename[:-4]] = info
         declared = sum(i.file_size for i in infos)
         if declared > BOMB_SLACK + BOMB_RATIO * size:
-            self.fail(f"declares {declared / 2**20:,.0f} MiB of data in a file of"
-                      f" {size / 2**20:,.1f} MiB (a decompression bomb?)")  # fmt: skip
+            self.fail(f"declares {declared / 2**20:,.0f} MiB in {size / 2**20:,.1f} MiB (a bomb?)")
         self.headers = {key: self._header(key) for key in self.infos}
 
     def fail(self, why: str) -> NoReturn:
@@ -214,8 +214,7 @@ class _Reader:
             if n > MAX_HEADER:  # numpy would read all of it first: up to 4 GiB for v2
                 self.fail(f"member {_clip(key)}.npy has an oversized .npy header ({n:,} bytes)")
             text = f.read(n)
-        read = np.lib.format.read_array_header_1_0 if head[6] == 1 else (
-            np.lib.format.read_array_header_2_0)  # fmt: skip
+        read = _READ_HEADER[head[6]]  # the parser of this .npy version
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # numpy warns of a Python 2 header; no matter
@@ -225,6 +224,8 @@ class _Reader:
             self.fail(f"member {_clip(key)}.npy has a corrupt .npy header ({type(exc).__name__})")
         if dtype.hasobject:  # np.load would unpickle it, and unpickling can run any code
             raise UserError(f"{self.shown} holds pickled objects; refused (they could run code)")
+        if any(d < 0 for d in shape):
+            self.fail(f"member {_clip(key)}.npy has a negative dimension")
         return _Header(shape, fortran, dtype, 8 + len(length) + n)
 
     def expect(self, key: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
@@ -241,9 +242,7 @@ class _Reader:
         entry must declare exactly header + data bytes, so nothing more is ever inflated."""
         h, info = self.headers[key], self.infos[key]
         if info.file_size != h.start + out.nbytes:
-            self.fail(
-                f"{key} declares {info.file_size:,} bytes, its header {h.start + out.nbytes:,}"
-            )
+            self.fail(f"{key} declares {info.file_size:,} bytes, not {h.start + out.nbytes:,}")
         same_layout = out.flags.f_contiguous if h.fortran else out.flags.c_contiguous
         dest = out if same_layout else np.empty(out.shape, out.dtype, "F" if h.fortran else "C")
         raw = memoryview(dest.T if h.fortran else dest).cast("B")  # the bytes in file order
