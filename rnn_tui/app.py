@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,9 +27,14 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Digits, Footer, Static
 
+from rnn_tui.checkpoint import Checkpoint, write_checkpoint
+from rnn_tui.config import Config
 from rnn_tui.data import Vocab
+from rnn_tui.errors import UserError
 from rnn_tui.export import ensure_dir, write_loss_csv, write_samples
 from rnn_tui.model import CELLS, Cell, Params, make_cell
+from rnn_tui.outputs import cell_paths
+from rnn_tui.runspec import RunSpec, spec_of
 from rnn_tui.sampling import SampledChar, most_varying_unit, sample_chars, top_chars
 from rnn_tui.trainer import Trainer
 from rnn_tui.widgets import (
@@ -42,7 +47,7 @@ from rnn_tui.widgets import (
     StatusBar,
 )
 from rnn_tui.widgets.grad_pane import decade_range
-from rnn_tui.worker import Snapshot, TrainerProcess
+from rnn_tui.worker import Reply, Snapshot, TrainerProcess
 
 POLL_HZ = 20.0  # snapshot polls per second: status text may change this often
 CHART_HZ = 4.0  # chart redraws per second at most: plotext is the costly part
@@ -71,16 +76,22 @@ DIGITS_MIN = (110, 36)  # from this window size on, the loss also shows in large
 MAX_KEPT_SAMPLES = 2000  # samples kept for --export-dir (about 0.5 MB of text at most)
 MIN_SIZE = (60, 16)  # below this the panes cannot be drawn legibly: ask for more room
 KEY_TRACE_ENV = "RNN_TUI_KEY_TRACE"  # a file: every action appends "<monotonic time> <action>"
+LIVENESS_EVERY = 0.25  # seconds between two looks at whether the trainer process still runs
+SILENCE = 3.0  # seconds without a snapshot after which the status says the trainer is silent
+QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)  # save (--autosave), then quit
 
 
 class Backend(Protocol):
     """What the app needs from a trainer: the process handle, or a fake in tests."""
 
+    last_heard: float | None  # monotonic time of the last snapshot received, if any
+
     def start(self, background: bool = False) -> None: ...
-    def send(self, kind: str, **args: Any) -> None: ...
+    def send(self, kind: str, **args: Any) -> int: ...
     def poll(self) -> tuple[Snapshot, ...] | None: ...
     def stop(self, timeout: float = 2.0) -> None: ...
-    def request(self, kind: str, timeout: float = 1.0, **args: Any) -> str | None: ...
+    def request(self, kind: str, timeout: float = 1.0, **args: Any) -> Reply | None: ...
+    def ended(self) -> str | None: ...
 
 
 class Lane:
@@ -215,6 +226,8 @@ class RnnApp(App[int]):
         autosave_path: str | None = None,
         export_dir: str | None = None,
         high_contrast: bool = False,
+        spec: RunSpec | None = None,
+        new_backend: Callable[[RunSpec], Backend] | None = None,
     ) -> None:
         super().__init__()
         self.register_theme(PROJECTOR_THEME)
@@ -222,6 +235,11 @@ class RnnApp(App[int]):
         if high_contrast:
             self.theme = PROJECTOR_THEME.name
         self.backend = backend  # the trainer process (or a test double)
+        self.spec = spec  # what the trainer process was built from: corpus path and configs
+        self.new_backend = new_backend  # starts another trainer process, from a spec
+        self.trainer_lost = ""  # how the trainer process ended, once it has
+        self.silent = False  # no snapshot for SILENCE seconds (a stopped or stuck trainer)
+        self._next_check = 0.0  # monotonic time of the next look at the trainer process
         self.corpus_name = corpus_name  # shown in the status line
         self.vocab = vocab  # characters in id order, for the sampler
         self._vocab = Vocab(vocab)
@@ -310,8 +328,8 @@ class RnnApp(App[int]):
         if self.animate:
             with contextlib.suppress(RuntimeError, ValueError, NotImplementedError):
                 loop = asyncio.get_running_loop()  # signals must not kill us mid-draw
-                for sig in (signal.SIGTERM, signal.SIGHUP):
-                    loop.add_signal_handler(sig, self._on_signal, sig.name)
+                for sig in QUIT_SIGNALS:
+                    loop.add_signal_handler(sig, self._on_signal, sig)
             self.backend.start(background=True)  # draw the first frame without waiting
             self.set_interval(1 / POLL_HZ, self.poll_trainer)
             self.set_interval(1 / TYPE_HZ, self.type_samples)
@@ -324,6 +342,34 @@ class RnnApp(App[int]):
             self.show_snapshots(snaps)
         elif self._stale:
             self._draw_charts()
+        now = time.monotonic()
+        if now >= self._next_check and not self.trainer_lost:
+            self._next_check = now + LIVENESS_EVERY
+            self._check_trainer(now)
+
+    def _check_trainer(self, now: float) -> None:
+        """Notice a trainer process that died or stopped answering, and say what to do."""
+        ended = self.backend.ended()
+        if ended is not None:
+            self.trainer_lost, self.silent, self.paused = ended, False, True
+            step = self._held_step()
+            self.notice = (
+                f"{ended}: r starts a new one from the weights of step {step:,}"
+                if step is not None
+                else f"{ended}: r starts a new one"
+            )
+            self._update_status()
+            return
+        heard = self.backend.last_heard
+        quiet = 0.0 if heard is None else now - heard  # a worker still starting is not silent
+        if quiet >= SILENCE:
+            self.silent = True
+            self.notice = f"no snapshot from the trainer for {quiet:.0f} s (stopped or stuck?)"
+            self._update_status()
+        elif self.silent:
+            self.silent = False
+            self.notice = ""
+            self._update_status()
 
     def show_snapshots(self, snaps: Sequence[Snapshot]) -> None:
         """Draw the runs' snapshots: status now, charts at most CHART_HZ times a second."""
@@ -335,6 +381,8 @@ class RnnApp(App[int]):
         self.snapshot = snap
         if snap.message:
             self.notice = snap.message
+        for reply in snap.replies:  # answers to `s` and the like
+            self.notice = reply.text
         if all(s.state in ("diverged", "error") for s in snaps):
             self.paused = True
         self._update_status()
@@ -413,6 +461,10 @@ class RnnApp(App[int]):
             state = "training"  # one diverged run does not stop the other
         if state == "training" and self.paused:
             state = "paused"
+        if self.trainer_lost:
+            state = "stopped"
+        elif self.silent:
+            state = "silent"
         rates = [s.record.chars_per_s for s in snaps if s.record and s.record.chars_per_s > 0]
         # Runs take turns in one process, so each advances at 1 / (sum of step times).
         rate = 1.0 / sum(1.0 / x for x in rates) if rates else 0.0
@@ -481,7 +533,9 @@ class RnnApp(App[int]):
 
     def action_toggle_pause(self) -> None:
         self._trace("toggle_pause")
-        if self.snapshot is not None and self.snapshot.state in ("diverged", "error"):
+        if self.trainer_lost:
+            self.notice = "the trainer process is gone: r starts a new one"
+        elif self.snapshot is not None and self.snapshot.state in ("diverged", "error"):
             self.notice = "training stopped: press r to reset"
         else:
             self.paused = not self.paused
@@ -496,6 +550,9 @@ class RnnApp(App[int]):
 
     def action_reset(self) -> None:
         self._trace("reset")
+        if self.trainer_lost:
+            self._restart_trainer()
+            return
         self.backend.send("reset")
         for lane in self.lanes:
             lane.forget_sample()
@@ -568,8 +625,11 @@ class RnnApp(App[int]):
         step = self.snapshot.record.step if self.snapshot and self.snapshot.record else 0
         cell = "" if self.compare else f"-{self.cell.name}"  # compare: one file per cell
         path = self.save_path or f"{self.corpus_stem}{cell}-step{step}.npz"
-        self.backend.send("save", path=path)
-        self.notice = f"saving {path} ..."
+        if self.trainer_lost:  # nobody to ask: write the weights the app holds
+            self.notice = self._save_held(path)
+        else:
+            self.backend.send("save", path=path)  # the reply becomes the notice
+            self.notice = f"saving {path} ..."
         self._update_status()
 
     def action_toggle_contrast(self) -> None:
@@ -621,11 +681,89 @@ class RnnApp(App[int]):
             n = write_samples(os.path.join(folder, "samples.txt"), samples)
         except OSError as exc:
             return f"cannot export to {folder}: {exc.strerror or exc}"
-        saved = self.backend.request(
-            "save", timeout=timeout, path=os.path.join(folder, "checkpoint.npz")
+        ok, said = self.save_model(os.path.join(folder, "checkpoint.npz"), timeout)
+        model = "a checkpoint" if ok else "no checkpoint"
+        return f"exported to {folder}: {points} loss points, {n} samples, {model}, metrics ({said})"
+
+    # -- the model, when the trainer cannot be asked -------------------------------------------
+
+    def save_model(self, path: str, timeout: float = 1.0) -> tuple[bool, str]:
+        """Have the trainer save its model to `path`; if it is gone or does not answer within
+        `timeout` seconds, write the weights the app holds instead. Returns (saved, what)."""
+        reply = None if self.trainer_lost else self.backend.request("save", timeout, path=path)
+        if reply is not None:
+            return reply.ok, reply.text
+        held = self._save_held(path)
+        return held.startswith("saved"), held
+
+    def _held_step(self) -> int | None:
+        """The step of the newest weights the app holds (of the first run), if any."""
+        w = self.lanes[0].weights
+        return None if w is None else w[1]
+
+    def _held_checkpoints(self) -> list[Checkpoint | None]:
+        """What the app holds of each run, as checkpoints without optimizer state."""
+        out: list[Checkpoint | None] = []
+        for lane, config in zip(self.lanes, self._configs(), strict=True):
+            if lane.weights is None:
+                out.append(None)
+                continue
+            params, step = lane.weights
+            chars = step * config.batch * config.seq_len  # every step reads B x T characters
+            out.append(Checkpoint(config, self.vocab, params, {}, step, chars))
+        return out
+
+    def _configs(self) -> tuple[Config, ...]:
+        """Each run's settings as they are now: the cell, learning rate and clipping may have
+        changed since the start."""
+        assert self.spec is not None
+        out = []
+        for lane, config in zip(self.lanes, self.spec.configs, strict=True):
+            s = lane.snapshot
+            config = config.with_(cell=lane.cell.name)
+            if s is not None:
+                config = config.with_(lr=s.lr, clip_mode=s.clip_mode, clip=s.clip)
+            out.append(config)
+        return tuple(out)
+
+    def _save_held(self, path: str) -> str:
+        """Write the weights the app holds (no optimizer state) to `path`; say what."""
+        if self.spec is None:
+            return "cannot save: the trainer is gone and this app holds no settings"
+        held = self._held_checkpoints()
+        if all(c is None for c in held):
+            return "cannot save: the trainer is gone before it sent any weights"
+        saved = []
+        paths = cell_paths(path, [lane.cell.name for lane in self.lanes])
+        for ckpt, target in zip(held, paths, strict=True):
+            if ckpt is None:
+                continue
+            try:
+                saved.append(write_checkpoint(target, ckpt))
+            except UserError as exc:
+                return str(exc)
+        steps = ", ".join(f"{c.step:,}" for c in held if c is not None)
+        return f"saved {', '.join(saved)} (weights of step {steps}, held by the app)"
+
+    def _restart_trainer(self) -> None:
+        """Start a new trainer process from the weights the app holds."""
+        if self.spec is None or self.new_backend is None:
+            self.notice = "cannot start a new trainer from here; quit and start again"
+            self._update_status()
+            return
+        spec = RunSpec(self.spec.corpus, self._configs(), tuple(self._held_checkpoints()))
+        self.backend.stop(timeout=0.5)
+        self.backend = self.new_backend(spec)
+        self.spec = spec
+        self.trainer_lost, self.silent, self.paused = "", False, False
+        self.backend.start(background=True)
+        step = self._held_step()
+        self.notice = (
+            f"a new trainer goes on from step {step:,}"
+            if step is not None
+            else "a new trainer starts from the seed"
         )
-        model = "a checkpoint" if saved and saved.startswith("saved") else "no checkpoint"
-        return f"exported to {folder}: {points} loss points, {n} samples, {model}, metrics"
+        self._update_status()
 
     def action_help(self) -> None:
         self._trace("help")
@@ -671,10 +809,11 @@ class RnnApp(App[int]):
         for title, help_text, callback in commands:
             yield SystemCommand(title, help_text, callback)
 
-    def _on_signal(self, name: str) -> None:
-        """SIGTERM or SIGHUP (an SSH link dropping): save if asked to, then quit cleanly."""
-        self.notice = f"{name}: quitting"
-        self.exit(0)
+    def _on_signal(self, sig: signal.Signals) -> None:
+        """SIGTERM, SIGHUP (an SSH link dropping) or SIGINT: save if asked to, then quit with
+        the conventional code 128 + the signal's number."""
+        self.notice = f"{sig.name}: quitting"
+        self.exit(return_code=128 + int(sig))
 
     def on_unmount(self) -> None:
         if self.export_dir or self.autosave_path:
@@ -684,11 +823,11 @@ class RnnApp(App[int]):
         if self.export_dir and self.snapshot is not None and self.snapshot.record is not None:
             self.saved_message = self.export(timeout=1.0)
         if self.autosave_path and self.snapshot is not None and self.snapshot.record is not None:
-            self.saved_message = self.backend.request("save", timeout=1.0, path=self.autosave_path)
+            self.saved_message = self.save_model(self.autosave_path, timeout=1.0)[1]
         self.backend.stop(timeout=1.0)
         with contextlib.suppress(RuntimeError, ValueError):
             loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGHUP):
+            for sig in QUIT_SIGNALS:
                 loop.remove_signal_handler(sig)
 
 
@@ -710,9 +849,14 @@ def make_app(
     if export_dir and not metrics_path:  # the export folder gets the metrics as they come
         metrics_path = os.path.join(ensure_dir(export_dir), "metrics.jsonl")
     corpus = runs[0].corpus
+
+    def new_backend(what: list[Trainer] | RunSpec) -> TrainerProcess:
+        return TrainerProcess(
+            what, log_path=log_path, metrics_path=metrics_path, log_every=log_every
+        )
+
     return RnnApp(
-        backend
-        or TrainerProcess(runs, log_path=log_path, metrics_path=metrics_path, log_every=log_every),
+        backend or new_backend(list(runs)),  # a list of its own: run_app clears the caller's
         corpus_name=corpus.name,
         vocab=corpus.vocab.chars,
         cells=[make_cell(t.config.cell, corpus.vocab.size, t.config.hidden, c.dtype) for t in runs],
@@ -726,6 +870,8 @@ def make_app(
         autosave_path=autosave_path,
         export_dir=export_dir,
         high_contrast=high_contrast,
+        spec=spec_of(runs),
+        new_backend=new_backend,
     )
 
 
@@ -740,10 +886,11 @@ def run_app(trainers: list[Trainer], args: argparse.Namespace) -> int:
         export_dir=args.export_dir,
         high_contrast=args.high_contrast,
     )
+    trainers.clear()  # they go to the worker: this process keeps no copy of corpus or model
     try:
-        code = app.run()
+        app.run()
     finally:
         app.backend.stop()
     if app.saved_message:
         print(f"rnn-tui: {app.saved_message}", file=sys.stderr)
-    return 0 if code is None else int(code)
+    return app.return_code or 0  # 1 after a crash, 128 + n after signal n

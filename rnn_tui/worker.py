@@ -9,9 +9,10 @@ No UI import here: this module runs in a process that never loads Textual.
 from __future__ import annotations
 
 import contextlib
-import json
+import itertools
 import os
 import queue
+import signal
 import tempfile
 import threading
 import time
@@ -25,9 +26,12 @@ from rnn_tui.blas import keep_freed_memory, pin_blas_threads
 from rnn_tui.checkpoint import save_checkpoint
 from rnn_tui.errors import UserError
 from rnn_tui.model import Params
+from rnn_tui.outputs import MetricsLog, cell_paths
+from rnn_tui.runspec import RunSpec, build_trainers
 from rnn_tui.trainer import StepRecord, Trainer
 
 SNAPSHOT_HZ = 10.0  # snapshots per second sent to the UI while training
+HEARTBEAT = 1.0  # seconds between two snapshots while idle: the UI knows the worker lives
 WEIGHTS_EVERY = 2.0  # seconds between two weight copies for the sampler
 GRAD_ROWS = 64  # recent gradient profiles kept for the heat strip
 HISTORY_POINTS = 2048  # loss points kept; past this, pairs are merged (the whole run stays)
@@ -39,6 +43,23 @@ class Command:
 
     kind: str  # pause, resume, step, reset, set, save, quit
     args: dict[str, Any] = field(default_factory=dict)
+    id: int = 0  # a command that is answered (save) gets its answer under this number
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The answer to one command, matched to it by `id`."""
+
+    id: int  # the command's id
+    ok: bool  # whether it did what was asked
+    text: str  # what to tell the user ("saved run.npz", "cannot save ...")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Sent instead of snapshots when the worker cannot start its runs (then it ends)."""
+
+    text: str  # one line: what went wrong
 
 
 @dataclass(frozen=True)
@@ -60,6 +81,7 @@ class Snapshot:
     weights_step: int = 0  # the step those weights come from
     seq: int = 0  # increases by one per snapshot
     cell: str = "rnn"  # which cell this run trains
+    replies: tuple[Reply, ...] = ()  # answers to commands since the last snapshot (first run)
 
 
 class History:
@@ -127,7 +149,9 @@ class Run:
         if len(self.grads) > GRAD_ROWS:
             del self.grads[0]
 
-    def snapshot(self, state: str, message: str, seq: int) -> Snapshot:
+    def snapshot(
+        self, state: str, message: str, seq: int, replies: tuple[Reply, ...] = ()
+    ) -> Snapshot:
         t = self.trainer
         now = time.monotonic()
         weights = None
@@ -157,6 +181,7 @@ class Run:
             weights_step=t.steps,
             seq=seq,
             cell=t.config.cell,
+            replies=replies,
         )
 
 
@@ -178,12 +203,14 @@ class TrainerLoop:
         self.commands = commands  # queue of Command from the UI
         self.snapshots = snapshots  # queue of tuples of Snapshot to the UI
         self.log_path = log_path  # where tracebacks of trainer errors go
-        self.metrics = open(metrics_path, "a", encoding="utf-8") if metrics_path else None  # noqa: SIM115
-        self.log_every = log_every  # steps between two metrics lines
+        # JSON lines of metrics; a write error is told once and stops them, not training.
+        self.metrics = MetricsLog(metrics_path, log_every) if metrics_path else None
         self.paused = False
         self.running = True
         self.seq = 0
         self.message = ""
+        self.replies: list[Reply] = []  # answers waiting for the next snapshot
+        self.last_publish = 0.0  # monotonic time of the last snapshot sent
 
     @property
     def idle(self) -> bool:
@@ -220,24 +247,25 @@ class TrainerLoop:
             self.runs = [Run(Trainer(old.corpus, old.config.with_(cell=cmd.args["cell"])))]
             self.message = f"training {cmd.args['cell']} from the seed"
         elif cmd.kind == "save":
-            self.message = self._save(cmd.args["path"])
+            ok, text = self._save(cmd.args["path"])
+            if self.metrics is not None and self.metrics.ensure():  # its folder was deleted
+                step = self.runs[0].trainer.steps
+                text += f"; the metrics file was deleted: it holds steps after {step:,}"
+            self.replies.append(Reply(cmd.id, ok, text))
         elif cmd.kind == "quit":
             self.running = False
             return  # the app no longer reads: publishing could only block
         self.publish(force=True)
 
-    def _save(self, path: str) -> str:
+    def _save(self, path: str) -> tuple[bool, str]:
         saved = []
-        for run in self.runs:
-            p = path
-            if len(self.runs) > 1:  # one file per cell: run.npz -> run-lstm.npz
-                stem, ext = os.path.splitext(path)
-                p = f"{stem}-{run.trainer.config.cell}{ext or '.npz'}"
+        paths = cell_paths(path, [run.trainer.config.cell for run in self.runs])
+        for run, p in zip(self.runs, paths, strict=True):
             try:
                 saved.append(save_checkpoint(p, run.trainer))
             except UserError as exc:
-                return str(exc)
-        return "saved " + ", ".join(saved)
+                return False, str(exc)
+        return True, "saved " + ", ".join(saved)
 
     def _train_step(self) -> None:
         for run in self.runs:
@@ -256,10 +284,9 @@ class TrainerLoop:
                     " press r to reset (and lower the learning rate)"
                 )
                 continue
-            if self.metrics is not None and record.step % self.log_every == 0:
-                line = record.to_json(run.trainer.config.cell)
-                self.metrics.write(json.dumps(line) + "\n")
-                self.metrics.flush()
+            if self.metrics is not None and self.metrics.due(record.step):
+                self.metrics.write(record.to_json(run.trainer.config.cell))
+                self.message = self.metrics.take_error() or self.message
             run.record(record)
 
     def _log_exception(self) -> None:
@@ -271,10 +298,16 @@ class TrainerLoop:
     def publish(self, force: bool = False) -> None:
         """Send one snapshot per run (dropped if the UI is far behind: the next replaces it)."""
         self.seq += 1
-        snaps = tuple(r.snapshot(self.state, self.message, self.seq) for r in self.runs)
+        self.last_publish = time.monotonic()
+        replies = tuple(self.replies)
+        snaps = tuple(
+            r.snapshot(self.state, self.message, self.seq, replies if i == 0 else ())
+            for i, r in enumerate(self.runs)
+        )
         self.message = ""
         try:
-            self.snapshots.put(snaps, block=force, timeout=1.0)
+            self.snapshots.put(snaps, block=force or bool(replies), timeout=1.0)
+            self.replies.clear()
         except queue.Full:
             for run, snap in zip(self.runs, snaps, strict=True):
                 if snap.weights is not None:
@@ -282,9 +315,9 @@ class TrainerLoop:
 
     def run(self) -> None:
         period = 1.0 / SNAPSHOT_HZ
-        next_publish = 0.0
         parent = os.getppid()
         self.publish(force=True)
+        self.last_publish = 0.0  # the first step's snapshot goes at once: words start sooner
         while self.running:
             idle = self.idle
             try:  # block while idle (no CPU), otherwise just look
@@ -298,13 +331,11 @@ class TrainerLoop:
                 self._train_step()
                 if self.idle:  # an error or a divergence stopped training: say so at once
                     self.publish(force=True)
-            now = time.monotonic()
-            if idle or now >= next_publish:
+            # While idle, a heartbeat now and then: the UI sees that the worker is alive.
+            if time.monotonic() >= self.last_publish + (HEARTBEAT if idle else period):
                 if os.getppid() != parent:  # the app died without saying so: do not linger
                     return
-                if not idle:
-                    next_publish = now + period
-                    self.publish()
+                self.publish()
 
 
 def default_log_path() -> str:
@@ -312,7 +343,7 @@ def default_log_path() -> str:
 
 
 def worker_main(
-    trainers: list[Trainer],
+    trainers: list[Trainer] | RunSpec,
     commands: Any,
     snapshots: Any,
     log_path: str,
@@ -320,8 +351,6 @@ def worker_main(
     log_every: int,
 ) -> None:
     """Entry point of the worker process."""
-    import signal
-
     # Ctrl-C, a hang-up and a terminate aimed at the whole process group belong to the app:
     # it saves (--autosave) and then stops us. If the app dies instead, run() notices.
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
@@ -330,6 +359,14 @@ def worker_main(
     # without this the worker trains with two BLAS threads and a page fault per temporary.
     pin_blas_threads(1)
     keep_freed_memory()
+    if isinstance(trainers, RunSpec):  # built here: the corpus is read where it is used
+        try:
+            trainers = build_trainers(trainers)
+        except UserError as exc:  # the file changed since the app checked it, say
+            snapshots.put((Failure(str(exc)),))
+            snapshots.close()
+            snapshots.join_thread()
+            return
     loop = TrainerLoop(trainers, commands, snapshots, log_path, metrics_path, log_every)
     try:
         loop.run()
@@ -342,13 +379,14 @@ def worker_main(
 class TrainerProcess:
     """The UI's handle on a worker process: send commands, poll the newest snapshot, stop.
 
-    Create it before `App.run()`: a multiprocessing queue cannot be made inside a running
-    Textual app (its stderr has no file descriptor there).
+    Create the first one before `App.run()`: a multiprocessing queue needs a resource tracker,
+    which cannot be started inside a running Textual app (its stderr has no file descriptor
+    there); once one runs, later handles (a restarted trainer) may be made at any time.
     """
 
     def __init__(
         self,
-        trainers: list[Trainer],
+        trainers: list[Trainer] | RunSpec,
         log_path: str | None = None,
         metrics_path: str | None = None,
         log_every: int = 10,
@@ -357,10 +395,17 @@ class TrainerProcess:
 
         ctx = mp.get_context("spawn")  # a clean interpreter: no UI state, no inherited threads
         self.log_path = log_path or default_log_path()
+        self.metrics_path = metrics_path  # kept for a restart with the same outputs
+        self.log_every = log_every
         self.commands = ctx.Queue()
         self.snapshots = ctx.Queue(maxsize=8)  # small: the worker drops, never piles up
         self._starter: threading.Thread | None = None
         self._held: list[tuple[Snapshot, ...]] = []  # read by `request`, handed out by `poll`
+        self._ids = itertools.count(1)  # command ids, for matching replies
+        self.failure = ""  # why the worker could not start its runs, if it could not
+        self.last_heard: float | None = None  # monotonic time the last snapshot arrived
+        # The trainers are pickled to the child by start(), which then drops them: the UI
+        # keeps no copy of the corpus or the model.
         self.process = ctx.Process(
             target=worker_main,
             args=(trainers, self.commands, self.snapshots, self.log_path, metrics_path, log_every),
@@ -378,58 +423,93 @@ class TrainerProcess:
         else:
             self.process.start()
 
-    def send(self, kind: str, **args: Any) -> None:
+    def ended(self) -> str | None:
+        """None while the worker runs (or is starting); once it is gone, how it ended."""
         if self.process.pid is None or self.process.is_alive():
-            self.commands.put(Command(kind, args))
+            return None
+        code = self.process.exitcode
+        if self.failure:
+            return self.failure
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"the trainer process was killed ({name})"
+        return f"the trainer process ended (exit code {code})"
+
+    def send(self, kind: str, **args: Any) -> int:
+        """Send a command; return its id (a reply to it, if any, carries the same id)."""
+        cid = next(self._ids)
+        if self.process.pid is None or self.process.is_alive():
+            with contextlib.suppress(OSError, ValueError):
+                self.commands.put(Command(kind, args, cid))
+        return cid
+
+    def _read(self, timeout: float | None) -> tuple[Snapshot, ...] | None:
+        """The next snapshots from the worker, or None; a Failure is kept, not returned."""
+        try:
+            item = (
+                self.snapshots.get_nowait()
+                if timeout is None
+                else self.snapshots.get(timeout=timeout)
+            )
+        except (queue.Empty, OSError, ValueError, EOFError):
+            return None
+        self.last_heard = time.monotonic()
+        if isinstance(item[0], Failure):
+            self.failure = item[0].text
+            return None
+        return item
 
     def poll(self) -> tuple[Snapshot, ...] | None:
-        """The newest snapshots (one per run) since the last poll, or None. Weights and messages
-        carried by older snapshots in between are kept, so none is lost by skipping."""
+        """The newest snapshots (one per run) since the last poll, or None. Weights, messages
+        and replies carried by older snapshots in between are kept, so none is lost by
+        skipping."""
         latest: tuple[Snapshot, ...] | None = None
         weights: dict[int, tuple[Params, int]] = {}
         message = ""
+        replies: list[Reply] = []
         held, self._held = self._held, []
         while True:
-            if held:
-                snaps = held.pop(0)
-            else:
-                try:
-                    snaps = self.snapshots.get_nowait()
-                except (queue.Empty, OSError, ValueError, EOFError):
-                    break
+            snaps = held.pop(0) if held else self._read(None)
+            if snaps is None:
+                break
             latest = snaps
             for i, snap in enumerate(snaps):
                 if snap.weights is not None:
                     weights[i] = (snap.weights, snap.weights_step)
             message = snaps[0].message or message
+            replies.extend(snaps[0].replies)
         if latest is None:
             return None
         out = []
         for i, snap in enumerate(latest):
             if i in weights and snap.weights is None:
                 snap = replace(snap, weights=weights[i][0], weights_step=weights[i][1])
-            if message and not snap.message:
-                snap = replace(snap, message=message)
+            if i == 0:
+                snap = replace(snap, message=message, replies=tuple(replies))
             out.append(snap)
         return tuple(out)
 
-    def request(self, kind: str, timeout: float = 1.0, **args: Any) -> str | None:
-        """Send a command and wait up to `timeout` seconds for the worker's message about it
-        (e.g. "saved ..."); None if none came. Snapshots read meanwhile are kept for the next
-        `poll` (the weight copies they carry too), all but the message returned here."""
+    def request(self, kind: str, timeout: float = 1.0, **args: Any) -> Reply | None:
+        """Send a command and wait up to `timeout` seconds for the reply to it; None if none
+        came. Snapshots read meanwhile, other replies included, are kept for the next `poll`."""
         if not self.process.is_alive():
             return None
-        self.send(kind, **args)
+        cid = self.send(kind, **args)
         end = time.monotonic() + timeout
         while (left := end - time.monotonic()) > 0:
-            try:
-                snaps = self.snapshots.get(timeout=left)
-            except (queue.Empty, OSError, ValueError, EOFError):
-                return None
-            if snaps[0].message:
-                self._held.append((replace(snaps[0], message=""), *snaps[1:]))
-                return snaps[0].message
-            self._held.append(snaps)
+            snaps = self._read(left)
+            if snaps is None:
+                if self.failure or not self.process.is_alive():
+                    return None
+                continue
+            mine = [r for r in snaps[0].replies if r.id == cid]
+            others = tuple(r for r in snaps[0].replies if r.id != cid)
+            self._held.append((replace(snaps[0], replies=others), *snaps[1:]))
+            if mine:
+                return mine[0]
         return None
 
     def stop(self, timeout: float = 2.0) -> None:
@@ -446,7 +526,7 @@ class TrainerProcess:
             self.process.terminate()
             self.process.join(timeout / 2)
         if self.process.is_alive():
-            self.process.kill()
+            self.process.kill()  # also what ends a stopped (SIGSTOP) worker
             self.process.join(1.0)
         for q in (self.commands, self.snapshots):
             q.cancel_join_thread()  # never block exit on a queue's feeder thread

@@ -146,10 +146,11 @@ def gone_within(pids: list[str], seconds: float) -> list[str]:
 
 
 @needs_tmux
-@pytest.mark.parametrize("sig", ["TERM", "HUP"])
-def test_signal_saves_and_ends_everything_within_2s(tmp_path: Path, sig: str) -> None:
+@pytest.mark.parametrize(("sig", "code"), [("TERM", 143), ("HUP", 129), ("INT", 130)])
+def test_signal_saves_and_ends_everything_within_2s(tmp_path: Path, sig: str, code: int) -> None:
     """If this fails, a dropped SSH link or a `kill` loses the model, leaves a trainer process
-    eating a core, or leaves the terminal in a broken state."""
+    eating a core, leaves the terminal in a broken state, or exits 0 as if the user had quit
+    (scripts read 128 + the signal's number)."""
     ckpt = tmp_path / "auto.npz"
     session, app, kids = start_app(tmp_path, "--autosave", str(ckpt))
     try:
@@ -158,7 +159,7 @@ def test_signal_saves_and_ends_everything_within_2s(tmp_path: Path, sig: str) ->
         assert gone_within([app, *kids], 2.0) == []
         assert load_checkpoint(ckpt).step > 0
         time.sleep(0.3)
-        assert (tmp_path / "code").read_text().strip() == "0"
+        assert (tmp_path / "code").read_text().strip() == str(code)
         screen = tmux("capture-pane", "-p", "-t", session)
         assert "Traceback" not in screen and f"saved {ckpt}" in screen
     finally:

@@ -24,14 +24,21 @@ T = 32  # the default BPTT window
 class FixedBackend:
     """Stands in for the trainer process: no process, nothing changes."""
 
+    last_heard = None
+
     def start(self, background: bool = False) -> None: ...
-    def send(self, kind: str, **args: object) -> None: ...
+    def send(self, kind: str, **args: object) -> int:
+        return 0
+
     def poll(self) -> Snapshot | None:
         return None
 
     def stop(self, timeout: float = 2.0) -> None: ...
 
-    def request(self, kind: str, timeout: float = 1.0, **args: object) -> str | None:
+    def request(self, kind: str, timeout: float = 1.0, **args: object) -> None:
+        return None
+
+    def ended(self) -> None:
         return None
 
 

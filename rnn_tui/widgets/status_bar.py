@@ -21,8 +21,10 @@ STATE_STYLES: dict[str, str] = {
     "diverged": "bold $error",
     "error": "bold $error",
     "starting": "bold $primary",
+    "stopped": "bold $error",  # the trainer process is gone
+    "silent": "bold $warning",  # the trainer process has not answered for seconds
 }
-"""Badge colour per training state (diverged and error share the error colour)."""
+"""Badge colour per training state (diverged, error and stopped share the error colour)."""
 
 
 def format_si(x: float, digits: int = 3) -> str:
@@ -106,7 +108,8 @@ class StatusBar(Widget):
             params: number of trainable parameters.
             step: training step.
             chars_per_s: training throughput in characters per second.
-            state: one of "training", "paused", "diverged", "error", "starting".
+            state: one of "training", "paused", "diverged", "error", "starting", "stopped",
+                "silent".
             lr: learning rate.
             temperature: sampling temperature.
             message: short notice such as "saved checkpoint to runs/x.npz".
