@@ -9,12 +9,13 @@ import argparse
 import codecs
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from rnn_tui.config import CELL_NAMES, CLIP_MODES, DTYPES, OPTIMIZERS, Config
 from rnn_tui.errors import UserError
 from rnn_tui.presets import PRESETS
+from rnn_tui.textsafe import sanitize
 from rnn_tui.trainer import Trainer
 
 DEFAULTS = Config()
@@ -44,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="rnn-tui",
         description="Watch a character-level recurrent network learn a text file, live.",
+        epilog="exit codes: 0 done, 1 diverged, crashed or a checkpoint could not be written,"
+        " 2 bad input, 130/129/143 stopped by SIGINT/SIGHUP/SIGTERM (after saving)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("path", nargs="?", help="a UTF-8 text file to learn, e.g. corpora/tiny.txt")
@@ -82,12 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="reset the hidden state after these characters, e.g. '\\n' for every line",
     )
     p.add_argument("--eval-every", type=int, default=d.eval_every, help="steps between evaluations")
-    p.add_argument("--metrics", metavar="FILE", help="append JSON lines of metrics to FILE")
+    p.add_argument(
+        "--metrics",
+        metavar="FILE",
+        help="append JSON lines of metrics to FILE (its folder must exist)",
+    )
     p.add_argument("--log-every", type=int, default=10, help="steps between metrics lines")
     p.add_argument(
         "--autosave",
         metavar="CHECKPOINT",
-        help="save here when the app quits, is terminated or loses its terminal",
+        help="save here when the run ends: the app quits, a headless run finishes, or either is"
+        " stopped by Ctrl-C, SIGTERM or SIGHUP; its folder must exist",
     )
     p.add_argument(
         "--high-contrast", action="store_true", help="app: black on white, for projectors (h)"
@@ -102,13 +110,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--save",
         metavar="CHECKPOINT",
-        help="checkpoint path: written at the end (headless) or by the s key (app)",
+        help="checkpoint path: written at the end of a headless run (also on Ctrl-C, SIGTERM or"
+        " SIGHUP) or by the s key (app); its folder must exist",
     )
     # The browser view (rnn_tui.serve): each connection runs the app with the other flags.
     web = p.add_argument_group("browser view")
     web.add_argument("--serve", action="store_true", help="serve the app to web browsers")
     web.add_argument("--host", default="127.0.0.1", help="--serve: address to listen on")
     web.add_argument("--port", type=int, default=8000, help="--serve: port to listen on")
+    web.add_argument(
+        "--allow-origin",
+        action="append",
+        dest="allow_origin",
+        metavar="ORIGIN",
+        help="--serve: also accept sessions from pages of ORIGIN (e.g. a proxy's"
+        " https://rnn.example.com); repeatable",
+    )
     web.add_argument(
         "--max-sessions",
         type=int,
@@ -153,6 +170,30 @@ def _typed(argv: Sequence[str], parser: argparse.ArgumentParser) -> set[str]:
 _FIELD = {"init_gain": "rec_gain"}
 
 
+PROGRESS_FROM = 32 * 2**20  # corpora of this many bytes or more show progress while read
+
+
+def _progress(path: str) -> Callable[[int, int], None] | None:
+    """A progress line on stderr while a large corpus is read (a 200 MB file takes seconds)."""
+    try:
+        if os.path.getsize(path) < PROGRESS_FROM:
+            return None
+    except OSError:
+        return None  # load_corpus says what is wrong with it
+    shown = sanitize(path)
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        print(
+            f"\rrnn-tui: reading {shown}: {100 * done // max(total, 1)}%",
+            end=end,
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return show
+
+
 def _compare_cells(text: str) -> tuple[str, str]:
     cells = tuple(c.strip() for c in text.split(","))
     if len(cells) != 2 or len(set(cells)) != 2 or not set(cells) <= set(CELL_NAMES):
@@ -190,7 +231,9 @@ def make_trainers(args: argparse.Namespace, typed: set[str]) -> list[Trainer]:
         config = ckpt.config.with_(**{f: getattr(config, f) for f in fields})
     need = config.seq_len + 1
     if args.path is not None:
-        corpus = load_corpus(args.path, config.val_fraction, min_train_chars=need)
+        corpus = load_corpus(
+            args.path, config.val_fraction, min_train_chars=need, progress=_progress(args.path)
+        )
     else:
         corpus = corpus_from_text(
             make_lines(600), "long-lag (generated)", config.val_fraction, need
@@ -242,8 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return run(argv)
-    except UserError as exc:
-        print(f"rnn-tui: {exc}", file=sys.stderr)
+    except UserError as exc:  # one line, shown as corpus text is: no raw control characters
+        print(f"rnn-tui: {sanitize(str(exc)).replace(chr(10), ' ')}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

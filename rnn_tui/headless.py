@@ -129,7 +129,7 @@ def _train(
         c = trainer.config
         print(
             f"training {c.cell} H={c.hidden} T={c.seq_len} B={c.batch} {c.optimizer} lr={c.lr:g}"
-            f" on {trainer.corpus.path} ({trainer.corpus.vocab.size} characters,"
+            f" on {sanitize(trainer.corpus.path)} ({trainer.corpus.vocab.size} characters,"
             f" {trainer.model.n_params():,} parameters)",
             file=out,
             flush=True,
