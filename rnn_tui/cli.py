@@ -12,11 +12,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from rnn_tui.config import CELL_NAMES, CLIP_MODES, DTYPES, OPTIMIZERS, Config
+from rnn_tui.engine.config import CELL_NAMES, CLIP_MODES, DTYPES, OPTIMIZERS, Config
+from rnn_tui.engine.presets import PRESETS
+from rnn_tui.engine.trainer import Trainer
 from rnn_tui.errors import UserError
-from rnn_tui.presets import PRESETS
 from rnn_tui.textsafe import sanitize
-from rnn_tui.trainer import Trainer
 
 DEFAULTS = Config()
 
@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="checkpoint path: written at the end of a headless run (also on Ctrl-C, SIGTERM or"
         " SIGHUP) or by the s key (app); its folder must exist",
     )
-    # The browser view (rnn_tui.serve): each connection runs the app with the other flags.
+    # The browser view (rnn_tui.ui.serve): each connection runs the app with the other flags.
     web = p.add_argument_group("browser view")
     web.add_argument("--serve", action="store_true", help="serve the app to web browsers")
     web.add_argument("--host", default="127.0.0.1", help="--serve: address to listen on")
@@ -206,9 +206,9 @@ def _compare_cells(text: str) -> tuple[str, str]:
 
 def make_trainers(args: argparse.Namespace, typed: set[str]) -> list[Trainer]:
     """The trainers the flags ask for: one, or two with --compare; fresh, or from --load."""
-    from rnn_tui.checkpoint import load_checkpoint, trainer_from_checkpoint
-    from rnn_tui.data import corpus_from_text, load_corpus
-    from rnn_tui.longlag import make_lines
+    from rnn_tui.engine.checkpoint import load_checkpoint, trainer_from_checkpoint
+    from rnn_tui.engine.data import corpus_from_text, load_corpus
+    from rnn_tui.engine.longlag import make_lines
 
     if args.log_every < 1:
         raise UserError(f"--log-every must be >= 1 (got {args.log_every})")
@@ -257,7 +257,7 @@ def run(argv: Sequence[str]) -> int:
         if not os.access(args.export_dir, os.W_OK):
             raise UserError(f"cannot write to --export-dir {args.export_dir}")
     # Refuse now a file that could not be written at the end, not after a long run.
-    from rnn_tui.outputs import cell_paths, check_output
+    from rnn_tui.run.outputs import cell_paths, check_output
 
     for flag, path in (("--save", args.save), ("--autosave", args.autosave)):
         for p in cell_paths(path, [t.config.cell for t in trainers]) if path else []:
@@ -265,16 +265,16 @@ def run(argv: Sequence[str]) -> int:
     if args.metrics:
         check_output("--metrics", args.metrics)
     if args.serve:  # the trainers only checked the flags: each session builds its own
-        from rnn_tui.serve import serve
+        from rnn_tui.ui.serve import serve
 
         del trainers
         return serve(argv, args, parser)
     if not args.headless:
-        from rnn_tui.app import run_app
+        from rnn_tui.ui.app import run_app
 
         return run_app(trainers, args)
-    from rnn_tui.blas import keep_freed_memory
-    from rnn_tui.headless import run_headless_cli
+    from rnn_tui.engine.blas import keep_freed_memory
+    from rnn_tui.run.headless import run_headless_cli
 
     keep_freed_memory()  # this process only trains: reuse freed memory instead of page-faulting
     return run_headless_cli(trainers, args)

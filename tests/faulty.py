@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn_tui.trainer import StepRecord, Trainer
+from rnn_tui.engine.trainer import StepRecord, Trainer
 
 
 class RaisingTrainer(Trainer):

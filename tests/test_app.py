@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from conftest import TINY
 
-from rnn_tui.app import RnnApp, make_app
-from rnn_tui.checkpoint import load_checkpoint
-from rnn_tui.config import Config
-from rnn_tui.data import load_corpus
-from rnn_tui.trainer import Trainer
-from rnn_tui.widgets import HelpScreen, SamplePane
+from rnn_tui.engine.checkpoint import load_checkpoint
+from rnn_tui.engine.config import Config
+from rnn_tui.engine.data import load_corpus
+from rnn_tui.engine.trainer import Trainer
+from rnn_tui.ui.app import RnnApp, make_app
+from rnn_tui.ui.widgets import HelpScreen, SamplePane
 
 SMALL = Config(hidden=64, seq_len=16, batch=16, eval_every=50)
 
@@ -192,7 +192,7 @@ def test_q_quits_and_stops_the_worker(tiny, key: str) -> None:
 
 def test_load_resumes_in_the_app(tiny, tmp_path: Path) -> None:
     """If this fails, `rnn-tui PATH --load CHECKPOINT` starts from scratch instead of resuming."""
-    from rnn_tui.checkpoint import save_checkpoint, trainer_from_checkpoint
+    from rnn_tui.engine.checkpoint import save_checkpoint, trainer_from_checkpoint
 
     trainer = Trainer(tiny, SMALL)
     for _ in range(40):

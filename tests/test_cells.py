@@ -11,13 +11,13 @@ import pytest
 from conftest import TINY
 from gradcheck import max_rel_error, numerical_grad
 
-from rnn_tui.checkpoint import load_checkpoint, save_checkpoint, trainer_from_checkpoint
-from rnn_tui.config import Config
-from rnn_tui.data import Corpus, load_corpus
+from rnn_tui.engine.checkpoint import load_checkpoint, save_checkpoint, trainer_from_checkpoint
+from rnn_tui.engine.config import Config
+from rnn_tui.engine.data import Corpus, load_corpus
+from rnn_tui.engine.model import Cell, Params, State, make_cell
+from rnn_tui.engine.model.base import cross_entropy
+from rnn_tui.engine.trainer import Trainer
 from rnn_tui.errors import UserError
-from rnn_tui.model import Cell, Params, State, make_cell
-from rnn_tui.model.base import cross_entropy
-from rnn_tui.trainer import Trainer
 
 TOL = 1e-6  # largest relative error accepted for any gradient entry
 CELLS = ("lstm", "gru")

@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_checkpoint_fuzz import GIB, Entry, drop, members, npy, npy_raw, put, zero_bomb, zip_bytes
 
-from rnn_tui import checkpoint as ck
-from rnn_tui.config import Config
-from rnn_tui.data import load_corpus
+from rnn_tui.engine import checkpoint as ck
+from rnn_tui.engine.config import Config
+from rnn_tui.engine.data import load_corpus
+from rnn_tui.engine.sampling import sample_text
+from rnn_tui.engine.trainer import Trainer
 from rnn_tui.errors import UserError
-from rnn_tui.sampling import sample_text
-from rnn_tui.trainer import Trainer
 
 SMALL = Config(hidden=32, seq_len=16, batch=8)
 

@@ -24,11 +24,11 @@ import numpy as np
 import pytest
 from conftest import ROOT, TINY
 
-from rnn_tui import checkpoint as ck
-from rnn_tui.config import Config
-from rnn_tui.data import Corpus, load_corpus
+from rnn_tui.engine import checkpoint as ck
+from rnn_tui.engine.config import Config
+from rnn_tui.engine.data import Corpus, load_corpus
+from rnn_tui.engine.trainer import Trainer
 from rnn_tui.errors import UserError
-from rnn_tui.trainer import Trainer
 
 SEED = 20240611
 BASE = Config(hidden=8, seq_len=4, batch=2)  # 1,245 weights on tiny.txt: a 20 KB checkpoint

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from conftest import TINY
 
-from rnn_tui.app import make_app
 from rnn_tui.cli import _typed, build_parser, make_trainers
+from rnn_tui.engine.longlag import line_length, make_lines
+from rnn_tui.engine.trainer import Trainer
 from rnn_tui.errors import UserError
-from rnn_tui.headless import run_headless
-from rnn_tui.longlag import line_length, make_lines
-from rnn_tui.trainer import Trainer
+from rnn_tui.run.headless import run_headless
+from rnn_tui.ui.app import make_app
 
 
 def trainers_for(argv: list[str]) -> list[Trainer]:

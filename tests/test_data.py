@@ -12,8 +12,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rnn_tui import data
-from rnn_tui.data import Vocab, corpus_from_text, ids_dtype, load_corpus, read_text, scan_vocab
+from rnn_tui.engine import data
+from rnn_tui.engine.data import (
+    Vocab,
+    corpus_from_text,
+    ids_dtype,
+    load_corpus,
+    read_text,
+    scan_vocab,
+)
 from rnn_tui.errors import UserError
 
 
@@ -274,7 +281,7 @@ def test_progress_rises_to_the_total(text_file, monkeypatch) -> None:
 
 MEMORY_CHILD = """
 import sys
-from rnn_tui.data import load_corpus
+from rnn_tui.engine.data import load_corpus
 
 def hwm():
     with open("/proc/self/status") as f:
@@ -290,7 +297,7 @@ print(hwm() - base, c.train.dtype, c.n_chars)
 def test_loading_20_mb_stays_under_four_times_its_size(tmp_path: Path) -> None:
     """If this fails, loading a large corpus needs many times its size in memory again (it
     once took 25x: 5 GB for a 200 MB file)."""
-    from rnn_tui.bench_corpus import write_corpus
+    from rnn_tui.bench.corpus import write_corpus
 
     path = tmp_path / "big.txt"
     size = write_corpus(str(path), 20_000_000)

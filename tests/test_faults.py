@@ -15,9 +15,9 @@ from conftest import ROOT, TINY
 from faulty import DivergingTrainer, RaisingTrainer
 from test_app import SMALL, step_of, wait_for
 
-from rnn_tui.app import make_app
-from rnn_tui.checkpoint import load_checkpoint
-from rnn_tui.data import load_corpus
+from rnn_tui.engine.checkpoint import load_checkpoint
+from rnn_tui.engine.data import load_corpus
+from rnn_tui.ui.app import make_app
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_divergence_pauses_and_offers_reset(tiny) -> None:
 def test_too_small_window_asks_for_room_and_recovers(tiny) -> None:
     """If this fails, a small terminal (a phone over SSH, a split pane) crashes the app or
     draws an unreadable mess instead of asking for a bigger window."""
-    app = make_app(__import__("rnn_tui.trainer", fromlist=["Trainer"]).Trainer(tiny, SMALL))
+    app = make_app(__import__("rnn_tui.engine.trainer", fromlist=["Trainer"]).Trainer(tiny, SMALL))
 
     async def main() -> None:
         async with app.run_test(size=(40, 12)) as pilot:

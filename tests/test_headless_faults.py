@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, TINY
 
-from rnn_tui.checkpoint import load_checkpoint
+from rnn_tui.engine.checkpoint import load_checkpoint
 
 FAST = ["--hidden", "16", "--seq-len", "16", "--batch", "8"]
 WAIT = 30.0  # seconds; generous for a loaded machine
@@ -323,7 +323,7 @@ def test_signal_while_saving_waits_for_the_save(tmp_path: Path, monkeypatch) -> 
     the save, in this process."""
     import io
 
-    import rnn_tui.headless as headless
+    import rnn_tui.run.headless as headless
 
     real = headless.save_checkpoint
     calls = []
@@ -351,7 +351,7 @@ def test_run_headless_still_takes_an_open_file(tmp_path: Path) -> None:
     import io
     import json
 
-    from rnn_tui.headless import run_headless
+    from rnn_tui.run.headless import run_headless
 
     trainers, _ = _headless_args(*FAST)
     with open(tmp_path / "m.jsonl", "w") as f:

@@ -8,20 +8,20 @@ import sys
 import pytest
 
 ENGINE = [
-    "rnn_tui.data",
-    "rnn_tui.model",
-    "rnn_tui.model.rnn",
-    "rnn_tui.model.reference",
-    "rnn_tui.optim",
-    "rnn_tui.trainer",
-    "rnn_tui.sampling",
-    "rnn_tui.checkpoint",
-    "rnn_tui.headless",
-    "rnn_tui.config",
+    "rnn_tui.engine.data",
+    "rnn_tui.engine.model",
+    "rnn_tui.engine.model.rnn",
+    "rnn_tui.engine.model.reference",
+    "rnn_tui.engine.optim",
+    "rnn_tui.engine.trainer",
+    "rnn_tui.engine.sampling",
+    "rnn_tui.engine.checkpoint",
+    "rnn_tui.run.headless",
+    "rnn_tui.engine.config",
     "rnn_tui.textsafe",
-    "rnn_tui.worker",
-    "rnn_tui.presets",
-    "rnn_tui.longlag",
+    "rnn_tui.run.worker",
+    "rnn_tui.engine.presets",
+    "rnn_tui.engine.longlag",
 ]
 
 

@@ -9,10 +9,10 @@ import pytest
 from conftest import TINY
 from test_app import SMALL, step_of, wait_for
 
-from rnn_tui.app import PROJECTOR_THEME, RnnApp, make_app
-from rnn_tui.data import load_corpus
-from rnn_tui.sampling import most_varying_unit, top_chars
-from rnn_tui.trainer import Trainer
+from rnn_tui.engine.data import load_corpus
+from rnn_tui.engine.sampling import most_varying_unit, top_chars
+from rnn_tui.engine.trainer import Trainer
+from rnn_tui.ui.app import PROJECTOR_THEME, RnnApp, make_app
 
 
 @pytest.fixture(scope="module")

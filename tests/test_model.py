@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from gradcheck import max_rel_error, numerical_grad
 
-from rnn_tui.model import make_cell
-from rnn_tui.model import reference as ref
-from rnn_tui.model.base import cross_entropy
+from rnn_tui.engine.model import make_cell
+from rnn_tui.engine.model import reference as ref
+from rnn_tui.engine.model.base import cross_entropy
 
 TOL = 1e-6  # largest relative error accepted for any gradient entry
 
@@ -173,7 +173,7 @@ def test_reset_equals_starting_from_zero() -> None:
 def test_sampling_distribution_survives_non_finite_logits(logits) -> None:
     """If this fails, one overflowing logit makes numpy raise "probabilities contain NaN" in the
     sampler and the app crashes."""
-    from rnn_tui.sampling import distribution
+    from rnn_tui.engine.sampling import distribution
 
     z = np.array(logits, np.float32)
     p = distribution(z, temperature=0.8)

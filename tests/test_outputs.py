@@ -1,4 +1,4 @@
-"""Output files checked at start and written without ever stopping training (rnn_tui.outputs)."""
+"""Output files checked at start and written without ever stopping training (rnn_tui.run.outputs)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rnn_tui.errors import UserError
-from rnn_tui.outputs import MetricsLog, cell_paths, check_output
+from rnn_tui.run.outputs import MetricsLog, cell_paths, check_output
 
 
 def lines(path: Path) -> list[dict]:

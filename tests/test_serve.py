@@ -32,7 +32,7 @@ import pytest
 from conftest import ROOT, TINY
 
 from rnn_tui.cli import build_parser
-from rnn_tui.serve import session_argv
+from rnn_tui.ui.serve import session_argv
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PANE_WORDS = ("loss", "gradient through time", "samples", "TRAINING", "· temperature")

@@ -28,10 +28,10 @@ from aiohttp import web
 from conftest import ROOT
 from test_serve import free_port, kill_group, rnn_tui_command, wait_until
 
-import rnn_tui.serve as serve_pkg
+import rnn_tui.ui.serve as serve_pkg
 from rnn_tui.errors import UserError
-from rnn_tui.serve import server as serve_server
-from rnn_tui.serve.server import SessionServer
+from rnn_tui.ui.serve import server as serve_server
+from rnn_tui.ui.serve.server import SessionServer
 
 # Stands in for the app: starts like a Textual app under textual-serve, then reports what it
 # gets. Its output is one JSON object per data packet: {"started": [COLUMNS, ROWS]} first,

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from conftest import TINY
 
-from rnn_tui.app import RnnApp, make_app
-from rnn_tui.config import Config
-from rnn_tui.data import load_corpus
-from rnn_tui.trainer import StepRecord, Trainer
-from rnn_tui.worker import Snapshot
+from rnn_tui.engine.config import Config
+from rnn_tui.engine.data import load_corpus
+from rnn_tui.engine.trainer import StepRecord, Trainer
+from rnn_tui.run.worker import Snapshot
+from rnn_tui.ui.app import RnnApp, make_app
 
 T = 32  # the default BPTT window
 

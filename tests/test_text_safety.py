@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 from test_app import step_of, wait_for
 
-from rnn_tui.app import make_app
-from rnn_tui.config import Config
-from rnn_tui.data import load_corpus
-from rnn_tui.trainer import Trainer
-from rnn_tui.widgets import SamplePane, StatusBar
+from rnn_tui.engine.config import Config
+from rnn_tui.engine.data import load_corpus
+from rnn_tui.engine.trainer import Trainer
+from rnn_tui.ui.app import make_app
+from rnn_tui.ui.widgets import SamplePane, StatusBar
 
 HOSTILE = (
     "[bold]not bold[/bold] [link=http://x]no link[/link] [red]plain[/] $variable {braces}\n"

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from conftest import TINY
 
-from rnn_tui.config import Config
-from rnn_tui.data import load_corpus
+from rnn_tui.engine.config import Config
+from rnn_tui.engine.data import load_corpus
+from rnn_tui.engine.sampling import distribution, sample_chars, sample_text
+from rnn_tui.engine.trainer import Trainer, TrainerDiverged
 from rnn_tui.errors import UserError
-from rnn_tui.sampling import distribution, sample_chars, sample_text
-from rnn_tui.trainer import Trainer, TrainerDiverged
 
 SMALL = Config(hidden=64, seq_len=16, batch=16, eval_every=50)
 
@@ -179,9 +179,9 @@ def test_blas_is_pinned_to_one_thread(tmp_path) -> None:
 
     code = (
         "import numpy, threadpoolctl\n"
-        "from rnn_tui.data import load_corpus\n"
-        "from rnn_tui.trainer import Trainer\n"
-        "from rnn_tui.config import Config\n"
+        "from rnn_tui.engine.data import load_corpus\n"
+        "from rnn_tui.engine.trainer import Trainer\n"
+        "from rnn_tui.engine.config import Config\n"
         f"Trainer(load_corpus({str(TINY)!r}), Config())\n"
         "print([i['num_threads'] for i in threadpoolctl.threadpool_info() if i['user_api']=='blas'])"
     )
@@ -219,7 +219,7 @@ def test_reset_at_with_lines_longer_than_a_stream_still_trains(text_file) -> Non
 def test_reset_at_newline_starts_every_line_afresh(text_file) -> None:
     """If this fails, the long-lag lesson leaks state from one line into the next, and the
     windows do not line up with the lines."""
-    from rnn_tui.longlag import line_length, make_lines
+    from rnn_tui.engine.longlag import line_length, make_lines
 
     corpus = load_corpus(text_file(make_lines(200, lag=20)))
     T = line_length(20)

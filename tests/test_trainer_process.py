@@ -12,11 +12,11 @@ import pytest
 from conftest import TINY
 from test_app import SMALL, step_of, wait_for
 
-from rnn_tui.app import RnnApp, make_app
-from rnn_tui.checkpoint import load_checkpoint
-from rnn_tui.data import load_corpus
-from rnn_tui.trainer import Trainer
-from rnn_tui.worker import TrainerProcess
+from rnn_tui.engine.checkpoint import load_checkpoint
+from rnn_tui.engine.data import load_corpus
+from rnn_tui.engine.trainer import Trainer
+from rnn_tui.run.worker import TrainerProcess
+from rnn_tui.ui.app import RnnApp, make_app
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,10 @@ from textual.geometry import Region
 from textual.widget import Widget
 
 from rnn_tui.textsafe import sanitize
-from rnn_tui.widgets import GradPane, HelpScreen, LossChart, NeuronView, SamplePane, StatusBar
-from rnn_tui.widgets.grad_pane import N_HEAT
-from rnn_tui.widgets.loss_chart import WAITING_TEXT, downsample
-from rnn_tui.widgets.neuron_view import BLUE, GREY, PALETTE, RED, WHITE, palette_index
+from rnn_tui.ui.widgets import GradPane, HelpScreen, LossChart, NeuronView, SamplePane, StatusBar
+from rnn_tui.ui.widgets.grad_pane import N_HEAT
+from rnn_tui.ui.widgets.loss_chart import WAITING_TEXT, downsample
+from rnn_tui.ui.widgets.neuron_view import BLUE, GREY, PALETTE, RED, WHITE, palette_index
 
 SIZES = [(80, 24), (120, 40)]
 

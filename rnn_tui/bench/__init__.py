@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m rnn_tui.bench [train|app|soak]`; each prints figures, none asserts."""

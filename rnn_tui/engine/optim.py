@@ -1,0 +1,113 @@
+"""Gradient clipping and the two optimizers, updating parameters in place.
+
+Optimizer state is a flat `dict[str, ndarray]` so a checkpoint can store it as it is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnn_tui.engine.model.base import Params
+
+
+def global_norm(grads: Params) -> float:
+    """sqrt(sum of every squared gradient entry)."""
+    return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
+
+
+def clip_grads(grads: Params, mode: str, threshold: float, norm: float) -> bool:
+    """Clip `grads` in place; return whether clipping changed anything.
+
+    mode "norm": if the global norm exceeds `threshold`, scale every gradient by threshold/norm
+    (the direction is kept). mode "value": clamp each entry to [-threshold, threshold]
+    (min-char-rnn's way; the direction changes). mode "off": nothing.
+    """
+    if mode == "norm":
+        if norm > threshold:
+            scale = threshold / norm
+            for g in grads.values():
+                g *= scale  # same direction, length `threshold`
+            return True
+        return False
+    if mode == "value":
+        clipped = False
+        for g in grads.values():
+            clipped = clipped or bool(np.abs(g).max() > threshold)
+            np.clip(g, -threshold, threshold, out=g)  # each entry into [-c, c]
+        return clipped
+    return False
+
+
+class Optimizer:
+    """Base: `update(params, grads, lr)` changes params in place; `state` is saved in checkpoints."""
+
+    name = "?"
+
+    def __init__(self, params: Params) -> None:
+        self.state: dict[str, np.ndarray] = {}
+
+    def update(self, params: Params, grads: Params, lr: float) -> None:
+        raise NotImplementedError
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Take a saved state; keys and shapes must match this optimizer's own."""
+        for k, v in self.state.items():
+            if k not in state or state[k].shape != v.shape:
+                raise ValueError(f"optimizer state {k} is missing or has another shape")
+            v[...] = state[k]
+
+
+class SGD(Optimizer):
+    """Plain gradient descent, p -= lr * g: a large gradient makes an equally large step, which
+    is what makes exploding gradients dangerous and clipping necessary."""
+
+    name = "sgd"
+
+    def update(self, params: Params, grads: Params, lr: float) -> None:
+        for k, p in params.items():
+            p -= lr * grads[k]  # a step along the negative gradient
+
+
+class Adagrad(Optimizer):
+    """p -= lr * g / sqrt(sum of past g^2 + eps): each weight's step shrinks as it is used."""
+
+    name = "adagrad"
+
+    def __init__(self, params: Params) -> None:
+        super().__init__(params)
+        self.state = {f"mem.{k}": np.zeros_like(p) for k, p in params.items()}
+
+    def update(self, params: Params, grads: Params, lr: float) -> None:
+        for k, p in params.items():
+            g, mem = grads[k], self.state[f"mem.{k}"]
+            mem += g * g  # running sum of squared gradients
+            p -= lr * g / np.sqrt(mem + 1e-8)  # per-weight step size lr / sqrt(mem)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015): momentum on g and g^2, with bias correction."""
+
+    name = "adam"
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+
+    def __init__(self, params: Params) -> None:
+        super().__init__(params)
+        self.state = {f"m.{k}": np.zeros_like(p) for k, p in params.items()}
+        self.state |= {f"v.{k}": np.zeros_like(p) for k, p in params.items()}
+        self.state["t"] = np.zeros((), np.int64)  # updates taken so far
+
+    def update(self, params: Params, grads: Params, lr: float) -> None:
+        b1, b2 = self.beta1, self.beta2
+        self.state["t"] += 1
+        t = int(self.state["t"])
+        step = lr * np.sqrt(1 - b2**t) / (1 - b1**t)  # bias correction folded into the step
+        for k, p in params.items():
+            g, m, v = grads[k], self.state[f"m.{k}"], self.state[f"v.{k}"]
+            m *= b1
+            m += (1 - b1) * g  # m = b1 m + (1 - b1) g
+            v *= b2
+            v += (1 - b2) * (g * g)  # v = b2 v + (1 - b2) g^2
+            p -= step * m / (np.sqrt(v) + self.eps)  # p -= lr * m_hat / sqrt(v_hat), eps for safety
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {"adagrad": Adagrad, "adam": Adam, "sgd": SGD}

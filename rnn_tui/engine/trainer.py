@@ -1,0 +1,302 @@
+"""The training loop: batches from the corpus, one BPTT window per `step()`, immutable records out.
+
+Pure NumPy. The app runs a `Trainer` in a worker process and only ever sees the `StepRecord`s
+it returns and the parameter copies it hands out, never the live arrays.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rnn_tui.engine.blas import pin_blas_threads
+from rnn_tui.engine.config import Config
+from rnn_tui.engine.data import Corpus
+from rnn_tui.engine.model import Cell, Params, State, make_cell
+from rnn_tui.engine.model.base import cross_entropy, power_iteration
+from rnn_tui.engine.optim import OPTIMIZERS, Optimizer, clip_grads, global_norm
+from rnn_tui.errors import UserError
+
+LN2 = math.log(2)
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """What one training step did. Arrays are read-only copies: safe to send anywhere."""
+
+    step: int  # optimizer steps taken so far (this one included)
+    chars: int  # training characters read so far
+    loss: float  # this window's mean loss, nats/char
+    smooth_loss: float  # exponential moving average of `loss`
+    val_loss: float | None  # latest held-out loss, nats/char; None before the first evaluation
+    val_step: int | None  # the step at which `val_loss` was measured
+    grad_t: np.ndarray  # (T,) mean_b ||dL_b/dh_t||, oldest step first
+    grad_last_t: np.ndarray  # (T,) mean_b ||dl_T/dh_t||: the last step's loss carried back
+    grad_norm: float  # global gradient norm before clipping
+    clipped: bool  # whether clipping changed the gradient
+    chars_per_s: float  # training throughput, smoothed over recent steps
+    lr: float  # learning rate used for this step
+    diverged: bool  # loss, gradient or weights turned NaN/inf: stopped, last finite weights kept
+    cell_grad_t: np.ndarray | None = None  # (T,) mean_b ||dL_b/dc_t|| (LSTM only)
+    spectral_norm: float | None = None  # largest singular value of W_hh (vanilla RNN only)
+
+    def to_json(self, cell: str) -> dict[str, Any]:
+        """One metrics line: every field, arrays as lists, NaN/inf as null."""
+
+        def num(x: float | None) -> float | None:
+            return None if x is None or not math.isfinite(x) else float(x)
+
+        def nums(a: np.ndarray | None) -> list[float | None] | None:
+            return None if a is None else [num(float(g)) for g in a]
+
+        return {
+            "step": self.step,
+            "chars": self.chars,
+            "cell": cell,
+            "time": time.time(),
+            "loss": num(self.loss),
+            "smooth_loss": num(self.smooth_loss),
+            "val_loss": num(self.val_loss),
+            "val_bits": num(self.val_bits),
+            "val_step": self.val_step,
+            "chars_per_s": num(self.chars_per_s),
+            "grad_t": nums(self.grad_t),
+            "grad_last_t": nums(self.grad_last_t),
+            "cell_grad_t": nums(self.cell_grad_t),
+            "spectral_norm": num(self.spectral_norm),
+            "grad_norm": num(self.grad_norm),
+            "clipped": self.clipped,
+            "lr": self.lr,
+            "diverged": self.diverged,
+        }
+
+    @property
+    def bits(self) -> float:
+        """Smoothed training loss in bits per character."""
+        return self.smooth_loss / LN2
+
+    @property
+    def val_bits(self) -> float | None:
+        return None if self.val_loss is None else self.val_loss / LN2
+
+    @property
+    def last_ratio(self) -> float:
+        """grad_last_t[1] / grad_last_t[T]: tiny means vanishing, huge means exploding."""
+        end = float(self.grad_last_t[-1])
+        return float(self.grad_last_t[0]) / end if end > 0 else float("nan")
+
+
+class TrainerDiverged(RuntimeError):
+    """Raised by `step()` once training has diverged; `reset()` clears it."""
+
+
+class Trainer:
+    """Trains one model on one corpus.
+
+    Batching: the training ids are cut into B equal segments, one per stream; every step reads
+    the next T characters of each segment, and the hidden state carries over between windows
+    (truncated BPTT). At the end of the segments every stream starts over with a zero state.
+    """
+
+    def __init__(self, corpus: Corpus, config: Config) -> None:
+        pin_blas_threads(1)  # a process that trains also tunes its allocator (keep_freed_memory)
+        self.corpus = corpus  # the text being learned
+        self.config = config  # settings; lr and clipping may be changed while running
+        self.model: Cell = make_cell(config.cell, corpus.vocab.size, config.hidden, config.dtype)
+        self.reset_ids = np.array(
+            [corpus.vocab.chars.index(ch) for ch in config.reset_at if ch in corpus.vocab.chars],
+            np.int32,
+        )  # ids after which a stream's state is reset (e.g. the newline)
+        self.starts, self.segment = self._streams(corpus.train, config.batch, config.seq_len + 1)
+        if self.segment < config.seq_len + 1:
+            need = config.batch * (config.seq_len + 1)
+            raise UserError(
+                f"corpus {corpus.path} has {len(corpus.train)} training characters; --batch"
+                f" {config.batch} x (--seq-len {config.seq_len} + 1) needs {need}: lower them"
+            )
+        self.reset()
+
+    # -- state -------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Fresh weights from the seed, fresh optimizer, back to the start of the text."""
+        c = self.config
+        rng = np.random.default_rng(c.seed)
+        self.params: Params = self.model.init_params(rng, c.rec_gain)  # live weights
+        self.optimizer: Optimizer = OPTIMIZERS[c.optimizer](self.params)
+        self.state: State = self.model.init_state(c.batch)  # hidden state per stream
+        self.pos = 0  # offset of the next window inside each segment
+        self.steps = 0  # optimizer steps taken
+        self.chars = 0  # training characters consumed
+        self.smooth: float | None = None  # smoothed loss
+        self.val_loss: float | None = None
+        self.val_step: int | None = None
+        self.rate: float | None = None  # smoothed chars/s
+        self.diverged = False
+        self.last: StepRecord | None = None
+        self._good: dict[str, np.ndarray] | None = None  # weights before the latest update
+        H = self.model.H
+        v = rng.standard_normal(H).astype(self.model.dtype)  # power-iteration vector for W_hh
+        self._spec_v = v / np.linalg.norm(v)  # unit length, as power_iteration assumes
+
+    def _keep_good(self) -> None:
+        """Copy the weights and optimizer state into reused buffers (a few microseconds)."""
+        live = self._live_arrays()
+        if self._good is None:
+            self._good = {k: np.empty_like(v) for k, v in live.items()}
+        for k, v in live.items():
+            np.copyto(self._good[k], v)
+
+    def _restore_good(self) -> None:
+        """Undo the last update: the weights and optimizer state from before it."""
+        assert self._good is not None
+        for k, v in self._live_arrays().items():
+            v[...] = self._good[k]
+
+    def _live_arrays(self) -> dict[str, np.ndarray]:
+        return {f"param.{k}": v for k, v in self.params.items()} | {
+            f"opt.{k}": v for k, v in self.optimizer.state.items()
+        }
+
+    def set_config(self, config: Config) -> None:
+        """Change settings that need no new weights (lr, clipping, sampling, evaluation)."""
+        fixed = ("cell", "hidden", "batch", "dtype", "optimizer")
+        for name in fixed:
+            if getattr(config, name) != getattr(self.config, name):
+                raise ValueError(f"{name} cannot change while training; make a new Trainer")
+        self.config = config
+
+    def snapshot(self) -> Params:
+        """Copies of the weights, safe to read while training goes on."""
+        return {k: v.copy() for k, v in self.params.items()}
+
+    # -- training ----------------------------------------------------------------------------
+
+    def _streams(self, ids: np.ndarray, B: int, need: int) -> tuple[np.ndarray, int]:
+        """Start of each of B streams over `ids`, and the segment length they all share.
+
+        Segments are equal cuts of the text; with reset characters, each start moves forward
+        to just after one, so windows of a line's length stay aligned with the lines, unless
+        that leaves some stream fewer than `need` characters (lines longer than a cut): then
+        the cuts stay equal and resets still happen, only not at window starts."""
+
+        def shortest(starts: np.ndarray) -> int:
+            return int(max(0, (np.append(starts[1:], len(ids)) - starts).min()))
+
+        starts = np.arange(B) * (len(ids) // B)
+        if len(self.reset_ids):
+            after = np.flatnonzero(np.isin(ids[:-1], self.reset_ids)) + 1
+            if len(after):
+                snapped = after[np.minimum(np.searchsorted(after, starts), len(after) - 1)]
+                snapped = np.where(snapped >= starts, snapped, starts)
+                if shortest(snapped) >= need:
+                    starts = snapped
+        return starts, shortest(starts)
+
+    def _batch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The next window: X, Y: (B, T) int ids, Y one ahead of X, and reset: (B, T) bool
+        (True where the state is zeroed before step t) or None without reset characters."""
+        c = self.config
+        if self.pos + c.seq_len + 1 > self.segment:  # end of the segments: start over
+            self.pos = 0
+            self.state = self.model.init_state(c.batch)
+        idx = (self.starts + self.pos)[:, None] + np.arange(c.seq_len + 1)  # (B, T+1)
+        window = self.corpus.train[idx]
+        reset = None
+        if len(self.reset_ids):
+            prev = self.corpus.train[
+                np.maximum(idx[:, :-1] - 1, 0)
+            ]  # the character before each input
+            reset = np.isin(prev, self.reset_ids)
+        self.pos += c.seq_len
+        return window[:, :-1], window[:, 1:], reset
+
+    def step(self) -> StepRecord:
+        """Advance one window: forward, backward, clip, update. Returns what happened."""
+        if self.diverged:
+            raise TrainerDiverged("training diverged; reset the weights to go on")
+        c = self.config
+        t0 = time.perf_counter()
+        X, Y, reset = self._batch()
+        with np.errstate(all="ignore"):  # overflow is detected below, not warned about
+            out = self.model.loss_and_grads(self.params, X, Y, self.state, True, reset)
+            norm = global_norm(out.grads)
+            finite = math.isfinite(out.loss) and math.isfinite(norm)
+            clipped = False
+            if finite:
+                clipped = clip_grads(out.grads, c.clip_mode, c.clip, norm)
+                self._keep_good()  # the update below may overflow: keep what it starts from
+                self.optimizer.update(self.params, out.grads, c.lr)
+                finite = all(math.isfinite(float(p.sum())) for p in self.params.values())
+                if not finite:
+                    self._restore_good()  # never keep (or hand out) non-finite weights
+        self.state = out.state
+        self.steps += 1
+        self.chars += X.size
+        self.diverged = not finite
+        if finite:
+            s = c.smoothing
+            self.smooth = out.loss if self.smooth is None else s * self.smooth + (1 - s) * out.loss
+            if self.steps % c.eval_every == 0:
+                self.val_loss, self.val_step = self.evaluate(), self.steps
+        dt = time.perf_counter() - t0
+        if dt > 0:
+            rate = X.size / dt
+            self.rate = rate if self.rate is None else 0.9 * self.rate + 0.1 * rate
+        prof = out.profile
+        assert prof is not None
+        sigma = None
+        if self.model.recurrent is not None and finite:
+            W = self.params[self.model.recurrent]
+            sigma, self._spec_v = power_iteration(W, self._spec_v)
+        self.last = StepRecord(
+            step=self.steps,
+            chars=self.chars,
+            loss=out.loss,
+            smooth_loss=self.smooth if self.smooth is not None else out.loss,
+            val_loss=self.val_loss,
+            val_step=self.val_step,
+            grad_t=prof.grad_t,
+            grad_last_t=prof.grad_last_t,
+            grad_norm=norm,
+            clipped=clipped,
+            chars_per_s=self.rate or 0.0,
+            lr=c.lr,
+            diverged=self.diverged,
+            cell_grad_t=prof.cell_grad_t,
+            spectral_norm=sigma,
+        )
+        return self.last
+
+    def evaluate(self) -> float | None:
+        """Mean loss on (up to `eval_chars` of) the held-out text, nats/char; None if too short.
+
+        The held-out ids are cut into streams like the training ids and read in windows of T
+        with the state carried over, as the model is used when sampling.
+        """
+        c = self.config
+        val = self.corpus.val[: c.eval_chars + 1] if c.eval_chars else self.corpus.val[:0]
+        n = len(val) - 1  # predictions available
+        if n < 1:
+            return None
+        B = max(1, min(c.batch, n // c.seq_len))  # streams of at least one window each
+        starts, seg = self._streams(val[:-1], B, c.seq_len)  # lines aligned as in training
+        state = self.model.init_state(B)
+        total, count = 0.0, 0
+        for pos in range(0, seg, c.seq_len):
+            T = min(c.seq_len, seg - pos)
+            idx = (starts + pos)[:, None] + np.arange(T + 1)  # (B, T+1)
+            window = val[idx]
+            reset = None
+            if len(self.reset_ids):  # the character before each input decides a reset
+                reset = np.isin(val[np.maximum(idx[:, :-1] - 1, 0)], self.reset_ids)
+                reset[:, 0] |= pos == 0  # a stream's first window starts afresh
+            with np.errstate(all="ignore"):  # a diverged model gives NaN, not warnings
+                logits, state = self.model.forward(self.params, window[:, :-1], state, reset)
+                total += cross_entropy(logits, window[:, 1:]) * B * T
+            count += B * T
+        return total / count if count else None

@@ -1,0 +1,284 @@
+"""Training without the UI: progress lines on stdout, optional JSON-lines metrics, a sample.
+
+A run's end is its end, however it comes: steps done, Ctrl-C, SIGTERM (`kill`, a scheduler) or
+SIGHUP (a dropped SSH link). Each stops training between two steps, then --save and --autosave
+are written, and the exit code says why: 0 done, 1 diverged (or a save failed), 130 SIGINT,
+129 SIGHUP, 143 SIGTERM. Output that goes away (`| head`, a closed terminal) also stops the run
+and still saves. A metrics file that cannot be written is reported once and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import IO, Any, Protocol
+
+from rnn_tui.engine.checkpoint import save_checkpoint
+from rnn_tui.engine.sampling import sample_text
+from rnn_tui.engine.trainer import StepRecord, Trainer
+from rnn_tui.errors import UserError
+from rnn_tui.run.outputs import MetricsLog, cell_paths
+from rnn_tui.textsafe import sanitize
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_SAID = {signal.SIGINT: "interrupted", signal.SIGTERM: "stopped by SIGTERM"}
+
+
+class Writer(Protocol):
+    """Where progress goes: a text stream, or anything with write and flush."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
+def format_rate(x: float) -> str:
+    return f"{x / 1000:.1f}k" if x >= 1000 else f"{x:.0f}"
+
+
+def progress_line(r: StepRecord) -> str:
+    val = "   -  " if r.val_loss is None else f"{r.val_loss:.3f}"
+    return (
+        f"step {r.step:>7}  loss {r.smooth_loss:.3f} ({r.bits:.2f} bits)  held-out {val}"
+        f"  {format_rate(r.chars_per_s)} chars/s  g_last[1]/g_last[T] {r.last_ratio:.1e}"
+    )
+
+
+class StopSignals:
+    """While entered, SIGINT, SIGTERM and SIGHUP only note their number in `signum` (the first
+    one wins); the training loop looks at it between steps, so a step, and a save, is never cut
+    in half. A signal ignored when we start (`nohup`, a background job) stays ignored. Outside
+    the main thread, where handlers cannot be set, nothing is installed."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def _note(self, signum: int, frame: object) -> None:
+        if self.signum is None:
+            self.signum = signum
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in STOP_SIGNALS:
+                old = signal.getsignal(sig)
+                if old is not signal.SIG_IGN:
+                    self._old[sig] = old
+                    signal.signal(sig, self._note)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+        self._old.clear()
+
+
+class _Out:
+    """A text stream whose write errors (a closed pipe, a hung-up terminal) are noted in
+    `failed` instead of raised: losing the output must not lose the model."""
+
+    def __init__(self, stream: Writer) -> None:
+        self.stream = stream
+        self.failed: OSError | None = None
+
+    def write(self, text: str) -> int:
+        if self.failed is None:
+            try:
+                self.stream.write(text)
+            except OSError as exc:
+                self._fail(exc)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.failed is None:
+            try:
+                self.stream.flush()
+            except OSError as exc:
+                self._fail(exc)
+
+    def _fail(self, exc: OSError) -> None:
+        self.failed = exc
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            # What is still buffered would fail again at exit, with a message on stderr.
+            target = self.stream.fileno()  # type: ignore[attr-defined]
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, target)
+            finally:
+                os.close(null)
+
+
+def _train(
+    runs: list[Trainer],
+    steps: int,
+    metrics: MetricsLog | None,
+    progress_every: float,
+    out: Writer,
+    err: Writer,
+    stop: Callable[[], bool],
+) -> tuple[int, dict[int, StepRecord]]:
+    """The training loop: (exit code so far, the last record of each run that stepped)."""
+    for trainer in runs:
+        c = trainer.config
+        print(
+            f"training {c.cell} H={c.hidden} T={c.seq_len} B={c.batch} {c.optimizer} lr={c.lr:g}"
+            f" on {sanitize(trainer.corpus.path)} ({trainer.corpus.vocab.size} characters,"
+            f" {trainer.model.n_params():,} parameters)",
+            file=out,
+            flush=True,
+        )
+    tag = _tagger(runs)
+    code = 0
+    next_print = time.monotonic() + progress_every
+    records: dict[int, StepRecord] = {}
+    try:
+        for _ in range(steps):
+            if stop():  # between steps: compare-mode runs stay on the same batch
+                break
+            for i, trainer in enumerate(runs):
+                if trainer.diverged:
+                    continue
+                record = records[i] = trainer.step()
+                if metrics is not None and metrics.due(record.step, record.diverged):
+                    metrics.write(record.to_json(trainer.config.cell))
+                    if (message := metrics.take_error()) is not None:
+                        print(f"rnn-tui: {message}", file=err, flush=True)
+                if record.diverged:
+                    print(
+                        f"{tag(trainer)}training diverged at step {record.step} (loss"
+                        f" {record.loss:.3g}, gradient norm {record.grad_norm:.3g}); lower --lr"
+                        " or clip the gradient",
+                        file=out,
+                        flush=True,
+                    )
+                    code = 1
+            if all(t.diverged for t in runs):
+                break
+            if time.monotonic() >= next_print:
+                next_print = time.monotonic() + progress_every
+                for i, trainer in enumerate(runs):
+                    if i in records:
+                        print(tag(trainer) + progress_line(records[i]), file=out, flush=True)
+    except KeyboardInterrupt:  # no StopSignals around us (a direct call): Ctrl-C lands here
+        code = 130
+        print("interrupted", file=out, flush=True)
+    return code, records
+
+
+def _tagger(runs: list[Trainer]) -> Callable[[Trainer], str]:
+    return (lambda t: f"{t.config.cell:>4} ") if len(runs) > 1 else (lambda t: "")
+
+
+def _report(runs: list[Trainer], records: dict[int, StepRecord], out: Writer) -> None:
+    """The final held-out loss and a sample of each run that trained and did not diverge."""
+    tag = _tagger(runs)
+    for i, trainer in enumerate(runs):
+        if i not in records or trainer.diverged:
+            continue
+        c = trainer.config
+        trainer.val_loss, trainer.val_step = trainer.evaluate(), trainer.steps
+        final = replace(records[i], val_loss=trainer.val_loss)
+        print(tag(trainer) + progress_line(final), file=out, flush=True)
+        text = sample_text(
+            trainer.model,
+            trainer.params,
+            trainer.corpus.vocab,
+            min(c.sample_len, 400),
+            temperature=c.temperature,
+            top_k=c.top_k,
+            seed=c.seed,
+            reset_at=c.reset_at,
+        )
+        print(
+            f"{tag(trainer)}sample at step {records[i].step}, temperature {c.temperature:g}:",
+            file=out,
+        )
+        print(sanitize(text), file=out, flush=True)
+
+
+def run_headless(
+    trainers: Trainer | list[Trainer],
+    steps: int,
+    metrics: MetricsLog | IO[str] | None = None,
+    log_every: int = 10,
+    progress_every: float = 2.0,
+    out: IO[str] = sys.stdout,
+) -> int:
+    """Train `steps` steps (each trainer, taking turns in compare mode), then report. Metrics
+    lines carry the cell; `metrics` is a `MetricsLog` or an open text file (written every
+    `log_every` steps). Returns the exit code: 0 done, 1 diverged, 130 interrupted."""
+    runs = trainers if isinstance(trainers, list) else [trainers]
+    log = (
+        metrics
+        if isinstance(metrics, MetricsLog) or metrics is None
+        else MetricsLog.wrap(metrics, log_every)
+    )
+    code, records = _train(runs, steps, log, progress_every, out, sys.stderr, lambda: False)
+    _report(runs, records, out)
+    return code
+
+
+def save_all(trainers: list[Trainer], paths: list[str | None], out: Writer, err: Writer) -> bool:
+    """Save every trainer to each given checkpoint path (one file per cell in compare mode),
+    each file once, saying "saved PATH"; a failure is one line on `err` and the others are
+    still tried. True if all were saved."""
+    done: set[str] = set()
+    ok = True
+    cells = [t.config.cell for t in trainers]
+    for path in paths:
+        if not path:
+            continue
+        for trainer, p in zip(trainers, cell_paths(path, cells), strict=True):
+            if p in done:
+                continue
+            done.add(p)
+            try:
+                print(f"saved {sanitize(save_checkpoint(p, trainer))}", file=out, flush=True)
+            except UserError as exc:
+                print(f"rnn-tui: {exc}", file=err, flush=True)
+                ok = False
+    return ok
+
+
+def run_headless_cli(
+    trainers: list[Trainer],
+    args: argparse.Namespace,
+    out: Writer | None = None,
+    err: Writer | None = None,
+) -> int:
+    """`rnn-tui --headless`: train with args.steps, args.metrics and args.log_every; stop early on
+    SIGINT, SIGTERM, SIGHUP or lost output; then write args.save and args.autosave. Returns the
+    exit code: 0, 1 (diverged, or a checkpoint could not be written), or 128 + the signal."""
+    stdout, stderr = _Out(out or sys.stdout), _Out(err or sys.stderr)
+    metrics = MetricsLog(args.metrics, args.log_every) if args.metrics else None
+    with StopSignals() as signals:
+        try:
+            if metrics is not None and (message := metrics.take_error()) is not None:
+                print(f"rnn-tui: {message}", file=stderr, flush=True)
+
+            def stop() -> bool:
+                return signals.signum is not None or stdout.failed is not None
+
+            code, records = _train(trainers, args.steps, metrics, 2.0, stdout, stderr, stop)
+        finally:
+            if metrics is not None:
+                metrics.close()
+        if signals.signum is not None:
+            said = _SAID.get(signals.signum, "stopped by SIGHUP (hang-up)")
+            print(said, file=stdout, flush=True)
+        saved = save_all(trainers, [args.save, args.autosave], stdout, stderr)
+    # The handlers are back to what they were: a Ctrl-C during the report ends it at once.
+    if signals.signum is not None:
+        code = 128 + signals.signum
+    elif not saved and code == 0:
+        code = 1
+    if signals.signum in (None, signal.SIGINT) and stdout.failed is None:
+        _report(trainers, records, stdout)
+    return code

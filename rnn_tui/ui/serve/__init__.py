@@ -1,0 +1,102 @@
+"""The browser view: `rnn-tui PATH --serve` serves the app through textual-serve.
+
+Every browser connection gets its own app process (and so its own trainer process), started
+as `python -m rnn_tui.ui.serve.session <the user's flags, less the serve flags>`. At most
+`--max-sessions` run at once; the one over the cap gets a "server full" page instead. The web
+server itself is in `rnn_tui.ui.serve.server`, imported only when serving, so that a session's
+app starts without loading aiohttp.
+
+Serving on an address other than loopback is allowed, with a warning: there is no login, so
+whoever reaches the port gets a session and every key of the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import shlex
+import sys
+from collections.abc import Sequence
+
+from rnn_tui.errors import UserError
+
+SERVE_DESTS = ("serve", "host", "port", "max_sessions", "allow_origin")  # not for the sessions
+LOOPBACK_NAMES = ("localhost",)  # names that are loopback whatever the resolver says
+
+
+def session_argv(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
+    """`argv` without the serve flags and their values: what each session's app is given.
+
+    Options are matched as the parser matches them: exactly, or as `--flag=value`.
+    """
+    options = {s: a for a in parser._actions for s in a.option_strings if s.startswith("--")}
+    out: list[str] = []
+    skip = False
+    rest = False  # after `--` everything is positional
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if rest or not arg.startswith("--") or arg == "--":
+            rest = rest or arg == "--"
+            out.append(arg)
+            continue
+        name, has_value = arg.split("=", 1)[0], "=" in arg
+        action = options.get(name)  # exact names only: the parser allows no abbreviations
+        if action is not None and action.dest in SERVE_DESTS:
+            skip = action.nargs != 0 and not has_value  # its value is the next word
+            continue
+        out.append(arg)
+    return out
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is reachable from this machine only: 127.0.0.0/8, ::1 or localhost."""
+    if host.lower().rstrip(".") in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name: it may resolve to anything
+        return False
+
+
+def exposure_warning(host: str) -> str | None:
+    """What to tell the user who serves on `host`, if it is not a loopback address."""
+    if is_loopback(host):
+        return None
+    return (
+        f"rnn-tui: warning: --host {host or repr(host)} is not a loopback address: anyone who "
+        "can reach this port gets a session without a password, and every key of the app with "
+        "it, including those that write files on this machine (s, p, e). Serve on 127.0.0.1 and "
+        "reach it through an SSH tunnel, or put it behind a proxy that asks for a login."
+    )
+
+
+def serve(argv: Sequence[str], args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Run the server until SIGINT, SIGTERM or SIGHUP. The caller has already checked the
+    training flags by building the trainers; the serve flags are checked here."""
+    if args.headless:
+        raise UserError("--serve runs the app in a browser; it cannot be combined with --headless")
+    if not 1 <= args.port <= 65535:
+        raise UserError(f"--port must be between 1 and 65535 (got {args.port})")
+    if args.max_sessions < 1:
+        raise UserError(f"--max-sessions must be >= 1 (got {args.max_sessions})")
+    from rnn_tui.ui.serve.server import SessionServer
+
+    session = [sys.executable, "-m", "rnn_tui.ui.serve.session", *session_argv(argv, parser)]
+    # exec: the shell becomes the app, so the session's pid is the app's own.
+    command = "exec " + shlex.join(session)
+    title = f"rnn-tui · {args.path or args.preset}"
+    server = SessionServer(
+        command,
+        args.host,
+        args.port,
+        args.max_sessions,
+        title=title,
+        allowed_origins=getattr(args, "allow_origin", None) or [],
+    )
+    if warning := exposure_warning(args.host):
+        print(warning, file=sys.stderr, flush=True)
+    asyncio.run(server.run())
+    return 0

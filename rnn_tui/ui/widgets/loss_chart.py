@@ -1,0 +1,347 @@
+"""Loss curve widget: smoothed training loss and held-out loss against step, drawn with plotext.
+
+plotext 6 keeps a global "master figure" (``plotext.figure``). To stay independent of it (and of
+any other chart in the app), every :class:`LossChart` owns a private plotext terminal object,
+whose ``_master`` is a figure of its own, cleared completely before each build.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from rich.style import Style
+from rich.text import Text
+
+from rnn_tui.textsafe import sanitize
+from rnn_tui.ui.widgets.drawn import DrawnPane, flow
+
+LN2 = math.log(2.0)
+
+TRAIN_RGB = (88, 166, 255)
+"""Colour of the training-loss curve (a light blue that reads on dark and light themes)."""
+VAL_RGB = (255, 150, 40)
+"""Colour of the held-out loss curve (orange)."""
+
+MIN_PLOT_WIDTH = 20
+MIN_PLOT_HEIGHT = 6
+
+WAITING_TEXT = "waiting for the first step"
+
+
+def _rgb_style(rgb: tuple[int, int, int], bold: bool = False) -> Style:
+    """Rich style with a true-colour foreground."""
+    return Style(color=f"rgb({rgb[0]},{rgb[1]},{rgb[2]})", bold=bold)
+
+
+def _finite_pairs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keep only the (x, y) pairs where both are finite; arrays are truncated to equal length."""
+    x = np.asarray(x, dtype=np.float64).ravel()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    n = min(x.size, y.size)
+    x, y = x[:n], y[:n]
+    keep = np.isfinite(x) & np.isfinite(y)
+    return x[keep], y[keep]
+
+
+def downsample(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Reduce a series to at most ``max_points`` (+1) points for drawing.
+
+    Consecutive points are averaged in equal-count buckets, so the whole history stays visible and
+    its shape is kept; the very last point is appended unchanged, so the curve always ends at the
+    latest value.
+    """
+    n = x.size
+    max_points = max(2, int(max_points))
+    if n <= max_points:
+        return x, y
+    # Bucket starts over x[:n-1]; strictly increasing and all < n - 1.
+    starts = np.unique(np.linspace(0, n - 1, max_points + 1).astype(np.int64)[:-1])
+    counts = np.diff(np.append(starts, n - 1))
+    xs = np.add.reduceat(x[: n - 1], starts) / counts
+    ys = np.add.reduceat(y[: n - 1], starts) / counts
+    return np.append(xs, x[-1]), np.append(ys, y[-1])
+
+
+def nice_ticks(lo: float, hi: float, max_ticks: int) -> list[float]:
+    """Round tick positions (1, 2, 2.5, 5 x 10^k steps) inside [lo, hi].
+
+    Returns the densest such set with at most ``max_ticks`` (at least 2) ticks.
+    """
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return []
+    if hi <= lo:
+        return [lo]
+    max_ticks = max(2, int(max_ticks))
+    mag = 10.0 ** math.floor(math.log10((hi - lo) / max_ticks))
+    ticks: list[float] = []
+    for mult in (1.0, 2.0, 2.5, 5.0, 10.0, 20.0, 25.0, 50.0, 100.0):
+        step = mult * mag
+        first = math.ceil(lo / step - 1e-9)
+        last = math.floor(hi / step + 1e-9)
+        if last - first + 1 <= max_ticks:
+            ticks = [round(k * step, 12) for k in range(first, last + 1)]
+            break
+    return ticks
+
+
+def format_step(v: float) -> str:
+    """Short label for a step count: 950, 1.5k, 12k, 3.2M."""
+    a = abs(v)
+    if a >= 1e6:
+        return f"{v / 1e6:.3g}M"
+    if a >= 1e3:
+        return f"{v / 1e3:.3g}k"
+    return f"{v:.0f}" if float(v).is_integer() else f"{v:.3g}"
+
+
+def format_loss_tick(v: float, step: float) -> str:
+    """Label for a loss tick with just enough decimals for the tick spacing."""
+    if step >= 1:
+        return f"{v:.0f}"
+    if step >= 0.1:
+        return f"{v:.1f}"
+    if step >= 0.01:
+        return f"{v:.2f}"
+    return f"{v:.3g}"
+
+
+def _new_figure() -> Any:
+    """A plotext figure that is independent of ``plotext.figure`` (the global master).
+
+    plotext 6 has no public constructor for a second figure; a fresh terminal object owns its own
+    master plot, which is what we use. Size limits are switched off so the figure can be as large
+    as the widget, whatever the real terminal size is.
+    """
+    from plotext._kernel.terminal import terminal as plotext_terminal  # slow: load on first use
+
+    term = plotext_terminal()
+    term.limit(False, False)
+    return term._master
+
+
+# (curve, lighter held-out curve) colours of each run in compare mode.
+RUN_COLOURS = [
+    ((88, 166, 255), (160, 205, 255)),
+    ((255, 150, 40), (255, 200, 140)),
+]
+
+
+@dataclass(frozen=True)
+class _Series:
+    """One curve: its legend label, finite points, colour, and its latest raw value."""
+
+    label: str
+    xs: np.ndarray
+    ys: np.ndarray
+    rgb: tuple[int, int, int]
+    raw_last: float | None  # the last value as given (may be NaN: shown in red)
+    with_unit: bool = False  # say "nats/char" after the value in the title
+
+    @classmethod
+    def make(
+        cls,
+        label: str,
+        steps: np.ndarray,
+        values: np.ndarray,
+        rgb: tuple[int, int, int],
+        with_unit: bool = False,
+    ) -> _Series:
+        arr = np.asarray(values, dtype=np.float64).ravel()
+        xs, ys = _finite_pairs(steps, arr)
+        return cls(label, xs, ys, rgb, float(arr[-1]) if arr.size else None, with_unit)
+
+
+class LossChart(DrawnPane):
+    """Live loss curve: smoothed training loss and held-out loss (nats/char) against step.
+
+    Call :meth:`set_data` from the UI thread whenever new numbers arrive; the chart redraws only
+    when the data or the widget size changed.
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        id: str | None = None,  # noqa: A002 - Textual's own parameter name
+        classes: str | None = None,
+    ) -> None:
+        """Create an empty chart (it shows "waiting for the first step" until data arrives)."""
+        super().__init__(name=name, id=id, classes=classes)
+        self._series: list[_Series] = []  # what is drawn, in drawing order
+        self._title_extra = ""
+        self._has_any = False
+        self._figure: Any = None  # a private plotext figure, made on first draw
+
+    # ------------------------------------------------------------------ data
+
+    def set_data(
+        self,
+        steps: np.ndarray,
+        train: np.ndarray,
+        val_steps: np.ndarray,
+        val: np.ndarray,
+        title_extra: str = "",
+    ) -> None:
+        """Replace the plotted data.
+
+        Args:
+            steps: step numbers of the training-loss points.
+            train: smoothed training loss at those steps, in nats/char.
+            val_steps: step numbers at which held-out loss was measured.
+            val: held-out loss at those steps, in nats/char.
+            title_extra: short text appended to the title line (plain text, never markup).
+        """
+        self._set_series(
+            [
+                _Series.make("train", steps, train, TRAIN_RGB, with_unit=True),
+                _Series.make("held-out", val_steps, val, VAL_RGB),
+            ],
+            title_extra,
+        )
+
+    def set_runs(
+        self,
+        runs: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+        title_extra: str = "",
+    ) -> None:
+        """Several runs on one chart (compare mode): each `(name, steps, train, val_steps, val)`
+        gets its own colour; its held-out curve is a lighter shade of it."""
+        series = []
+        for (name, steps, train, val_steps, val), (rgb, light) in zip(
+            runs, RUN_COLOURS, strict=False
+        ):
+            series.append(_Series.make(f"{name} train", steps, train, rgb))
+            series.append(_Series.make(f"{name} held-out", val_steps, val, light))
+        self._set_series(series, title_extra)
+
+    def _set_series(self, series: list[_Series], title_extra: str) -> None:
+        self._series = series
+        self._has_any = any(s.raw_last is not None for s in series)
+        self._title_extra = sanitize(str(title_extra).replace("\n", " "))
+        self.changed()
+
+    def _title_parts(self, compact: int = 0) -> list[Text]:
+        """Title tokens: coloured legend entries with the latest values in nats and bits.
+
+        ``compact`` 0 is the full form ("train 1.83 nats/char (2.64 bits)") plus the extra text;
+        1 drops the extra text, 2 also the "nats/char" unit, 3 shortens "bits" to "b".
+        """
+        parts: list[Text] = []
+        bits_word = " bits" if compact < 3 else "b"
+
+        def value_text(v: float | None, with_unit: bool) -> str:
+            if v is None:
+                return "–"
+            if not math.isfinite(v):
+                return "nan" if math.isnan(v) else "inf"
+            unit = " nats/char" if with_unit and compact < 2 else ""
+            return f"{v:.2f}{unit} ({v / LN2:.2f}{bits_word})"
+
+        for series in self._series:
+            value, label, rgb = series.raw_last, series.label, series.rgb
+            if value is None:
+                continue
+            t = Text()
+            t.append("━ ", _rgb_style(rgb, bold=True))
+            t.append(label + " ", _rgb_style(rgb))
+            bad = not math.isfinite(value)
+            t.append(
+                value_text(value, series.with_unit),
+                Style(color="red", bold=True) if bad else Style(bold=True),
+            )
+            parts.append(t)
+        if self._title_extra and compact == 0:
+            parts.append(Text(self._title_extra, style=Style(dim=True)))
+        return parts
+
+    def _title_lines(self, width: int, max_lines: int) -> list[Text]:
+        """The most detailed title that fits in ``max_lines`` lines of ``width`` cells."""
+        lines: list[Text] = []
+        for compact in (0, 1, 2, 3):
+            lines = flow(self._title_parts(compact), width)
+            if len(lines) <= max_lines:
+                return lines
+        return lines[:max_lines]
+
+    def build_text(self, width: int, height: int) -> Text:
+        """Build the whole chart for a ``width`` x ``height`` cell area (no caching)."""
+        result = Text(no_wrap=True, overflow="crop", end="")
+        if width <= 0 or height <= 0:
+            return result
+        if not self._has_any:
+            result.append(WAITING_TEXT[:width], Style(dim=True, italic=True))
+            return result
+
+        small = width < MIN_PLOT_WIDTH or height < MIN_PLOT_HEIGHT
+        # One title line per curve when there are several runs and room; else one or two.
+        lines = 1 if small or height < 8 else 2
+        if len(self._series) > 2 and height >= 14:
+            lines = len(self._series)
+        title_lines = self._title_lines(width, lines)
+        if small:
+            # Too small for a plot: just the latest numbers.
+            return Text("\n", end="").join(title_lines[:height]) if title_lines else result
+
+        plot_h = height - len(title_lines)
+        body: Text
+        if not any(series.xs.size for series in self._series):
+            body = Text("no finite loss values yet", style=Style(dim=True, italic=True))
+        else:
+            body = self._build_plot(width, plot_h)
+        out = Text("\n", end="", no_wrap=True, overflow="crop").join([*title_lines, body])
+        return out
+
+    def _build_plot(self, width: int, height: int) -> Text:
+        """Draw both curves with plotext at exactly ``width`` x ``height`` and return ANSI-parsed
+        Text."""
+        xs_all = np.concatenate([series.xs for series in self._series])
+        ys_all = np.concatenate([series.ys for series in self._series])
+        x_lo, x_hi = float(xs_all.min()), float(xs_all.max())
+        y_lo, y_hi = float(ys_all.min()), float(ys_all.max())
+        if x_hi <= x_lo:
+            x_lo, x_hi = x_lo - 1.0, x_hi + 1.0
+        if y_hi - y_lo < 1e-6:
+            y_lo, y_hi = y_lo - 0.5, y_hi + 0.5
+        else:
+            pad = 0.04 * (y_hi - y_lo)
+            y_lo, y_hi = y_lo - pad, y_hi + pad
+
+        canvas_h = max(1, height - 3)  # frame top/bottom and the x tick labels
+        y_ticks = nice_ticks(y_lo, y_hi, max(2, min(6, canvas_h // 2 + 1)))
+        y_step = y_ticks[1] - y_ticks[0] if len(y_ticks) > 1 else 1.0
+        y_labels = [format_loss_tick(v, y_step) for v in y_ticks]
+        label_w = max((len(s) for s in y_labels), default=3)
+        canvas_w = max(2, width - label_w - 2)
+        x_ticks = nice_ticks(x_lo, x_hi, max(2, min(8, canvas_w // 10)))
+        x_labels = [format_step(v) for v in x_ticks]
+
+        from plotext._primitives.marker import marker as _marker
+        from plotext._primitives.pixel import pixel as _pixel
+
+        fig = self._figure
+        if fig is None:
+            fig = self._figure = _new_figure()
+        fig.clear()
+        fig.theme("simple")
+        fig.plot_size(width, height)
+        # Braille cells hold 2 dot columns; one point per cell, joined by lines, draws a smooth
+        # curve at half the cost of one point per dot column.
+        max_points = canvas_w
+        for xs, ys, rgb in ((series.xs, series.ys, series.rgb) for series in self._series):
+            if xs.size == 0:
+                continue
+            dx, dy = downsample(xs, ys, max_points)
+            sig = fig.signal(
+                dx.tolist(), dy.tolist(), marker=_marker("braille", _pixel(foreground=rgb))
+            )
+            if dx.size > 1:
+                sig.lines()
+            fig.draw(sig)
+        fig.ruler("x").lim(x_lo, x_hi)
+        fig.ruler("y").lim(y_lo, y_hi)
+        fig.ruler("x").ticks(x_ticks, x_labels)
+        fig.ruler("y").ticks(y_ticks, y_labels)
+        ansi = fig.build().string().rstrip("\n")
+        return Text.from_ansi(ansi, no_wrap=True, overflow="crop", end="")

@@ -1,0 +1,89 @@
+"""The sample text coloured by one hidden unit's value: blue -1, white 0, red +1.
+
+What Karpathy's char-RNN post showed: single units that track quotes, line length or words.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.style import Style
+from rich.text import Span, Text
+from textual.widget import Widget
+
+from rnn_tui.textsafe import sanitize
+from rnn_tui.ui.widgets.drawn import Drawn
+
+BLUE, WHITE, RED = (40, 90, 230), (245, 245, 245), (225, 40, 40)
+GREY = (128, 128, 128)  # NaN or inf
+LEVELS = 16  # shades per sign: 33 colours in all, a bounded palette of styles
+
+
+def colour(level: int) -> tuple[int, int, int]:
+    """The shade of `level` in -LEVELS..LEVELS: blue .. white (0) .. red, linear between."""
+    end = RED if level > 0 else BLUE
+    a = abs(level) / LEVELS
+    return tuple(round(w + (e - w) * a) for w, e in zip(WHITE, end, strict=True))  # type: ignore[return-value]
+
+
+# Black text on each shade, indexed by level + LEVELS; the last entry is for NaN and inf.
+PALETTE: list[Style] = [
+    Style(color="black", bgcolor="rgb({},{},{})".format(*rgb))
+    for rgb in [colour(k) for k in range(-LEVELS, LEVELS + 1)] + [GREY]
+]
+
+
+def palette_index(values: np.ndarray) -> np.ndarray:
+    """`values: (N,)` -> (N,) int indices into PALETTE: clipped to -1..1, rounded to a level."""
+    with np.errstate(invalid="ignore"):
+        level = np.rint(np.clip(values, -1.0, 1.0) * LEVELS) + LEVELS
+    return np.where(np.isfinite(values), level, len(PALETTE) - 1).astype(np.intp)
+
+
+class NeuronView(Widget, can_focus=False):
+    """Call `set_data` with the characters of a sample and one unit's value for each."""
+
+    DEFAULT_CSS = """
+    NeuronView {
+        width: 1fr;
+        height: 1fr;
+        padding: 0 1;
+    }
+    """
+
+    def __init__(self, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id, classes=classes)
+        self._text = Text("the neuron view fills in as the next sample is typed", Style(dim=True))
+
+    def set_data(self, chars: list[str], values: np.ndarray, unit: int, n_units: int) -> None:
+        """`chars`: the sample so far; `values: (len(chars),)` unit `unit`'s value for each."""
+        text = Text(no_wrap=False, end="")
+        if len(values):
+            lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+            text.append(f"unit {unit} of {n_units}", Style(bold=True))
+            text.append(f"  range {lo:+.2f} .. {hi:+.2f}", Style(dim=True))
+        text.append("  [ ] unit  m most varying  v samples\n", Style(dim=True))
+        parts: list[str] = []
+        spans: list[Span] = []
+        pos = 0
+        safe = sanitize("".join(chars))  # one stand-in per control character: same length
+        for ch, k in zip(safe, palette_index(np.asarray(values)).tolist(), strict=True):
+            label = "↵" if ch == "\n" else ch
+            style = PALETTE[k]
+            if spans and spans[-1].style is style:  # one span per run of a shade
+                spans[-1] = Span(spans[-1].start, pos + len(label), style)
+            else:
+                spans.append(Span(pos, pos + len(label), style))
+            parts.append(label + "\n" if ch == "\n" else label)
+            pos += len(parts[-1])
+        text.append_text(Text("".join(parts), spans=spans))
+        self._text = text
+        self.refresh()
+
+    @property
+    def text(self) -> Text:
+        """What the view shows now."""
+        return self._text
+
+    def render(self) -> Drawn:
+        """The coloured sample, drawn as it is (not selectable)."""
+        return Drawn(self._text)
