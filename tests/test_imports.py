@@ -1,11 +1,17 @@
-"""The engine must not import the UI: it runs in worker processes and tests without it."""
+"""The engine must not import the UI: it runs in worker processes and tests without it.
+
+The import contracts in pyproject.toml ([tool.importlinter]) state the layering statically; the
+subprocess test below checks what actually ends up in sys.modules at run time."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 ENGINE = [
     "rnn_tui.engine.data",
@@ -36,3 +42,19 @@ def test_engine_module_imports_no_ui(module: str) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
+
+
+def test_import_contracts_hold() -> None:
+    """If this fails, a module imports across a layer (e.g. the engine reaches the UI, or the
+    UI reaches the CLI) or two packages import each other: the output names the import."""
+    lint = Path(sys.executable).with_name("lint-imports")
+    assert lint.exists(), f"{lint} is missing: pip install -e '.[test]' installs import-linter"
+    # Analyse this checkout's package, whatever copy of rnn_tui is installed.
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    out = subprocess.run(
+        [str(lint), "--no-cache"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
