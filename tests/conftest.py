@@ -1,8 +1,16 @@
-"""Shared fixtures: small corpora written on the fly, and the project's own tiny corpus."""
+"""Shared fixtures: small corpora written on the fly, and the project's own tiny corpus.
+
+Also shared by the functional tests: `wait_for` (poll a condition inside a running app, with a
+deadline generous enough for a loaded machine), `patience` (scale any other deadline the same
+way) and the `needs` marker (skip a test when a program it drives is missing; fail it on CI)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,6 +18,56 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "corpora" / "tiny.txt"
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for tests/gradcheck.py
+
+ON_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+# Deadlines are for a machine that may be running a benchmark or another suite beside the tests:
+# a condition that normally holds in a second is given a minute. On a slower machine still, set
+# RNN_TUI_TEST_TIMEOUT_SCALE (e.g. 3) to stretch every deadline that goes through `patience`.
+TIMEOUT_SCALE = float(os.environ.get("RNN_TUI_TEST_TIMEOUT_SCALE", "1") or 1)
+WAIT = 60.0
+
+
+def patience(seconds: float) -> float:
+    """`seconds`, stretched by RNN_TUI_TEST_TIMEOUT_SCALE."""
+    return seconds * TIMEOUT_SCALE
+
+
+async def wait_for(
+    pilot, cond: Callable[[], bool], timeout: float = WAIT, what: str = "the app"
+) -> None:
+    """Let the app run until `cond()` holds; fail after `timeout` seconds (times the scale)."""
+    loop = asyncio.get_running_loop()
+    limit = patience(timeout)
+    end = loop.time() + limit
+    while not cond():
+        assert loop.time() < end, f"timed out after {limit:g} s waiting for {what}"
+        await pilot.pause(0.05)
+
+
+# Programs some functional tests drive, and how to get them. `@pytest.mark.needs("tmux")` skips
+# the test where the program is missing, but on CI (CI set) a missing program is an error: the
+# test would otherwise pass by not running.
+PROGRAMS = {
+    "tmux": (("tmux",), "apt-get install tmux; .ci/run installs it"),
+    "chromium": (("chromium", "chromium-browser"), "apt-get install chromium; .ci/run installs it"),
+}
+
+
+def find_program(name: str) -> str | None:
+    return next(filter(None, map(shutil.which, PROGRAMS[name][0])), None)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("needs"):
+        for name in mark.args:
+            if name not in PROGRAMS:
+                pytest.fail(f"needs({name!r}): unknown program; known: {', '.join(PROGRAMS)}")
+            if find_program(name) is None:
+                hint = PROGRAMS[name][1]
+                if ON_CI:
+                    pytest.fail(f"{name} is missing on CI, so this test cannot run ({hint})")
+                pytest.skip(f"needs {name} ({hint})")
 
 
 @pytest.fixture
