@@ -181,6 +181,37 @@ def test_loss_chart_caches_until_data_or_size_changes() -> None:
     run_in_app(chart, (80, 24), body)
 
 
+def test_loss_charts_share_nothing_through_plotext() -> None:
+    """If this fails, a loss chart shows another chart's curves, or a title, theme or limits left
+    in plotext's one shared figure, or it is cut to the size of the real terminal instead of the
+    pane's: plotext 6 has a single public figure, which every chart borrows for one build."""
+    import os
+    import shutil
+
+    import plotext
+
+    first, second = LossChart(), LossChart()
+    first.set_data(*fake_loss())
+    steps, train, val_steps, val = fake_loss(300)
+    second.set_runs([("rnn", steps, train + 3.0, val_steps, val), ("gru", steps, train, [], [])])
+    alone = first.build_text(100, 24)
+    second.build_text(70, 18)
+    plotext.figure.title("left over")
+    plotext.figure.theme("dark")
+    plotext.figure.ruler("y").lim(-50, 50)
+    plotext.terminal.limit(True, True)
+    real_size = shutil.get_terminal_size
+    try:
+        shutil.get_terminal_size = lambda *_a, **_k: os.terminal_size((30, 8))  # type: ignore[assignment]
+        again = first.build_text(100, 24)
+    finally:
+        shutil.get_terminal_size = real_size  # type: ignore[assignment]
+        plotext.figure.clear()
+    assert again == alone  # same characters and same colours
+    lines = again.plain.split("\n")
+    assert len(lines) == 24 and max(len(line) for line in lines) == 100
+
+
 def test_downsample_keeps_whole_history_and_last_point() -> None:
     """If this fails, a long run is drawn with too many points (slow) or loses its start or its
     latest value."""

@@ -1,15 +1,15 @@
 """Loss curve widget: smoothed training loss and held-out loss against step, drawn with plotext.
 
-plotext 6 keeps a global "master figure" (``plotext.figure``). To stay independent of it (and of
-any other chart in the app), every :class:`LossChart` owns a private plotext terminal object,
-whose ``_master`` is a figure of its own, cleared completely before each build.
+Only plotext's public API is used: ``plotext.figure`` (its one master figure), ``plotext.terminal``,
+``plotext.marker`` and ``plotext.pixel``. plotext 6 has no public way to make a second figure, so
+every chart shares the master: it is cleared completely and drawn in one go inside each build, on
+the UI thread, so no chart ever sees what another left in it.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from rich.style import Style
@@ -108,20 +108,6 @@ def format_loss_tick(v: float, step: float) -> str:
     return f"{v:.3g}"
 
 
-def _new_figure() -> Any:
-    """A plotext figure that is independent of ``plotext.figure`` (the global master).
-
-    plotext 6 has no public constructor for a second figure; a fresh terminal object owns its own
-    master plot, which is what we use. Size limits are switched off so the figure can be as large
-    as the widget, whatever the real terminal size is.
-    """
-    from plotext._kernel.terminal import terminal as plotext_terminal  # slow: load on first use
-
-    term = plotext_terminal()
-    term.limit(False, False)
-    return term._master
-
-
 # (curve, lighter held-out curve) colours of each run in compare mode.
 RUN_COLOURS = [
     ((88, 166, 255), (160, 205, 255)),
@@ -172,7 +158,6 @@ class LossChart(DrawnPane):
         self._series: list[_Series] = []  # what is drawn, in drawing order
         self._title_extra = ""
         self._has_any = False
-        self._figure: Any = None  # a private plotext figure, made on first draw
 
     # ------------------------------------------------------------------ data
 
@@ -317,12 +302,11 @@ class LossChart(DrawnPane):
         x_ticks = nice_ticks(x_lo, x_hi, max(2, min(8, canvas_w // 10)))
         x_labels = [format_step(v) for v in x_ticks]
 
-        from plotext._primitives.marker import marker as _marker
-        from plotext._primitives.pixel import pixel as _pixel
+        import plotext as plt  # a fifth of a second: loaded on the first draw
 
-        fig = self._figure
-        if fig is None:
-            fig = self._figure = _new_figure()
+        # The figure may be as large as the widget, whatever the size of the real terminal.
+        plt.terminal.limit(False, False)
+        fig = plt.figure
         fig.clear()
         fig.theme("simple")
         fig.plot_size(width, height)
@@ -334,7 +318,7 @@ class LossChart(DrawnPane):
                 continue
             dx, dy = downsample(xs, ys, max_points)
             sig = fig.signal(
-                dx.tolist(), dy.tolist(), marker=_marker("braille", _pixel(foreground=rgb))
+                dx.tolist(), dy.tolist(), marker=plt.marker("braille", plt.pixel(foreground=rgb))
             )
             if dx.size > 1:
                 sig.lines()
