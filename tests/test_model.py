@@ -61,7 +61,7 @@ def test_per_timestep_gradient_norms_match_finite_differences(seed: int) -> None
     B, T = X.shape
     prof = model.loss_and_grads(params, X, Y, state).profile
     assert prof is not None
-    hs, _ = model._run(params, X.T, state[0])  # time-major: hs[t + 1] = h_t (0-based t)
+    hs = model._run(params, X.T, state).hs  # time-major: hs[t + 1] = h_t (0-based t)
     want_total, want_last = np.zeros(T), np.zeros(T)
     for t in range(T):
         for b in range(B):

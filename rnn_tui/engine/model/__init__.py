@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from rnn_tui.engine.model.base import Cell, GradProfile, LossAndGrads, Params, State
+from rnn_tui.engine.model.base import (
+    LN2,
+    Cell,
+    GradProfile,
+    LossAndGrads,
+    Params,
+    State,
+    last_ratio,
+)
 from rnn_tui.engine.model.gru import GRU
 from rnn_tui.engine.model.lstm import LSTM
 from rnn_tui.engine.model.rnn import RNN
@@ -15,4 +23,14 @@ def make_cell(name: str, vocab_size: int, hidden: int, dtype: str = "float32") -
     return CELLS[name](vocab_size, hidden, dtype)
 
 
-__all__ = ["CELLS", "Cell", "GradProfile", "LossAndGrads", "Params", "State", "make_cell"]
+__all__ = [
+    "CELLS",
+    "LN2",
+    "Cell",
+    "GradProfile",
+    "LossAndGrads",
+    "Params",
+    "State",
+    "last_ratio",
+    "make_cell",
+]

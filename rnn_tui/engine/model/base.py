@@ -1,12 +1,15 @@
-"""What every recurrent cell shares: the output layer's loss, the gradient profile, the interface.
+"""What every recurrent cell shares, so that a cell's own file holds only its equations: the
+parameter table, the readout, the start and end of `loss_and_grads`, the gradient profile's
+bookkeeping, state resets, and the forward loops' speed tricks, each named once.
 
-Shapes throughout: B streams (batch), T timesteps (one BPTT window), H hidden units,
-V characters in the vocabulary. Parameters live in a plain `dict[str, ndarray]`, so copying
-them for a sampler, saving them, or checking their gradients needs nothing special.
+Shapes: B streams (batch), T timesteps (one BPTT window), H hidden units, V characters, G gate
+blocks (RNN 1, GRU 3, LSTM 4). Inside a window arrays are time-major, (T, B, ...), so a step's
+slice is contiguous for the matmul. Parameters are a plain `dict[str, ndarray]`.
 """
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -14,6 +17,15 @@ import numpy as np
 
 Params = dict[str, np.ndarray]
 State = tuple[np.ndarray, ...]  # (h,) for RNN and GRU, (h, c) for LSTM; each (B, H)
+
+LN2 = math.log(2)  # nats per bit: a loss in nats / LN2 is in bits
+
+
+def last_ratio(grad_last_t: np.ndarray) -> float:
+    """grad_last_t[1] / grad_last_t[T] of a `(T,)` profile: how much of the last step's loss
+    gradient survives T-1 steps back. Far below 1 is vanishing, far above is exploding."""
+    end = float(grad_last_t[-1])
+    return float(grad_last_t[0]) / end if end > 0 else float("nan")
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -35,9 +47,8 @@ class GradProfile:
 
     @property
     def last_ratio(self) -> float:
-        """grad_last_t[1] / grad_last_t[T]: far below 1 is vanishing, far above is exploding."""
-        end = float(self.grad_last_t[-1])
-        return float(self.grad_last_t[0]) / end if end > 0 else float("nan")
+        """See `last_ratio`."""
+        return last_ratio(self.grad_last_t)
 
 
 @dataclass(frozen=True)
@@ -58,16 +69,11 @@ def cross_entropy(logits: np.ndarray, Y: np.ndarray) -> float:
 
 
 def softmax_xent(logits: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean cross-entropy of `logits: (..., V)` against targets `Y: (...)`, and its gradient
-    (the leading axes are (T, B) when called by `readout`: only their product N matters).
-
-    Computed through log-softmax, so large logits neither overflow nor give log(0).
-    Returns (loss, dlogits) with dlogits: (..., V) = d(mean loss)/d(logits).
-    """
+    """Mean cross-entropy of `logits: (..., V)` against targets `Y: (...)` (N predictions),
+    and dlogits: (..., V) = d(mean loss)/d(logits). Computed through log-softmax, so large
+    logits neither overflow nor give log(0)."""
     N = Y.size  # predictions averaged over
-    z = logits - logits.max(
-        axis=-1, keepdims=True
-    )  # shift: softmax is unchanged, exp cannot overflow
+    z = logits - logits.max(axis=-1, keepdims=True)  # softmax is unchanged, exp cannot overflow
     expz = np.exp(z)  # (..., V)
     sumexp = expz.sum(axis=-1, keepdims=True)  # (..., 1)
     logp_y = np.take_along_axis(z, Y[..., None], axis=-1) - np.log(sumexp)  # log p(target)
@@ -76,6 +82,11 @@ def softmax_xent(logits: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
     np.put_along_axis(dlogits, Y[..., None], np.take_along_axis(dlogits, Y[..., None], -1) - 1, -1)
     dlogits /= N  # d(mean)/d(logits) = (p - onehot(y)) / N
     return loss, dlogits
+
+
+def logits_of(params: Params, h: np.ndarray) -> np.ndarray:
+    """The readout's forward pass alone: y = W_hy h + b_y, logits `(..., V)` for `h: (..., H)`."""
+    return h @ params["Why"].T + params["by"]
 
 
 def readout(
@@ -107,8 +118,7 @@ def profile_from(
 
     dh_all: (T, 2, B, H): [:, 0] = dL/dh_t of the mean loss, [:, 1] = dl_bT/dh_t of the last
     step's per-stream loss. dc_all: (T, B, H) or None. `n_per_stream` = B rescales [:, 0] from
-    the mean over all streams to one stream's mean loss.
-    """
+    the mean over all streams to one stream's mean loss."""
     norms = np.sqrt(np.einsum("tkbh,tkbh->tkb", dh_all, dh_all))  # (T, 2, B) per-stream norms
     mean = norms.mean(axis=2, dtype=np.float64)  # (T, 2): average over streams
     cell = None
@@ -120,6 +130,17 @@ def profile_from(
         grad_last_t=_frozen(mean[:, 1].copy()),
         cell_grad_t=cell,
     )
+
+
+def add_output_grad(dh: np.ndarray, dh_out_t: np.ndarray, seed_last: bool, n: int) -> None:
+    """The profile's bookkeeping at one step t of a backward loop, in place. dh: (k, B, H)
+    holds what came back from step t+1; row 0 (the mean loss L) gets step t's own output
+    gradient dh_out_t: (B, H). Row 1, only when profiling (k = 2), follows l_bT, stream b's
+    loss at the window's last step alone: with `seed_last` (t = T) it starts as dl_bT/dh_T =
+    n * dh_out_T, n = B*T undoing the mean's 1/(B*T); earlier, l_bT adds nothing to it."""
+    dh[0] += dh_out_t
+    if seed_last:
+        np.multiply(dh_out_t, n, out=dh[1])
 
 
 def power_iteration(W: np.ndarray, v: np.ndarray, iters: int = 1) -> tuple[float, np.ndarray]:
@@ -146,6 +167,21 @@ def keep_mask(reset: np.ndarray | None, dtype: np.dtype) -> np.ndarray | None:
     return (~reset.T)[..., None].astype(dtype)
 
 
+def masked(x: np.ndarray, keep: np.ndarray | None, t: int | None = None) -> np.ndarray:
+    """The state as a step reads it: `x` with reset streams zeroed, x * keep[t] for one step's
+    `x: (B, H)`, x * keep for a window's `x: (T, B, H)`; `x` itself when nothing resets."""
+    if keep is None:
+        return x
+    return x * (keep if t is None else keep[t])
+
+
+def mask_in_place(dx: np.ndarray, keep: np.ndarray | None, t: int) -> None:
+    """Zero the rows of `dx: (..., B, H)` whose state was reset before step t: a reset state
+    sent nothing on to step t, so it receives no gradient from it."""
+    if keep is not None:
+        dx *= keep[t]
+
+
 def scatter_rows(ids: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     """sum of `rows: (N, W)` grouped by `ids: (N,)` into an (n, W) array: the gradient of an
     index lookup. Sorting once, then one contiguous np.add.reduce per distinct id, is several
@@ -159,52 +195,158 @@ def scatter_rows(ids: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+def sum_outer(d: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """sum over t and b of d_tb x_tb^T: the gradient of a weight W in `W x` that got the
+    pre-activation gradients `d: (T, B, G*H)` (or (T, B, G, H)) from inputs `x: (T, B, H)`."""
+    T, B, H = x.shape
+    return d.reshape(T * B, -1).T @ x.reshape(T * B, H)
+
+
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """1 / (1 + exp(-x)) computed as (1 + tanh(x/2)) / 2: no overflow for any |x|."""
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
+def sigmoid_via_tanh(s: np.ndarray) -> None:
+    """In place: `s` holds tanh(a/2) and becomes sigmoid(a) = (1 + tanh(a/2)) / 2.
+
+    A cell's sigmoid and tanh gates are adjacent blocks of one pre-activation array. With the
+    sigmoid blocks' weights halved beforehand (`Cell.loop_weights`), one np.tanh over the
+    whole array gives tanh(a/2) there and tanh(a) elsewhere; this finishes the sigmoids. One
+    ufunc pass per step instead of exp, add and divide, and no overflow for large |a|."""
+    s += 1.0
+    s *= 0.5
+
+
+def dsigmoid(s: np.ndarray) -> np.ndarray:
+    """sigmoid'(a) written with s = sigmoid(a): s (1 - s)."""
+    return s * (1 - s)
+
+
+def dtanh(y: np.ndarray) -> np.ndarray:
+    """tanh'(a) written with y = tanh(a): 1 - y^2."""
+    return 1 - y**2
+
+
+def product_sum(
+    a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray, out: np.ndarray, tmp: np.ndarray
+) -> None:
+    """out = a * b + c * d without temporaries; `tmp` (the shape of c * d) is scratch."""
+    np.multiply(a, b, out=out)
+    out += np.multiply(c, d, out=tmp)
+
+
+def blend(a: np.ndarray, b: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
+    """out = (1 - w) * a + w * b, computed as a + w * (b - a) in place (no temporaries)."""
+    np.subtract(b, a, out=out)
+    out *= w
+    out += a
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What a window's forward pass keeps for the backward pass, time-major. Cells with more
+    to keep (gates, the LSTM's cell) subclass it."""
+
+    hs: np.ndarray  # (T+1, B, H): hs[0] = h_0, hs[t] = h_t
+    hprev: np.ndarray  # (T, B, H): h_{t-1} as step t read it, 0 after a reset
+    keep: np.ndarray | None  # (T, B, 1): 0 where the state was reset before step t, or None
+
+    def final_state(self) -> State:  # the state after step T, copied out of the window
+        return (self.hs[-1].copy(),)
+
+
+@dataclass(frozen=True)
+class Backward:
+    """What a cell's backward loop hands back to `Cell.loss_and_grads`."""
+
+    d_in: np.ndarray  # (T, B, G*H) or (T, B, G, H): dL/d(W_x x_t + b), every step
+    dWh: np.ndarray  # (G*H, H): dL/dW_h
+    dh_all: np.ndarray  # (T, k, B, H): dL/dh_t, rows as in `add_output_grad`
+    dc_all: np.ndarray | None = None  # (T, B, H): dL/dc_t (LSTM only)
+
+
 class Cell(ABC):
     """A recurrent character model: embedding by index lookup, a recurrent cell, a linear readout.
 
-    Subclasses define the cell; this class owns the sizes and the dtype.
-    """
+    Parameters: `names` = (W_x, W_h, b), shapes (G*H, V), (G*H, H), (G*H,) with G gate blocks
+    stacked in a fixed order, and the readout Why (V, H), by (V,). Subclasses give the cell's
+    equations: `_run` (forward over a window), `_backward` (BPTT) and `step`."""
 
     name: str = "?"
     recurrent: str | None = None  # the (H, H) recurrent matrix whose spectral norm is shown
+    names: tuple[str, str, str] = ("Wx", "Wh", "b")  # input weights, recurrent weights, bias
+    gates: int = 1  # G, gate blocks stacked in W_x, W_h and b
+    sigmoid_gates: int = 0  # how many of the leading blocks are sigmoid gates
+    n_state: int = 1  # how many (B, H) arrays make up the state
 
     def __init__(self, vocab_size: int, hidden: int, dtype: str | np.dtype = "float32") -> None:
         self.V = int(vocab_size)  # characters in the vocabulary
         self.H = int(hidden)  # hidden units
         self.dtype = np.dtype(dtype)  # float32 for speed, float64 for gradient checks
 
-    @abstractmethod
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """Name -> shape of every parameter, in a fixed order."""
+        G, H, V = self.gates * self.H, self.H, self.V
+        wx, wh, b = self.names
+        return {wx: (G, V), wh: (G, H), b: (G,), "Why": (V, H), "by": (V,)}
 
-    @abstractmethod
     def init_params(self, rng: np.random.Generator, rec_gain: float = 1.0) -> Params:
-        """Fresh random parameters. `rec_gain` scales the recurrent weights."""
-
-    @property
-    def n_state(self) -> int:
-        """How many (B, H) arrays make up the state."""
-        return 1
+        """Gaussian weights, zero biases. W_h has std rec_gain / sqrt(H): for the RNN's W_hh that
+        is a spectral radius of about `rec_gain`."""
+        G, H, V = self.gates * self.H, self.H, self.V
+        wx, wh, b = self.names
+        p = {
+            wx: rng.standard_normal((G, V)) * 0.1,  # input embedding: a column per character
+            wh: rng.standard_normal((G, H)) * (rec_gain / np.sqrt(H)),  # recurrent weights
+            b: np.zeros(G),
+            "Why": rng.standard_normal((V, H)) * (1.0 / np.sqrt(H)),  # logits start near 0
+            "by": np.zeros(V),
+        }
+        return {k: v.astype(self.dtype) for k, v in p.items()}
 
     def init_state(self, batch: int) -> State:
         """All-zero state for `batch` streams."""
         return tuple(np.zeros((batch, self.H), self.dtype) for _ in range(self.n_state))
 
-    @abstractmethod
+    def n_params(self) -> int:
+        return sum(int(np.prod(s)) for s in self.param_shapes().values())
+
+    def empty(self, *shape: int) -> np.ndarray:
+        """An uninitialised array of the model's dtype, for results written with `out=`."""
+        return np.empty(shape, self.dtype)
+
+    def dh_rows(self, T: int, B: int, profile: bool) -> np.ndarray:
+        """dh_all: (T, k, B, H), dL/dh_t for a backward loop to fill from t = T down; k = 2 when
+        profiling (rows as in `add_output_grad`: one matmul per step carries both), else 1."""
+        dh_all = self.empty(T, 2 if profile else 1, B, self.H)
+        dh_all[T - 1] = 0  # no step follows the window
+        return dh_all
+
+    def loop_weights(self, params: Params) -> tuple[np.ndarray, np.ndarray]:
+        """The weights as a forward loop reads them: table: (V, G*H), table[x] = W_x[:, x] + b
+        (a row lookup, not a one-hot product; b added once per character), and WhT = W_h^T:
+        (H, G*H). The sigmoid gates' columns of both are halved (exactly, in floating point),
+        so the pre-activations come out as a/2 there: see `sigmoid_via_tanh`."""
+        wx, wh, b = self.names
+        table = np.ascontiguousarray(params[wx].T)
+        table += params[b]
+        WhT = params[wh].T
+        if self.sigmoid_gates:
+            half = np.ones((self.gates, self.H), self.dtype)
+            half[: self.sigmoid_gates] = 0.5
+            table *= half.reshape(-1)
+            WhT = WhT * half.reshape(-1)
+        return table, WhT
+
     def forward(
         self, params: Params, X: np.ndarray, state: State, reset: np.ndarray | None = None
     ) -> tuple[np.ndarray, State]:
         """Logits `(B, T, V)` for inputs `X: (B, T)` from `state`, and the state after step T.
+        `reset: (B, T)` bool, if given, zeroes a stream's state before step t where True."""
+        trace = self._run(params, np.ascontiguousarray(X.T), state, keep_mask(reset, self.dtype))
+        return logits_of(params, trace.hs[1:]).transpose(1, 0, 2), trace.final_state()
 
-        `reset: (B, T)` bool, if given, zeroes a stream's state before step t where True
-        (used to start every line afresh)."""
-
-    @abstractmethod
     def loss_and_grads(
         self,
         params: Params,
@@ -215,14 +357,19 @@ class Cell(ABC):
         reset: np.ndarray | None = None,
     ) -> LossAndGrads:
         """Mean loss of predicting `Y: (B, T)` from `X: (B, T)`, exact BPTT over the window;
-        `reset` as in `forward`."""
-
-    @abstractmethod
-    def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        """One step for sampling: logits `(B, V)` for inputs `x: (B,)`, and the new state."""
-
-    def n_params(self) -> int:
-        return sum(int(np.prod(s)) for s in self.param_shapes().values())
+        `reset` as in `forward`. With `profile`, also the window's `GradProfile`."""
+        B, T = X.shape
+        Xt = np.ascontiguousarray(X.T)  # (T, B): time-major ids
+        keep = keep_mask(reset, self.dtype)  # (T, B, 1): 0 where the state is reset, or None
+        trace = self._run(params, Xt, state, keep)  # 1. forward through the window
+        loss, dWhy, dby, dh_out = readout(params, trace.hs[1:], Y.T)  # 2. the output layer
+        back = self._backward(params, trace, dh_out, profile)  # 3. back through time
+        d_in = back.d_in.reshape(T * B, -1)  # 4. the input side: a lookup plus a bias
+        dWx = np.ascontiguousarray(scatter_rows(Xt.reshape(-1), d_in, self.V).T)  # column x_t
+        wx, wh, b = self.names
+        grads = {wx: dWx, wh: back.dWh, b: d_in.sum(axis=0), "Why": dWhy, "by": dby}
+        prof = profile_from(back.dh_all, back.dc_all, n_per_stream=B) if profile else None
+        return LossAndGrads(loss=loss, grads=grads, state=trace.final_state(), profile=prof)
 
     def loss(
         self,
@@ -235,3 +382,17 @@ class Cell(ABC):
         """Mean cross-entropy over the window without gradients (forward only)."""
         logits, _ = self.forward(params, X, state, reset)
         return cross_entropy(logits, Y)
+
+    @abstractmethod
+    def _run(self, params: Params, Xt: np.ndarray, state: State, keep: np.ndarray | None) -> Trace:
+        """The forward pass over a window: `Xt: (T, B)` ids, `keep: (T, B, 1)` or None."""
+
+    @abstractmethod
+    def _backward(
+        self, params: Params, trace: Trace, dh_out: np.ndarray, profile: bool
+    ) -> Backward:
+        """BPTT over the window from `dh_out: (T, B, H)`, each h_t's gradient from y_t alone."""
+
+    @abstractmethod
+    def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        """One step for sampling: logits `(B, V)` for inputs `x: (B,)`, and the new state."""
