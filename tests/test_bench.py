@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from rnn_tui.bench import train as bench
+from rnn_tui.bench import cli as bench
 
 ROOT = Path(__file__).resolve().parent.parent
 SUMMARY = re.compile(r"^summary: speedup_vs_reference=(\S+) share_of_bound=(\S+)$")

@@ -35,16 +35,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rnn_tui.bench.app import (
+from rnn_tui.bench.procfs import cpu_seconds, process_role, process_tree
+from rnn_tui.bench.terminal import (
     COLS,
     FRAME_TIMEOUT,
     QUIT_TIMEOUT,
     ROWS,
     PtyApp,
     child_env,
-    cpu_seconds,
-    process_role,
-    process_tree,
     rnn_tui_argv,
     wait_for_lines,
 )
@@ -337,7 +335,7 @@ def run_soak_bench(corpus: Path, minutes: float | None = None, quick: bool = Fal
     arguments; 130 on Ctrl-C."""
     from rnn_tui.engine.config import Config  # light: no numpy, no Textual
 
-    corpus = corpus.resolve()  # checked by bench.main, like the numbers
+    corpus = corpus.resolve()  # checked by cli.main, like the numbers
     plan = make_soak_plan(quick, minutes)
     c = Config()
     print(

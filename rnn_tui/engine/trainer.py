@@ -17,11 +17,9 @@ from rnn_tui.engine.blas import pin_blas_threads
 from rnn_tui.engine.config import Config
 from rnn_tui.engine.data import Corpus
 from rnn_tui.engine.model import Cell, Params, State, make_cell
-from rnn_tui.engine.model.base import cross_entropy, power_iteration
+from rnn_tui.engine.model.base import LN2, cross_entropy, last_ratio, power_iteration
 from rnn_tui.engine.optim import OPTIMIZERS, Optimizer, clip_grads, global_norm
 from rnn_tui.errors import UserError
-
-LN2 = math.log(2)
 
 
 @dataclass(frozen=True)
@@ -85,9 +83,8 @@ class StepRecord:
 
     @property
     def last_ratio(self) -> float:
-        """grad_last_t[1] / grad_last_t[T]: tiny means vanishing, huge means exploding."""
-        end = float(self.grad_last_t[-1])
-        return float(self.grad_last_t[0]) / end if end > 0 else float("nan")
+        """See `rnn_tui.engine.model.base.last_ratio`."""
+        return last_ratio(self.grad_last_t)
 
 
 class TrainerDiverged(RuntimeError):

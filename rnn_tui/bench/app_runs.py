@@ -1,0 +1,139 @@
+"""The runs of the live-app benchmark: headless training stopped with Ctrl-C, and the app
+launched in a pseudo-terminal, measured, and quit with q.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rnn_tui.bench.app_measure import (
+    IdleResult,
+    KeyResult,
+    Run,
+    measure_idle,
+    press_keys,
+    rate,
+    read_metrics,
+)
+from rnn_tui.bench.app_plan import AppPlan
+from rnn_tui.bench.terminal import (
+    FRAME_TIMEOUT,
+    PtyApp,
+    child_env,
+    kill_group,
+    rnn_tui_argv,
+    wait_for_lines,
+)
+
+
+@contextlib.contextmanager
+def sigint_for_children() -> Iterator[None]:
+    """Let children started inside get Ctrl-C as usual even if this process ignores SIGINT.
+
+    A command started in the background by a non-interactive shell ignores SIGINT, and an
+    ignored signal stays ignored across exec: the headless child would never see the Ctrl-C
+    that stops it. A handled signal is reset to the default at exec, so handle it meanwhile.
+    """
+    main = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    ignored = main and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def run_headless(corpus: Path, plan: AppPlan, metrics: Path) -> Run:
+    """`rnn-tui CORPUS --headless` for `plan.seconds` of training, stopped with Ctrl-C."""
+    run = Run("headless")
+    with sigint_for_children():
+        proc = subprocess.Popen(
+            rnn_tui_argv(corpus, "--headless", "--steps", str(10**9), "--metrics", str(metrics)),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=child_env(None),
+            start_new_session=True,
+        )
+    try:
+        # Headless writes its metrics through a buffer: the first lines show up after ~8 KB.
+        if not wait_for_lines(metrics, time.monotonic() + FRAME_TIMEOUT, proc):
+            run.error = f"headless run wrote no metrics (exit code {proc.poll()})"
+            return run
+        run.measure(proc.pid, "headless", plan.seconds)
+        end = time.time()
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: it stops, flushes the metrics and exits
+        try:
+            proc.wait(15.0)
+        except subprocess.TimeoutExpired:
+            run.error = "headless run ignored Ctrl-C for 15 s (killed)"
+        # Ctrl-C lands after `end`, so the last lines (flushed at exit) are all within it.
+        run.chars_per_s = rate(read_metrics(metrics), plan.warmup, end)
+    finally:
+        if proc.poll() is None:
+            kill_group(proc)
+    return run
+
+
+@dataclass
+class Launch:
+    """One app launch: first frame and how it quit."""
+
+    frame_ms: float = math.nan
+    exit_code: int | None = None
+    quit_s: float = math.nan
+    leftovers: list[int] = field(default_factory=list)
+    error: str = ""
+
+
+def run_app_once(
+    corpus: Path, plan: AppPlan, metrics: Path, trace: Path, *, train: bool, extras: bool
+) -> tuple[Launch, Run, KeyResult | None, IdleResult | None]:
+    """Launch the app in a pty. With `train`, time `plan.seconds` of training; with `extras`,
+    then the key latency and the idle CPU. Always quit with q and clean up."""
+    launch, run = Launch(), Run("app")
+    keys: KeyResult | None = None
+    idle: IdleResult | None = None
+    app = PtyApp(rnn_tui_argv(corpus, "--metrics", str(metrics)), child_env(str(trace)))
+    try:
+        if not app.wait_frame(FRAME_TIMEOUT):
+            launch.error = (
+                f"no frame within {FRAME_TIMEOUT:g} s (exit code {app.proc.poll()});"
+                f" last output: {app.recent_output()!r}"
+            )
+            return launch, run, keys, idle
+        launch.frame_ms = app.frame_ms
+        deadline = time.monotonic() + FRAME_TIMEOUT
+        if not wait_for_lines(metrics, deadline, app.proc):  # the worker trains
+            run.error = f"the app wrote no metrics (exit code {app.proc.poll()})"
+        elif train:
+            b0, t0 = app.bytes_read, time.monotonic()
+            run.measure(app.proc.pid, "ui", plan.seconds)
+            run.chars_per_s = rate(read_metrics(metrics), plan.warmup, time.time())
+            run.out_kb_s = (app.bytes_read - b0) / (time.monotonic() - t0) / 1e3
+            if extras:
+                keys = press_keys(app, trace, plan)
+                idle = measure_idle(app, trace, metrics, plan)
+        else:
+            time.sleep(0.5)  # a moment of training before quitting, as a user would
+        if app.proc.poll() is not None:
+            launch.error = (
+                f"the app exited early with code {app.proc.returncode}: {app.recent_output()!r}"
+            )
+            return launch, run, keys, idle
+        launch.exit_code, launch.quit_s = app.quit()
+        if launch.exit_code != 0:
+            launch.error = f"quit gave exit code {launch.exit_code}: {app.recent_output()!r}"
+    finally:
+        launch.leftovers = app.close()
+    return launch, run, keys, idle
