@@ -17,6 +17,8 @@ from rnn_tui.engine.trainer import Trainer
 from rnn_tui.ui.app import RnnApp, make_app
 from rnn_tui.ui.widgets import HelpScreen, SamplePane
 
+pytestmark = pytest.mark.functional
+
 SMALL = Config(hidden=64, seq_len=16, batch=16, eval_every=50)
 
 

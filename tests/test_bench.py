@@ -17,11 +17,14 @@ import pytest
 from rnn_tui.bench import cli as bench
 
 ROOT = Path(__file__).resolve().parent.parent
-SUMMARY = re.compile(r"^summary: speedup_vs_reference=(\S+) share_of_bound=(\S+)$")
+SUMMARY = re.compile(
+    r"^summary: speedup_same_shape=(\S+) \(B=1, H=\d+, T=\d+ as the reference\)"
+    r" speedup_batched=(\S+) \(B=\d+, H=\d+, T=\d+\) share_of_bound=(\S+)$"
+)
 
 
 def _check_summary(stdout: str) -> None:
-    """The last line is the summary, with two positive finite numbers."""
+    """The last line is the summary, with three positive finite numbers, each labelled."""
     last = stdout.rstrip("\n").splitlines()[-1]
     m = SUMMARY.match(last)
     assert m, f"last line is not the summary: {last!r}"
@@ -32,13 +35,15 @@ def _check_summary(stdout: str) -> None:
 
 def test_quick_bench_ends_with_summary(capsys) -> None:
     """If this fails, `python -m rnn_tui.bench` crashes, exits non-zero, or its last line is no
-    longer `summary: speedup_vs_reference=<x> share_of_bound=<y>` with real numbers, so anyone
-    (or any script) reading the benchmark's result gets nothing or garbage.
+    longer the summary (like-for-like speedup, batched speedup, share of the bound, each with
+    real numbers and its shape), so anyone (or any script) reading the benchmark's result gets
+    nothing, garbage, or a speedup without saying which one.
     """
     assert bench.main(["--quick"]) == 0
     _check_summary(capsys.readouterr().out)
 
 
+@pytest.mark.functional
 def test_module_runs_as_a_script() -> None:
     """If this fails, `python -m rnn_tui.bench --quick` does not run from a shell (a broken
     `__main__` guard or an import-time error), though `main()` may still work when imported.

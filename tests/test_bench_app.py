@@ -12,6 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.functional
+
 ROOT = Path(__file__).resolve().parent.parent
 SUMMARY = re.compile(
     r"^summary: live_share=(\S+) key_p95_ms=(\S+) idle_cpu_pct=(\S+) first_frame_ms=(\S+)$"

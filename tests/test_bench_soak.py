@@ -13,6 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.functional
+
 ROOT = Path(__file__).resolve().parent.parent
 SUMMARY = re.compile(
     r"^summary: minutes=(\S+) rss_start_mb=(\S+) rss_end_mb=(\S+) growth_mb=(\S+)"

@@ -380,6 +380,7 @@ CLI_CASES = ["valid", "no optimizer state", "param.Wxh.npy holds nan", "1 GiB bo
              "param.Why.npy transposed", "config '[]'", "header bit 3 "]  # fmt: skip
 
 
+@pytest.mark.functional
 def test_cli_loads_or_refuses_without_traceback(cases) -> None:
     """If this fails, `rnn-tui --load` prints a traceback for some broken file."""
     chosen = [(label, p) for label, p in cases if any(label.startswith(c) for c in CLI_CASES)]

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import TINY
 
+pytestmark = pytest.mark.functional
+
 FAST = ["--hidden", "32", "--seq-len", "16", "--batch", "8"]
 
 

@@ -116,6 +116,7 @@ def test_lstm_rescue_preset_is_one_command() -> None:
     assert typed[0].config.hidden == 48 and typed[0].config.cell == "rnn"
 
 
+@pytest.mark.functional
 def test_app_compare_mode_shows_both_runs_on_one_scale() -> None:
     """If this fails, the side-by-side panes are missing, or each uses its own scale, which
     would hide the difference between the cells."""

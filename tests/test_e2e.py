@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -14,9 +13,7 @@ import pytest
 from conftest import ROOT
 from test_faults import gone_within
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("tmux") is None, reason="needs tmux (.ci/run installs it)"
-)
+pytestmark = [pytest.mark.functional, pytest.mark.needs("tmux")]
 
 
 def tmux(*args: str) -> str:

@@ -19,6 +19,8 @@ from rnn_tui.run.worker import TrainerProcess
 from rnn_tui.ui.app import RnnApp, make_app
 from rnn_tui.ui.widgets import SamplePane
 
+pytestmark = pytest.mark.functional
+
 
 @pytest.fixture(scope="module")
 def tiny():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ from test_app import SMALL, step_of, wait_for
 from rnn_tui.engine.checkpoint import load_checkpoint
 from rnn_tui.engine.data import load_corpus
 from rnn_tui.ui.app import make_app
+
+pytestmark = pytest.mark.functional
 
 
 @pytest.fixture(scope="module")
@@ -98,9 +99,7 @@ def test_too_small_window_asks_for_room_and_recovers(tiny) -> None:
     asyncio.run(main())
 
 
-needs_tmux = pytest.mark.skipif(
-    shutil.which("tmux") is None, reason="needs tmux (.ci/run installs it)"
-)
+needs_tmux = pytest.mark.needs("tmux")  # skipped without tmux; an error on CI
 
 
 def tmux(*args: str) -> str:

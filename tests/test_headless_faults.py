@@ -41,6 +41,7 @@ def one_line(stderr: str) -> str:
     return lines[0]
 
 
+@pytest.mark.functional
 def test_metrics_to_a_full_disk_keeps_training_and_saves(tmp_path: Path) -> None:
     """If this fails, a full disk under --metrics kills the run with a traceback and the model
     asked for with --save is never written."""
@@ -63,6 +64,7 @@ def test_metrics_to_a_full_disk_keeps_training_and_saves(tmp_path: Path) -> None
     assert f"saved {ckpt}" in out.stdout and "sample at step 40" in out.stdout
 
 
+@pytest.mark.functional
 @pytest.mark.parametrize("mode", ["headless", "app"])
 def test_metrics_into_a_missing_folder_is_refused_before_training(
     tmp_path: Path, mode: str
@@ -80,6 +82,7 @@ def test_metrics_into_a_missing_folder_is_refused_before_training(
     assert not (tmp_path / "missing").exists()
 
 
+@pytest.mark.functional
 @pytest.mark.parametrize("flag", ["--save", "--autosave"])
 @pytest.mark.parametrize("mode", ["headless", "app"])
 def test_checkpoint_that_cannot_be_written_is_refused_before_training(
@@ -97,6 +100,7 @@ def test_checkpoint_that_cannot_be_written_is_refused_before_training(
     assert out.stdout == ""
 
 
+@pytest.mark.functional
 @pytest.mark.parametrize(
     ("make", "message"),
     [
@@ -113,6 +117,7 @@ def test_save_path_mistakes_are_one_line(tmp_path: Path, make, message: str) -> 
     assert out.stdout == ""
 
 
+@pytest.mark.functional
 def test_headless_autosave_is_written_at_the_end(tmp_path: Path) -> None:
     """If this fails, --autosave is silently ignored without the UI."""
     auto = tmp_path / "auto.npz"
@@ -122,6 +127,7 @@ def test_headless_autosave_is_written_at_the_end(tmp_path: Path) -> None:
     assert load_checkpoint(auto).step == 12
 
 
+@pytest.mark.functional
 def test_compare_autosave_writes_one_file_per_cell(tmp_path: Path) -> None:
     """If this fails, --autosave in compare mode keeps only one of the two models."""
     out = rnn_tui(
@@ -181,6 +187,7 @@ class Running:
             self.proc.wait()
 
 
+@pytest.mark.functional
 @pytest.mark.parametrize(
     ("sig", "code"),
     [("SIGTERM", 143), ("SIGHUP", 129), ("SIGINT", 130)],
@@ -214,6 +221,7 @@ def test_signal_stops_headless_run_saves_and_exits_by_convention(
     assert load_checkpoint(auto).step == load_checkpoint(save).step
 
 
+@pytest.mark.functional
 def test_signal_during_save_does_not_cut_the_file(tmp_path: Path) -> None:
     """If this fails, an impatient second `kill` while the checkpoint is written leaves a
     truncated file or no file at all."""
@@ -238,6 +246,7 @@ def test_signal_during_save_does_not_cut_the_file(tmp_path: Path) -> None:
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
 
 
+@pytest.mark.functional
 def test_ignored_hangup_is_kept_ignored(tmp_path: Path) -> None:
     """If this fails, `nohup rnn-tui --headless ...` stops when the terminal closes."""
     auto = tmp_path / "auto.npz"
@@ -274,6 +283,7 @@ def test_ignored_hangup_is_kept_ignored(tmp_path: Path) -> None:
     assert load_checkpoint(auto).step == 300
 
 
+@pytest.mark.functional
 def test_closed_output_pipe_stops_quietly_and_saves(tmp_path: Path) -> None:
     """If this fails, `rnn-tui --headless --save run.npz | head -3` ends without the model."""
     save = tmp_path / "run.npz"

@@ -44,6 +44,7 @@ def test_top_chars_are_sorted_and_sum_to_at_most_one() -> None:
         assert [c for c, _ in top][0] == chars[int(np.argmax(p))]
 
 
+@pytest.mark.functional
 def test_next_character_view_follows_the_typing(tiny) -> None:
     """If this fails, the line under the sample shows nothing or a stale distribution."""
     app = make_app(Trainer(tiny, SMALL))
@@ -60,6 +61,7 @@ def test_next_character_view_follows_the_typing(tiny) -> None:
     run(app, script)
 
 
+@pytest.mark.functional
 def test_neuron_keys_pick_units_and_colour_the_text(tiny) -> None:
     """If this fails, v / [ / ] / m do not show what single hidden units respond to."""
     app = make_app(Trainer(tiny, SMALL))
@@ -93,6 +95,7 @@ def test_neuron_keys_pick_units_and_colour_the_text(tiny) -> None:
     run(app, script)
 
 
+@pytest.mark.functional
 def test_projector_theme_and_large_digits(tiny) -> None:
     """If this fails, a teacher has no readable picture on a projector: no high-contrast
     colours, or no large loss figure in a big window."""

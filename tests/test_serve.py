@@ -299,6 +299,7 @@ def foreign_links(html: str, url: str) -> list[str]:
     return [u for u in re.findall(r"https?://[^\s\"'<>)]+", html) if not u.startswith(url)]
 
 
+@pytest.mark.functional
 def test_browser_shows_the_panes_offline_and_the_cap_turns_the_next_away(
     tmp_path: Path,
 ) -> None:
@@ -364,6 +365,7 @@ async def drain(ws: aiohttp.ClientWebSocketResponse) -> None:
         pass
 
 
+@pytest.mark.functional
 def test_cap_in_the_terminal_crash_frees_the_slot_and_stop_ends_all(tmp_path: Path) -> None:
     """If this fails, a connection that beats the "full" page gets a trainer anyway, a crashed
     session keeps its slot for ever, or stopping the server leaves trainers running."""
@@ -408,6 +410,7 @@ def test_cap_in_the_terminal_crash_frees_the_slot_and_stop_ends_all(tmp_path: Pa
         asyncio.run(scenario(server, url))
 
 
+@pytest.mark.functional
 def test_sessions_end_when_the_server_is_killed(tmp_path: Path) -> None:
     """If this fails, `kill -9` of the server leaves every session training for ever."""
 
@@ -428,6 +431,7 @@ def test_sessions_end_when_the_server_is_killed(tmp_path: Path) -> None:
         asyncio.run(scenario(server, url))
 
 
+@pytest.mark.functional
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -449,6 +453,7 @@ def test_bad_input_fails_before_serving(args: list[str], message: str) -> None:
     assert out.stdout == ""  # never said it was serving
 
 
+@pytest.mark.functional
 def test_port_in_use_is_one_line() -> None:
     """If this fails, a busy port gives a traceback instead of saying so."""
     with socket.socket() as s:

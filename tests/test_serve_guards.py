@@ -109,6 +109,7 @@ def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "rnn-tui.serve"]
 
 
+@pytest.mark.functional
 def test_a_foreign_origin_is_refused_and_the_pages_own_accepted(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -146,6 +147,7 @@ def test_a_foreign_origin_is_refused_and_the_pages_own_accepted(
     asyncio.run(scenario())
 
 
+@pytest.mark.functional
 def test_a_rebound_name_is_refused_on_loopback(tmp_path: Path) -> None:
     """If this fails, a hostile site whose name is made to resolve to 127.0.0.1 (DNS
     rebinding) serves its page "from" this server: Origin and Host then agree, and the page
@@ -170,6 +172,7 @@ def test_a_rebound_name_is_refused_on_loopback(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
+@pytest.mark.functional
 def test_an_allow_listed_origin_is_accepted(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -228,6 +231,7 @@ def test_same_host_is_host_and_port(origin: str, host: str | None, same: bool) -
     assert serve_server.origin_matches_host(origin, host) is same
 
 
+@pytest.mark.functional
 def test_terminal_size_is_clamped(tmp_path: Path) -> None:
     """If this fails, a client can make a session's app draw a 10000x10000 terminal (1.3 GB in
     one process), in the URL of its websocket or in a resize message, or a tiny one."""
@@ -281,6 +285,7 @@ GARBAGE: list[str | bytes] = [
 ]
 
 
+@pytest.mark.functional
 def test_garbage_closes_only_its_own_connection(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -319,6 +324,7 @@ def test_garbage_closes_only_its_own_connection(
     asyncio.run(scenario())
 
 
+@pytest.mark.functional
 def test_pages_cannot_be_framed(tmp_path: Path) -> None:
     """If this fails, another site can show the terminal page in an invisible frame and trick
     the user into typing or clicking into it (clickjacking)."""
@@ -370,6 +376,7 @@ def test_a_non_loopback_host_is_warned_about(host: str, public: bool) -> None:
         assert warning is None
 
 
+@pytest.mark.functional
 def test_serving_on_all_addresses_warns_at_start(tmp_path: Path) -> None:
     """If this fails, `--serve --host 0.0.0.0` starts without a word about who can reach it."""
     port = free_port()

@@ -18,6 +18,8 @@ from rnn_tui.engine.trainer import StepRecord, Trainer
 from rnn_tui.run.worker import Snapshot
 from rnn_tui.ui.app import RnnApp, make_app
 
+pytestmark = pytest.mark.functional
+
 T = 32  # the default BPTT window
 
 

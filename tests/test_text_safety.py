@@ -8,6 +8,7 @@ import unicodedata
 from pathlib import Path
 
 import numpy as np
+import pytest
 from test_app import step_of, wait_for
 
 from rnn_tui.engine.config import Config
@@ -15,6 +16,8 @@ from rnn_tui.engine.data import load_corpus
 from rnn_tui.engine.trainer import Trainer
 from rnn_tui.ui.app import make_app
 from rnn_tui.ui.widgets import SamplePane, StatusBar
+
+pytestmark = pytest.mark.functional
 
 HOSTILE = (
     "[bold]not bold[/bold] [link=http://x]no link[/link] [red]plain[/] $variable {braces}\n"

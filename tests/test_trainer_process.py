@@ -18,6 +18,8 @@ from rnn_tui.engine.trainer import Trainer
 from rnn_tui.run.worker import TrainerProcess
 from rnn_tui.ui.app import RnnApp, make_app
 
+pytestmark = pytest.mark.functional
+
 
 @pytest.fixture(scope="module")
 def tiny():

@@ -96,6 +96,7 @@ def fake_grads(t_len: int = 50, k: int = 40) -> tuple[np.ndarray, np.ndarray, np
 # ----------------------------------------------------------------------------- LossChart
 
 
+@pytest.mark.functional
 def test_loss_chart_waits_then_shows_bits() -> None:
     """If this fails, the loss pane is blank before the first step, or the user cannot read the
     latest loss in bits/char (nats / ln 2) next to nats/char."""
@@ -117,6 +118,7 @@ def test_loss_chart_waits_then_shows_bits() -> None:
     run_in_app(chart, (120, 40), body)
 
 
+@pytest.mark.functional
 @pytest.mark.parametrize("size", SIZES)
 def test_loss_chart_renders_at_common_sizes_with_bad_values(size: tuple[int, int]) -> None:
     """If this fails, the loss pane crashes or draws nothing at 80x24/120x40, e.g. when the
@@ -158,6 +160,7 @@ def test_loss_chart_edge_cases_do_not_crash() -> None:
     assert "1.83" in chart.build_text(19, 5).plain  # too small to plot: numbers only
 
 
+@pytest.mark.functional
 def test_loss_chart_caches_until_data_or_size_changes() -> None:
     """If this fails, the chart is rebuilt on every screen refresh (wasting CPU that the UI needs)
     or it keeps showing stale data after set_data."""
@@ -228,6 +231,7 @@ def test_downsample_keeps_whole_history_and_last_point() -> None:
 # ----------------------------------------------------------------------------- GradPane
 
 
+@pytest.mark.functional
 @pytest.mark.parametrize("size", SIZES)
 def test_grad_pane_renders_header_bars_and_heat_strip(size: tuple[int, int]) -> None:
     """If this fails, the gradient pane crashes or hides the vanishing ratio, |g|, the clip
@@ -253,6 +257,7 @@ def test_grad_pane_renders_header_bars_and_heat_strip(size: tuple[int, int]) -> 
     run_in_app(pane, size, body)
 
 
+@pytest.mark.functional
 def test_grad_pane_narrow_downsamples_columns() -> None:
     """If this fails, a long BPTT window (T=100) in a narrow pane silently drops timesteps or
     does not tell the user that each column now stands for several steps."""
@@ -299,6 +304,7 @@ def test_grad_pane_survives_nan_inf_zero_and_empty_history() -> None:
     assert "waiting" in pane.build_text(40, 12).plain
 
 
+@pytest.mark.functional
 def test_grad_pane_caches_until_data_or_size_changes() -> None:
     """If this fails, the gradient pane is rebuilt on every refresh (up to 5 per second is
     expected, repaints happen far more often) or never picks up new data."""
@@ -334,6 +340,7 @@ def test_neuron_view_shades_follow_the_value() -> None:
     assert shade == {"a": BLUE, "␛": WHITE, "b": RED, "↵": WHITE, "c": GREY}
 
 
+@pytest.mark.functional
 def test_drawn_panes_reuse_a_bounded_set_of_styles() -> None:
     """If this fails, the app's memory grows for as long as it runs: every distinct style a pane
     draws is kept in Textual's style-to-ANSI cache (16,384 entries), and styles that carry a
@@ -392,6 +399,7 @@ def test_sanitize_makes_controls_visible() -> None:
     assert all(ch == "\n" or ch.isprintable() or ch == "·" for ch in out)
 
 
+@pytest.mark.functional
 @pytest.mark.parametrize("size", SIZES)
 def test_sample_pane_shows_text_literally(size: tuple[int, int]) -> None:
     """If this fails, generated text containing "[bold]" is swallowed as markup, an escape
@@ -413,6 +421,7 @@ def test_sample_pane_shows_text_literally(size: tuple[int, int]) -> None:
     run_in_app(pane, size, body)
 
 
+@pytest.mark.functional
 def test_sample_pane_bounded_wrapped_and_follows_the_end() -> None:
     """If this fails, memory grows without bound over a long run, long lines run off the pane,
     or new text arrives below the visible area without scrolling."""
@@ -441,6 +450,7 @@ def test_sample_pane_bounded_wrapped_and_follows_the_end() -> None:
     run_in_app(pane, (60, 12), body)
 
 
+@pytest.mark.functional
 def test_sample_pane_incremental_wrap_matches_full_rewrap() -> None:
     """If this fails, text typed character by character wraps differently from the same text
     re-wrapped after a resize (words jump around or get lost)."""
@@ -462,6 +472,7 @@ def test_sample_pane_incremental_wrap_matches_full_rewrap() -> None:
 # ----------------------------------------------------------------------------- StatusBar
 
 
+@pytest.mark.functional
 @pytest.mark.parametrize("size", SIZES)
 def test_status_bar_escapes_and_formats(size: tuple[int, int]) -> None:
     """If this fails, a corpus named like "[red]x[/red]" is eaten as markup or crashes the bar,
@@ -492,6 +503,7 @@ def test_status_bar_escapes_and_formats(size: tuple[int, int]) -> None:
     run_in_app(bar, size, body)
 
 
+@pytest.mark.functional
 def test_status_bar_state_colours_differ() -> None:
     """If this fails, a diverged or errored run looks the same as a healthy one in the bar."""
     bar = StatusBar()
@@ -515,6 +527,7 @@ def test_status_bar_state_colours_differ() -> None:
 # ----------------------------------------------------------------------------- HelpScreen
 
 
+@pytest.mark.functional
 @pytest.mark.parametrize("size", SIZES)
 def test_help_screen_opens_scrolls_and_closes(size: tuple[int, int]) -> None:
     """If this fails, "?" does not show the help, the help cannot be read at 80x24 (it must

@@ -6,13 +6,17 @@ numbers sit side by side:
 1. the plain reference (`rnn_tui.engine.model.reference`: one stream, one-hot, float64, a Python loop)
    with min-char-rnn's inline Adagrad, at H=100, B=1, T=25;
 2. the real `Trainer` (whole `step()` calls: batching, forward, backward, profile, clipping, Adam)
-   for every (cell, H, B) row of `FAST_ROWS` whose cell exists in `rnn_tui.engine.model.CELLS`;
+   for every (cell, H, B) row of `FAST_ROWS` whose cell exists in `rnn_tui.engine.model.CELLS`,
+   and once in the reference's own shape (one stream, the same H and T) for a like-for-like ratio;
 3. a matmul-only bound: the matrix products one `RNN.loss_and_grads(profile=True)` step performs,
    at the same shapes and dtype, on preallocated arrays; nothing else.
 
 Every configuration is timed in many short rounds (~0.1 s), interleaved across configurations so
 a burst of load on a shared machine hits them all alike; a configuration's rate is the median of
-its rounds. The last line is `summary: speedup_vs_reference=<x> share_of_bound=<y>`.
+its rounds. The last line is
+`summary: speedup_same_shape=<x> (B=1, H=100, T=25 as the reference) speedup_batched=<y>
+(B=32, H=100, T=32) share_of_bound=<z>` (one line): the trainer's speed over the reference in
+the reference's shape, then batched as the app trains, then the share of the matmul bound.
 
 The configurations live in `rnn_tui.bench.timed`; the command line in `rnn_tui.bench.cli`.
 """
@@ -27,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnn_tui.bench.timed import MatmulBound, ReferenceBench, Timed, TrainerBench
+from rnn_tui.bench.timed import REF_SEQ_LEN, MatmulBound, ReferenceBench, Timed, TrainerBench
 from rnn_tui.engine.blas import keep_freed_memory, pin_blas_threads
 from rnn_tui.engine.config import Config
 from rnn_tui.engine.data import Corpus, load_corpus
@@ -62,9 +66,11 @@ ROUND_SECONDS = 0.1  # default round length: shorter than the load bursts seen o
 class Plan:
     """What one run measures, and for how long."""
 
-    ref_hidden: int  # H of the reference (B is always 1)
+    ref_hidden: int  # H of the reference (B is always 1, T is REF_SEQ_LEN)
     rows: tuple[tuple[str, int, int], ...]  # trainer rows (cell, H, B), before the CELLS filter
-    speedup_row: tuple[str, int, int]  # the row whose rate over the reference is the speedup
+    batched_row: tuple[
+        str, int, int
+    ]  # the row whose rate over the reference is the batched speedup
     bound_row: tuple[str, int, int]  # the row compared with the matmul bound (same H, B)
     seq_len: int  # T of the trainer rows and of the bound
     seconds: float  # timed seconds per configuration, summed over its rounds
@@ -82,7 +88,7 @@ def make_plan(quick: bool, seconds: float | None, rounds: int | None, seq_len: i
         return Plan(
             ref_hidden=16,
             rows=QUICK_ROWS,
-            speedup_row=("rnn", 16, 4),
+            batched_row=("rnn", 16, 4),
             bound_row=("rnn", 32, 4),
             seq_len=T,
             seconds=secs,
@@ -92,13 +98,37 @@ def make_plan(quick: bool, seconds: float | None, rounds: int | None, seq_len: i
     return Plan(
         ref_hidden=100,
         rows=FAST_ROWS,
-        speedup_row=("rnn", 100, 32),
+        batched_row=("rnn", 100, 32),
         bound_row=("rnn", 256, 32),
         seq_len=T,
         seconds=secs,
         rounds=n_rounds,
         warmup=3,
     )
+
+
+Key = tuple[str, int, int, int]  # (cell, H, B, T) of a trainer row
+
+
+def key_of(config: Config) -> Key:
+    """The (cell, H, B, T) a trainer row is known by."""
+    return config.cell, config.hidden, config.batch, config.seq_len
+
+
+def same_shape_key(plan: Plan) -> Key:
+    """The trainer row in the reference's shape: an RNN, one stream, the reference's H and T."""
+    return "rnn", plan.ref_hidden, 1, REF_SEQ_LEN
+
+
+def trainer_configs(plan: Plan) -> list[Config]:
+    """The same-shape row first, then every row of the plan whose cell exists (no duplicates)."""
+    cell, H, B, T = same_shape_key(plan)
+    configs = [Config(cell=cell, hidden=H, batch=B, seq_len=T)]
+    for c, H, B in plan.rows:
+        config = Config(cell=c, hidden=H, batch=B, seq_len=plan.seq_len)
+        if c in CELLS and key_of(config) not in map(key_of, configs):
+            configs.append(config)
+    return configs
 
 
 # -- reporting -------------------------------------------------------------------------------
@@ -138,8 +168,9 @@ def report(
     fast: list[TrainerBench],
     bound: MatmulBound,
     pinned: int,
-) -> tuple[list[str], float, float]:
-    """The printed lines, the speedup over the reference, and the share of the bound."""
+) -> tuple[list[str], float, float, float]:
+    """The printed lines, the same-shape and batched speedups over the reference, and the share
+    of the bound."""
     per_round = plan.seconds / plan.rounds
     lines = [
         f"rnn_tui bench: corpus {corpus.path} ({corpus.n_chars:,} chars, V={corpus.vocab.size}),"
@@ -172,17 +203,28 @@ def report(
     lines.append("  per product (mean over every timed pass, so the sum can exceed the median):")
     for name, ms in bound.breakdown():
         lines.append(f"  {name:<38}{ms:>8.3f} ms")
-    by_key = {(f.config.cell, f.config.hidden, f.config.batch): f for f in fast}
-    target = by_key[plan.bound_row]
+    by_key = {key_of(f.config): f for f in fast}
+    target = by_key[(*plan.bound_row, plan.seq_len)]
     share = target.rate / bound.rate
     fast_ms = target.config.batch * plan.seq_len / target.rate * 1e3
     lines.append(
         f"{target.label}: {fast_ms:.2f} ms per step, {target.rate:,.0f} chars/s"
         f" = {share:.2f} of the bound ({fast_ms - step_ms:.2f} ms per step more than the bound)"
     )
-    speedup = by_key[plan.speedup_row].rate / ref.rate
-    lines.append(f"summary: speedup_vs_reference={speedup:.2f} share_of_bound={share:.2f}")
-    return lines, speedup, share
+    same, batched = by_key[same_shape_key(plan)], by_key[(*plan.batched_row, plan.seq_len)]
+    same_x, batched_x = same.rate / ref.rate, batched.rate / ref.rate
+    lines.append(
+        f"speedup over the reference: {same_x:.2f}x like for like ({same.label}: one stream,"
+        f" the reference's H and T), {batched_x:.2f}x batched ({batched.label})"
+    )
+    _, H, _, T = same_shape_key(plan)
+    _, bH, bB = plan.batched_row
+    lines.append(
+        f"summary: speedup_same_shape={same_x:.2f} (B=1, H={H}, T={T} as the reference)"
+        f" speedup_batched={batched_x:.2f} (B={bB}, H={bH}, T={plan.seq_len})"
+        f" share_of_bound={share:.2f}"
+    )
+    return lines, same_x, batched_x, share
 
 
 def run_train(plan: Plan, corpus_path: Path) -> int:
@@ -192,11 +234,7 @@ def run_train(plan: Plan, corpus_path: Path) -> int:
     try:
         corpus = load_corpus(corpus_path)
         ref = ReferenceBench(corpus, plan.ref_hidden)
-        rows = [r for r in plan.rows if r[0] in CELLS]  # cells that exist today
-        fast = [
-            TrainerBench(corpus, Config(cell=c, hidden=H, batch=B, seq_len=plan.seq_len))
-            for c, H, B in rows
-        ]
+        fast = [TrainerBench(corpus, config) for config in trainer_configs(plan)]
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -212,6 +250,6 @@ def run_train(plan: Plan, corpus_path: Path) -> int:
             item.round(per_round)
     for f in fast:
         f.measure_eval()
-    lines, _, _ = report(plan, corpus, ref, fast, bound, pinned)
+    lines, *_ = report(plan, corpus, ref, fast, bound, pinned)
     print("\n".join(lines), flush=True)
     return 0
