@@ -158,12 +158,28 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 
 def _typed(argv: Sequence[str], parser: argparse.ArgumentParser) -> set[str]:
-    """Destinations of the options the user actually typed (a checkpoint keeps the others)."""
-    typed = set()
-    for action in parser._actions:
-        if any(a == s or a.startswith(s + "=") for a in argv for s in action.option_strings):
-            typed.add(action.dest)
-    return typed
+    """Destinations of the options the user actually typed (a checkpoint keeps the others).
+
+    argparse gives an option its default only when the namespace lacks the attribute, and sets
+    it when the option is given (both documented). So `argv` is parsed once more into a
+    namespace that already holds every destination and notes each one set. Positional
+    arguments are set even when absent: those an empty command line sets are left out.
+    """
+    names = set(vars(parser.parse_args(argv)))
+
+    class Noting(argparse.Namespace):
+        def __init__(self) -> None:
+            super().__init__()
+            self.__dict__.update(dict.fromkeys(names), set_by_parse=set())
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            self.set_by_parse.add(name)
+            super().__setattr__(name, value)
+
+    def set_by(words: Sequence[str]) -> set[str]:
+        return parser.parse_args(words, namespace=Noting()).set_by_parse & names
+
+    return set_by(argv) - set_by([])
 
 
 # Config field for each flag destination that differs in name.
