@@ -181,3 +181,12 @@ def test_sampling_distribution_survives_non_finite_logits(logits) -> None:
     if np.isposinf(z).any():  # the overflowing logits share all the mass
         assert p[np.isposinf(z)].sum() == pytest.approx(1.0)
     np.random.default_rng(0).choice(len(p), p=p)
+
+
+def test_last_ratio_is_first_over_last_and_nan_without_a_last() -> None:
+    """If this fails, the gradient pane and the headless log report another ratio than
+    grad_last_t[1] / grad_last_t[T], or divide by zero on an all-zero profile."""
+    from rnn_tui.engine.model import last_ratio
+
+    assert last_ratio(np.array([1e-3, 0.5, 2.0])) == pytest.approx(5e-4, rel=1e-15)
+    assert np.isnan(last_ratio(np.zeros(4)))
