@@ -33,6 +33,7 @@ def _check_summary(stdout: str) -> None:
         assert math.isfinite(x) and x > 0, last
 
 
+@pytest.mark.functional
 def test_quick_bench_ends_with_summary(capsys) -> None:
     """If this fails, `python -m rnn_tui.bench` crashes, exits non-zero, or its last line is no
     longer the summary (like-for-like speedup, batched speedup, share of the bound, each with

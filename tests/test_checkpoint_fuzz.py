@@ -364,6 +364,7 @@ def cases(tiny, tmp_path_factory) -> list[tuple[str, Path]]:
     return out
 
 
+@pytest.mark.functional
 def test_every_mutation_loads_or_is_refused_in_one_line(tiny, cases) -> None:
     """If this fails, some damaged or hostile checkpoint gives a traceback, a message on several
     lines, or takes memory out of proportion to its size (a decompression bomb)."""

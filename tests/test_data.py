@@ -293,6 +293,7 @@ print(hwm() - base, c.train.dtype, c.n_chars)
 """
 
 
+@pytest.mark.functional
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc (Linux)")
 def test_loading_20_mb_stays_under_four_times_its_size(tmp_path: Path) -> None:
     """If this fails, loading a large corpus needs many times its size in memory again (it
