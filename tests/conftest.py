@@ -1,8 +1,9 @@
 """Shared fixtures: small corpora written on the fly, and the project's own tiny corpus.
 
 Also shared by the functional tests: `wait_for` (poll a condition inside a running app, with a
-deadline generous enough for a loaded machine), `patience` (scale any other deadline the same
-way) and the `needs` marker (skip a test when a program it drives is missing; fail it on CI)."""
+deadline generous enough for a loaded machine), `wait_until` (the same outside an app: a process,
+a server), `patience` (scale any other deadline the same way) and the `needs` marker (skip a
+test when a program it drives is missing; fail it on CI)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import asyncio
 import os
 import shutil
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,6 +46,18 @@ async def wait_for(
     while not cond():
         assert loop.time() < end, f"timed out after {limit:g} s waiting for {what}"
         await pilot.pause(0.05)
+
+
+def wait_until(check: Callable[[], Any], seconds: float = WAIT, what: str = "the condition") -> Any:
+    """Poll `check()` until it returns something true and return that; fail after `seconds`
+    (times the scale). For processes and servers outside an app."""
+    limit = patience(seconds)
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"not within {limit:g} s: {what}")
 
 
 # Programs some functional tests drive, and how to get them. `@pytest.mark.needs("tmux")` skips
