@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from rnn_tui.bench import cli as bench
+from rnn_tui.bench import train
+from rnn_tui.bench.timed import REF_SEQ_LEN
 
 ROOT = Path(__file__).resolve().parent.parent
 SUMMARY = re.compile(
@@ -45,6 +47,18 @@ def test_quick_bench_ends_with_summary(capsys) -> None:
 
 
 @pytest.mark.functional
+@pytest.mark.parametrize("seq_len", [None, REF_SEQ_LEN])
+def test_same_shape_row_is_the_reference_shape(seq_len: int | None) -> None:
+    """If this fails, the like-for-like speedup no longer compares the trainer with the
+    reference at one stream and the reference's H and T (so batching or a longer window leaks
+    into it), or a row is timed twice when --seq-len equals the reference's window."""
+    plan = train.make_plan(quick=False, seconds=None, rounds=None, seq_len=seq_len)
+    keys = [train.key_of(c) for c in train.trainer_configs(plan)]
+    assert keys[0] == ("rnn", plan.ref_hidden, 1, REF_SEQ_LEN) == train.same_shape_key(plan)
+    assert len(keys) == len(set(keys))
+    assert (*plan.batched_row, plan.seq_len) in keys and plan.batched_row[2] > 1
+
+
 def test_module_runs_as_a_script() -> None:
     """If this fails, `python -m rnn_tui.bench --quick` does not run from a shell (a broken
     `__main__` guard or an import-time error), though `main()` may still work when imported.
