@@ -73,7 +73,7 @@ async def fake_server(
     command = f"exec {shlex.quote(sys.executable)} {shlex.quote(str(script))}"
     port = free_port()
     server = SessionServer(command, "127.0.0.1", port, max_sessions, **options)
-    runner = web.AppRunner(await server._make_app(), access_log=None)
+    runner = web.AppRunner(await server.web_app(), access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, "127.0.0.1", port).start()

@@ -30,16 +30,13 @@ from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 import jinja2
-import textual_serve
 from aiohttp import WSMsgType, hdrs, web
-from textual_serve.app_service import AppService
-from textual_serve.server import Server, to_int
 
 from rnn_tui.errors import UserError
 from rnn_tui.ui.serve import is_loopback
+from rnn_tui.ui.serve.textual_serve_glue import STATICS, GroupedAppService, Server, check_version
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-STATICS = Path(textual_serve.__file__).resolve().parent / "static"  # xterm.js and its CSS
 QUIT_GRACE = 3.0  # seconds an app gets to quit when asked, before SIGTERM
 TERM_GRACE = 3.0  # seconds after SIGTERM before SIGKILL
 PIPE_GRACE = 3.0  # seconds after the app ended for its trainer to let go of the pipes
@@ -99,6 +96,14 @@ def read_message(text: str) -> tuple[str, Any]:
     raise BadMessage(f"malformed {kind!r} message")
 
 
+def query_int(request: web.Request, name: str, default: int) -> int:
+    """The integer in the query parameter `name`, or `default` if it is missing or not one."""
+    try:
+        return int(request.query.get(name, default))
+    except ValueError:
+        return default
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)  # JSON true is no size
 
@@ -142,32 +147,11 @@ def _quote(text: str) -> str:
     return repr(text[:LOGGED_CHARS] + ("..." if len(text) > LOGGED_CHARS else ""))
 
 
-class SessionService(AppService):
-    """textual-serve's app service, but the app runs in a process group of its own: Ctrl+C in
-    the server's terminal reaches the server only (which then stops each session in order),
-    and a session that will not end is killed whole, trainer included."""
-
-    async def _open_app_process(
-        self, width: int = 80, height: int = 24
-    ) -> asyncio.subprocess.Process:
-        environment = self._build_environment(width=width, height=height)
-        self._process = process = await asyncio.create_subprocess_shell(
-            self.command,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=environment,
-            start_new_session=True,
-        )
-        self._stdin = process.stdin
-        return process
-
-
 @dataclass(eq=False)
 class Session:
     """One browser connection: its websocket and the app process behind it."""
 
-    service: AppService
+    service: GroupedAppService
     websocket: web.WebSocketResponse
     ending: asyncio.Task[None] | None = None  # the one task that stops the process
 
@@ -189,6 +173,7 @@ class SessionServer(Server):
         title: str = "rnn-tui",
         allowed_origins: Iterable[str] = (),
     ) -> None:
+        check_version()
         super().__init__(
             command,
             host=host,
@@ -212,7 +197,7 @@ class SessionServer(Server):
     def full(self) -> bool:
         return len(self.sessions) >= self.max_sessions
 
-    async def _make_app(self) -> web.Application:
+    async def web_app(self) -> web.Application:
         """The routes of textual-serve, with our templates (autoescaped) and no CDN."""
         app = web.Application()
         aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True)
@@ -237,7 +222,7 @@ class SessionServer(Server):
             response = aiohttp_jinja2.render_template("full.html", request, context, status=503)
             response.headers["Retry-After"] = "60"
         else:
-            context["font_size"] = to_int(request.query.get("fontsize", "16"), 16)
+            context["font_size"] = query_int(request, "fontsize", 16)
             response = aiohttp_jinja2.render_template("app_index.html", request, context)
         response.headers.update(NO_FRAMING)
         return response
@@ -282,11 +267,11 @@ class SessionServer(Server):
             await websocket.close(code=TRY_AGAIN_LATER, message=b"server full")
             return websocket
         width, height = clamp_size(
-            to_int(request.query.get("width", "80"), 80),
-            to_int(request.query.get("height", "24"), 24),
+            query_int(request, "width", 80), query_int(request, "height", 24)
         )
-        service = SessionService(
+        service = GroupedAppService(
             self.command,
+            environment={},
             write_bytes=websocket.send_bytes,
             write_str=websocket.send_str,
             close=websocket.close,
@@ -299,7 +284,7 @@ class SessionServer(Server):
         try:
             await service.start(width, height)
             watcher = asyncio.create_task(self._close_when_ended(session))
-            await self._process_messages(websocket, service)
+            await self.relay_messages(websocket, service)
         except asyncio.CancelledError:
             pass
         except Exception as error:
@@ -315,8 +300,8 @@ class SessionServer(Server):
                     await websocket.close()
         return websocket
 
-    async def _process_messages(
-        self, websocket: web.WebSocketResponse, service: AppService
+    async def relay_messages(
+        self, websocket: web.WebSocketResponse, service: GroupedAppService
     ) -> None:
         """Relay the page's messages to the app until the websocket closes. A message the page
         would not send closes the connection (and so ends its session), with one log line."""
@@ -345,7 +330,7 @@ class SessionServer(Server):
     async def _close_when_ended(self, session: Session) -> None:
         """A session whose app ended on its own (quit, crash, kill) closes its websocket, which
         ends the handler and frees the slot, even while the browser stays on the page."""
-        process = session.service._process
+        process = session.service.process
         if process is None:
             return
         await process.wait()
@@ -357,8 +342,8 @@ class SessionServer(Server):
             session.ending = asyncio.create_task(self._stop_process(session.service))
         return session.ending
 
-    async def _stop_process(self, service: AppService) -> None:
-        process = service._process
+    async def _stop_process(self, service: GroupedAppService) -> None:
+        process = service.process
         with contextlib.suppress(Exception):  # ask the app to quit (it stops its trainer)
             await asyncio.wait_for(service.stop(), QUIT_GRACE)
         if process is None:
@@ -387,7 +372,7 @@ class SessionServer(Server):
     async def run(self) -> None:
         """Listen until SIGINT or SIGTERM, then end every session and stop."""
         runner = web.AppRunner(
-            await self._make_app(),
+            await self.web_app(),
             handle_signals=False,
             access_log=None,
             shutdown_timeout=SHUTDOWN_GRACE,
