@@ -31,8 +31,8 @@ import aiohttp
 import pytest
 from conftest import ROOT, TINY
 
-from rnn_tui.cli import build_parser
-from rnn_tui.ui.serve import session_argv
+from rnn_tui.cli import _typed, build_parser
+from rnn_tui.ui.serve import SERVE_FLAGS, session_argv
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PANE_WORDS = ("loss", "gradient through time", "samples", "TRAINING", "· temperature")
@@ -488,7 +488,7 @@ def test_sessions_get_every_flag_but_the_serve_flags() -> None:
         "2",
         "--compare=rnn,lstm",
     ]
-    assert session_argv(argv, parser) == [
+    assert session_argv(argv) == [
         "c.txt",
         "--hidden",
         "32",
@@ -497,3 +497,25 @@ def test_sessions_get_every_flag_but_the_serve_flags() -> None:
         "--compare=rnn,lstm",
     ]
     assert parser.parse_args(argv).max_sessions == 2
+    assert session_argv(["c.txt", "--allow-origin=https://a.example", "--", "--serve"]) == [
+        "c.txt",
+        "--",
+        "--serve",
+    ]
+
+
+def test_serve_flags_are_the_parsers_browser_view_options() -> None:
+    """If this fails, a serve option was added, renamed or given a value on the command line
+    but not in SERVE_FLAGS: the sessions would get it (and a session told --serve serves
+    again), or a session's flag would be eaten as its value."""
+    parser = build_parser()
+    help_text = parser.format_help()
+    section = help_text.split("browser view:", 1)[1].split("\n\n", 1)[0]
+    listed = set(re.findall(r"^  (--[a-z-]+)", section, flags=re.MULTILINE))
+    assert listed == set(SERVE_FLAGS)
+    for flag, takes_value in SERVE_FLAGS.items():
+        words = [flag, "7"] if takes_value else [flag]
+        assert len(_typed(words, parser)) == 1, flag  # the parser knows it, as one option
+        assert parser.parse_known_args(words)[1] == [], flag  # and takes the value, if any
+        if not takes_value:
+            assert parser.parse_args([flag, "c.txt"]).path == "c.txt", flag  # not its value

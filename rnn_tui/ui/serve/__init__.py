@@ -21,16 +21,24 @@ from collections.abc import Sequence
 
 from rnn_tui.errors import UserError
 
-SERVE_DESTS = ("serve", "host", "port", "max_sessions", "allow_origin")  # not for the sessions
+# The options of the browser view, which the sessions are not given: whether each takes a value.
+# tests/test_serve.py checks this against the command line's parser and its help.
+SERVE_FLAGS = {
+    "--serve": False,
+    "--host": True,
+    "--port": True,
+    "--allow-origin": True,
+    "--max-sessions": True,
+}
 LOOPBACK_NAMES = ("localhost",)  # names that are loopback whatever the resolver says
 
 
-def session_argv(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
+def session_argv(argv: Sequence[str]) -> list[str]:
     """`argv` without the serve flags and their values: what each session's app is given.
 
-    Options are matched as the parser matches them: exactly, or as `--flag=value`.
+    Options are matched as the parser matches them: exactly (it allows no abbreviations), or
+    as `--flag=value`.
     """
-    options = {s: a for a in parser._actions for s in a.option_strings if s.startswith("--")}
     out: list[str] = []
     skip = False
     rest = False  # after `--` everything is positional
@@ -43,9 +51,8 @@ def session_argv(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[s
             out.append(arg)
             continue
         name, has_value = arg.split("=", 1)[0], "=" in arg
-        action = options.get(name)  # exact names only: the parser allows no abbreviations
-        if action is not None and action.dest in SERVE_DESTS:
-            skip = action.nargs != 0 and not has_value  # its value is the next word
+        if name in SERVE_FLAGS:
+            skip = SERVE_FLAGS[name] and not has_value  # its value is the next word
             continue
         out.append(arg)
     return out
@@ -73,7 +80,11 @@ def exposure_warning(host: str) -> str | None:
     )
 
 
-def serve(argv: Sequence[str], args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def serve(
+    argv: Sequence[str],
+    args: argparse.Namespace,
+    parser: argparse.ArgumentParser | None = None,  # unused: the serve flags are SERVE_FLAGS
+) -> int:
     """Run the server until SIGINT, SIGTERM or SIGHUP. The caller has already checked the
     training flags by building the trainers; the serve flags are checked here."""
     if args.headless:
@@ -84,7 +95,7 @@ def serve(argv: Sequence[str], args: argparse.Namespace, parser: argparse.Argume
         raise UserError(f"--max-sessions must be >= 1 (got {args.max_sessions})")
     from rnn_tui.ui.serve.server import SessionServer
 
-    session = [sys.executable, "-m", "rnn_tui.ui.serve.session", *session_argv(argv, parser)]
+    session = [sys.executable, "-m", "rnn_tui.ui.serve.session", *session_argv(argv)]
     # exec: the shell becomes the app, so the session's pid is the app's own.
     command = "exec " + shlex.join(session)
     title = f"rnn-tui · {args.path or args.preset}"
