@@ -12,13 +12,17 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from rnn_tui.engine.config import CELL_NAMES, CLIP_MODES, DTYPES, OPTIMIZERS, Config
+from rnn_tui.engine.checkpoint import load_checkpoint
+from rnn_tui.engine.config import CELL_NAMES, CLIP_MODES, DTYPES, OPTIMIZERS, Config, SettingError
 from rnn_tui.engine.presets import PRESETS
-from rnn_tui.engine.trainer import Trainer
+from rnn_tui.engine.sampling import SampleSettings
 from rnn_tui.errors import UserError
+from rnn_tui.run.outputs import cell_paths, check_output
+from rnn_tui.run.spec import RunSpec, build_trainers, check_spec
 from rnn_tui.textsafe import sanitize
 
 DEFAULTS = Config()
+SAMPLING = SampleSettings()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,9 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clip-mode", choices=CLIP_MODES, default=d.clip_mode, help="clipping")
     p.add_argument("--init-gain", type=float, default=d.rec_gain, help="scale of W_hh at init")
     p.add_argument("--seed", type=int, default=d.seed, help="random seed")
-    p.add_argument("--temperature", type=float, default=d.temperature, help="sampling temperature")
-    p.add_argument("--top-k", type=int, default=d.top_k, help="sample from the k likeliest; 0=all")
-    p.add_argument("--sample-len", type=int, default=d.sample_len, help="characters per sample")
+    p.add_argument(
+        "--temperature", type=float, default=SAMPLING.temperature, help="sampling temperature"
+    )
+    p.add_argument(
+        "--top-k", type=int, default=SAMPLING.top_k, help="sample from the k likeliest; 0=all"
+    )
+    p.add_argument(
+        "--sample-len", type=int, default=SAMPLING.sample_len, help="characters per sample"
+    )
     p.add_argument("--dtype", choices=DTYPES, default=d.dtype, help="floating-point precision")
     p.add_argument(
         "--reset-at",
@@ -148,13 +158,14 @@ def config_from_args(args: argparse.Namespace) -> Config:
         clip_mode=args.clip_mode,
         rec_gain=args.init_gain,
         seed=args.seed,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        sample_len=args.sample_len,
         dtype=args.dtype,
         eval_every=args.eval_every,
         reset_at=args.reset_at,
     )
+
+
+def sampling_from_args(args: argparse.Namespace) -> SampleSettings:
+    return SampleSettings(args.temperature, args.top_k, args.sample_len)
 
 
 def _typed(argv: Sequence[str], parser: argparse.ArgumentParser) -> set[str]:
@@ -220,12 +231,8 @@ def _compare_cells(text: str) -> tuple[str, str]:
     return cells[0], cells[1]
 
 
-def make_trainers(args: argparse.Namespace, typed: set[str]) -> list[Trainer]:
-    """The trainers the flags ask for: one, or two with --compare; fresh, or from --load."""
-    from rnn_tui.engine.checkpoint import load_checkpoint, trainer_from_checkpoint
-    from rnn_tui.engine.data import corpus_from_text, load_corpus
-    from rnn_tui.engine.longlag import make_lines
-
+def make_spec(args: argparse.Namespace, typed: set[str]) -> RunSpec:
+    """The run the flags ask for: one model, or two with --compare; fresh, or from --load."""
     if args.log_every < 1:
         raise UserError(f"--log-every must be >= 1 (got {args.log_every})")
     if args.steps < 0:
@@ -242,29 +249,29 @@ def make_trainers(args: argparse.Namespace, typed: set[str]) -> list[Trainer]:
         compare = preset.compare
     if compare is not None and args.load:
         raise UserError("--load resumes one model; it cannot be combined with --compare")
-    ckpt = load_checkpoint(args.load) if args.load else None
-    if ckpt is not None:  # the checkpoint's settings, but what the user typed wins
-        config = ckpt.config.with_(**{f: getattr(config, f) for f in fields})
-    need = config.seq_len + 1
-    if args.path is not None:
-        corpus = load_corpus(
-            args.path, config.val_fraction, min_train_chars=need, progress=_progress(args.path)
-        )
-    else:
-        corpus = corpus_from_text(
-            make_lines(600), "long-lag (generated)", config.val_fraction, need
-        )
-    if ckpt is not None:
-        return [trainer_from_checkpoint(corpus, ckpt, args.load, config)]
-    if compare is not None:  # same corpus, seed and batches; only the cell differs
-        return [Trainer(corpus, config.with_(cell=cell)) for cell in compare]
-    return [Trainer(corpus, config)]
+    if args.load:  # the checkpoint's settings, but what the user typed wins
+        saved = load_checkpoint(args.load).config
+        config = saved.with_(**{f: getattr(config, f) for f in fields})
+    configs = (config,) if compare is None else tuple(config.with_(cell=c) for c in compare)
+    return RunSpec(args.path, configs, load=args.load)
+
+
+def _flag_names(error: SettingError) -> UserError:
+    """A setting's error as the command line says it: `seq_len` is `--seq-len`."""
+    flag = {"rec_gain": "init-gain"}.get(error.name, error.name).replace("_", "-")
+    if flag in {"val-fraction", "eval-chars", "smoothing"}:  # no flag: a saved setting
+        return error
+    return UserError(f"--{flag} {error.detail}")
 
 
 def run(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    trainers = make_trainers(args, _typed(argv, parser))
+    try:
+        spec = make_spec(args, _typed(argv, parser))
+        sampling = sampling_from_args(args)
+    except SettingError as exc:
+        raise _flag_names(exc) from None
     if args.export_dir:
         try:
             os.makedirs(args.export_dir, exist_ok=True)
@@ -273,27 +280,51 @@ def run(argv: Sequence[str]) -> int:
         if not os.access(args.export_dir, os.W_OK):
             raise UserError(f"cannot write to --export-dir {args.export_dir}")
     # Refuse now a file that could not be written at the end, not after a long run.
-    from rnn_tui.run.outputs import cell_paths, check_output
-
+    cells = [c.cell for c in spec.configs]
     for flag, path in (("--save", args.save), ("--autosave", args.autosave)):
-        for p in cell_paths(path, [t.config.cell for t in trainers]) if path else []:
+        for p in cell_paths(path, cells) if path else []:
             check_output(flag, p)
     if args.metrics:
         check_output("--metrics", args.metrics)
-    if args.serve:  # the trainers only checked the flags: each session builds its own
+    progress = _progress(args.path) if args.path else None
+    if args.headless:
+        return _headless(spec, args, sampling, progress)
+    vocab = check_spec(spec, progress)  # the trainer process reads the ids; this one need not
+    if args.serve:  # each session starts its own app and trainer
         from rnn_tui.ui.serve import serve
 
-        del trainers
         return serve(argv, args, parser)
-    if not args.headless:
-        from rnn_tui.ui.app import run_app
+    from rnn_tui.ui.app import run_app
+    from rnn_tui.ui.settings import UISettings
 
-        return run_app(trainers, args)
+    settings = UISettings(
+        sampling=sampling,
+        high_contrast=args.high_contrast,
+        save_path=args.save,
+        autosave_path=args.autosave,
+        export_dir=args.export_dir,
+        metrics_path=args.metrics,
+        log_every=args.log_every,
+    )
+    return run_app(spec, settings, vocab)
+
+
+def _headless(
+    spec: RunSpec,
+    args: argparse.Namespace,
+    sampling: SampleSettings,
+    progress: Callable[[int, int], None] | None,
+) -> int:
+    """Train here, in this process, without the UI."""
     from rnn_tui.engine.blas import keep_freed_memory
-    from rnn_tui.run.headless import run_headless_cli
+    from rnn_tui.run.headless import HeadlessPlan, run_headless_cli
 
     keep_freed_memory()  # this process only trains: reuse freed memory instead of page-faulting
-    return run_headless_cli(trainers, args)
+    trainers = build_trainers(spec, progress)
+    plan = HeadlessPlan(
+        args.steps, sampling, args.metrics, args.log_every, (args.save, args.autosave)
+    )
+    return run_headless_cli(trainers, plan)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,8 +13,11 @@ from conftest import TINY
 from rnn_tui.engine.checkpoint import load_checkpoint
 from rnn_tui.engine.config import Config
 from rnn_tui.engine.data import load_corpus
+from rnn_tui.engine.sampling import SampleSettings
 from rnn_tui.engine.trainer import Trainer
+from rnn_tui.run.spec import RunSpec
 from rnn_tui.ui.app import RnnApp, make_app
+from rnn_tui.ui.settings import UISettings
 from rnn_tui.ui.widgets import HelpScreen, SamplePane
 
 pytestmark = pytest.mark.functional
@@ -36,6 +39,11 @@ async def wait_for(pilot, cond: Callable[[], bool], timeout: float = 20.0) -> No
         await pilot.pause(0.05)
 
 
+def spec_for(config: Config = SMALL, corpus: Path = TINY, trainer_class: str = "") -> RunSpec:
+    """The run of one model of `config` on `corpus` (the app's trainer process builds it)."""
+    return RunSpec(str(corpus), (config,), trainer_class=trainer_class)
+
+
 def step_of(app: RnnApp) -> int:
     snap = app.snapshot
     return snap.record.step if snap is not None and snap.record is not None else 0
@@ -43,7 +51,7 @@ def step_of(app: RnnApp) -> int:
 
 def drive(tiny, script, config: Config = SMALL, save_path: str | None = None) -> RnnApp:
     """Run `script(app, pilot)` inside a live app at 100x30; return the app afterwards."""
-    app = make_app(Trainer(tiny, config), save_path=save_path)
+    app = make_app(spec_for(config), UISettings(save_path=save_path))
 
     async def main() -> None:
         async with app.run_test(size=(100, 30)) as pilot:
@@ -139,9 +147,10 @@ def test_temperature_keys_and_typed_samples(tiny) -> None:
 
     async def script(app: RnnApp, pilot) -> None:
         await pilot.press("t")
-        assert app.temperature == pytest.approx(SMALL.temperature - 0.1)
+        start = SampleSettings().temperature
+        assert app.sampling.temperature == pytest.approx(start - 0.1)
         await pilot.press("T", "T")
-        assert app.temperature == pytest.approx(SMALL.temperature + 0.1)
+        assert app.sampling.temperature == pytest.approx(start + 0.1)
         pane = app.query_one(SamplePane)
         await wait_for(pilot, lambda: sum(len(t) for _, t in pane.samples) > 20)
         assert "step 1 · temperature" in pane.samples[0][0]
@@ -189,19 +198,18 @@ def test_q_quits_and_stops_the_worker(tiny, key: str) -> None:
 
     app = drive(tiny, script)
     assert app.return_code == 0
-    assert not app.backend.process.is_alive()
+    assert not app.source.process.is_alive()
 
 
 def test_load_resumes_in_the_app(tiny, tmp_path: Path) -> None:
     """If this fails, `rnn-tui PATH --load CHECKPOINT` starts from scratch instead of resuming."""
-    from rnn_tui.engine.checkpoint import save_checkpoint, trainer_from_checkpoint
+    from rnn_tui.engine.checkpoint import save_checkpoint
 
     trainer = Trainer(tiny, SMALL)
     for _ in range(40):
         trainer.step()
     path = save_checkpoint(tmp_path / "run.npz", trainer)
-    resumed = trainer_from_checkpoint(tiny, load_checkpoint(path), path)
-    app = make_app(resumed)
+    app = make_app(RunSpec(str(TINY), (SMALL,), load=path))
 
     async def main() -> None:
         async with app.run_test(size=(100, 30)) as pilot:

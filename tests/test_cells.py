@@ -11,11 +11,12 @@ import pytest
 from conftest import TINY
 from gradcheck import max_rel_error, numerical_grad
 
-from rnn_tui.engine.checkpoint import load_checkpoint, save_checkpoint, trainer_from_checkpoint
+from rnn_tui.engine.checkpoint import load_checkpoint, save_checkpoint
 from rnn_tui.engine.config import Config
 from rnn_tui.engine.data import Corpus, load_corpus
 from rnn_tui.engine.model import Cell, Params, State, make_cell
 from rnn_tui.engine.model.base import cross_entropy
+from rnn_tui.engine.resume import trainer_from_checkpoint
 from rnn_tui.engine.trainer import Trainer
 from rnn_tui.errors import UserError
 

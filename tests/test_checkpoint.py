@@ -17,6 +17,7 @@ from test_checkpoint_fuzz import GIB, Entry, drop, members, npy, npy_raw, put, z
 from rnn_tui.engine import checkpoint as ck
 from rnn_tui.engine.config import Config
 from rnn_tui.engine.data import load_corpus
+from rnn_tui.engine.resume import trainer_from_checkpoint
 from rnn_tui.engine.sampling import sample_text
 from rnn_tui.engine.trainer import Trainer
 from rnn_tui.errors import UserError
@@ -41,7 +42,7 @@ def test_round_trip_resumes_exactly(tiny, trained, tmp_path: Path) -> None:
     """If this fails, a resumed run is not the run that was saved: losses jump after --load."""
     path = ck.save_checkpoint(tmp_path / "model", trained)
     assert path.endswith(".npz")
-    resumed = ck.trainer_from_checkpoint(tiny, ck.load_checkpoint(path), path)
+    resumed = trainer_from_checkpoint(tiny, ck.load_checkpoint(path), path)
     assert resumed.steps == 10 and resumed.chars == trained.chars
     for k, v in trained.params.items():
         np.testing.assert_array_equal(resumed.params[k], v)
@@ -98,7 +99,7 @@ def test_other_vocabulary_is_refused(trained, tmp_path: Path, text_file) -> None
     path = ck.save_checkpoint(tmp_path / "m.npz", trained)
     other = load_corpus(text_file("completely different text! " * 200))
     with pytest.raises(UserError, match="another vocabulary"):
-        ck.trainer_from_checkpoint(other, ck.load_checkpoint(path), path)
+        trainer_from_checkpoint(other, ck.load_checkpoint(path), path)
 
 
 def test_other_shape_is_refused(tiny, trained, tmp_path: Path) -> None:
@@ -107,7 +108,7 @@ def test_other_shape_is_refused(tiny, trained, tmp_path: Path) -> None:
     with pytest.raises(
         UserError, match=r"parameter \w+ is shape \(32, 69\), the model needs \(48, 69\)"
     ):
-        ck.trainer_from_checkpoint(tiny, ck.load_checkpoint(path), path, SMALL.with_(hidden=48))
+        trainer_from_checkpoint(tiny, ck.load_checkpoint(path), path, SMALL.with_(hidden=48))
 
 
 @settings(
@@ -139,7 +140,7 @@ def test_round_trip_property(
     for _ in range(steps):
         trainer.step()
     path = ck.save_checkpoint(tmp_path_factory.mktemp("ck") / "m.npz", trainer)
-    back = ck.trainer_from_checkpoint(tiny, ck.load_checkpoint(path), path)
+    back = trainer_from_checkpoint(tiny, ck.load_checkpoint(path), path)
     assert back.config == trainer.config and back.steps == steps
     for k, v in trainer.params.items():
         assert back.params[k].dtype == v.dtype
@@ -166,7 +167,7 @@ def _with(path: str, tmp_path: Path, changes: dict[str, bytes | None]) -> Path:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("seed", 1.5), ("batch", 2.5), ("seq_len", 8.5), ("top_k", 2.5), ("sample_len", 1.5),
+    [("seed", 1.5), ("batch", 2.5), ("seq_len", 8.5), ("eval_every", 2.5), ("eval_chars", 1.5),
      ("reset_at", 5), ("lr", "3"), ("hidden", True), ("clip", False), ("cell", None)],
 )  # fmt: skip
 def test_config_fields_of_the_wrong_type_are_refused(
@@ -303,7 +304,7 @@ def test_checkpoint_without_optimizer_state_resumes_with_a_fresh_one(
     assert path.endswith("weights.npz")
     back = ck.load_checkpoint(path)
     assert back.opt_state == {} and back.step == t.steps
-    resumed = ck.trainer_from_checkpoint(tiny, back, path)
+    resumed = trainer_from_checkpoint(tiny, back, path)
     for k, v in t.params.items():
         np.testing.assert_array_equal(resumed.params[k], v)
     fresh = Trainer(tiny, t.config).optimizer.state
@@ -359,7 +360,7 @@ def test_float32_checkpoint_into_a_float64_trainer(tiny, trained, tmp_path: Path
     """If this fails, --dtype float64 can no longer resume a float32 run; and a float64 value
     too large for float32 would silently become inf the other way."""
     path = ck.save_checkpoint(tmp_path / "m.npz", trained)
-    wide = ck.trainer_from_checkpoint(
+    wide = trainer_from_checkpoint(
         tiny, ck.load_checkpoint(path), path, SMALL.with_(dtype="float64")
     )
     assert wide.params["Why"].dtype == np.float64
@@ -367,7 +368,7 @@ def test_float32_checkpoint_into_a_float64_trainer(tiny, trained, tmp_path: Path
     wide.params["Why"][0, 0] = 1e300
     huge = ck.save_checkpoint(tmp_path / "huge.npz", wide)
     with pytest.raises(UserError, match="parameter Why holds float64, which does not fit float32"):
-        ck.trainer_from_checkpoint(tiny, ck.load_checkpoint(huge), huge, SMALL)
+        trainer_from_checkpoint(tiny, ck.load_checkpoint(huge), huge, SMALL)
 
 
 def test_control_characters_in_the_path_stay_out_of_the_message(tmp_path: Path) -> None:
@@ -376,3 +377,22 @@ def test_control_characters_in_the_path_stay_out_of_the_message(tmp_path: Path) 
         ck.load_checkpoint(tmp_path / "evil\x1b[2J\nname.npz")
     assert "does not exist" in str(info.value)
     assert not any(ord(c) < 32 for c in str(info.value))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("top_k", 2.5),
+        ("sample_len", 1.5),
+        ("top_k", True),
+        ("temperature", "1"),
+        ("temperature", 0),
+    ],
+)
+def test_sample_settings_of_the_wrong_type_are_refused(field: str, value: object) -> None:
+    """If this fails, a top-k of 2.5 or a sample length of 1.5 is taken as given and fails later
+    with a traceback (these are the viewer's settings now, not the checkpoint's)."""
+    from rnn_tui.engine.sampling import SampleSettings
+
+    with pytest.raises(UserError, match=f"setting {field} must be"):
+        SampleSettings(**{field: value})

@@ -27,6 +27,7 @@ from conftest import ROOT, TINY
 from rnn_tui.engine import checkpoint as ck
 from rnn_tui.engine.config import Config
 from rnn_tui.engine.data import Corpus, load_corpus
+from rnn_tui.engine.resume import trainer_from_checkpoint
 from rnn_tui.engine.trainer import Trainer
 from rnn_tui.errors import UserError
 
@@ -150,7 +151,7 @@ def config_cases(base: list[Entry]) -> list[tuple[str, bytes]]:
     """The settings member replaced by odd JSON: wrong kinds, wrong types, wrong ranges."""
     settings = json.loads(str(array_of(base, "config.npy")))
     texts = ["[]", "null", "3", '"rnn"', "{", "[" * 5000 + "]" * 5000, "1" * 5000, "x" * 100000]
-    typed = [("seed", 1.5), ("batch", 2.5), ("seq_len", 8.5), ("top_k", 2.5), ("sample_len", 1.5),
+    typed = [("seed", 1.5), ("batch", 2.5), ("seq_len", 8.5), ("eval_every", 2.5), ("eval_chars", 1.5),
              ("reset_at", 5), ("lr", "3"), ("hidden", True), ("lr", float("nan")), ("hidden", 0),
              ("hidden", 4096), ("cell", "xyz"), ("cell", None), ("dtype", "float16"),
              ("optimizer", "sgd"), ("optimizer", "adagrad"), ("dtype", "float64"), ("cell", "lstm"),
@@ -332,7 +333,7 @@ def check_case(corpus: Corpus, label: str, path: Path) -> str | None:
         peak = tracemalloc.get_traced_memory()[1] - before
         if peak > 3 * size + 2**21:  # file + 2 x model + slack; a model that loads is <= file
             return f"loading took {peak / 2**20:.1f} MiB for {size / 2**10:.0f} KiB"
-        ck.trainer_from_checkpoint(corpus, ckpt, str(path))
+        trainer_from_checkpoint(corpus, ckpt, str(path))
         outcome, detail = "loaded", ""
     except UserError as exc:
         outcome, detail = "refused", str(exc)

@@ -57,7 +57,7 @@ BAD_ARGS = [
     (["{tiny}", "--headless", "--cell", "transformer"], "invalid choice: 'transformer'"),
     (["{tiny}", "--headless", "--lr", "fast"], "invalid float value: 'fast'"),
     (["{tiny}", "--headless", "--load", "nothing.npz"], "does not exist"),
-    (["{tiny}", "--headless", "--batch", "4096", "--seq-len", "64"], "--batch 4096"),
+    (["{tiny}", "--headless", "--batch", "4096", "--seq-len", "64"], "batch 4096 x"),
     (["{tiny}", "--headless", "--hidden", "-3"], "--hidden must be between 1 and 4096"),
     (["{tiny}", "--headless", "--clip", "0"], "--clip must be > 0"),
     (["{tiny}", "--headless", "--clip-mode", "sometimes"], "invalid choice: 'sometimes'"),

@@ -11,18 +11,23 @@ import numpy as np
 import pytest
 from conftest import TINY
 
-from rnn_tui.cli import _typed, build_parser, make_trainers
+from rnn_tui.cli import _typed, build_parser, make_spec
 from rnn_tui.engine.longlag import line_length, make_lines
 from rnn_tui.engine.trainer import Trainer
 from rnn_tui.errors import UserError
 from rnn_tui.run.headless import run_headless
+from rnn_tui.run.spec import RunSpec, build_trainers
 from rnn_tui.ui.app import make_app
 
 
-def trainers_for(argv: list[str]) -> list[Trainer]:
+def spec_for_argv(argv: list[str]) -> RunSpec:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return make_trainers(args, _typed(argv, parser))
+    return make_spec(args, _typed(argv, parser))
+
+
+def trainers_for(argv: list[str]) -> list[Trainer]:
+    return build_trainers(spec_for_argv(argv))
 
 
 def test_compare_feeds_both_models_identical_batches() -> None:
@@ -120,10 +125,8 @@ def test_lstm_rescue_preset_is_one_command() -> None:
 def test_app_compare_mode_shows_both_runs_on_one_scale() -> None:
     """If this fails, the side-by-side panes are missing, or each uses its own scale, which
     would hide the difference between the cells."""
-    trainers = trainers_for(
-        [str(TINY), "--compare", "rnn,lstm", "--hidden", "32", "--seq-len", "24"]
-    )
-    app = make_app(trainers)
+    spec = spec_for_argv([str(TINY), "--compare", "rnn,lstm", "--hidden", "32", "--seq-len", "24"])
+    app = make_app(spec)
 
     async def main() -> None:
         async with app.run_test(size=(120, 40)) as pilot:

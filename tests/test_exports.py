@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 from conftest import TINY
-from test_app import SMALL, step_of, wait_for
+from test_app import spec_for, step_of, wait_for
 
 from rnn_tui.engine.checkpoint import load_checkpoint
 from rnn_tui.engine.data import load_corpus
-from rnn_tui.engine.trainer import Trainer
-from rnn_tui.run.worker import TrainerProcess
+from rnn_tui.run.protocol import Save
+from rnn_tui.run.source import TrainerProcess
 from rnn_tui.ui.app import RnnApp, make_app
+from rnn_tui.ui.settings import UISettings
 from rnn_tui.ui.widgets import SamplePane
 
 pytestmark = pytest.mark.functional
@@ -38,7 +39,7 @@ def run_app(app: RnnApp, script) -> None:
 
 def test_p_saves_an_svg_screenshot_and_says_where(tiny, tmp_path: Path) -> None:
     """If this fails, a teacher cannot keep a picture of what the class saw."""
-    app = make_app(Trainer(tiny, SMALL), export_dir=str(tmp_path))
+    app = make_app(spec_for(), UISettings(export_dir=str(tmp_path)))
 
     async def script(app: RnnApp, pilot) -> None:
         await pilot.press("p")
@@ -55,7 +56,7 @@ def test_export_folder_holds_loss_metrics_samples_and_model(tiny, tmp_path: Path
     """If this fails, `--export-dir` leaves out a file, or files that do not parse or do not
     match what was on screen."""
     out = tmp_path / "run"
-    app = make_app(Trainer(tiny, SMALL), export_dir=str(out), log_every=5)
+    app = make_app(spec_for(), UISettings(export_dir=str(out), log_every=5))
 
     async def script(app: RnnApp, pilot) -> None:
         pane = app.query_one(SamplePane)
@@ -87,7 +88,7 @@ def test_export_folder_holds_loss_metrics_samples_and_model(tiny, tmp_path: Path
 
 def test_e_without_an_export_folder_says_how(tiny) -> None:
     """If this fails, pressing e silently does nothing."""
-    app = make_app(Trainer(tiny, SMALL))
+    app = make_app(spec_for())
 
     async def script(app: RnnApp, pilot) -> None:
         await pilot.press("e")
@@ -99,14 +100,14 @@ def test_e_without_an_export_folder_says_how(tiny) -> None:
 def test_waiting_for_a_save_loses_no_snapshot(tiny, tmp_path: Path) -> None:
     """If this fails, pressing e (which waits for the worker's "saved" reply) throws away the
     snapshots read meanwhile, and with them the weight copy the sampler was waiting for."""
-    proc = TrainerProcess([Trainer(tiny, SMALL)])
+    proc = TrainerProcess(spec_for())
     proc.start()
     try:
         deadline = time.monotonic() + 30
         while proc.poll() is None:
             assert time.monotonic() < deadline, "the worker sent nothing"
             time.sleep(0.05)
-        reply = proc.request("save", timeout=10, path=str(tmp_path / "m.npz"))
+        reply = proc.request(Save(str(tmp_path / "m.npz")), timeout=10)
         assert reply is not None and reply.ok and reply.text.startswith("saved")
         kept = proc.poll()  # at once: the snapshots read while waiting, not new ones
         assert kept is not None and reply not in kept[0].replies  # the reply is not shown twice

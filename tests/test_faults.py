@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, TINY
-from faulty import DivergingTrainer, RaisingTrainer
-from test_app import SMALL, step_of, wait_for
+from test_app import SMALL, spec_for, step_of, wait_for
 
 from rnn_tui.engine.checkpoint import load_checkpoint
 from rnn_tui.engine.data import load_corpus
 from rnn_tui.ui.app import make_app
+from rnn_tui.ui.settings import UISettings
 
 pytestmark = pytest.mark.functional
 
@@ -29,8 +29,8 @@ def tiny():
 def test_trainer_exception_is_shown_and_reset_recovers(tiny, tmp_path: Path) -> None:
     """If this fails, a bug in the trainer kills the app (or hangs it) in front of the class
     instead of one line in the status and a log file with the details."""
-    trainer = RaisingTrainer(tiny, SMALL)
-    app = make_app(trainer, log_path=str(tmp_path / "errors.log"))
+    spec = spec_for(SMALL, trainer_class="faulty:RaisingTrainer")
+    app = make_app(spec, UISettings(log_path=str(tmp_path / "errors.log")))
 
     async def main() -> None:
         async with app.run_test(size=(100, 30)) as pilot:
@@ -49,7 +49,7 @@ def test_trainer_exception_is_shown_and_reset_recovers(tiny, tmp_path: Path) -> 
 
 def test_divergence_pauses_and_offers_reset(tiny) -> None:
     """If this fails, NaN weights keep "training" and draw garbage, or the app crashes."""
-    app = make_app(DivergingTrainer(tiny, SMALL))
+    app = make_app(spec_for(SMALL, trainer_class="faulty:DivergingTrainer"))
 
     async def main() -> None:
         async with app.run_test(size=(100, 30)) as pilot:
@@ -69,7 +69,7 @@ def test_divergence_pauses_and_offers_reset(tiny) -> None:
 def test_too_small_window_asks_for_room_and_recovers(tiny) -> None:
     """If this fails, a small terminal (a phone over SSH, a split pane) crashes the app or
     draws an unreadable mess instead of asking for a bigger window."""
-    app = make_app(__import__("rnn_tui.engine.trainer", fromlist=["Trainer"]).Trainer(tiny, SMALL))
+    app = make_app(spec_for())
 
     async def main() -> None:
         async with app.run_test(size=(40, 12)) as pilot:

@@ -320,11 +320,17 @@ def test_closed_output_pipe_stops_quietly_and_saves(tmp_path: Path) -> None:
 
 
 def _headless_args(*argv: str):
-    from rnn_tui.cli import _typed, build_parser, make_trainers
+    """The trainers and the plan `rnn-tui TINY --headless ARGV` runs with."""
+    from rnn_tui.cli import _typed, build_parser, make_spec, sampling_from_args
+    from rnn_tui.run.headless import HeadlessPlan
+    from rnn_tui.run.spec import build_trainers
 
     parser = build_parser()
     args = parser.parse_args([str(TINY), "--headless", *argv])
-    return make_trainers(args, _typed(argv, parser)), args
+    trainers = build_trainers(make_spec(args, _typed(argv, parser)))
+    saves = (args.save, args.autosave)
+    plan = HeadlessPlan(args.steps, sampling_from_args(args), args.metrics, args.log_every, saves)
+    return trainers, plan
 
 
 def test_signal_while_saving_waits_for_the_save(tmp_path: Path, monkeypatch) -> None:

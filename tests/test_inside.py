@@ -7,12 +7,12 @@ import asyncio
 import numpy as np
 import pytest
 from conftest import TINY
-from test_app import SMALL, step_of, wait_for
+from test_app import SMALL, spec_for, step_of, wait_for
 
 from rnn_tui.engine.data import load_corpus
 from rnn_tui.engine.sampling import most_varying_unit, top_chars
-from rnn_tui.engine.trainer import Trainer
-from rnn_tui.ui.app import PROJECTOR_THEME, RnnApp, make_app
+from rnn_tui.ui.app import RnnApp, make_app
+from rnn_tui.ui.keys import PROJECTOR_THEME
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_top_chars_are_sorted_and_sum_to_at_most_one() -> None:
 @pytest.mark.functional
 def test_next_character_view_follows_the_typing(tiny) -> None:
     """If this fails, the line under the sample shows nothing or a stale distribution."""
-    app = make_app(Trainer(tiny, SMALL))
+    app = make_app(spec_for())
 
     async def script(app: RnnApp, pilot) -> None:
         lane = app.lanes[0]
@@ -64,7 +64,7 @@ def test_next_character_view_follows_the_typing(tiny) -> None:
 @pytest.mark.functional
 def test_neuron_keys_pick_units_and_colour_the_text(tiny) -> None:
     """If this fails, v / [ / ] / m do not show what single hidden units respond to."""
-    app = make_app(Trainer(tiny, SMALL))
+    app = make_app(spec_for())
 
     async def script(app: RnnApp, pilot) -> None:
         lane = app.lanes[0]
@@ -99,7 +99,7 @@ def test_neuron_keys_pick_units_and_colour_the_text(tiny) -> None:
 def test_projector_theme_and_large_digits(tiny) -> None:
     """If this fails, a teacher has no readable picture on a projector: no high-contrast
     colours, or no large loss figure in a big window."""
-    app = make_app(Trainer(tiny, SMALL))
+    app = make_app(spec_for())
 
     async def script(app: RnnApp, pilot) -> None:
         assert app.loss_digits.display

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_app import step_of, wait_for
+from test_app import spec_for, step_of, wait_for
 
 from rnn_tui.engine.config import Config
 from rnn_tui.engine.data import load_corpus
+from rnn_tui.engine.sampling import SampleSettings
 from rnn_tui.engine.trainer import Trainer
 from rnn_tui.ui.app import make_app
+from rnn_tui.ui.settings import UISettings
 from rnn_tui.ui.widgets import SamplePane, StatusBar
 
 pytestmark = pytest.mark.functional
@@ -37,8 +39,8 @@ def test_hostile_text_is_shown_as_text_in_every_pane(tmp_path: Path) -> None:
     inject markup into the UI, or crash a pane on wide or combining characters."""
     path = tmp_path / "[red]evil\x1b[2J.txt"
     path.write_text(HOSTILE * 40, encoding="utf-8")
-    corpus = load_corpus(path)
-    app = make_app(Trainer(corpus, Config(hidden=32, seq_len=16, batch=8, temperature=1.5)))
+    sampling = SampleSettings(temperature=1.5)
+    app = make_app(spec_for(Config(hidden=32, seq_len=16, batch=8), path), UISettings(sampling))
 
     async def main() -> None:
         async with app.run_test(size=(100, 30)) as pilot:
@@ -68,7 +70,7 @@ def test_thousands_of_characters_still_train_and_draw(tmp_path: Path) -> None:
     trainer = Trainer(corpus, Config(hidden=64, seq_len=16, batch=8))
     first = trainer.step().loss
     assert abs(first - np.log(3000)) < 0.5
-    app = make_app(trainer)
+    app = make_app(spec_for(Config(hidden=64, seq_len=16, batch=8), path))
 
     async def main() -> None:
         async with app.run_test(size=(80, 24)) as pilot:

@@ -121,7 +121,7 @@ def test_clipping_by_norm_reports_when_it_fires(tiny) -> None:
 def test_corpus_too_short_for_the_batch_is_a_user_error(text_file) -> None:
     """If this fails, a short file with a big batch crashes with an index error."""
     corpus = load_corpus(text_file("hello world, " * 20))
-    with pytest.raises(UserError, match="--batch"):
+    with pytest.raises(UserError, match="training characters"):
         Trainer(corpus, Config(batch=64, seq_len=32))
 
 

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 from conftest import TINY
-from test_app import SMALL, step_of, wait_for
+from test_app import spec_for, step_of, wait_for
 
 from rnn_tui.engine.checkpoint import load_checkpoint
 from rnn_tui.engine.data import load_corpus
-from rnn_tui.engine.trainer import Trainer
-from rnn_tui.run.worker import TrainerProcess
+from rnn_tui.run.protocol import Save
+from rnn_tui.run.source import TrainerProcess
 from rnn_tui.ui.app import RnnApp, make_app
+from rnn_tui.ui.settings import UISettings
 
 pytestmark = pytest.mark.functional
 
@@ -34,11 +35,11 @@ def held_step(app: RnnApp) -> int:
 def test_reply_goes_to_the_request_that_asked(tiny, tmp_path: Path) -> None:
     """If this fails, `s` followed by a quit (or SIGTERM) reports the file `s` wrote as the
     autosave, whichever finished first."""
-    proc = TrainerProcess([Trainer(tiny, SMALL)])
+    proc = TrainerProcess(spec_for())
     proc.start()
     try:
-        first = proc.send("save", path=str(tmp_path / "first.npz"))
-        reply = proc.request("save", timeout=20, path=str(tmp_path / "second.npz"))
+        first = proc.send(Save(str(tmp_path / "first.npz")))
+        reply = proc.request(Save(str(tmp_path / "second.npz")), timeout=20)
         assert reply is not None and reply.ok and reply.id != first
         assert "second.npz" in reply.text and "first.npz" not in reply.text
         # The first save's reply was read meanwhile: it waits for the next poll, not lost.
@@ -61,16 +62,16 @@ def test_killed_trainer_is_noticed_saved_from_held_weights_and_restarted(
     """If this fails, a trainer process that dies leaves the screen on TRAINING forever, `s`
     says "saving..." forever, and the run cannot go on without quitting."""
     saved = tmp_path / "held.npz"
-    app = make_app(Trainer(tiny, SMALL), save_path=str(saved))
+    app = make_app(spec_for(), UISettings(save_path=str(saved)))
 
     async def main() -> None:
         async with app.run_test(size=(100, 30)) as pilot:
             await wait_for(pilot, lambda: step_of(app) > 0 and held_step(app) > 0)
-            old = app.backend
+            old = app.source
             loop = asyncio.get_running_loop()
             os.kill(old.process.pid, signal.SIGKILL)
             t0 = loop.time()
-            await wait_for(pilot, lambda: bool(app.trainer_lost), timeout=10)
+            await wait_for(pilot, lambda: bool(app.source_lost), timeout=10)
             noticed = loop.time() - t0
             assert noticed < 5, f"noticed after {noticed:.1f} s"  # 0.25 s polls; loaded CI
             assert "SIGKILL" in app.notice and "r starts a new one" in app.notice
@@ -83,10 +84,10 @@ def test_killed_trainer_is_noticed_saved_from_held_weights_and_restarted(
             for name, value in app.lanes[0].weights[0].items():
                 assert (ckpt.params[name] == value).all()
             await pilot.press("r")  # a new trainer process from those weights
-            assert app.backend is not old
+            assert app.source is not old
             await wait_for(pilot, lambda: app.snapshot.state == "training" and step_of(app) > step)
             first = app.snapshot.record.step
-            assert first > step and not app.trainer_lost
+            assert first > step and not app.source_lost
 
     asyncio.run(main())
 
@@ -94,13 +95,13 @@ def test_killed_trainer_is_noticed_saved_from_held_weights_and_restarted(
 def test_autosave_after_the_trainer_died_writes_the_held_weights(tiny, tmp_path: Path) -> None:
     """If this fails, quitting after the trainer died exits without the --autosave file."""
     auto = tmp_path / "auto.npz"
-    app = make_app(Trainer(tiny, SMALL), autosave_path=str(auto))
+    app = make_app(spec_for(), UISettings(autosave_path=str(auto)))
 
     async def main() -> None:
         async with app.run_test(size=(100, 30)) as pilot:
             await wait_for(pilot, lambda: held_step(app) > 0)
-            os.kill(app.backend.process.pid, signal.SIGKILL)
-            await wait_for(pilot, lambda: bool(app.trainer_lost), timeout=10)
+            os.kill(app.source.process.pid, signal.SIGKILL)
+            await wait_for(pilot, lambda: bool(app.source_lost), timeout=10)
             await pilot.press("q")
 
     asyncio.run(main())
@@ -112,14 +113,14 @@ def test_stopped_trainer_is_reported_and_autosave_falls_back(tiny, tmp_path: Pat
     """If this fails, a trainer stopped with SIGSTOP (or stuck) leaves a screen that looks
     alive, and quitting waits for a save that never comes and then loses the model."""
     auto = tmp_path / "auto.npz"
-    app = make_app(Trainer(tiny, SMALL), autosave_path=str(auto))
+    app = make_app(spec_for(), UISettings(autosave_path=str(auto)))
     pid = 0
 
     async def main() -> None:
         nonlocal pid
         async with app.run_test(size=(100, 30)) as pilot:
             await wait_for(pilot, lambda: held_step(app) > 0)
-            pid = app.backend.process.pid
+            pid = app.source.process.pid
             os.kill(pid, signal.SIGSTOP)
             await wait_for(pilot, lambda: app.silent, timeout=15)
             assert "no snapshot from the trainer for" in app.notice
@@ -138,13 +139,13 @@ def test_stopped_trainer_is_reported_and_autosave_falls_back(tiny, tmp_path: Pat
                 os.kill(pid, signal.SIGCONT)
     assert app.saved_message is not None and "held by the app" in app.saved_message
     assert load_checkpoint(auto).step > 0
-    assert not app.backend.process.is_alive()
+    assert not app.source.process.is_alive()
 
 
 def test_metrics_to_a_full_disk_are_told_once_and_training_goes_on(tiny) -> None:
     """If this fails, --metrics on a full disk kills the trainer process in the app (and with
     it the run), or the error repeats in the status line every step."""
-    app = make_app(Trainer(tiny, SMALL), metrics_path="/dev/full", log_every=1)
+    app = make_app(spec_for(), UISettings(metrics_path="/dev/full", log_every=1))
 
     async def main() -> None:
         async with app.run_test(size=(100, 30)) as pilot:
@@ -152,7 +153,7 @@ def test_metrics_to_a_full_disk_are_told_once_and_training_goes_on(tiny) -> None
             assert "training goes on" in app.notice and "\n" not in app.notice
             step = step_of(app)
             await wait_for(pilot, lambda: step_of(app) > step + 20)
-            assert app.backend.ended() is None and app.snapshot.state == "training"
+            assert app.source.ended() is None and app.snapshot.state == "training"
 
     asyncio.run(main())
 
@@ -163,7 +164,7 @@ def test_export_after_its_folder_was_deleted_recreates_all_it_claims(tiny, tmp_p
     import shutil
 
     out = tmp_path / "out"
-    app = make_app(Trainer(tiny, SMALL), export_dir=str(out), log_every=1)
+    app = make_app(spec_for(), UISettings(export_dir=str(out), log_every=1))
 
     async def main() -> None:
         async with app.run_test(size=(100, 30)) as pilot:

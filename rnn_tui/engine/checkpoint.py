@@ -32,7 +32,6 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from rnn_tui.engine.config import Config
-from rnn_tui.engine.data import Corpus
 from rnn_tui.engine.model import Params, make_cell
 from rnn_tui.engine.optim import OPTIMIZERS
 from rnn_tui.engine.trainer import Trainer
@@ -334,66 +333,3 @@ class _Reader:
             for name, value in state.items():
                 self.fill(f"opt.{name}", value)
         return Checkpoint(config, vocab, params, state, step, chars)
-
-
-# -- restoring -------------------------------------------------------------------------------
-
-
-def _fits(value: np.ndarray, dtype: np.dtype) -> bool:
-    """Whether float `value` converts to float `dtype` without becoming inf (or is NaN-free)."""
-    if value.size == 0 or dtype.itemsize >= value.dtype.itemsize:
-        return True  # float32 -> float64 is exact
-    return bool(np.abs(value).max() <= np.finfo(dtype).max)  # float64 -> float32 rounds
-
-
-def _check_fit(what: str, mine: Params, got: Params, hint: str) -> None:
-    """Refuse `got` unless it has exactly the names and shapes of `mine`, and values of the same
-    kind (float, int) that fit `mine`'s dtypes; `what` starts each message, `hint` ends it."""
-    extra = sorted(set(got) - set(mine))
-    if extra:
-        raise UserError(f"{what} {_clip(extra[0])} is not part of this model{hint}")
-    for name, m in mine.items():
-        g = got.get(name)
-        if g is None or g.shape != m.shape:
-            have = "missing" if g is None else f"shape {g.shape}"
-            raise UserError(f"{what} {name} is {have}, the model needs {m.shape}{hint}")
-        if g.dtype.kind != m.dtype.kind or not _fits(g, m.dtype):
-            raise UserError(f"{what} {name} holds {g.dtype}, which does not fit {m.dtype}{hint}")
-
-
-def restore(trainer: Trainer, ckpt: Checkpoint, path: str = "checkpoint") -> None:
-    """Put a checkpoint's weights and optimizer state into `trainer`, refusing any mismatch.
-
-    The trainer's dtype may differ from the checkpoint's (the user typed --dtype): the weights
-    are converted, float64 -> float32 only if no value overflows. With no optimizer state
-    saved, the trainer keeps its fresh optimizer."""
-    shown = _clip(path, 200)
-    if ckpt.vocab != trainer.corpus.vocab.chars:
-        raise UserError(
-            f"{shown} was trained on another vocabulary ({len(ckpt.vocab)} characters; this"
-            f" corpus has {trainer.corpus.vocab.size}); use the corpus it was trained on"
-        )
-    if ckpt.config.cell != trainer.config.cell:
-        raise UserError(
-            f"{shown} holds a model with cell {ckpt.config.cell}, not {trainer.config.cell}"
-            f" (use --cell {ckpt.config.cell})"
-        )
-    if not 0 <= ckpt.step <= ckpt.chars:
-        raise UserError(f"{shown}: step {ckpt.step} and characters {ckpt.chars} do not fit")
-    _check_fit(f"{shown}: parameter", trainer.params, ckpt.params, "")
-    if ckpt.opt_state:  # else: weights only, and the fresh optimizer stays
-        hint = " (saved with another optimizer?)"
-        _check_fit(f"{shown}: optimizer state", trainer.optimizer.state, ckpt.opt_state, hint)
-        trainer.optimizer.load_state(ckpt.opt_state)  # names and shapes checked: cannot fail
-    for name, value in ckpt.params.items():
-        trainer.params[name][...] = value
-    trainer.steps, trainer.chars = ckpt.step, ckpt.chars
-
-
-def trainer_from_checkpoint(
-    corpus: Corpus, ckpt: Checkpoint, path: str, config: Config | None = None
-) -> Trainer:
-    """A trainer with the checkpoint's weights; `config` (default: the saved one) must fit them."""
-    trainer = Trainer(corpus, config or ckpt.config)
-    restore(trainer, ckpt, path)
-    return trainer

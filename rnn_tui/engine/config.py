@@ -34,9 +34,6 @@ class Config:
     eval_every: int = 100  # steps between two held-out evaluations
     eval_chars: int = 8192  # held-out characters read per evaluation (cost ~ 1/4 of a step each)
     smoothing: float = 0.98  # weight of the past in the smoothed loss (about 50 steps)
-    temperature: float = 0.8  # sampling temperature: < 1 plays safe, > 1 takes risks
-    top_k: int = 0  # sample only from the k likeliest characters; 0 = all of them
-    sample_len: int = 240  # characters per sample
     reset_at: str = ""  # reset a stream's state after these characters ("\n": every line alone)
 
     def __post_init__(self) -> None:
@@ -57,9 +54,18 @@ class Config:
         return replace(self, **changes)
 
 
-def _need(ok: bool, message: str) -> None:
+class SettingError(UserError):
+    """A setting out of range or of the wrong type; says which setting, and what is wrong."""
+
+    def __init__(self, name: str, detail: str) -> None:
+        super().__init__(f"setting {name} {detail}")
+        self.name = name  # the field, e.g. "seq_len"
+        self.detail = detail  # e.g. "must be between 2 and 10000 (got 1)"
+
+
+def require(ok: bool, name: str, detail: str) -> None:
     if not ok:
-        raise UserError(message)
+        raise SettingError(name, detail)
 
 
 def _finite(x: float) -> bool:
@@ -96,47 +102,43 @@ def _check_types(c: Config) -> None:
     for f in fields(c):
         word, ok = _TYPES[str(f.type)]  # annotations are strings under `from __future__`
         value = getattr(c, f.name)
-        _need(ok(value), f"setting {f.name} must be {word} (got {_show(value)})")
+        require(ok(value), f.name, f"must be {word} (got {_show(value)})")
 
 
 def check(c: Config) -> None:
-    """Refuse values of the wrong type, then out-of-range values with a message that names the
-    flag and the accepted range."""
+    """Refuse values of the wrong type, then out-of-range values, with a message that names the
+    setting and the accepted range (the command line puts its flag's name in its place)."""
     _check_types(c)
-    _need(
-        c.cell in CELL_NAMES, f"--cell must be one of {', '.join(CELL_NAMES)} (got {_show(c.cell)})"
+    require(
+        c.cell in CELL_NAMES,
+        "cell",
+        f"must be one of {', '.join(CELL_NAMES)} (got {_show(c.cell)})",
     )
-    _need(1 <= c.hidden <= 4096, f"--hidden must be between 1 and 4096 (got {c.hidden})")
-    _need(2 <= c.seq_len <= 10000, f"--seq-len must be between 2 and 10000 (got {c.seq_len})")
-    _need(1 <= c.batch <= 4096, f"--batch must be between 1 and 4096 (got {c.batch})")
-    _need(
+    require(1 <= c.hidden <= 4096, "hidden", f"must be between 1 and 4096 (got {c.hidden})")
+    require(2 <= c.seq_len <= 10000, "seq_len", f"must be between 2 and 10000 (got {c.seq_len})")
+    require(1 <= c.batch <= 4096, "batch", f"must be between 1 and 4096 (got {c.batch})")
+    require(
         c.optimizer in OPTIMIZERS,
-        f"--optimizer must be one of {', '.join(OPTIMIZERS)} (got {_show(c.optimizer)})",
+        "optimizer",
+        f"must be one of {', '.join(OPTIMIZERS)} (got {_show(c.optimizer)})",
     )
-    _need(_finite(c.lr) and 0 < c.lr <= 10, f"--lr must be > 0 and <= 10 (got {c.lr})")
-    _need(
+    require(_finite(c.lr) and 0 < c.lr <= 10, "lr", f"must be > 0 and <= 10 (got {c.lr})")
+    require(
         c.clip_mode in CLIP_MODES,
-        f"--clip-mode must be one of {', '.join(CLIP_MODES)} (got {_show(c.clip_mode)})",
+        "clip_mode",
+        f"must be one of {', '.join(CLIP_MODES)} (got {_show(c.clip_mode)})",
     )
-    _need(_finite(c.clip) and c.clip > 0, f"--clip must be > 0 (got {c.clip})")
-    _need(
+    require(_finite(c.clip) and c.clip > 0, "clip", f"must be > 0 (got {c.clip})")
+    require(
         _finite(c.rec_gain) and 0 <= c.rec_gain <= 100,
-        f"--init-gain must be in [0, 100] (got {c.rec_gain})",
+        "rec_gain",
+        f"must be in [0, 100] (got {c.rec_gain})",
     )
-    _need(c.dtype in DTYPES, f"--dtype must be one of {', '.join(DTYPES)} (got {_show(c.dtype)})")
-    _need(0 <= c.seed < 2**63, f"--seed must be between 0 and 2**63-1 (got {c.seed})")
-    _need(
-        0 <= c.val_fraction < 1, f"the held-out fraction must be in [0, 1) (got {c.val_fraction})"
+    require(
+        c.dtype in DTYPES, "dtype", f"must be one of {', '.join(DTYPES)} (got {_show(c.dtype)})"
     )
-    _need(c.eval_every >= 1, f"--eval-every must be >= 1 (got {c.eval_every})")
-    _need(c.eval_chars >= 0, f"eval_chars must be >= 0 (got {c.eval_chars})")
-    _need(0 <= c.smoothing < 1, f"smoothing must be in [0, 1) (got {c.smoothing})")
-    _need(
-        _finite(c.temperature) and 0 < c.temperature <= 10,
-        f"--temperature must be > 0 and <= 10 (got {c.temperature})",
-    )
-    _need(c.top_k >= 0, f"--top-k must be >= 0 (got {c.top_k})")
-    _need(
-        1 <= c.sample_len <= 100000,
-        f"--sample-len must be between 1 and 100000 (got {c.sample_len})",
-    )
+    require(0 <= c.seed < 2**63, "seed", f"must be between 0 and 2**63-1 (got {c.seed})")
+    require(0 <= c.val_fraction < 1, "val_fraction", f"must be in [0, 1) (got {c.val_fraction})")
+    require(c.eval_every >= 1, "eval_every", f"must be >= 1 (got {c.eval_every})")
+    require(c.eval_chars >= 0, "eval_chars", f"must be >= 0 (got {c.eval_chars})")
+    require(0 <= c.smoothing < 1, "smoothing", f"must be in [0, 1) (got {c.smoothing})")

@@ -300,7 +300,7 @@ class _Source:
         return Vocab(tuple(sorted(high.union(map(chr, seen))))), n
 
 
-def _refuse_unlearnable(name: str, vocab: Vocab, n: int, n_val: int, min_train: int) -> None:
+def check_learnable(name: str, vocab: Vocab, n: int, n_val: int, min_train: int) -> None:
     if n == 0:
         raise UserError(f"corpus {name} is empty")
     if vocab.size < 2:
@@ -311,7 +311,7 @@ def _refuse_unlearnable(name: str, vocab: Vocab, n: int, n_val: int, min_train: 
     if n - n_val < min_train:
         raise UserError(
             f"corpus {name} is too short: {n - n_val} training characters, one window needs"
-            f" {min_train} (shorten --seq-len or give a longer text)"
+            f" {min_train} (shorten the window or give a longer text)"
         )
 
 
@@ -354,7 +354,7 @@ def load_corpus(
     with _Source(p, max_bytes, 2, progress) as src:
         vocab, n = src.scan()
         n_val = int(n * val_fraction)
-        _refuse_unlearnable(src.name, vocab, n, n_val, min_train_chars)
+        check_learnable(src.name, vocab, n, n_val, min_train_chars)
         ids = np.empty(n, vocab.dtype)  # (N,) all the ids; pages are touched as they are filled
         enc, at = _Encoder(vocab), 0
         for text, raw in src.texts():  # pass 2
@@ -386,5 +386,5 @@ def corpus_from_text(
     train: (N_train,) and val: (N_val,) ids of `vocab.dtype`, views of one array."""
     vocab = Vocab.from_text(text)
     n_val = int(len(text) * val_fraction)
-    _refuse_unlearnable(_show(name), vocab, len(text), n_val, min_train_chars)
+    check_learnable(_show(name), vocab, len(text), n_val, min_train_chars)
     return _split(name, vocab, vocab.encode(text), n_val)

@@ -2,13 +2,47 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from rnn_tui.engine.config import require
 from rnn_tui.engine.data import Vocab
 from rnn_tui.engine.model import Cell, Params
+
+MAX_TEMPERATURE = 10.0  # past this, samples are noise whatever the model knows
+
+
+@dataclass(frozen=True)
+class SampleSettings:
+    """How samples are drawn: the viewer's choice, not the model's (not in a checkpoint)."""
+
+    temperature: float = 0.8  # softmax(z / temperature): < 1 plays safe, > 1 takes risks
+    top_k: int = 0  # sample only from the k likeliest characters; 0 = all of them
+    sample_len: int = 240  # characters per sample: about three lines of a wide pane
+
+    def __post_init__(self) -> None:
+        t = self.temperature
+        ok = isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t)
+        require(
+            ok and 0 < t <= MAX_TEMPERATURE,
+            "temperature",
+            f"must be > 0 and <= {MAX_TEMPERATURE:g} (got {t})",
+        )
+        k = self.top_k
+        require(
+            isinstance(k, int) and not isinstance(k, bool) and k >= 0,
+            "top_k",
+            f"must be >= 0 (got {k})",
+        )
+        n = self.sample_len
+        require(
+            isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 100000,
+            "sample_len",
+            f"must be between 1 and 100000 (got {n})",
+        )
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from rnn_tui.engine.model import Cell, Params, State, make_cell
 from rnn_tui.engine.model.base import LN2, cross_entropy, last_ratio, power_iteration
 from rnn_tui.engine.optim import OPTIMIZERS, Optimizer, clip_grads, global_norm
 from rnn_tui.errors import UserError
+from rnn_tui.textsafe import sanitize
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,17 @@ class StepRecord:
         return last_ratio(self.grad_last_t)
 
 
+def check_fits(n_train: int, config: Config, name: str) -> None:
+    """Refuse a text too short for B streams of at least one window (T + 1 characters) each:
+    the streams are equal cuts of the `n_train` training characters."""
+    if n_train // config.batch < config.seq_len + 1:
+        need = config.batch * (config.seq_len + 1)
+        raise UserError(
+            f"corpus {sanitize(name)} has {n_train} training characters; batch {config.batch}"
+            f" x (window {config.seq_len} + 1) needs {need}: lower the batch or the window"
+        )
+
+
 class TrainerDiverged(RuntimeError):
     """Raised by `step()` once training has diverged; `reset()` clears it."""
 
@@ -108,13 +120,8 @@ class Trainer:
             [corpus.vocab.chars.index(ch) for ch in config.reset_at if ch in corpus.vocab.chars],
             np.int32,
         )  # ids after which a stream's state is reset (e.g. the newline)
+        check_fits(len(corpus.train), config, corpus.path)
         self.starts, self.segment = self._streams(corpus.train, config.batch, config.seq_len + 1)
-        if self.segment < config.seq_len + 1:
-            need = config.batch * (config.seq_len + 1)
-            raise UserError(
-                f"corpus {corpus.path} has {len(corpus.train)} training characters; --batch"
-                f" {config.batch} x (--seq-len {config.seq_len} + 1) needs {need}: lower them"
-            )
         self.reset()
 
     # -- state -------------------------------------------------------------------------------
@@ -268,6 +275,16 @@ class Trainer:
             spectral_norm=sigma,
         )
         return self.last
+
+    def loss_on(self, text: str) -> float:
+        """Mean loss of the current weights on `text` read from a zero state, nats/char."""
+        ids = self.corpus.vocab.encode(text)  # a character outside the vocabulary: UserError
+        if len(ids) < 2:
+            raise UserError("give at least two characters to evaluate")
+        state = self.model.init_state(1)
+        with np.errstate(all="ignore"):  # a diverged model gives NaN, not warnings
+            logits, _ = self.model.forward(self.params, ids[None, :-1], state, None)
+            return cross_entropy(logits, ids[None, 1:])
 
     def evaluate(self) -> float | None:
         """Mean loss on (up to `eval_chars` of) the held-out text, nats/char; None if too short.

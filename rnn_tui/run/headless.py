@@ -9,7 +9,6 @@ and still saves. A metrics file that cannot be written is reported once and drop
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import signal
@@ -17,11 +16,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import IO, Any, Protocol
 
 from rnn_tui.engine.checkpoint import save_checkpoint
-from rnn_tui.engine.sampling import sample_text
+from rnn_tui.engine.sampling import SampleSettings, sample_text
 from rnn_tui.engine.trainer import StepRecord, Trainer
 from rnn_tui.errors import UserError
 from rnn_tui.run.outputs import MetricsLog, cell_paths
@@ -176,7 +175,9 @@ def _tagger(runs: list[Trainer]) -> Callable[[Trainer], str]:
     return (lambda t: f"{t.config.cell:>4} ") if len(runs) > 1 else (lambda t: "")
 
 
-def _report(runs: list[Trainer], records: dict[int, StepRecord], out: Writer) -> None:
+def _report(
+    runs: list[Trainer], records: dict[int, StepRecord], out: Writer, sampling: SampleSettings
+) -> None:
     """The final held-out loss and a sample of each run that trained and did not diverge."""
     tag = _tagger(runs)
     for i, trainer in enumerate(runs):
@@ -190,14 +191,15 @@ def _report(runs: list[Trainer], records: dict[int, StepRecord], out: Writer) ->
             trainer.model,
             trainer.params,
             trainer.corpus.vocab,
-            min(c.sample_len, 400),
-            temperature=c.temperature,
-            top_k=c.top_k,
+            min(sampling.sample_len, 400),
+            temperature=sampling.temperature,
+            top_k=sampling.top_k,
             seed=c.seed,
             reset_at=c.reset_at,
         )
         print(
-            f"{tag(trainer)}sample at step {records[i].step}, temperature {c.temperature:g}:",
+            f"{tag(trainer)}sample at step {records[i].step},"
+            f" temperature {sampling.temperature:g}:",
             file=out,
         )
         print(sanitize(text), file=out, flush=True)
@@ -210,6 +212,7 @@ def run_headless(
     log_every: int = 10,
     progress_every: float = 2.0,
     out: IO[str] = sys.stdout,
+    sampling: SampleSettings | None = None,
 ) -> int:
     """Train `steps` steps (each trainer, taking turns in compare mode), then report. Metrics
     lines carry the cell; `metrics` is a `MetricsLog` or an open text file (written every
@@ -221,7 +224,7 @@ def run_headless(
         else MetricsLog.wrap(metrics, log_every)
     )
     code, records = _train(runs, steps, log, progress_every, out, sys.stderr, lambda: False)
-    _report(runs, records, out)
+    _report(runs, records, out, sampling or SampleSettings())
     return code
 
 
@@ -247,17 +250,28 @@ def save_all(trainers: list[Trainer], paths: list[str | None], out: Writer, err:
     return ok
 
 
+@dataclass(frozen=True)
+class HeadlessPlan:
+    """What a headless run does besides training: how long, what it writes, how it samples."""
+
+    steps: int  # training steps (each run, taking turns)
+    sampling: SampleSettings = field(default_factory=SampleSettings)  # the final sample
+    metrics: str | None = None  # append JSON lines of metrics here
+    log_every: int = 10  # steps between two metrics lines
+    saves: tuple[str | None, ...] = ()  # checkpoint paths written at the end (--save, --autosave)
+
+
 def run_headless_cli(
     trainers: list[Trainer],
-    args: argparse.Namespace,
+    plan: HeadlessPlan,
     out: Writer | None = None,
     err: Writer | None = None,
 ) -> int:
-    """`rnn-tui --headless`: train with args.steps, args.metrics and args.log_every; stop early on
-    SIGINT, SIGTERM, SIGHUP or lost output; then write args.save and args.autosave. Returns the
+    """`rnn-tui --headless`: train `plan.steps` steps, writing metrics; stop early on SIGINT,
+    SIGTERM, SIGHUP or lost output; then write every checkpoint of `plan.saves`. Returns the
     exit code: 0, 1 (diverged, or a checkpoint could not be written), or 128 + the signal."""
     stdout, stderr = _Out(out or sys.stdout), _Out(err or sys.stderr)
-    metrics = MetricsLog(args.metrics, args.log_every) if args.metrics else None
+    metrics = MetricsLog(plan.metrics, plan.log_every) if plan.metrics else None
     with StopSignals() as signals:
         try:
             if metrics is not None and (message := metrics.take_error()) is not None:
@@ -266,19 +280,19 @@ def run_headless_cli(
             def stop() -> bool:
                 return signals.signum is not None or stdout.failed is not None
 
-            code, records = _train(trainers, args.steps, metrics, 2.0, stdout, stderr, stop)
+            code, records = _train(trainers, plan.steps, metrics, 2.0, stdout, stderr, stop)
         finally:
             if metrics is not None:
                 metrics.close()
         if signals.signum is not None:
             said = _SAID.get(signals.signum, "stopped by SIGHUP (hang-up)")
             print(said, file=stdout, flush=True)
-        saved = save_all(trainers, [args.save, args.autosave], stdout, stderr)
+        saved = save_all(trainers, list(plan.saves), stdout, stderr)
     # The handlers are back to what they were: a Ctrl-C during the report ends it at once.
     if signals.signum is not None:
         code = 128 + signals.signum
     elif not saved and code == 0:
         code = 1
     if signals.signum in (None, signal.SIGINT) and stdout.failed is None:
-        _report(trainers, records, stdout)
+        _report(trainers, records, stdout, plan.sampling)
     return code

@@ -1,7 +1,7 @@
 """Files a class can keep after a run: the loss history as CSV and the samples as text.
 
-Pure Python: the app hands over plain values; the metrics (JSON lines) and the checkpoint are
-written by the worker, which owns the trainer.
+The metrics (JSON lines) and the checkpoint are written by the worker, which owns the trainer;
+the app hands over what it shows.
 """
 
 from __future__ import annotations
@@ -9,9 +9,13 @@ from __future__ import annotations
 import csv
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from rnn_tui.ui.lane import Lane
 
 LN2 = math.log(2)
 
@@ -47,3 +51,31 @@ def ensure_dir(path: str) -> str:
     """Create the export folder if needed; return its path."""
     os.makedirs(path, exist_ok=True)
     return path
+
+
+def export_run(
+    folder: str,
+    lanes: Sequence[Lane],
+    save_model: Callable[[str], tuple[bool, str]],
+) -> str:
+    """Write the loss history and the samples shown so far to `folder`, have `save_model` write
+    a checkpoint there (the worker has been appending the metrics all along); say what."""
+    try:
+        ensure_dir(folder)
+        runs = [
+            (s.cell, s.loss_steps, s.loss_values, s.val_steps, s.val_values)
+            for s in (lane.snapshot for lane in lanes)
+            if s is not None
+        ]
+        points = write_loss_csv(os.path.join(folder, "loss.csv"), runs)
+        samples = [
+            (lane.cell.name, header, text)
+            for lane in lanes
+            for header, text in lane.samples_so_far()
+        ]
+        n = write_samples(os.path.join(folder, "samples.txt"), samples)
+    except OSError as exc:
+        return f"cannot export to {folder}: {exc.strerror or exc}"
+    ok, said = save_model(os.path.join(folder, "checkpoint.npz"))
+    model = "a checkpoint" if ok else "no checkpoint"
+    return f"exported to {folder}: {points} loss points, {n} samples, {model}, metrics ({said})"

@@ -1,10 +1,10 @@
 """The browser view: `rnn-tui PATH --serve` serves the app through textual-serve.
 
 Every browser connection gets its own app process (and so its own trainer process), started
-as `python -m rnn_tui.ui.serve.session <the user's flags, less the serve flags>`. At most
-`--max-sessions` run at once; the one over the cap gets a "server full" page instead. The web
-server itself is in `rnn_tui.ui.serve.server`, imported only when serving, so that a session's
-app starts without loading aiohttp.
+as `python -m rnn_tui <the user's flags, less the serve flags>`, which ends when the server is
+gone (`rnn_tui.ui.serve.session`). At most `--max-sessions` run at once; the one over the cap
+gets a "server full" page instead. The web server itself is in `rnn_tui.ui.serve.server`,
+imported only when serving, so that a session's app starts without loading aiohttp.
 
 Serving on an address other than loopback is allowed, with a warning: there is no login, so
 whoever reaches the port gets a session and every key of the app.
@@ -13,9 +13,6 @@ whoever reaches the port gets a session and every key of the app.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import ipaddress
-import shlex
 import sys
 from collections.abc import Sequence
 
@@ -60,6 +57,8 @@ def session_argv(argv: Sequence[str]) -> list[str]:
 
 def is_loopback(host: str) -> bool:
     """Whether `host` is reachable from this machine only: 127.0.0.0/8, ::1 or localhost."""
+    import ipaddress  # not needed by the command line unless it serves
+
     if host.lower().rstrip(".") in LOOPBACK_NAMES:
         return True
     try:
@@ -93,9 +92,12 @@ def serve(
         raise UserError(f"--port must be between 1 and 65535 (got {args.port})")
     if args.max_sessions < 1:
         raise UserError(f"--max-sessions must be >= 1 (got {args.max_sessions})")
+    import asyncio
+    import shlex
+
     from rnn_tui.ui.serve.server import SessionServer
 
-    session = [sys.executable, "-m", "rnn_tui.ui.serve.session", *session_argv(argv)]
+    session = [sys.executable, "-m", "rnn_tui", *session_argv(argv)]
     # exec: the shell becomes the app, so the session's pid is the app's own.
     command = "exec " + shlex.join(session)
     title = f"rnn-tui · {args.path or args.preset}"

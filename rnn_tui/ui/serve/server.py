@@ -34,6 +34,7 @@ from aiohttp import WSMsgType, hdrs, web
 
 from rnn_tui.errors import UserError
 from rnn_tui.ui.serve import is_loopback
+from rnn_tui.ui.serve.session import SERVER_PID_ENV
 from rnn_tui.ui.serve.textual_serve_glue import STATICS, GroupedAppService, Server, check_version
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -271,7 +272,7 @@ class SessionServer(Server):
         )
         service = GroupedAppService(
             self.command,
-            environment={},
+            environment={SERVER_PID_ENV: str(os.getpid())},  # the app watches this server
             write_bytes=websocket.send_bytes,
             write_str=websocket.send_str,
             close=websocket.close,

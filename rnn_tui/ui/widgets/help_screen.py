@@ -8,6 +8,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown, Static
 
+from rnn_tui.ui.actions import help_table
+
 HELP_MARKDOWN = """\
 # What you are looking at
 
@@ -69,28 +71,10 @@ corpus are shown as symbols such as ␛ (escape), ␉ (tab) or ␍ (carriage ret
 
 ## Keys
 
-| key | action |
-| --- | --- |
-| space | pause / resume training |
-| n | one training step while paused |
-| r | reset the weights (start learning again) |
-| + / - | raise / lower the learning rate |
-| t / T | temperature down / up |
-| c | cycle gradient clipping (norm / off) |
-| l | switch the cell: rnn, lstm, gru (training restarts from the seed) |
-| s | save a checkpoint |
-| ? | show / hide this help |
-| q | quit |
-| p | save an SVG screenshot (into --export-dir, or here) |
-| e | export loss.csv, metrics.jsonl, samples.txt and a checkpoint (--export-dir) |
-| v | neuron view: the sample coloured by one hidden unit (-1 blue, +1 red) |
-| [ / ] | neuron view: previous / next unit |
-| m | neuron view: the unit whose value varies most |
-| h | high contrast for projectors |
-| ctrl+p | command palette: every action above, searchable by name |
+{keys}
 
 Press **?**, **Esc** or **q** to close this help.
-"""
+""".format(keys=help_table())
 
 
 class HelpScreen(ModalScreen[None]):

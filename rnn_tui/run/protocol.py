@@ -1,0 +1,147 @@
+"""The protocol between the app and a run: read this file first.
+
+The app sends **commands** (frozen dataclasses, one type per thing it can ask) and receives
+**snapshots** (everything it draws, as of one moment) at a bounded rate. A command that is
+answered, such as `Save` or the query `Evaluate`, is sent inside a `Request` with an id, and its
+`Reply` carries the same id, so an answer always reaches the request that asked for it.
+
+The run owns its state: whether it is paused, which cell it trains, its step. The app only
+mirrors what the newest snapshot says. Everything here is plain values and NumPy arrays, so a
+snapshot can be written to disk or sent over a socket in a simple format, never pickled
+outside one machine's pipe.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnn_tui.engine.model import Params
+from rnn_tui.engine.trainer import StepRecord
+
+# -- commands: what the app may ask of a run ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Stop training after the current step; the run stays as it is."""
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Go on training."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """Train exactly one step, then stay paused."""
+
+
+@dataclass(frozen=True)
+class Reset:
+    """Fresh weights from the seed, back to the start of the text."""
+
+
+@dataclass(frozen=True)
+class SetHyper:
+    """Change settings that need no new weights; None leaves a setting as it is."""
+
+    lr: float | None = None  # learning rate
+    clip_mode: str | None = None  # "norm", "value" or "off"
+    clip: float | None = None  # clipping threshold
+
+
+@dataclass(frozen=True)
+class SwitchCell:
+    """Train another cell instead, from the seed, on the same corpus and settings."""
+
+    cell: str  # "rnn", "lstm" or "gru"
+
+
+@dataclass(frozen=True)
+class Save:
+    """Write a checkpoint of every run (one file per cell when there are several)."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class Evaluate:
+    """A query: the loss of each run's current weights on `text`, in nats per character."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Quit:
+    """End the run's process."""
+
+
+Command = Pause | Resume | Step | Reset | SetHyper | SwitchCell | Save | Evaluate | Quit
+
+
+@dataclass(frozen=True)
+class Request:
+    """A command as it travels: with the id its reply will carry (0: no reply wanted)."""
+
+    id: int
+    command: Command
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The answer to one request, matched to it by `id`."""
+
+    id: int  # the request's id
+    ok: bool  # whether it did what was asked
+    text: str  # what to tell the user ("saved run.npz", "cannot save ...")
+    values: tuple[float, ...] = ()  # a query's result, one value per run
+
+
+# -- what a run reports --------------------------------------------------------------------------
+
+
+class RunState(str, enum.Enum):
+    """Where a run is. The run decides; the app shows it (its value is the word it shows)."""
+
+    STARTING = "starting"  # building the model, no step yet
+    TRAINING = "training"
+    PAUSED = "paused"
+    DIVERGED = "diverged"  # the loss or the gradient turned NaN/inf: stopped, r resets
+    ERROR = "error"  # the trainer raised: stopped, r resets
+
+    @property
+    def stopped(self) -> bool:
+        """Training cannot go on without a reset."""
+        return self in (RunState.DIVERGED, RunState.ERROR)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the app draws of one run, as of one moment. Arrays are copies it owns."""
+
+    state: RunState
+    record: StepRecord | None  # the latest step; None before the first
+    loss_steps: np.ndarray  # (N,) steps of the smoothed loss history
+    loss_values: np.ndarray  # (N,) smoothed training loss, nats/char
+    val_steps: np.ndarray  # (M,) steps of held-out evaluations
+    val_values: np.ndarray  # (M,) held-out loss, nats/char
+    grad_history: np.ndarray  # (K, T) recent grad_last_t rows, oldest first
+    lr: float  # learning rate now
+    clip_mode: str  # "norm", "value" or "off"
+    clip: float  # clipping threshold
+    cell: str  # which cell this run trains
+    message: str = ""  # a notice for the status line ("diverged at step ...")
+    weights: Params | None = None  # a copy of the weights for sampling, when new
+    weights_step: int = 0  # the step those weights come from
+    seq: int = 0  # increases by one per snapshot
+    replies: tuple[Reply, ...] = ()  # answers to requests since the last snapshot (first run)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Sent instead of snapshots when a run cannot start (then its process ends)."""
+
+    text: str  # one line: what went wrong

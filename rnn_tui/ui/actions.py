@@ -1,0 +1,172 @@
+"""The one table of keys: the bindings, the footer, the command palette and the help screen's
+key table are all built from `ACTIONS` (and a test holds the README's key table to it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+LR_FACTOR = 1.5  # `+` and `-` multiply or divide the learning rate by this
+TEMP_STEP = 0.1  # `t` and `T` change the temperature by this
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing a key does, with every name it is shown by."""
+
+    shown: str  # the key as the help and the README show it: "+ / -", "space"
+    what: str  # what it does, for the help's key table
+    bindings: tuple[tuple[str, str], ...]  # (Textual key names, action) pairs
+    footer: str = ""  # its label in the footer; "" keeps it out of the footer
+    palette: tuple[tuple[str, str, str], ...] = ()  # (title, help, action) in the palette
+
+
+ACTIONS: tuple[Action, ...] = (
+    Action("q", "quit", (("q", "quit_app"),), "Quit"),
+    Action(
+        "space",
+        "pause / resume training",
+        (("space", "toggle_pause"),),
+        "Pause",
+        (("Pause / resume training", "space", "toggle_pause"),),
+    ),
+    Action(
+        "n",
+        "one training step while paused",
+        (("n", "one_step"),),
+        "Step",
+        (("One training step", "n, while paused", "one_step"),),
+    ),
+    Action(
+        "r",
+        "reset the weights (start learning again); after the trainer process died, start a new"
+        " one from the weights the app holds",
+        (("r", "reset"),),
+        "Reset",
+        (("Reset the weights", "r: start learning again from scratch", "reset"),),
+    ),
+    Action(
+        "+ / -",
+        "raise / lower the learning rate",
+        (("plus,equals_sign", "lr_up"), ("minus", "lr_down")),
+        "LR",
+        (
+            ("Raise the learning rate", f"+: times {LR_FACTOR}", "lr_up"),
+            ("Lower the learning rate", f"-: divided by {LR_FACTOR}", "lr_down"),
+        ),
+    ),
+    Action(
+        "t / T",
+        "temperature down / up",
+        (("t", "temp_down"), ("T,shift+t", "temp_up")),
+        "Temp",
+        (
+            ("Lower the temperature", "t: safer samples", "temp_down"),
+            ("Raise the temperature", "T: wilder samples", "temp_up"),
+        ),
+    ),
+    Action(
+        "c",
+        "cycle gradient clipping (norm / off)",
+        (("c", "cycle_clip"),),
+        "Clip",
+        (("Cycle gradient clipping", "c: norm / off", "cycle_clip"),),
+    ),
+    Action(
+        "l",
+        "switch the cell: rnn, lstm, gru (training restarts from the seed)",
+        (("l", "next_cell"),),
+        "Cell",
+        (("Switch the cell", "l: rnn, lstm, gru; training restarts", "next_cell"),),
+    ),
+    Action(
+        "s",
+        "save a checkpoint",
+        (("s", "save"),),
+        "Save",
+        (("Save a checkpoint", "s", "save"),),
+    ),
+    Action(
+        "?",
+        "show / hide this help",
+        (("question_mark,f1", "help"),),
+        "Help",
+        (("Help: what the panes show", "?", "help"),),
+    ),
+    Action(
+        "p",
+        "save an SVG screenshot (into --export-dir, or here)",
+        (("p", "screenshot"),),
+        palette=(("Save a screenshot (SVG)", "p", "screenshot"),),
+    ),
+    Action(
+        "e",
+        "export loss.csv, metrics.jsonl, samples.txt and a checkpoint (--export-dir)",
+        (("e", "export"),),
+        palette=(("Export loss, metrics, samples and model", "e: to --export-dir", "export"),),
+    ),
+    Action(
+        "v",
+        "neuron view: the sample coloured by one hidden unit (-1 blue, +1 red)",
+        (("v", "toggle_neurons"),),
+        palette=(
+            ("Neuron view on / off", "v: colour the sample by one hidden unit", "toggle_neurons"),
+        ),
+    ),
+    Action(
+        "[ / ]",
+        "neuron view: previous / next unit",
+        (("left_square_bracket", "unit(-1)"), ("right_square_bracket", "unit(1)")),
+        palette=(
+            ("Neuron view: previous unit", "[", "unit(-1)"),
+            ("Neuron view: next unit", "]", "unit(1)"),
+        ),
+    ),
+    Action(
+        "m",
+        "neuron view: the unit whose value varies most",
+        (("m", "most_varying_unit"),),
+        palette=(("Neuron view: most varying unit", "m", "most_varying_unit"),),
+    ),
+    Action(
+        "h",
+        "high contrast for projectors",
+        (("h", "toggle_contrast"),),
+        palette=(("High contrast for projectors", "h", "toggle_contrast"),),
+    ),
+    Action("ctrl+p", "command palette: every action above, searchable by name", ()),
+)
+
+
+def bindings() -> list[Binding]:
+    """The app's key bindings, footer labels included, in the table's order."""
+    out = []
+    for a in ACTIONS:
+        for i, (keys, action) in enumerate(a.bindings):
+            first = i == 0
+            display = a.shown.replace(" ", "") if first and len(a.bindings) > 1 else None
+            out.append(
+                Binding(
+                    keys,
+                    action,
+                    a.footer if first and a.footer else a.what,
+                    show=bool(a.footer) and first,
+                    key_display=display,
+                )
+            )
+    # Ctrl+C quits too, before anything else may take it (Screen has its own copy).
+    out.insert(1, Binding("ctrl+c", "quit_app", "Quit", show=False, priority=True))
+    return out
+
+
+def palette() -> list[tuple[str, str, str]]:
+    """(title, help, action) of every command the palette offers."""
+    return [entry for a in ACTIONS for entry in a.palette]
+
+
+def help_table() -> str:
+    """The help screen's key table, in Markdown."""
+    rows = ["| key | action |", "| --- | --- |"]
+    rows += [f"| {a.shown} | {a.what} |" for a in ACTIONS]
+    return "\n".join(rows)

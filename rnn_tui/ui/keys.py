@@ -1,0 +1,253 @@
+"""What each key does (the table of keys is `actions.py`): commands to the run, the app's own
+settings, files, and what happens at the end. Mixed into `RnnApp`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.theme import Theme
+
+from rnn_tui.engine.data import Vocab
+from rnn_tui.engine.model import CELLS, Cell
+from rnn_tui.engine.sampling import MAX_TEMPERATURE, SampleSettings, most_varying_unit
+from rnn_tui.run.protocol import Pause, Reset, Resume, Save, SetHyper, Snapshot, Step, SwitchCell
+from rnn_tui.run.source import RunSource
+from rnn_tui.run.spec import RunSpec
+from rnn_tui.ui.actions import LR_FACTOR, TEMP_STEP
+from rnn_tui.ui.export import ensure_dir, export_run
+from rnn_tui.ui.keep import configs_now, held_checkpoints, save_held
+from rnn_tui.ui.lane import Lane
+from rnn_tui.ui.settings import UISettings
+from rnn_tui.ui.widgets import HelpScreen
+
+CLIP_CYCLE = ("norm", "off")  # what `c` cycles through
+# For projectors: white ground, black text, saturated colours (washed-out greys vanish).
+PROJECTOR_THEME = Theme(
+    name="rnn-tui-projector",
+    primary="#0039a6",
+    secondary="#6a1b9a",
+    accent="#b00020",
+    warning="#9a5b00",
+    error="#c00000",
+    success="#006b2e",
+    foreground="#000000",
+    background="#ffffff",
+    surface="#ffffff",
+    panel="#e8e8e8",
+    dark=False,
+)
+
+
+class KeyActions:
+    """The `action_*` handlers of the app's keys, and the saving they lead to. Mixed into
+    `RnnApp` (a Textual App), which has all of the following."""
+
+    source: RunSource  # where snapshots come from and commands go
+    spec: RunSpec  # what the run was built from
+    new_source: Callable[[RunSpec], RunSource] | None  # starts another trainer process
+    vocab: Vocab  # the run's characters
+    settings: UISettings  # the app's own settings
+    sampling: SampleSettings  # how samples are drawn now
+    lanes: list[Lane]  # one per run
+    notice: str  # the status line's message
+    source_lost: str  # how the source ended, once it has
+    silent: bool  # the source has not answered for a while
+    saved_message: str | None  # what the final save said
+    neuron_unit: int  # the hidden unit the neuron view shows
+    neuron_view: bool  # whether the neuron view is on
+    _default_theme: str  # the theme to go back to from high contrast
+    snapshot: Snapshot | None  # the first run's newest snapshot
+    cell: Cell  # the first run's cell
+    compare: bool  # two runs side by side
+    paused: bool  # no run trains now
+    update_status: Callable[[], None]  # redraw the status line
+
+    def say(self, notice: str) -> None:
+        self.notice = notice
+        self.update_status()
+
+    # -- training ------------------------------------------------------------------------------
+
+    def action_toggle_pause(self) -> None:
+        if self.source_lost:
+            self.say("the trainer process is gone: r starts a new one")
+        elif self.snapshot is not None and self.snapshot.state.stopped:
+            self.say("training stopped: press r to reset")
+        elif self.paused:
+            self.source.send(Resume())
+            self.say("")
+        else:
+            self.source.send(Pause())
+            self.say("paused: n steps once, space resumes")
+
+    def action_one_step(self) -> None:
+        self.source.send(Step())
+
+    def action_reset(self) -> None:
+        if self.source_lost:
+            self.restart_source()
+            return
+        self.source.send(Reset())
+        for lane in self.lanes:
+            lane.forget_sample()
+
+    def _set_lr(self, factor: float) -> None:
+        if self.snapshot is None:
+            return
+        lr = min(10.0, max(1e-6, self.snapshot.lr * factor))
+        self.source.send(SetHyper(lr=lr))
+        self.say(f"learning rate {lr:.3g}")
+
+    def action_lr_up(self) -> None:
+        self._set_lr(LR_FACTOR)
+
+    def action_lr_down(self) -> None:
+        self._set_lr(1 / LR_FACTOR)
+
+    def action_cycle_clip(self) -> None:
+        mode = self.snapshot.clip_mode if self.snapshot else "norm"
+        nxt = (
+            CLIP_CYCLE[(CLIP_CYCLE.index(mode) + 1) % len(CLIP_CYCLE)]
+            if mode in CLIP_CYCLE
+            else "norm"
+        )
+        self.source.send(SetHyper(clip_mode=nxt))
+        self.say(f"clipping {nxt}")
+
+    def action_next_cell(self) -> None:
+        if self.compare:
+            self.say("compare mode trains fixed cells; start without --compare to switch")
+            return
+        names = list(CELLS)
+        cell = names[(names.index(self.cell.name) + 1) % len(names)]
+        self.source.send(SwitchCell(cell))  # the lane follows when the run says it switched
+        self.say(f"switched to {cell}: training restarts from the seed")
+
+    # -- sampling and viewing ----------------------------------------------------------------------
+
+    def _set_temperature(self, delta: float) -> None:
+        t = round(min(MAX_TEMPERATURE, max(0.1, self.sampling.temperature + delta)), 2)
+        self.sampling = type(self.sampling)(t, self.sampling.top_k, self.sampling.sample_len)
+        self.say(f"temperature {t:.1f} (from the next sample)")
+
+    def action_temp_down(self) -> None:
+        self._set_temperature(-TEMP_STEP)
+
+    def action_temp_up(self) -> None:
+        self._set_temperature(TEMP_STEP)
+
+    def draw_neurons(self) -> None:
+        lane = self.lanes[0]
+        self.neuron_unit %= lane.cell.H
+        hidden = lane.hidden_values()
+        chars = [ch for ch, _ in lane.recent]
+        lane.neurons.set_data(chars, hidden[:, self.neuron_unit], self.neuron_unit, lane.cell.H)
+
+    def action_toggle_neurons(self) -> None:
+        self.neuron_view = not self.neuron_view
+        self.screen.set_class(self.neuron_view, "-neurons")
+        if self.neuron_view:
+            self.draw_neurons()
+
+    def _show_unit(self, unit: int) -> None:
+        self.neuron_unit = unit % self.cell.H
+        if not self.neuron_view:
+            self.action_toggle_neurons()
+        self.draw_neurons()
+
+    def action_unit(self, delta: int) -> None:
+        self._show_unit(self.neuron_unit + delta)
+
+    def action_most_varying_unit(self) -> None:
+        self._show_unit(most_varying_unit(self.lanes[0].hidden_values()))
+
+    def action_toggle_contrast(self) -> None:
+        projector = self.theme != PROJECTOR_THEME.name
+        self.theme = PROJECTOR_THEME.name if projector else self._default_theme
+        self.say("high contrast for projectors" if projector else "normal colours")
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_quit_app(self) -> None:
+        self.exit(0)
+
+    # -- files -------------------------------------------------------------------------------------
+
+    def action_save(self) -> None:
+        step = self.snapshot.record.step if self.snapshot and self.snapshot.record else 0
+        cell = "" if self.compare else f"-{self.cell.name}"  # compare: one file per cell
+        stem = Path(self.spec.corpus_name).stem or "model"
+        path = self.settings.save_path or f"{stem}{cell}-step{step}.npz"
+        if self.source_lost:  # nobody to ask: write the weights the app holds
+            self.say(save_held(path, self.lanes, self.spec, self.vocab.chars))
+        else:
+            self.source.send(Save(path))  # its reply becomes the notice
+            self.say(f"saving {path} ...")
+
+    def action_screenshot(self) -> None:
+        folder = self.settings.export_dir or "."
+        try:
+            name = f"rnn-tui-{time.strftime('%Y%m%d-%H%M%S')}.svg"
+            path = self.save_screenshot(filename=name, path=ensure_dir(folder))
+            self.say(f"screenshot saved to {path}")
+        except OSError as exc:
+            self.say(f"cannot save a screenshot in {folder}: {exc.strerror or exc}")
+
+    def action_export(self) -> None:
+        folder = self.settings.export_dir
+        if not folder:
+            self.say("start with --export-dir DIR to export loss, metrics, samples and model")
+        else:
+            self.say(export_run(folder, self.lanes, lambda p: self.save_model(p, 0.5)))
+
+    def save_model(self, path: str, timeout: float = 1.0) -> tuple[bool, str]:
+        """Have the run save its model to `path`; if its source is gone or does not answer
+        within `timeout` seconds, write the weights the app holds. Returns (saved, what)."""
+        reply = None if self.source_lost else self.source.request(Save(path), timeout)
+        if reply is not None:
+            return reply.ok, reply.text
+        held = save_held(path, self.lanes, self.spec, self.vocab.chars)
+        return held.startswith("saved"), held
+
+    # -- a new trainer, and the end ------------------------------------------------------------
+
+    def restart_source(self) -> None:
+        """Start a new trainer process from the weights the app holds."""
+        if self.new_source is None:
+            self.say("cannot start a new trainer from here; quit and start again")
+            return
+        held = tuple(held_checkpoints(self.lanes, self.spec, self.vocab.chars))
+        spec = RunSpec(
+            self.spec.corpus,
+            configs_now(self.lanes, self.spec),
+            resume=held,
+            trainer_class=self.spec.trainer_class,
+        )
+        self.source.stop(timeout=0.5)
+        self.source, self.spec = self.new_source(spec), spec
+        self.source_lost, self.silent = "", False
+        self.source.start(background=True)
+        w = self.lanes[0].weights
+        self.say(
+            f"a new trainer goes on from step {w[1]:,}"
+            if w
+            else "a new trainer starts from the seed"
+        )
+
+    def finish(self) -> None:
+        """At the end: export and autosave what the run holds, then stop its source."""
+        s = self.settings
+        ran = self.snapshot is not None and self.snapshot.record is not None
+        if (s.export_dir or s.autosave_path) and not self.source_lost:
+            # Stop training first (commands run in order): the checkpoint saved next is then
+            # the final model, and the metrics file has no step after it.
+            self.source.send(Pause())
+        if s.export_dir and ran:
+            self.saved_message = export_run(s.export_dir, self.lanes, self.save_model)
+        if s.autosave_path and ran:
+            self.saved_message = self.save_model(s.autosave_path)[1]
+        self.source.stop(timeout=1.0)

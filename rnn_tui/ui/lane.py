@@ -1,0 +1,135 @@
+"""One trained model's share of the screen: its panes, and the sampler typing from its weights.
+
+A lane owns the text of its samples (the pane only draws them) and the newest snapshot and
+weight copy of its run. Compare mode has two lanes side by side.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+
+import numpy as np
+from textual.containers import Vertical
+
+from rnn_tui.engine.data import Vocab
+from rnn_tui.engine.model import Cell, Params, make_cell
+from rnn_tui.engine.sampling import SampledChar, SampleSettings, sample_chars, top_chars
+from rnn_tui.run.protocol import Snapshot
+from rnn_tui.ui.widgets import GradPane, NeuronView, NextChars, SamplePane
+
+MAX_KEPT_SAMPLES = 2000  # samples kept for --export-dir (about 0.5 MB of text at most)
+
+
+class Lane:
+    """One run's panes and sampler. `cell` follows the run: the snapshot says which it is."""
+
+    def __init__(self, cell: Cell, index: int, sample_len: int, seed: int, reset_at: str) -> None:
+        self.cell = cell  # a model object of the run's shape: the sampler's arithmetic
+        self.grad_pane = GradPane(id=f"grads{index}", classes="grads")
+        self.sample_pane = SamplePane(id=f"samples{index}", classes="samples")
+        self.neurons = NeuronView(id=f"neurons{index}", classes="neurons")
+        self.next_chars = NextChars(id=f"next{index}", classes="next-chars")
+        self.box = Vertical(id=f"lane{index}", classes="lane")  # border around the three
+        # (character, hidden state (H,)) of the sample being typed, for the neuron view; the
+        # (V,) distributions are not kept: with thousands of characters they would be megabytes.
+        self.recent: deque[tuple[str, np.ndarray]] = deque(maxlen=sample_len)
+        self.last: SampledChar | None = None  # the character typed last, distribution and all
+        self.header = ""  # the header of the sample being typed
+        self.sample_len = sample_len  # characters per sample before a new one starts
+        self.seed = seed
+        self.reset_at = reset_at  # the sampler resets its state after these, as training does
+        self.snapshot: Snapshot | None = None  # the newest snapshot of this lane's run
+        self.weights: tuple[Params, int] | None = None  # newest weight copy and its step
+        self.sampler: Iterator[SampledChar] | None = None
+        self.typed = 0  # characters typed in the current sample
+        self.sample_no = 0
+        self.shown: deque[tuple[str, str]] = deque(maxlen=MAX_KEPT_SAMPLES)  # finished samples
+        self.typing: list[str] = []  # pieces of the sample being typed, joined when it ends
+
+    def take(self, snap: Snapshot) -> None:
+        """Mirror the run: its newest snapshot, its weights, and its cell if that changed."""
+        if snap.cell != self.cell.name:  # the run switched cells: a model of the new shape
+            self.cell = make_cell(snap.cell, self.cell.V, self.cell.H, self.cell.dtype)
+            self.forget_sample()
+        self.snapshot = snap
+        if snap.weights is not None:
+            self.weights = (snap.weights, snap.weights_step)
+
+    def draw_grads(self, scale: tuple[int, int] | None) -> None:
+        """Show the newest gradient profile; `scale` (lo, hi decades) is shared in compare mode."""
+        s = self.snapshot
+        r = s.record if s is not None else None
+        if s is None or r is None:
+            return
+        clip = None if s.clip_mode == "off" else s.clip
+        extra = [] if s.clip_mode != "value" else ["clip per entry"]
+        if r.spectral_norm is not None:
+            extra.append(f"‖W_hh‖₂ {r.spectral_norm:.2f}")
+        self.grad_pane.set_data(
+            r.grad_t,
+            r.grad_last_t,
+            s.grad_history,
+            clip,
+            r.clipped,
+            r.grad_norm,
+            "  ".join(extra),
+            scale=scale,
+        )
+
+    def forget_sample(self) -> None:
+        self.weights, self.sampler = None, None
+        self.recent.clear()
+        self.sample_pane.clear()
+
+    def type(self, n: int, vocab: Vocab, sampling: SampleSettings, paused: bool) -> None:
+        """Type up to `n` characters; start a new sample (from the newest weights) when done."""
+        if self.weights is None:
+            return
+        if self.sampler is None or self.typed >= self.sample_len:
+            if paused and self.sampler is not None:
+                return  # paused: finish the current sample, then rest (no idle CPU)
+            self._start_sample(vocab, sampling)
+        n = min(n, self.sample_len - self.typed)
+        if n > 0:
+            assert self.sampler is not None
+            drawn = [next(self.sampler) for _ in range(n)]
+            text = "".join(c.char for c in drawn)
+            self.sample_pane.append_chars(text)
+            self.typing.append(text)
+            self.recent.extend((c.char, c.hidden) for c in drawn)
+            self.typed += n
+            self.last = last = drawn[-1]
+            self.next_chars.show(top_chars(last.probs, vocab.chars), chosen=last.char)
+
+    def _start_sample(self, vocab: Vocab, sampling: SampleSettings) -> None:
+        assert self.weights is not None
+        params, step = self.weights
+        self.sample_no += 1
+        self.sampler = sample_chars(
+            self.cell,
+            params,
+            vocab,
+            temperature=sampling.temperature,
+            top_k=sampling.top_k,
+            seed=self.seed + self.sample_no,
+            reset_at=self.reset_at,
+        )
+        self.typed = 0
+        self.recent.clear()  # each sample starts from a fresh state: never join two in the view
+        header = f"step {step:,} · temperature {sampling.temperature:.1f}"
+        self.sample_pane.start_sample(header)
+        if self.typing:  # the previous sample is done: keep it as one string
+            self.shown.append((self.header, "".join(self.typing)))
+        self.header, self.typing = header, []
+
+    def samples_so_far(self) -> list[tuple[str, str]]:
+        """Every kept sample as (header, text), the one being typed last."""
+        current = [(self.header, "".join(self.typing))] if self.typing else []
+        return [*self.shown, *current]
+
+    def hidden_values(self) -> np.ndarray:
+        """(N, H): the state that chose each character typed so far in this sample."""
+        if not self.recent:
+            return np.zeros((0, self.cell.H))
+        return np.array([hidden for _, hidden in self.recent])

@@ -1,0 +1,132 @@
+"""The run protocol: every command type does what it says, replies find their request, and a
+dead worker answers nothing without hanging. The loop runs in this process on plain queues."""
+
+from __future__ import annotations
+
+import queue
+import time
+import typing
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import TINY
+
+from rnn_tui.engine.checkpoint import load_checkpoint
+from rnn_tui.engine.config import Config
+from rnn_tui.engine.data import load_corpus
+from rnn_tui.engine.trainer import Trainer
+from rnn_tui.run import protocol as p
+from rnn_tui.run.source import TrainerProcess
+from rnn_tui.run.spec import RunSpec
+from rnn_tui.run.worker import TrainerLoop
+
+SMALL = Config(hidden=16, seq_len=8, batch=4, eval_every=5)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_corpus(TINY)
+
+
+def loop_of(tiny, tmp_path: Path, n: int = 1) -> TrainerLoop:
+    cells = ["rnn", "lstm"][:n]
+    trainers = [Trainer(tiny, SMALL.with_(cell=c)) for c in cells]
+    return TrainerLoop(trainers, queue.Queue(), queue.Queue(maxsize=100), str(tmp_path / "log"))
+
+
+def newest(loop: TrainerLoop) -> tuple[p.Snapshot, ...]:
+    """The last snapshots the loop published, and every reply they carried on the way."""
+    out, replies = None, []
+    while not loop.snapshots.empty():
+        out = loop.snapshots.get_nowait()
+        replies += out[0].replies
+    assert out is not None
+    return (replace(out[0], replies=tuple(replies)), *out[1:])
+
+
+def test_every_command_type_has_a_handler(tiny, tmp_path: Path) -> None:
+    """If this fails, a command type was added to the protocol that the worker cannot obey."""
+    loop = loop_of(tiny, tmp_path)
+    commands = set(typing.get_args(p.Command)) - {p.Quit}
+    assert commands == set(loop._handlers)
+
+
+def test_commands_change_the_run_and_the_snapshot_says_so(tiny, tmp_path: Path) -> None:
+    """If this fails, a key in the app sends a command the worker ignores or misreads."""
+    loop = loop_of(tiny, tmp_path)
+    loop.handle(p.Request(0, p.Step()))
+    snap = newest(loop)[0]
+    assert snap.state is p.RunState.PAUSED and snap.record.step == 1
+    loop.handle(p.Request(0, p.Resume()))
+    assert newest(loop)[0].state is p.RunState.TRAINING
+    loop.handle(p.Request(0, p.Pause()))
+    assert newest(loop)[0].state is p.RunState.PAUSED
+    loop.handle(p.Request(0, p.SetHyper(lr=0.5, clip_mode="off")))
+    snap = newest(loop)[0]
+    assert (snap.lr, snap.clip_mode, snap.clip) == (0.5, "off", SMALL.clip)
+    loop.handle(p.Request(0, p.Step()))
+    loop.handle(p.Request(0, p.Reset()))
+    snap = newest(loop)[0]
+    assert snap.record is None and len(snap.loss_steps) == 0 and "reset" in snap.message
+    loop.handle(p.Request(0, p.SwitchCell("gru")))
+    assert newest(loop)[0].cell == "gru"
+    loop.handle(p.Request(0, p.Quit()))
+    assert not loop.running
+
+
+def test_answered_commands_reply_under_their_id(tiny, tmp_path: Path) -> None:
+    """If this fails, the app cannot tell which request an answer belongs to."""
+    loop = loop_of(tiny, tmp_path, n=2)
+    loop.handle(p.Request(0, p.Step()))
+    target = tmp_path / "m.npz"
+    loop.handle(p.Request(7, p.Save(str(target))))
+    loop.handle(p.Request(8, p.Evaluate("the cat sat on the mat")))
+    loop.handle(p.Request(9, p.Evaluate("\x00 not in the corpus")))
+    replies = {r.id: r for r in newest(loop)[0].replies}
+    assert set(replies) == {7, 8, 9}
+    assert replies[7].ok and "m-rnn.npz" in replies[7].text and "m-lstm.npz" in replies[7].text
+    assert load_checkpoint(tmp_path / "m-lstm.npz").config.cell == "lstm"
+    assert replies[8].ok and len(replies[8].values) == 2
+    assert all(2.0 < v < 4.5 for v in replies[8].values)  # about ln V before learning
+    assert not replies[9].ok and "not in the vocabulary" in replies[9].text
+
+
+@pytest.mark.functional
+def test_a_command_to_a_dead_worker_returns_at_once(tmp_path: Path) -> None:
+    """If this fails, a key pressed after the trainer process died hangs the app."""
+    proc = TrainerProcess(RunSpec(str(TINY), (SMALL,)))
+    proc.start()
+    try:
+        deadline = time.monotonic() + 60
+        while proc.poll() is None:
+            assert time.monotonic() < deadline, "the worker sent nothing"
+            time.sleep(0.05)
+        proc.process.kill()
+        proc.process.join(10)
+        t0 = time.monotonic()
+        proc.send(p.Pause())
+        assert proc.request(p.Save(str(tmp_path / "x.npz")), timeout=5) is None
+        assert time.monotonic() - t0 < 1.0
+        assert proc.ended() == "the trainer process was killed (SIGKILL)"
+    finally:
+        proc.stop()
+
+
+@pytest.mark.functional
+def test_a_spec_the_worker_cannot_build_is_reported(tmp_path: Path) -> None:
+    """If this fails, a corpus that went away between the app's check and the worker's read
+    leaves the app waiting forever instead of saying why."""
+    gone = tmp_path / "gone.txt"
+    proc = TrainerProcess(RunSpec(str(gone), (SMALL,)))
+    proc.start()
+    try:
+        deadline = time.monotonic() + 60
+        while proc.ended() is None:
+            proc.poll()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.poll()
+        assert "gone.txt" in proc.ended() and "no such file" in proc.ended()
+    finally:
+        proc.stop()
