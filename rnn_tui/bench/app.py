@@ -60,10 +60,11 @@ def run_app_bench(
     """Run every phase and print the report; the summary is the last line. Returns 0 when the
     app worked (drew, trained, quit cleanly), 1 otherwise; 2 for a missing corpus."""
     from rnn_tui.engine.config import Config  # light: no numpy, no Textual
+    from rnn_tui.engine.sampling import SampleSettings
 
     corpus = corpus.resolve()  # checked by cli.main, like the numbers
     c = Config()
-    plan = make_app_plan(quick, seconds, keys, c.sample_len)
+    plan = make_app_plan(quick, seconds, keys, SampleSettings().sample_len)
     print(
         f"rnn_tui bench app: corpus {corpus} ({corpus.stat().st_size:,} bytes), default config"
         f" ({c.cell} H={c.hidden} B={c.batch} T={c.seq_len} {c.dtype}), pty {COLS}x{ROWS}",
