@@ -10,7 +10,7 @@ from textual.widgets import Markdown, Static
 
 from rnn_tui.ui.actions import help_table
 
-HELP_MARKDOWN = """\
+HELP_MARKDOWN = f"""\
 # What you are looking at
 
 A small recurrent neural network reads the corpus one character at a time and learns to guess
@@ -71,10 +71,10 @@ corpus are shown as symbols such as ␛ (escape), ␉ (tab) or ␍ (carriage ret
 
 ## Keys
 
-{keys}
+{help_table()}
 
 Press **?**, **Esc** or **q** to close this help.
-""".format(keys=help_table())
+"""
 
 
 class HelpScreen(ModalScreen[None]):
