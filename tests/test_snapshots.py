@@ -13,9 +13,9 @@ import pytest
 from conftest import TINY
 
 from rnn_tui.engine.config import Config
-from rnn_tui.engine.data import load_corpus
-from rnn_tui.engine.trainer import StepRecord, Trainer
-from rnn_tui.run.worker import Snapshot
+from rnn_tui.engine.trainer import StepRecord
+from rnn_tui.run.protocol import Command, Reply, RunState, Snapshot
+from rnn_tui.run.spec import RunSpec
 from rnn_tui.ui.app import RnnApp, make_app
 
 pytestmark = pytest.mark.functional
@@ -23,24 +23,24 @@ pytestmark = pytest.mark.functional
 T = 32  # the default BPTT window
 
 
-class FixedBackend:
-    """Stands in for the trainer process: no process, nothing changes."""
+class FixedSource:
+    """Stands in for the trainer process (a RunSource): no process, nothing changes."""
 
     last_heard = None
 
     def start(self, background: bool = False) -> None: ...
-    def send(self, kind: str, **args: object) -> int:
+    def send(self, command: Command) -> int:
         return 0
 
-    def poll(self) -> Snapshot | None:
+    def poll(self) -> tuple[Snapshot, ...] | None:
         return None
 
     def stop(self, timeout: float = 2.0) -> None: ...
 
-    def request(self, kind: str, timeout: float = 1.0, **args: object) -> None:
+    def request(self, command: Command, timeout: float = 1.0) -> Reply | None:
         return None
 
-    def ended(self) -> None:
+    def ended(self) -> str | None:
         return None
 
 
@@ -71,7 +71,7 @@ def fixed_snapshot(vocab_size: int) -> Snapshot:
         diverged=False,
     )
     return Snapshot(
-        state="training",
+        state=RunState.TRAINING,
         record=record,
         loss_steps=steps,
         loss_values=loss,
@@ -81,6 +81,7 @@ def fixed_snapshot(vocab_size: int) -> Snapshot:
         lr=3e-3,
         clip_mode="norm",
         clip=5.0,
+        cell="rnn",
     )
 
 
@@ -91,14 +92,14 @@ SAMPLE = (
 
 
 def fixed_app() -> RnnApp:
-    app = make_app(Trainer(load_corpus(TINY), Config()), backend=FixedBackend())
+    app = make_app(RunSpec(str(TINY), (Config(),)), source=FixedSource())
     app.animate = False
     return app
 
 
 async def show_fixed(pilot) -> None:
     app: RnnApp = pilot.app
-    app.show_snapshots([fixed_snapshot(len(app.vocab))])
+    app.show_snapshots((fixed_snapshot(app.vocab.size),))
     app._draw_charts(force=True)
     app.sample_pane.start_sample("step 1,100 · temperature 0.8")
     app.sample_pane.append_chars(SAMPLE)
