@@ -20,6 +20,7 @@ from rnn_tui.errors import UserError
 from rnn_tui.run.outputs import cell_paths, check_output
 from rnn_tui.run.spec import RunSpec, build_trainers, check_spec
 from rnn_tui.textsafe import sanitize
+from rnn_tui.ui.serve.session import watch_server
 
 DEFAULTS = Config()
 SAMPLING = SampleSettings()
@@ -287,7 +288,7 @@ def run(argv: Sequence[str]) -> int:
     if args.metrics:
         check_output("--metrics", args.metrics)
     progress = _progress(args.path) if args.path else None
-    if args.headless:
+    if args.headless and not args.serve:  # serve() refuses the two together
         return _headless(spec, args, sampling, progress)
     vocab = check_spec(spec, progress)  # the trainer process reads the ids; this one need not
     if args.serve:  # each session starts its own app and trainer
@@ -329,6 +330,7 @@ def _headless(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `rnn-tui` script and of `python -m rnn_tui`."""
+    watch_server()  # a browser session's app: end when its server is gone
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return run(argv)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 import time
@@ -121,7 +122,8 @@ def start_app(tmp_path: Path, *flags: str) -> tuple[str, str, list[str]]:
     while time.monotonic() < deadline:
         apps = children(shell)
         kids = children(apps[0]) if apps else []
-        if len(kids) >= 1 and "step" in tmux("capture-pane", "-p", "-t", session):
+        screen = tmux("capture-pane", "-p", "-t", session)
+        if len(kids) >= 1 and re.search(r"step [1-9]", screen):  # it has trained: a model to save
             return session, apps[0], kids
         time.sleep(0.2)
     raise AssertionError("the app did not start: " + tmux("capture-pane", "-p", "-t", session))
