@@ -7,17 +7,16 @@ the app hands over what it shows.
 from __future__ import annotations
 
 import csv
-import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rnn_tui.engine.model import LN2
+
 if TYPE_CHECKING:
     from rnn_tui.ui.lane import Lane
-
-LN2 = math.log(2)
 
 
 def write_loss_csv(

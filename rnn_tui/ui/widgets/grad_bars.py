@@ -8,17 +8,9 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
+from rnn_tui.ui.widgets.colours import BAR_RGB, LAST_RGB, rgb_style
 from rnn_tui.ui.widgets.grad_scale import BAD, OK, ZERO, format_decade
-from rnn_tui.ui.widgets.grad_style import (
-    BAD_CHAR,
-    BAR_RGB,
-    EIGHTHS,
-    LAST_RGB,
-    MARKER_CHAR,
-    ZERO_CHAR,
-    LineBuilder,
-    rgb_style,
-)
+from rnn_tui.ui.widgets.grad_style import BAD_CHAR, EIGHTHS, MARKER_CHAR, ZERO_CHAR, LineBuilder
 
 
 def bar_rows(

@@ -8,13 +8,9 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
+from rnn_tui.ui.widgets.colours import BAD_RGB, ZERO_RGB, rgb_style
 from rnn_tui.ui.widgets.grad_scale import BAD, ZERO, decade_range, format_decade, group_columns
-from rnn_tui.ui.widgets.grad_style import LineBuilder, rgb_style
-
-BAD_RGB = (255, 0, 255)
-"""Non-finite values in the heat strip (magenta, outside the heat palette)."""
-ZERO_RGB = (40, 40, 40)
-"""Exact zeros in the heat strip (near black)."""
+from rnn_tui.ui.widgets.grad_style import LineBuilder
 
 # Viridis-like stops: dark purple (tiny gradient) -> blue -> green -> yellow (large gradient).
 _HEAT_STOPS = [

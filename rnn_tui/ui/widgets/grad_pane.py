@@ -27,13 +27,12 @@ from rich.style import Style
 from rich.text import Text
 
 from rnn_tui.textsafe import sanitize
+from rnn_tui.ui.widgets.colours import BAD_RGB, BAR_RGB, LAST_RGB, ZERO_RGB, rgb_style
 from rnn_tui.ui.widgets.drawn import DrawnPane, flow
 from rnn_tui.ui.widgets.grad_bars import bar_rows, x_axis
 from rnn_tui.ui.widgets.grad_heat import (
-    BAD_RGB,
     HEAT_PALETTE,
     N_HEAT,
-    ZERO_RGB,
     heat_index,
     heat_rows,
 )
@@ -49,13 +48,10 @@ from rnn_tui.ui.widgets.grad_scale import (
 )
 from rnn_tui.ui.widgets.grad_style import (
     BAD_CHAR,
-    BAR_RGB,
     EIGHTHS,
-    LAST_RGB,
     MARKER_CHAR,
     ZERO_CHAR,
     LineBuilder,
-    rgb_style,
 )
 
 __all__ = [

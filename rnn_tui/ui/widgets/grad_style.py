@@ -1,42 +1,14 @@
-"""Colours, glyphs and the span-merging line builder shared by the gradient pane's pieces."""
+"""Glyphs and the span-merging line builder shared by the gradient pane's pieces."""
 
 from __future__ import annotations
 
-from rich.color import Color
 from rich.style import Style
 from rich.text import Span, Text
-
-BAR_RGB = (50, 110, 190)
-"""grad_t bars (a muted blue, so the orange grad_last_t marks stand out on top of them)."""
-LAST_RGB = (255, 150, 40)
-"""grad_last_t marker (orange)."""
 
 EIGHTHS = " ▁▂▃▄▅▆▇█"
 MARKER_CHAR = "━"
 BAD_CHAR = "!"
 ZERO_CHAR = "0"
-
-
-def _color(rgb: tuple[int, int, int]) -> Color:
-    """Rich true colour."""
-    return Color.from_rgb(*rgb)
-
-
-_STYLE_CACHE: dict[tuple[object, object, bool], Style] = {}
-
-
-def rgb_style(
-    fg: tuple[int, int, int] | None, bg: tuple[int, int, int] | None = None, bold: bool = False
-) -> Style:
-    """Cached Rich style for a (fg, bg) pair of RGB tuples."""
-    key = (fg, bg, bold)
-    style = _STYLE_CACHE.get(key)
-    if style is None:
-        style = Style(
-            color=_color(fg) if fg else None, bgcolor=_color(bg) if bg else None, bold=bold
-        )
-        _STYLE_CACHE[key] = style
-    return style
 
 
 class LineBuilder:

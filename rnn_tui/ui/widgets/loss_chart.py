@@ -15,25 +15,15 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
+from rnn_tui.engine.model import LN2
 from rnn_tui.textsafe import sanitize
+from rnn_tui.ui.widgets.colours import HELD_OUT_RGB, RUN_RGBS, TRAIN_RGB, rgb_style
 from rnn_tui.ui.widgets.drawn import DrawnPane, flow
-
-LN2 = math.log(2.0)
-
-TRAIN_RGB = (88, 166, 255)
-"""Colour of the training-loss curve (a light blue that reads on dark and light themes)."""
-VAL_RGB = (255, 150, 40)
-"""Colour of the held-out loss curve (orange)."""
 
 MIN_PLOT_WIDTH = 20
 MIN_PLOT_HEIGHT = 6
 
 WAITING_TEXT = "waiting for the first step"
-
-
-def _rgb_style(rgb: tuple[int, int, int], bold: bool = False) -> Style:
-    """Rich style with a true-colour foreground."""
-    return Style(color=f"rgb({rgb[0]},{rgb[1]},{rgb[2]})", bold=bold)
 
 
 def _finite_pairs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -108,13 +98,6 @@ def format_loss_tick(v: float, step: float) -> str:
     return f"{v:.3g}"
 
 
-# (curve, lighter held-out curve) colours of each run in compare mode.
-RUN_COLOURS = [
-    ((88, 166, 255), (160, 205, 255)),
-    ((255, 150, 40), (255, 200, 140)),
-]
-
-
 @dataclass(frozen=True)
 class _Series:
     """One curve: its legend label, finite points, colour, and its latest raw value."""
@@ -181,7 +164,7 @@ class LossChart(DrawnPane):
         self._set_series(
             [
                 _Series.make("train", steps, train, TRAIN_RGB, with_unit=True),
-                _Series.make("held-out", val_steps, val, VAL_RGB),
+                _Series.make("held-out", val_steps, val, HELD_OUT_RGB),
             ],
             title_extra,
         )
@@ -194,9 +177,7 @@ class LossChart(DrawnPane):
         """Several runs on one chart (compare mode): each `(name, steps, train, val_steps, val)`
         gets its own colour; its held-out curve is a lighter shade of it."""
         series = []
-        for (name, steps, train, val_steps, val), (rgb, light) in zip(
-            runs, RUN_COLOURS, strict=False
-        ):
+        for (name, steps, train, val_steps, val), (rgb, light) in zip(runs, RUN_RGBS, strict=False):
             series.append(_Series.make(f"{name} train", steps, train, rgb))
             series.append(_Series.make(f"{name} held-out", val_steps, val, light))
         self._set_series(series, title_extra)
@@ -229,8 +210,8 @@ class LossChart(DrawnPane):
             if value is None:
                 continue
             t = Text()
-            t.append("━ ", _rgb_style(rgb, bold=True))
-            t.append(label + " ", _rgb_style(rgb))
+            t.append("━ ", rgb_style(rgb, bold=True))
+            t.append(label + " ", rgb_style(rgb))
             bad = not math.isfinite(value)
             t.append(
                 value_text(value, series.with_unit),
