@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import TINY
+from conftest import TINY, wait_for
 
 from rnn_tui.engine.checkpoint import load_checkpoint
 from rnn_tui.engine.config import Config
@@ -28,15 +27,6 @@ SMALL = Config(hidden=64, seq_len=16, batch=16, eval_every=50)
 @pytest.fixture(scope="module")
 def tiny():
     return load_corpus(TINY)
-
-
-async def wait_for(pilot, cond: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Let the app run until `cond()` holds; fail after `timeout` seconds."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        assert loop.time() < end, "timed out waiting for the app"
-        await pilot.pause(0.05)
 
 
 def spec_for(config: Config = SMALL, corpus: Path = TINY, trainer_class: str = "") -> RunSpec:

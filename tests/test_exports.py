@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY
-from test_app import spec_for, step_of, wait_for
+from conftest import TINY, wait_for
+from test_app import spec_for, step_of
 
 from rnn_tui.engine.checkpoint import load_checkpoint
 from rnn_tui.engine.data import load_corpus

@@ -11,8 +11,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, TINY
-from test_app import SMALL, spec_for, step_of, wait_for
+from conftest import ROOT, TINY, wait_for
+from test_app import SMALL, spec_for, step_of
 
 from rnn_tui.engine.checkpoint import load_checkpoint
 from rnn_tui.engine.data import load_corpus

@@ -6,8 +6,8 @@ import asyncio
 
 import numpy as np
 import pytest
-from conftest import TINY
-from test_app import SMALL, spec_for, step_of, wait_for
+from conftest import TINY, wait_for
+from test_app import SMALL, spec_for, step_of
 
 from rnn_tui.engine.data import load_corpus
 from rnn_tui.engine.sampling import most_varying_unit, top_chars

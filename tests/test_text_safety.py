@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_app import spec_for, step_of, wait_for
+from conftest import wait_for
+from test_app import spec_for, step_of
 
 from rnn_tui.engine.config import Config
 from rnn_tui.engine.data import load_corpus
