@@ -396,3 +396,24 @@ def test_sample_settings_of_the_wrong_type_are_refused(field: str, value: object
 
     with pytest.raises(UserError, match=f"setting {field} must be"):
         SampleSettings(**{field: value})
+
+
+@pytest.mark.parametrize(
+    ("member", "value", "message"),
+    [
+        ("opt.t", np.array(2**63 - 1, np.int64), "t = 9223372036854775807 does not fit"),
+        ("opt.t", np.array(-1, np.int64), "opt.t is negative"),
+        ("opt.v.Whh", None, "v.Whh holds negative values"),
+    ],
+)
+def test_impossible_optimizer_state_is_refused(
+    tiny, trained, tmp_path: Path, member: str, value: np.ndarray | None, message: str
+) -> None:
+    """If this fails, an Adam step count near 2**63 overflows in the first update (a traceback),
+    or a negative second moment turns the first step into NaN after a 'successful' load."""
+    path = ck.save_checkpoint(tmp_path / "m.npz", trained)
+    if value is None:  # a negative squared-gradient average
+        value = -np.abs(trained.optimizer.state["v.Whh"]) - 1e-3
+    bad = _with(path, tmp_path, {member: npy(value)})
+    with pytest.raises(UserError, match=message):
+        trainer_from_checkpoint(tiny, ck.load_checkpoint(bad), str(bad))

@@ -49,6 +49,11 @@ class Optimizer:
     def update(self, params: Params, grads: Params, lr: float) -> None:
         raise NotImplementedError
 
+    def state_problem(self, state: dict[str, np.ndarray], steps: int) -> str:
+        """What makes a saved `state` (names and shapes already checked) impossible after
+        `steps` updates; "" if nothing does."""
+        return ""
+
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         """Take a saved state; keys and shapes must match this optimizer's own."""
         for k, v in self.state.items():
@@ -77,6 +82,9 @@ class Adagrad(Optimizer):
         super().__init__(params)
         self.state = {f"mem.{k}": np.zeros_like(p) for k, p in params.items()}
 
+    def state_problem(self, state: dict[str, np.ndarray], steps: int) -> str:
+        return _negative(state, "mem.")  # sums of squares
+
     def update(self, params: Params, grads: Params, lr: float) -> None:
         for k, p in params.items():
             g, mem = grads[k], self.state[f"mem.{k}"]
@@ -96,6 +104,12 @@ class Adam(Optimizer):
         self.state |= {f"v.{k}": np.zeros_like(p) for k, p in params.items()}
         self.state["t"] = np.zeros((), np.int64)  # updates taken so far
 
+    def state_problem(self, state: dict[str, np.ndarray], steps: int) -> str:
+        t = int(state["t"])
+        if not 0 <= t <= steps:  # one update per step at most (fewer after a weights-only load)
+            return f"optimizer state t = {t} does not fit {steps:,} steps"
+        return _negative(state, "v.")  # moving averages of squares
+
     def update(self, params: Params, grads: Params, lr: float) -> None:
         b1, b2 = self.beta1, self.beta2
         self.state["t"] += 1
@@ -108,6 +122,15 @@ class Adam(Optimizer):
             v *= b2
             v += (1 - b2) * (g * g)  # v = b2 v + (1 - b2) g^2
             p -= step * m / (np.sqrt(v) + self.eps)  # p -= lr * m_hat / sqrt(v_hat), eps for safety
+
+
+def _negative(state: dict[str, np.ndarray], prefix: str) -> str:
+    """Which state array under `prefix`, a running sum or mean of squares, holds a negative
+    value (its square root would be NaN on the next update); "" if none."""
+    for k, v in state.items():
+        if k.startswith(prefix) and bool((v < 0).any()):
+            return f"optimizer state {k} holds negative values, which squares cannot be"
+    return ""
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"adagrad": Adagrad, "adam": Adam, "sgd": SGD}

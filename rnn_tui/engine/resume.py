@@ -66,6 +66,10 @@ def _check(
     if ckpt.opt_state:  # else: weights only, and a fresh optimizer stays
         hint = " (saved with another optimizer?)"
         _check_fit(f"{shown}: optimizer state", opt_state, ckpt.opt_state, hint)
+        optimizer = OPTIMIZERS[config.optimizer]({})
+        problem = optimizer.state_problem(ckpt.opt_state, ckpt.step)
+        if problem:
+            raise UserError(f"{shown}: {problem}")
 
 
 def check_resume(
