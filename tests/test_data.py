@@ -217,10 +217,18 @@ def test_scan_vocab_matches_load_corpus(text_file) -> None:
             scan_vocab(text_file(content, "bad.txt"))
 
 
-@pytest.mark.parametrize("path", ["/proc/self/status", "/proc/cpuinfo"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/proc/self/status",
+        "/proc/cpuinfo",
+        "/sys/devices/system/cpu/online",
+        "/sys/kernel/mm/transparent_hugepage/enabled",
+    ],
+)
 def test_pseudo_file_is_not_said_to_change(path: str) -> None:
-    """If this fails, a /proc file (st_size 0, content on read) is refused as 'changed while
-    read' instead of being read once as it is."""
+    """If this fails, a /proc file (st_size 0, content on read) or a /sys file (st_size 4096
+    for a few bytes) is refused as 'changed while read' instead of being read once as it is."""
     if not os.path.exists(path):
         pytest.skip(f"no {path} here")
     try:

@@ -162,8 +162,9 @@ def _describe_os_error(path: str, exc: OSError) -> str:
 class _Source:
     """The bytes of a corpus file, read in chunks, once per pass.
 
-    A pseudo-file (st_size 0 with content, as under /proc) changes between reads: it is read
-    once, up to `max_bytes`, and its passes are over that copy.
+    A pseudo-file (st_size 0 with content, as under /proc, or a size with no blocks behind it,
+    as under /sys) changes between reads: it is read once, up to `max_bytes`, and its passes
+    are over that copy.
     """
 
     def __init__(self, path: str, max_bytes: int, passes: int, progress: Progress | None):
@@ -190,7 +191,9 @@ class _Source:
             raise UserError(_describe_os_error(path, exc)) from None
         try:
             self.before = os.fstat(self.file.fileno())
-            self.copy = self.file.read(max_bytes) if self.before.st_size == 0 else None
+            # No size, or a size with no blocks on disk (sysfs says 4096 for a few bytes).
+            pseudo = self.before.st_size == 0 or self.before.st_blocks == 0
+            self.copy = self.file.read(max_bytes) if pseudo else None
         except OSError as exc:
             self.file.close()
             raise UserError(_describe_os_error(path, exc)) from None
