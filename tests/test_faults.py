@@ -48,6 +48,22 @@ def test_trainer_exception_is_shown_and_reset_recovers(tiny, tmp_path: Path) -> 
     asyncio.run(main())
 
 
+def test_quitting_after_a_trainer_error_exits_1(tmp_path: Path) -> None:
+    """If this fails, a run whose trainer crashed ends with exit code 0, as if all went well."""
+    spec = spec_for(SMALL, trainer_class="faulty:RaisingTrainer")
+    app = make_app(spec, UISettings(log_path=str(tmp_path / "errors.log")))
+
+    async def main() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(
+                pilot, lambda: app.snapshot is not None and app.snapshot.state == "error"
+            )
+            await pilot.press("q")
+
+    asyncio.run(main())
+    assert app.return_code == 1
+
+
 def test_divergence_pauses_and_offers_reset(tiny) -> None:
     """If this fails, NaN weights keep "training" and draw garbage, or the app crashes."""
     app = make_app(spec_for(SMALL, trainer_class="faulty:DivergingTrainer"))

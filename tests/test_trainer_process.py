@@ -107,6 +107,7 @@ def test_autosave_after_the_trainer_died_writes_the_held_weights(tiny, tmp_path:
     asyncio.run(main())
     assert app.saved_message is not None and "held by the app" in app.saved_message
     assert load_checkpoint(auto).step == held_step(app)
+    assert app.return_code == 1  # the run did not end well: scripts can tell
 
 
 def test_stopped_trainer_is_reported_and_autosave_falls_back(tiny, tmp_path: Path) -> None:

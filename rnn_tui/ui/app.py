@@ -314,7 +314,7 @@ class RnnApp(KeyActions, App[int]):
             step=r.step if r else 0,
             chars_per_s=rate if state == RunState.TRAINING.value else 0.0,
             state=state,
-            lr=snap.lr if snap else float("nan"),
+            lr=snap.lr if snap else self.spec.configs[0].lr,  # as configured, until it runs
             temperature=self.sampling.temperature,
             message=self.notice,
         )

@@ -173,7 +173,10 @@ class KeyActions:
             self.push_screen(HelpScreen())
 
     def action_quit_app(self) -> None:
-        self.exit(0)
+        """Quit; the exit code says whether the run ended well (1: it diverged, its trainer
+        raised, or its process died and was not restarted), as headless mode's does."""
+        stopped = any(lane.snapshot and lane.snapshot.state.stopped for lane in self.lanes)
+        self.exit(return_code=1 if stopped or self.source_lost else 0)
 
     # -- files -------------------------------------------------------------------------------------
 
