@@ -18,6 +18,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from test_serve import free_port, kill_group, rnn_tui_command, wait_until
 
 import rnn_tui.ui.serve as serve_pkg
 from rnn_tui.errors import UserError
+from rnn_tui.ui.serve import guards
 from rnn_tui.ui.serve import server as serve_server
 from rnn_tui.ui.serve.server import SessionServer
 
@@ -228,7 +230,7 @@ def test_an_allow_listed_origin_is_accepted(
 def test_same_host_is_host_and_port(origin: str, host: str | None, same: bool) -> None:
     """If this fails, the Origin check is fooled by a name that merely starts like ours, or
     refuses the page's own origin written another legal way (case, default port, IPv6)."""
-    assert serve_server.origin_matches_host(origin, host) is same
+    assert guards.origin_matches_host(origin, host) is same
 
 
 @pytest.mark.functional
@@ -261,8 +263,8 @@ def test_terminal_size_is_clamped(tmp_path: Path) -> None:
                     assert await report(ws) == {"meta": meta}, asked
 
     asyncio.run(scenario())
-    bounds = (serve_server.MIN_WIDTH, serve_server.MAX_WIDTH)
-    assert bounds + (serve_server.MIN_HEIGHT, serve_server.MAX_HEIGHT) == (lo_w, hi_w, lo_h, hi_h)
+    bounds = (guards.MIN_WIDTH, guards.MAX_WIDTH)
+    assert bounds + (guards.MIN_HEIGHT, guards.MAX_HEIGHT) == (lo_w, hi_w, lo_h, hi_h)
 
 
 GARBAGE: list[str | bytes] = [
@@ -395,6 +397,36 @@ def test_serving_on_all_addresses_warns_at_start(tmp_path: Path) -> None:
         assert server.poll() is None, err.read_text()
         warning = err.read_text()
         assert "0.0.0.0" in warning and "anyone" in warning, warning
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(15) == 0
+    finally:
+        kill_group(server)
+
+
+@pytest.mark.functional
+def test_a_corpus_name_with_escapes_is_shown_safely(tmp_path: Path) -> None:
+    """If this fails, an escape sequence in the corpus's file name reaches the server's terminal
+    in its start-up line (and the page's title) raw, recolouring or retitling the terminal."""
+    corpus = tmp_path / "a\x1b[31mred\x1b]0;title\x07.txt"
+    corpus.write_bytes((ROOT / "corpora" / "tiny.txt").read_bytes())
+    port = free_port()
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        server = subprocess.Popen(
+            [*rnn_tui_command(), str(corpus), "--serve", "--port", str(port)],
+            cwd=ROOT,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    try:
+        wait_until(lambda: server.poll() is not None or "serving" in out.read_text(), 20, "serving")
+        assert server.poll() is None, err.read_text()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
+            html = page.read().decode()
+        for text in (out.read_text(), err.read_text(), html):
+            assert "\x1b" not in text and "\x07" not in text
+        assert "red" in out.read_text()
         server.send_signal(signal.SIGTERM)
         assert server.wait(15) == 0
     finally:

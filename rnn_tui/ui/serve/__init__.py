@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from rnn_tui.errors import UserError
+from rnn_tui.textsafe import sanitize
 
 # The options of the browser view, which the sessions are not given: whether each takes a value.
 # tests/test_serve.py checks this against the command line's parser and its help.
@@ -100,7 +101,7 @@ def serve(
     session = [sys.executable, "-m", "rnn_tui", *session_argv(argv)]
     # exec: the shell becomes the app, so the session's pid is the app's own.
     command = "exec " + shlex.join(session)
-    title = f"rnn-tui · {args.path or args.preset}"
+    title = f"rnn-tui · {sanitize(args.path or args.preset)}"  # shown in the banner and the tab
     server = SessionServer(
         command,
         args.host,

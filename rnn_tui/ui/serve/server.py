@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -26,7 +25,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 import jinja2
@@ -34,6 +32,15 @@ from aiohttp import WSMsgType, hdrs, web
 
 from rnn_tui.errors import UserError
 from rnn_tui.ui.serve import is_loopback
+from rnn_tui.ui.serve.guards import (
+    BadMessage,
+    clamp_size,
+    origin_matches_host,
+    parse_origin,
+    query_int,
+    quote,
+    read_message,
+)
 from rnn_tui.ui.serve.session import SERVER_PID_ENV
 from rnn_tui.ui.serve.textual_serve_glue import STATICS, GroupedAppService, Server, check_version
 
@@ -44,16 +51,22 @@ PIPE_GRACE = 3.0  # seconds after the app ended for its trainer to let go of the
 SHUTDOWN_GRACE = 3.0  # seconds aiohttp waits for open requests when the server stops
 TRY_AGAIN_LATER = 1013  # websocket close code: the server is overloaded, retry later
 BAD_MESSAGE = 1003  # websocket close code: a message the server does not understand
-MIN_WIDTH, MAX_WIDTH = 20, 500  # terminal columns a session may have (asked for more: clamped)
-MIN_HEIGHT, MAX_HEIGHT = 10, 200  # terminal rows a session may have
-DEFAULT_PORTS = {"http": 80, "https": 443}  # the schemes a page (and so an Origin) can have
 NO_FRAMING = {  # on every page: no other site may show it in a frame (clickjacking)
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "frame-ancestors 'none'",
 }
-LOGGED_CHARS = 120  # of a client's header or message quoted in the log
 
 log = logging.getLogger("rnn-tui.serve")
+
+
+def _not_a_double_reap(record: logging.LogRecord) -> bool:
+    """asyncio's child watcher warns "Unknown child process pid N" when a session's process
+    was reaped before it looked (now and then, when a session ends at once): the session is
+    over either way, and its one log line has been written."""
+    return not record.getMessage().startswith("Unknown child process pid")
+
+
+logging.getLogger("asyncio").addFilter(_not_a_double_reap)
 
 
 def full_message(sessions: int) -> str:
@@ -62,90 +75,6 @@ def full_message(sessions: int) -> str:
         f"This rnn-tui server is full: {sessions} of {sessions} sessions are running, and each "
         "trains its own network on the server's processors. Try again later."
     )
-
-
-class BadMessage(ValueError):
-    """A client message that is not one the page sends: the connection is closed."""
-
-
-def clamp_size(width: int, height: int) -> tuple[int, int]:
-    """A terminal size within MIN_/MAX_WIDTH and MIN_/MAX_HEIGHT."""
-    return min(max(width, MIN_WIDTH), MAX_WIDTH), min(max(height, MIN_HEIGHT), MAX_HEIGHT)
-
-
-def read_message(text: str) -> tuple[str, Any]:
-    """A message of the page's terminal as (type, data), size clamped for "resize"; BadMessage
-    for anything else. The page sends `["stdin", str]`, `["resize", {"width": int, "height":
-    int}]`, `["ping", str]`, `["focus"]` and `["blur"]`."""
-    try:
-        envelope = json.loads(text)
-    except (ValueError, RecursionError):
-        raise BadMessage("not JSON") from None
-    if not isinstance(envelope, list) or not envelope or not isinstance(envelope[0], str):
-        raise BadMessage("not a [type, data] list")
-    kind, args = envelope[0], envelope[1:]
-    if kind in ("stdin", "ping") and len(args) == 1 and isinstance(args[0], str):
-        return kind, args[0]
-    if kind in ("focus", "blur") and not args:
-        return kind, None
-    if kind == "resize" and len(args) == 1 and isinstance(args[0], dict):
-        width, height = args[0].get("width"), args[0].get("height")
-        if _is_int(width) and _is_int(height):
-            return kind, clamp_size(width, height)
-    if kind not in ("stdin", "ping", "focus", "blur", "resize"):
-        raise BadMessage(f"unknown type {_quote(kind)}")
-    raise BadMessage(f"malformed {kind!r} message")
-
-
-def query_int(request: web.Request, name: str, default: int) -> int:
-    """The integer in the query parameter `name`, or `default` if it is missing or not one."""
-    try:
-        return int(request.query.get(name, default))
-    except ValueError:
-        return default
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)  # JSON true is no size
-
-
-def parse_origin(origin: str) -> tuple[str, str, int] | None:
-    """(scheme, host, port) of a web origin such as `https://example.com` (lowercase, the
-    default port filled in); None if it is not one: `null`, another scheme, a path."""
-    try:
-        parts = urlsplit(origin)
-        port = parts.port
-    except ValueError:  # a port out of range, a broken IPv6 address
-        return None
-    scheme, host = parts.scheme.lower(), parts.hostname
-    if scheme not in DEFAULT_PORTS or not host or parts.username is not None:
-        return None
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        return None
-    return scheme, host, DEFAULT_PORTS[scheme] if port is None else port
-
-
-def origin_matches_host(origin: str, host: str | None) -> bool:
-    """Whether an Origin header names the host and port of the Host header, that is, whether
-    the page that opens the websocket was served by the server it connects to. A Host without
-    a port has the default port of the Origin's scheme (a TLS proxy may keep the Host)."""
-    parsed = parse_origin(origin)
-    if parsed is None or not host:
-        return False
-    scheme, origin_host, origin_port = parsed
-    try:
-        parts = urlsplit(f"//{host}")
-        port = DEFAULT_PORTS[scheme] if parts.port is None else parts.port
-    except ValueError:
-        return False
-    if parts.username is not None or parts.path or parts.query or parts.fragment:
-        return False
-    return (parts.hostname, port) == (origin_host, origin_port)
-
-
-def _quote(text: str) -> str:
-    """A client's text for the log: quoted, escaped, cut short."""
-    return repr(text[:LOGGED_CHARS] + ("..." if len(text) > LOGGED_CHARS else ""))
 
 
 @dataclass(eq=False)
@@ -256,8 +185,8 @@ class SessionServer(Server):
             log.warning(
                 "refused a websocket from origin %s (host %s): not this server's page; "
                 "--allow-origin allows another",
-                _quote(request.headers.get(hdrs.ORIGIN, "")),
-                _quote(request.headers.get(hdrs.HOST, "")),
+                quote(request.headers.get(hdrs.ORIGIN, "")),
+                quote(request.headers.get(hdrs.HOST, "")),
             )
             return web.Response(status=403, text="403: this page's origin may not open sessions\n")
         websocket = web.WebSocketResponse(heartbeat=15)
