@@ -191,7 +191,8 @@ class TrainerProcess:
         return None
 
     def stop(self, timeout: float = 2.0) -> None:
-        """Ask the worker to quit; terminate it if it does not within `timeout` seconds."""
+        """Ask the worker to quit; kill it if it has not within `timeout` seconds (it ignores
+        SIGTERM, which belongs to the app, so there is no gentler second try)."""
         if self._starter is not None:
             self._starter.join(timeout)  # never leave a worker that starts after we stopped
         if self.process.pid is None:
@@ -199,10 +200,7 @@ class TrainerProcess:
         if self.process.is_alive():
             with contextlib.suppress(OSError, ValueError):
                 self.commands.put(Request(0, Quit()))
-            self.process.join(timeout / 2)
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join(timeout / 2)
+            self.process.join(timeout)
         if self.process.is_alive():
             self.process.kill()  # also what ends a stopped (SIGSTOP) worker
             self.process.join(1.0)

@@ -253,4 +253,4 @@ class KeyActions:
             self.saved_message = export_run(s.export_dir, self.lanes, self.save_model)
         if s.autosave_path and ran:
             self.saved_message = self.save_model(s.autosave_path)[1]
-        self.source.stop(timeout=1.0)
+        self.source.stop(timeout=0.5)  # paused and saved: it has nothing left to finish
