@@ -130,3 +130,37 @@ def test_a_spec_the_worker_cannot_build_is_reported(tmp_path: Path) -> None:
         assert "gone.txt" in proc.ended() and "no such file" in proc.ended()
     finally:
         proc.stop()
+
+
+@pytest.mark.functional
+def test_a_message_cut_by_a_killed_worker_never_blocks_the_poll(tmp_path: Path) -> None:
+    """If this fails, a trainer killed in the middle of sending a snapshot (a weight copy takes
+    a while to write) freezes the app: its next poll waits forever for the rest."""
+    import os
+    import struct
+    import threading
+
+    proc = TrainerProcess(RunSpec(str(TINY), (SMALL,)))
+    proc.start()
+    try:
+        deadline = time.monotonic() + 60
+        while proc.poll() is None:
+            assert time.monotonic() < deadline, "the worker sent nothing"
+            time.sleep(0.05)
+        proc.process.kill()
+        proc.process.join(10)
+        # What a worker killed mid-write leaves in the pipe: a length, and less than it says.
+        os.write(proc.snapshots._writer.fileno(), struct.pack("!i", 100_000) + b"half a snapshot")
+        polled = threading.Event()
+
+        def poll() -> None:
+            for _ in range(10):
+                proc.poll()
+                time.sleep(0.05)
+            polled.set()
+
+        threading.Thread(target=poll, daemon=True).start()
+        assert polled.wait(10), "poll() blocked on the cut message"
+        assert proc.ended() == "the trainer process was killed (SIGKILL)"
+    finally:
+        proc.stop()

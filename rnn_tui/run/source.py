@@ -75,6 +75,11 @@ class TrainerProcess:
         self._ids = itertools.count(1)  # command ids, for matching replies
         self.failure = ""  # why the worker could not start its runs, if it could not
         self.last_heard: float | None = None  # monotonic time the last snapshot arrived
+        # A thread moves snapshots from the pipe to this inbox, so the UI never reads the pipe:
+        # a worker killed in the middle of a message leaves a read that never completes.
+        self._inbox: queue.Queue[tuple[Snapshot, ...]] = queue.Queue()
+        self._reader = threading.Thread(target=self._read_pipe, name="read-snapshots", daemon=True)
+        self._stopping = threading.Event()
         # The child builds its trainers from the spec: the corpus is read where it is used.
         self.process = ctx.Process(
             target=worker_main,
@@ -95,6 +100,7 @@ class TrainerProcess:
         """Start the worker. Starting blocks for a few tenths of a second (a new interpreter);
         `background` does it in a thread so the UI draws at once. Commands sent meanwhile
         wait in the queue."""
+        self._reader.start()
         if background:
             self._starter = threading.Thread(target=self.process.start, name="start-trainer")
             self._starter.start()
@@ -124,21 +130,28 @@ class TrainerProcess:
                 self.commands.put(Request(cid, command))
         return cid
 
+    def _read_pipe(self) -> None:
+        """The reader thread: snapshots into the inbox until the source stops (or the pipe
+        breaks); a Failure is kept as `failure`."""
+        while not self._stopping.is_set():
+            try:
+                item = self.snapshots.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            except (OSError, ValueError, EOFError):  # closed by stop()
+                return
+            self.last_heard = time.monotonic()
+            if isinstance(item[0], Failure):
+                self.failure = item[0].text
+            else:
+                self._inbox.put(item)
+
     def _read(self, timeout: float | None) -> tuple[Snapshot, ...] | None:
-        """The next snapshots from the worker, or None; a Failure is kept, not returned."""
+        """The next snapshots from the worker, or None if none came (within `timeout`)."""
         try:
-            item = (
-                self.snapshots.get_nowait()
-                if timeout is None
-                else self.snapshots.get(timeout=timeout)
-            )
-        except (queue.Empty, OSError, ValueError, EOFError):
+            return self._inbox.get_nowait() if timeout is None else self._inbox.get(timeout=timeout)
+        except queue.Empty:
             return None
-        self.last_heard = time.monotonic()
-        if isinstance(item[0], Failure):
-            self.failure = item[0].text
-            return None
-        return item
 
     def poll(self) -> tuple[Snapshot, ...] | None:
         """The newest snapshots (one per run) since the last poll, or None. Weights, messages
@@ -193,6 +206,7 @@ class TrainerProcess:
     def stop(self, timeout: float = 2.0) -> None:
         """Ask the worker to quit; kill it if it has not within `timeout` seconds (it ignores
         SIGTERM, which belongs to the app, so there is no gentler second try)."""
+        self._stopping.set()
         if self._starter is not None:
             self._starter.join(timeout)  # never leave a worker that starts after we stopped
         if self.process.pid is None:
