@@ -91,6 +91,7 @@ def test_learning_rate_keys_reach_the_trainer(tiny) -> None:
     async def script(app: RnnApp, pilot) -> None:
         await pilot.press("plus")
         await wait_for(pilot, lambda: math.isclose(app.snapshot.record.lr, SMALL.lr * 1.5))
+        assert app.notice == "learning rate 0.0045"  # the run's own answer does not replace it
         await pilot.press("minus", "minus")
         await wait_for(pilot, lambda: math.isclose(app.snapshot.record.lr, SMALL.lr / 1.5))
 
@@ -126,6 +127,7 @@ def test_c_cycles_clipping(tiny) -> None:
         assert app.snapshot.clip_mode == "norm"
         await pilot.press("c")
         await wait_for(pilot, lambda: app.snapshot.clip_mode == "off")
+        assert app.notice == "clipping off"
         await pilot.press("c")
         await wait_for(pilot, lambda: app.snapshot.clip_mode == "norm")
 

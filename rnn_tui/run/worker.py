@@ -240,7 +240,13 @@ class TrainerLoop:
         changes = {k: v for k, v in vars(cmd).items() if v is not None}
         for run in self.runs:
             run.trainer.set_config(run.trainer.config.with_(**changes))
-        return Reply(0, True, ", ".join(f"{k} {v}" for k, v in changes.items()))
+        return Reply(
+            0,
+            True,
+            ", ".join(
+                f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in changes.items()
+            ),
+        )
 
     def _switch_cell(self, cmd: SwitchCell) -> Reply:
         """A new model of another cell, same corpus and settings, from the seed."""

@@ -99,6 +99,7 @@ class RnnApp(KeyActions, App[int]):
         self.neuron_view = False  # whether the first lane shows the neuron view
         self.notice = ""  # last message for the status line
         self.source_lost = ""  # how the source ended, once it has
+        self.awaited: set[int] = set()  # ids of requests whose replies the status shows
         self.silent = False  # no snapshot for SILENCE seconds (a stopped or stuck trainer)
         self._next_check = 0.0  # monotonic time of the next look at the source
         self._last_chart = 0.0  # monotonic time of the last chart redraw
@@ -248,8 +249,10 @@ class RnnApp(KeyActions, App[int]):
         snap = snaps[0]
         if snap.message:
             self.notice = snap.message
-        for reply in snap.replies:  # answers to `s` and the like
-            self.notice = reply.text
+        for reply in snap.replies:  # the answer to `s`: where it saved, or why it could not
+            if reply.id in self.awaited:
+                self.awaited.discard(reply.id)
+                self.notice = reply.text
         self.update_status()
         self._stale = {"loss", "grads"}
         self._draw_charts()

@@ -53,6 +53,7 @@ class KeyActions:
     lanes: list[Lane]  # one per run
     notice: str  # the status line's message
     source_lost: str  # how the source ended, once it has
+    awaited: set[int]  # ids of requests whose replies the status shows
     silent: bool  # the source has not answered for a while
     saved_message: str | None  # what the final save said
     neuron_unit: int  # the hidden unit the neuron view shows
@@ -188,7 +189,7 @@ class KeyActions:
         if self.source_lost:  # nobody to ask: write the weights the app holds
             self.say(save_held(path, self.lanes, self.spec, self.vocab.chars))
         else:
-            self.source.send(Save(path))  # its reply becomes the notice
+            self.awaited.add(self.source.send(Save(path)))  # its reply becomes the notice
             self.say(f"saving {path} ...")
 
     def action_screenshot(self) -> None:
