@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import TINY
+from conftest import TINY, wait_until
 
 from rnn_tui.engine.checkpoint import load_checkpoint
 from rnn_tui.engine.config import Config
@@ -92,16 +92,19 @@ def test_answered_commands_reply_under_their_id(tiny, tmp_path: Path) -> None:
     assert not replies[9].ok and "not in the vocabulary" in replies[9].text
 
 
+def running_worker() -> TrainerProcess:
+    """A trainer process that has sent its first snapshots."""
+    proc = TrainerProcess(RunSpec(str(TINY), (SMALL,)))
+    proc.start()
+    wait_until(lambda: proc.poll() is not None, what="the worker's first snapshot")
+    return proc
+
+
 @pytest.mark.functional
 def test_a_command_to_a_dead_worker_returns_at_once(tmp_path: Path) -> None:
     """If this fails, a key pressed after the trainer process died hangs the app."""
-    proc = TrainerProcess(RunSpec(str(TINY), (SMALL,)))
-    proc.start()
+    proc = running_worker()
     try:
-        deadline = time.monotonic() + 60
-        while proc.poll() is None:
-            assert time.monotonic() < deadline, "the worker sent nothing"
-            time.sleep(0.05)
         proc.process.kill()
         proc.process.join(10)
         t0 = time.monotonic()
@@ -140,13 +143,8 @@ def test_a_message_cut_by_a_killed_worker_never_blocks_the_poll(tmp_path: Path) 
     import struct
     import threading
 
-    proc = TrainerProcess(RunSpec(str(TINY), (SMALL,)))
-    proc.start()
+    proc = running_worker()
     try:
-        deadline = time.monotonic() + 60
-        while proc.poll() is None:
-            assert time.monotonic() < deadline, "the worker sent nothing"
-            time.sleep(0.05)
         proc.process.kill()
         proc.process.join(10)
         # What a worker killed mid-write leaves in the pipe: a length, and less than it says.
