@@ -120,18 +120,18 @@ def _suffix_losses(
     model: Cell, params: Params, X: np.ndarray, Y: np.ndarray, b: int, t: int, state: State
 ) -> tuple[float, float]:
     """Stream b's losses as functions of its state after 0-based step t, by rerunning the
-    window's tail from `state`: (L_b = mean loss over the window's T steps, l_bT = the last
-    step's loss). Step t's own output reads h_t = state[0]; only the steps from t on depend on
-    the state after step t."""
+    window's tail from `state`: (S_b = the sum of its losses over the window's T steps, l_bT =
+    the last step's loss). Step t's own output reads h_t = state[0]; only the steps from t on
+    depend on the state after step t."""
     T = X.shape[1]
     Why, by = params["Why"], params["by"]
     own = cross_entropy((state[0] @ Why.T + by)[None], Y[b : b + 1, t : t + 1])
     if t == T - 1:
-        return own / T, own
+        return own, own
     logits, _ = model.forward(params, X[b : b + 1, t + 1 :], state)
     tail = cross_entropy(logits, Y[b : b + 1, t + 1 :]) * (T - 1 - t)  # sum over later steps
     last = cross_entropy(logits[:, -1:], Y[b : b + 1, -1:])
-    return (own + tail) / T, last
+    return own + tail, last
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -195,6 +195,25 @@ def test_lstm_cell_gradient_profile_matches_finite_differences(seed: int) -> Non
             np.testing.assert_allclose(o * np.tanh(c), states[t + 1][0], rtol=1e-12)
             want[t] += np.linalg.norm(numerical_grad(loss_of_c, c)) / B
     assert max_rel_error(prof.cell_grad_t, want) <= TOL
+
+
+@pytest.mark.parametrize("cell", ("rnn", *CELLS))
+@pytest.mark.parametrize("with_resets", [False, True])
+def test_both_profiles_meet_at_the_last_step(cell: str, with_resets: bool) -> None:
+    """If this fails, the gradient pane draws its two measures on two scales: at t = T only the
+    last step's loss reaches h_T, so the whole window's gradient and the last step's must be
+    the same number there, and the blue bar must end exactly at the orange mark."""
+    model, params, X, Y, state = small_problem(5, cell, T=9)
+    reset = None
+    if with_resets:
+        reset = np.zeros(X.shape, bool)
+        reset[0, 3] = reset[1, 0] = reset[2, 8] = True  # stream 2: reset before the last step
+    prof = model.loss_and_grads(params, X, Y, state, reset=reset).profile
+    assert prof is not None
+    assert prof.grad_t.dtype == prof.grad_last_t.dtype == np.float64
+    assert prof.grad_last_t[-1] > 0
+    assert prof.grad_t[-1] == pytest.approx(prof.grad_last_t[-1], rel=1e-14)
+    assert np.all(prof.grad_t[:-1] != prof.grad_last_t[:-1])  # earlier steps: more losses
 
 
 @pytest.mark.parametrize("cell", CELLS)

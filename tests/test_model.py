@@ -40,17 +40,17 @@ def test_parameter_gradients_match_finite_differences(seed: int) -> None:
 
 def _suffix_losses(model, params, X, Y, b: int, t: int, h: np.ndarray) -> tuple[float, float]:
     """Stream b's losses as functions of its state h_t (0-based t), by rerunning the window's
-    tail from h: (L_b = mean loss over the window's T steps, l_bT = the last step's loss).
-    Only the steps from t on depend on h_t."""
+    tail from h: (S_b = the sum of its losses over the window's T steps, l_bT = the last step's
+    loss). Only the steps from t on depend on h_t."""
     T = X.shape[1]
     Why, by = params["Why"], params["by"]
     own = cross_entropy((h @ Why.T + by)[None], Y[b : b + 1, t : t + 1])  # step t's own output
     if t == T - 1:
-        return own / T, own
+        return own, own
     logits, _ = model.forward(params, X[b : b + 1, t + 1 :], (h,))
     tail = cross_entropy(logits, Y[b : b + 1, t + 1 :]) * (T - 1 - t)  # sum over later steps
     last = cross_entropy(logits[:, -1:], Y[b : b + 1, -1:])
-    return (own + tail) / T, last
+    return own + tail, last
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -33,14 +33,14 @@ class StepRecord:
     smooth_loss: float  # exponential moving average of `loss`
     val_loss: float | None  # latest held-out loss, nats/char; None before the first evaluation
     val_step: int | None  # the step at which `val_loss` was measured
-    grad_t: np.ndarray  # (T,) mean_b ||dL_b/dh_t||, oldest step first
-    grad_last_t: np.ndarray  # (T,) mean_b ||dl_T/dh_t||: the last step's loss carried back
+    grad_t: np.ndarray  # (T,) mean_b ||dS_b/dh_t||, S_b = the sum of the stream's T losses
+    grad_last_t: np.ndarray  # (T,) mean_b ||dl_bT/dh_t||: the last step's loss carried back
     grad_norm: float  # global gradient norm before clipping
     clipped: bool  # whether clipping changed the gradient
     chars_per_s: float  # training throughput, smoothed over recent steps
     lr: float  # learning rate used for this step
     diverged: bool  # loss, gradient or weights turned NaN/inf: stopped, last finite weights kept
-    cell_grad_t: np.ndarray | None = None  # (T,) mean_b ||dL_b/dc_t|| (LSTM only)
+    cell_grad_t: np.ndarray | None = None  # (T,) mean_b ||dS_b/dc_t|| (LSTM only)
     spectral_norm: float | None = None  # largest singular value of W_hh (vanilla RNN only)
 
     def to_json(self, cell: str) -> dict[str, Any]:

@@ -38,12 +38,14 @@ class GradProfile:
     """How strongly the gradient reaches each step of one BPTT window, averaged over streams.
 
     Index 0 is the oldest step of the window (t = 1), index T-1 the newest (t = T).
-    Both are per stream and per character, so they do not depend on the batch size.
+    Both are gradients of one stream's own losses, each step's loss counted once, so they share
+    one scale: l_bT is one of the T terms of S_b, and at t = T, where no other term reaches,
+    grad_t equals grad_last_t. Per stream, so neither depends on the batch size.
     """
 
-    grad_t: np.ndarray  # (T,) mean_b ||dL_b/dh_t||, L_b = the stream's mean loss over the window
+    grad_t: np.ndarray  # (T,) mean_b ||dS_b/dh_t||, S_b = the sum of the stream's T losses
     grad_last_t: np.ndarray  # (T,) mean_b ||dl_bT/dh_t||, l_bT = the stream's loss at step T alone
-    cell_grad_t: np.ndarray | None = None  # (T,) mean_b ||dL_b/dc_t||, LSTM only
+    cell_grad_t: np.ndarray | None = None  # (T,) mean_b ||dS_b/dc_t||, LSTM only
 
     @property
     def last_ratio(self) -> float:
@@ -111,22 +113,21 @@ def readout(
     return loss, dWhy, dby, dh_out
 
 
-def profile_from(
-    dh_all: np.ndarray, dc_all: np.ndarray | None = None, n_per_stream: int = 1
-) -> GradProfile:
+def profile_from(dh_all: np.ndarray, dc_all: np.ndarray | None = None, n: int = 1) -> GradProfile:
     """Reduce stacked per-step gradients (time-major) to a `GradProfile`.
 
-    dh_all: (T, 2, B, H): [:, 0] = dL/dh_t of the mean loss, [:, 1] = dl_bT/dh_t of the last
-    step's per-stream loss. dc_all: (T, B, H) or None. `n_per_stream` = B rescales [:, 0] from
-    the mean over all streams to one stream's mean loss."""
+    dh_all: (T, 2, B, H): [:, 0] = dL/dh_t of the mean loss L over all B*T predictions,
+    [:, 1] = dl_bT/dh_t of the last step's per-stream loss. dc_all: (T, B, H) (dL/dc_t) or
+    None. `n` = B*T rescales the mean loss's gradients to those of S_b, the sum of stream b's
+    own T losses: L = sum_b S_b / (B*T), and h_t of stream b feeds S_b alone."""
     norms = np.sqrt(np.einsum("tkbh,tkbh->tkb", dh_all, dh_all))  # (T, 2, B) per-stream norms
     mean = norms.mean(axis=2, dtype=np.float64)  # (T, 2): average over streams
     cell = None
     if dc_all is not None:
         c_norms = np.sqrt(np.einsum("tbh,tbh->tb", dc_all, dc_all))  # (T, B)
-        cell = _frozen(c_norms.mean(axis=1, dtype=np.float64) * n_per_stream)
+        cell = _frozen(c_norms.mean(axis=1, dtype=np.float64) * n)
     return GradProfile(
-        grad_t=_frozen(mean[:, 0] * n_per_stream),
+        grad_t=_frozen(mean[:, 0] * n),
         grad_last_t=_frozen(mean[:, 1].copy()),
         cell_grad_t=cell,
     )
@@ -368,7 +369,7 @@ class Cell(ABC):
         dWx = np.ascontiguousarray(scatter_rows(Xt.reshape(-1), d_in, self.V).T)  # column x_t
         wx, wh, b = self.names
         grads = {wx: dWx, wh: back.dWh, b: d_in.sum(axis=0), "Why": dWhy, "by": dby}
-        prof = profile_from(back.dh_all, back.dc_all, n_per_stream=B) if profile else None
+        prof = profile_from(back.dh_all, back.dc_all, n=B * T) if profile else None
         return LossAndGrads(loss=loss, grads=grads, state=trace.final_state(), profile=prof)
 
     def loss(
