@@ -53,7 +53,9 @@ def fixed_snapshot(vocab_size: int) -> Snapshot:
     val = 1.55 + (uniform - 1.55) * np.exp(-val_steps / 150)
     t = np.arange(T)
     grad_last = 2.0 * 0.7 ** (T - 1 - t)  # fades by 0.7 per step back in time
-    grad_t = 0.05 + 0.02 * np.cos(t / 3)
+    # Every later step's loss adds its own fading share: the bars rise to the left and meet
+    # the last step's mark at t = T, where only that loss reaches.
+    grad_t = 2.0 * (1 - 0.7 ** (T - t)) / (1 - 0.7)
     history = np.array([grad_last * (1 + 0.1 * math.sin(k)) for k in range(40)])
     record = StepRecord(
         step=1200,

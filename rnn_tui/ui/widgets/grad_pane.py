@@ -3,7 +3,7 @@
 Layout, top to bottom::
 
     ratio g_last[1]/g_last[T] = 3.2e-05  |g| = 0.84  clip 5.0  CLIPPED
-    █ grad_t  ━ grad_last_t  each column = 3 steps
+    █ grad_t (sum of all T losses)  ━ grad_last_t (loss at t=T only)  each column = 3 steps
     1e0 ┤ ▂▄▆███...          bars: grad_t (blue); ━ marker: grad_last_t (orange)
     1e-4┤ ...
         t=1           t=50
@@ -127,8 +127,10 @@ class GradPane(DrawnPane):
         """Replace the displayed gradients.
 
         Args:
-            grad_t: (T,) norm of the total gradient reaching h_t; index 0 is t=1 (oldest).
-            grad_last_t: (T,) norm of the last step's loss gradient carried back to h_t.
+            grad_t: (T,) norm of the gradient of the window's T losses, summed, at h_t;
+                index 0 is t=1 (oldest).
+            grad_last_t: (T,) norm of the gradient of the last step's loss alone at h_t, on
+                the same scale: it is one term of grad_t's sum, and equals grad_t at t=T.
             history: (K, T) recent ``grad_last_t`` rows, oldest row first; K may be 0.
             clip: gradient-norm clipping threshold, or ``None`` when clipping is off.
             clipped: whether the latest update was clipped.
@@ -205,10 +207,10 @@ class GradPane(DrawnPane):
         """Key tokens explaining bars, marker, column grouping and special markers."""
         k1 = Text()
         k1.append("█", rgb_style(BAR_RGB))
-        k1.append(" grad_t")
+        k1.append(" grad_t (sum of all T losses)")
         k2 = Text()
         k2.append(MARKER_CHAR, rgb_style(LAST_RGB, bold=True))
-        k2.append(" grad_last_t")
+        k2.append(" grad_last_t (loss at t=T only)")
         toks = [k1, k2] if legend else []
         if group > 1:
             toks.append(Text(f"each column = {group} steps", Style(italic=True)))

@@ -32,22 +32,34 @@ yes/no questions the model would still need, on average, to pin down each charac
 
 ## Gradient pane
 
-Training uses backpropagation through time: the error at each step is sent backwards through
-the last T steps of the unrolled network. The pane shows how big that signal is at each step
-t = 1 … T (oldest on the left, newest on the right).
+Training uses backpropagation through time: the network makes a guess, and so has a loss, at
+every step of a window of T steps, and each loss sends a learning signal (a gradient) back to
+the hidden states h_t of the steps before it. The pane shows how big that signal is at each
+step t = 1 … T (oldest on the left, newest on the right), for one stream of text. Both
+measures are gradients of the losses themselves, each loss counted once, so they share one
+scale.
 
-* **grad_t** (blue bars): the total gradient reaching the hidden state h_t, from all the losses
-  at step t and after.
-* **grad_last_t** (orange ━ marks): only the gradient of the *last* step's loss, carried back
-  to step t. This is the textbook vanishing/exploding-gradient profile.
+* **grad_t** (blue bars): the gradient of the **sum of all T losses** of the window, at h_t.
+  Every loss from step t on reaches h_t, so the early steps collect more of them: blue bars
+  that **rise towards the left are normal** in healthy training, not a warning.
+* **grad_last_t** (orange ━ marks): the gradient of **the last step's loss alone** (the loss
+  at t = T), carried back to h_t. It is one of the terms in grad_t's sum. At t = T no other
+  loss reaches, so there the mark sits exactly on the top of the bar.
 * The vertical axis is **logarithmic**: each labelled decade (1e-3, 1e-2, …) is ten times the one
   below it. A straight slope means the signal shrinks or grows by the same factor at every step.
-* **ratio g_last[1]/g_last[T]** compares the first and last step of the window. A value like
-  1e-8 means the first step gets essentially no learning signal from the last one: the gradient
-  **vanishes**, and the network cannot learn dependencies that long.
-* Bars rising towards the left (a huge ratio) mean the gradient **explodes**; one bad update can
-  wreck the weights. That is why **gradient clipping** exists: when the total gradient norm |g|
-  exceeds the clip value, it is scaled down, and the header shows **CLIPPED**.
+* **Read vanishing and exploding gradients from the orange marks**, right to left: they show
+  what is left of one loss's signal after travelling back from step T to step t. Marks that
+  **fall away** to the left by several decades mean the gradient **vanishes**: the first steps
+  of the window hear almost nothing from the last one, so the network cannot learn
+  dependencies that long. Marks that **climb** to the left mean it **explodes**: one bad
+  update can wreck the weights.
+* **ratio g_last[1]/g_last[T]** says the same in one number: the first orange mark divided by
+  the last. The closer to 1, the further back the signal reaches; 1e-8 means the first step
+  gets a hundred-millionth of what the last step gets (vanishing); far above 1 means it
+  explodes.
+* **Gradient clipping** guards against explosions: when the norm |g| of the gradient of all
+  the weights together exceeds the clip value, it is scaled down, and the header shows
+  **CLIPPED**.
 * When there are more timesteps than columns, several steps share one column (their largest
   value is drawn) and the key says "each column = N steps". "!" marks NaN/inf values.
 * The **heat strip** underneath repeats grad_last_t for recent training steps, one row each,
