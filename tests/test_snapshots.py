@@ -121,5 +121,7 @@ def test_help_screen(snap_compare) -> None:
         await show_fixed(pilot)
         await pilot.press("question_mark")
         await pilot.pause()
+        v = pilot.app.vocab.size  # the help quotes the corpus's own V and ln V
+        assert f"V = {v}." in pilot.app.screen.query_one("#help-text").source
 
     assert snap_compare(fixed_app(), terminal_size=(80, 24), run_before=open_help)

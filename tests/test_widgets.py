@@ -13,13 +13,16 @@ from collections.abc import Awaitable, Callable
 
 import numpy as np
 import pytest
+from rich.style import Style
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.widget import Widget
 
 from rnn_tui.textsafe import sanitize
 from rnn_tui.ui.widgets import GradPane, HelpScreen, LossChart, NeuronView, SamplePane, StatusBar
+from rnn_tui.ui.widgets.colours import UNIFORM_RGB
 from rnn_tui.ui.widgets.grad_pane import N_HEAT
+from rnn_tui.ui.widgets.help_screen import help_markdown
 from rnn_tui.ui.widgets.loss_chart import WAITING_TEXT, downsample
 from rnn_tui.ui.widgets.neuron_view import BLUE, GREY, PALETTE, RED, WHITE, palette_index
 
@@ -158,6 +161,66 @@ def test_loss_chart_edge_cases_do_not_crash() -> None:
         assert len(lines) <= h
         assert all(len(line) <= w for line in lines)
     assert "1.83" in chart.build_text(19, 5).plain  # too small to plot: numbers only
+
+
+def _tick_rows(lines: list[str]) -> dict[float, int]:
+    """The loss chart's y ticks: value -> row, read off the labels left of the axis."""
+    ticks = {}
+    for row, line in enumerate(lines):
+        label = line.split("┤")[0].strip() if "┤" in line else ""
+        if label:
+            ticks[float(label)] = row
+    return ticks
+
+
+@pytest.mark.parametrize(("vocab_size", "size"), [(30, (60, 20)), (69, (38, 9)), (200, (90, 30))])
+def test_loss_chart_draws_the_uniform_guess_line_at_ln_v(
+    vocab_size: int, size: tuple[int, int]
+) -> None:
+    """If this fails, the loss pane's reference line is not where guessing uniformly among the
+    V characters would put the loss, so a class misreads how much the model has learned."""
+    uniform = math.log(vocab_size)
+    chart = LossChart(vocab_size=vocab_size)
+    assert chart.uniform == pytest.approx(uniform, rel=1e-15)  # the value the line is drawn at
+    steps = np.arange(1, 2001, dtype=float)
+    train = 1.0 + 5.8 * np.exp(-steps / 300)  # from above ln V to well below it
+    chart.set_data(steps, train, np.zeros(0), np.zeros(0))
+    text = chart.build_text(*size)
+    lines = text.plain.split("\n")
+    rows = [r for r, line in enumerate(lines) if f"ln V = {uniform:.2f}" in line]
+    assert len(rows) == 1, text.plain
+    row = rows[0]
+    # Where the y axis puts ln V: between the rows of the ticks on either side of it.
+    ticks = _tick_rows(lines)
+    above = min(v for v in ticks if v > uniform)
+    below = max(v for v in ticks if v < uniform)
+    want = ticks[below] + (uniform - below) / (above - below) * (ticks[above] - ticks[below])
+    assert abs(row - want) < 1, (row, want, ticks)
+    # The row is dotted in the line's grey, left of the label.
+    start = sum(len(line) + 1 for line in lines[:row])
+    grey = set()
+    for span in text.spans:
+        colour = Style.parse(span.style).color if isinstance(span.style, str) else span.style.color
+        if (
+            colour is not None
+            and colour.triplet is not None
+            and tuple(colour.triplet) == UNIFORM_RGB
+        ):
+            grey.update(range(span.start, span.end))
+    dots = [i for i in range(start, start + len(lines[row])) if i in grey]
+    assert len(dots) >= 3 and all("\u2800" < text.plain[i] <= "\u28ff" for i in dots), lines[row]
+
+
+def test_loss_chart_keeps_ln_v_in_view_and_needs_the_vocabulary() -> None:
+    """If this fails, the ln V line falls off a chart whose losses are all below it (a resumed
+    run), or a chart that does not know V invents a line."""
+    steps = np.arange(1, 501, dtype=float)
+    low = 1.2 + 0.1 * np.exp(-steps / 100)  # far below ln 65 = 4.17
+    known, unknown = LossChart(vocab_size=65), LossChart()
+    for chart in (known, unknown):
+        chart.set_data(steps, low, np.zeros(0), np.zeros(0))
+    assert f"ln V = {math.log(65):.2f}" in known.build_text(60, 16).plain
+    assert "ln V" not in unknown.build_text(60, 16).plain and unknown.uniform is None
 
 
 @pytest.mark.functional
@@ -525,6 +588,17 @@ def test_status_bar_state_colours_differ() -> None:
 
 
 # ----------------------------------------------------------------------------- HelpScreen
+
+
+def test_help_gives_the_corpus_own_uniform_loss() -> None:
+    """If this fails, the help quotes a uniform-guess loss for some other vocabulary than the
+    one the status line shows, or makes one up when it does not know V."""
+    text = help_markdown(69)
+    assert f"**ln(V)** nats: {math.log(69):.2f} for this corpus's V = 69." in text
+    assert "4.23" in text and "65" not in text
+    plain = help_markdown()
+    assert "ln(V)" in plain and "for this corpus" not in plain
+    assert HelpScreen(69).vocab_size == 69
 
 
 @pytest.mark.functional

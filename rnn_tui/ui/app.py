@@ -108,7 +108,7 @@ class RnnApp(KeyActions, App[int]):
         self._type_credit = 0.0
         self._key_trace = os.environ.get(KEY_TRACE_ENV)  # for the latency benchmark
         # The panes, kept by reference: timers may fire while another screen is on top.
-        self.loss_chart = LossChart(id="loss")
+        self.loss_chart = LossChart(id="loss", vocab_size=vocab.size)
         self.loss_digits = Digits("", id="loss-digits")  # the loss, large, in big windows
         self.status_bar = StatusBar(id="status")
         self.footer = Footer(compact=True)

@@ -171,7 +171,7 @@ class KeyActions:
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.vocab.size))
 
     def action_quit_app(self) -> None:
         """Quit; the exit code says whether the run ended well (1: it diverged, its trainer

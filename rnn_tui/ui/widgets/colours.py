@@ -16,6 +16,8 @@ RUN_RGBS: list[tuple[RGB, RGB]] = [
     ((255, 150, 40), (255, 200, 140)),
 ]
 """(curve, lighter held-out curve) of each run in compare mode."""
+UNIFORM_RGB: RGB = (140, 140, 140)
+"""The loss chart's dotted line at ln V, the loss of guessing uniformly (a grey for both themes)."""
 BAR_RGB: RGB = (50, 110, 190)
 """grad_t bars (a muted blue, so the orange grad_last_t marks stand out on top of them)."""
 LAST_RGB: RGB = (255, 150, 40)

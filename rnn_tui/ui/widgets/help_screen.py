@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -10,7 +12,19 @@ from textual.widgets import Markdown, Static
 
 from rnn_tui.ui.actions import help_table
 
-HELP_MARKDOWN = f"""\
+
+def uniform_line(vocab_size: int | None) -> str:
+    """The help's sentence on guessing uniformly, with this corpus's numbers when known."""
+    head = "A model that guesses uniformly among the V characters of the vocabulary scores"
+    if vocab_size is None or vocab_size < 1:
+        return f"{head} **ln(V)** nats."
+    v = int(vocab_size)
+    return f"{head} **ln(V)** nats: {math.log(v):.2f} for this corpus's V = {v}."
+
+
+def help_markdown(vocab_size: int | None = None) -> str:
+    """The help text; `vocab_size`, when given, puts the corpus's own ln(V) in it."""
+    return f"""\
 # What you are looking at
 
 A small recurrent neural network reads the corpus one character at a time and learns to guess
@@ -23,8 +37,8 @@ The loss is the average surprise of the model at the next character, measured in
 character** (natural log). Divide by ln 2 ≈ 0.693 to get **bits per character**: the number of
 yes/no questions the model would still need, on average, to pin down each character.
 
-* A model that guesses uniformly among the V characters of the vocabulary scores **ln(V)** nats
-  (about 4.2 for V = 65). Anything below that means it has learned something.
+* {uniform_line(vocab_size)} The grey dotted line marks it on the
+  chart. Anything below that means the model has learned something.
 * The **train** curve is the smoothed loss on the text it is learning from.
 * The **held-out** curve is the loss on text it never trains on. That is the honest number: if
   train keeps falling while held-out stalls or rises, the model is memorising instead of
@@ -89,6 +103,9 @@ Press **?**, **Esc** or **q** to close this help.
 """
 
 
+HELP_MARKDOWN = help_markdown()  # the text without a corpus's numbers
+
+
 class HelpScreen(ModalScreen[None]):
     """Modal help explaining the panes and the keys; closes on escape, q or ?."""
 
@@ -123,12 +140,17 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
+    def __init__(self, vocab_size: int | None = None) -> None:
+        """`vocab_size`: the corpus's V, so the help can give its ln(V); None leaves it out."""
+        super().__init__()
+        self.vocab_size = vocab_size
+
     def compose(self) -> ComposeResult:
         """A scrollable box with the help text."""
         with VerticalScroll(id="help-box") as box:
             box.border_title = "rnn-tui help"
             yield Static("↑/↓ or PgUp/PgDn to scroll · ?, Esc or q to close", id="help-footer")
-            yield Markdown(HELP_MARKDOWN, id="help-text")
+            yield Markdown(help_markdown(self.vocab_size), id="help-text")
 
     def on_mount(self) -> None:
         """Focus the scroll box so arrow keys scroll the help."""

@@ -1,4 +1,5 @@
-"""Loss curve widget: smoothed training loss and held-out loss against step, drawn with plotext.
+"""Loss curve widget: smoothed training loss and held-out loss against step, drawn with plotext,
+under a dotted line at ln V, the loss of guessing uniformly among the V characters.
 
 Only plotext's public API is used: ``plotext.figure`` (its one master figure), ``plotext.terminal``,
 ``plotext.marker`` and ``plotext.pixel``. plotext 6 has no public way to make a second figure, so
@@ -17,13 +18,25 @@ from rich.text import Text
 
 from rnn_tui.engine.model import LN2
 from rnn_tui.textsafe import sanitize
-from rnn_tui.ui.widgets.colours import HELD_OUT_RGB, RUN_RGBS, TRAIN_RGB, rgb_style
+from rnn_tui.ui.widgets.colours import HELD_OUT_RGB, RUN_RGBS, TRAIN_RGB, UNIFORM_RGB, rgb_style
 from rnn_tui.ui.widgets.drawn import DrawnPane, flow
 
 MIN_PLOT_WIDTH = 20
 MIN_PLOT_HEIGHT = 6
 
 WAITING_TEXT = "waiting for the first step"
+
+
+def uniform_loss(vocab_size: int | None) -> float | None:
+    """ln V: the loss, in nats/char, of a model that gives each of V characters 1/V. None when
+    V is unknown."""
+    return math.log(vocab_size) if vocab_size is not None and vocab_size >= 1 else None
+
+
+def uniform_label(value: float, room: int) -> str:
+    """The label written on the ln V line, as long as `room` cells allow."""
+    long = f"uniform guess ln V = {value:.2f}"
+    return long if len(long) + 4 <= room else f"ln V = {value:.2f}"
 
 
 def _finite_pairs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +140,8 @@ class LossChart(DrawnPane):
     """Live loss curve: smoothed training loss and held-out loss (nats/char) against step.
 
     Call :meth:`set_data` from the UI thread whenever new numbers arrive; the chart redraws only
-    when the data or the widget size changed.
+    when the data or the widget size changed. Given the vocabulary size V, it also draws a
+    labelled dotted line at ln V, which the y range always includes.
     """
 
     def __init__(
@@ -135,9 +149,12 @@ class LossChart(DrawnPane):
         name: str | None = None,
         id: str | None = None,  # noqa: A002 - Textual's own parameter name
         classes: str | None = None,
+        vocab_size: int | None = None,
     ) -> None:
-        """Create an empty chart (it shows "waiting for the first step" until data arrives)."""
+        """Create an empty chart (it shows "waiting for the first step" until data arrives).
+        `vocab_size`: the corpus's V, for the ln V line; None draws no line."""
         super().__init__(name=name, id=id, classes=classes)
+        self.uniform = uniform_loss(vocab_size)  # ln V, nats/char, or None
         self._series: list[_Series] = []  # what is drawn, in drawing order
         self._title_extra = ""
         self._has_any = False
@@ -264,6 +281,8 @@ class LossChart(DrawnPane):
         Text."""
         xs_all = np.concatenate([series.xs for series in self._series])
         ys_all = np.concatenate([series.ys for series in self._series])
+        if self.uniform is not None:  # the ln V line is always in view
+            ys_all = np.append(ys_all, self.uniform)
         x_lo, x_hi = float(xs_all.min()), float(xs_all.max())
         y_lo, y_hi = float(ys_all.min()), float(ys_all.max())
         if x_hi <= x_lo:
@@ -294,6 +313,17 @@ class LossChart(DrawnPane):
         # Braille cells hold 2 dot columns; one point per cell, joined by lines, draws a smooth
         # curve at half the cost of one point per dot column.
         max_points = canvas_w
+        if self.uniform is not None:
+            # The ln V line, before the curves, which are drawn over it: one braille dot per
+            # cell, so it is dotted and on the curves' own scale; its label at the right end,
+            # on the same row.
+            n = max(2, canvas_w)
+            dots = plt.marker("braille", plt.pixel(foreground=UNIFORM_RGB))
+            fig.draw(
+                fig.signal(np.linspace(x_lo, x_hi, n).tolist(), [self.uniform] * n, marker=dots)
+            )
+            label = uniform_label(self.uniform, canvas_w)
+            fig.draw(fig.text(x_hi, self.uniform, label, alignment="right"))
         for xs, ys, rgb in ((series.xs, series.ys, series.rgb) for series in self._series):
             if xs.size == 0:
                 continue
