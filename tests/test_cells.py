@@ -140,7 +140,7 @@ def test_per_timestep_gradient_norms_match_finite_differences(cell: str, seed: i
     """If this fails, the gradient pane draws a profile that is not the network's: a class
     would be shown vanishing or exploding gradients that are not there.
 
-    dL/dh_t is the total gradient reaching h_t (through its output and the next step's gates),
+    dS_b/dh_t is the total gradient reaching h_t (through its output and the next step's gates),
     so it is checked by perturbing h_t with the rest of the state (the LSTM's c_t) held fixed:
     h_t does not feed c_t, only later steps."""
     model, params, X, Y, state = small_problem(seed, cell)
@@ -168,7 +168,7 @@ def test_per_timestep_gradient_norms_match_finite_differences(cell: str, seed: i
 def test_lstm_cell_gradient_profile_matches_finite_differences(seed: int) -> None:
     """If this fails, the pane's cell-state curve (the LSTM's memory lane) is not the network's.
 
-    dL/dc_t is the total gradient reaching c_t: everything downstream of c_t follows a change
+    dS_b/dc_t is the total gradient reaching c_t: everything downstream of c_t follows a change
     of it, everything upstream stays. Downstream of c_t are h_t = o_t tanh(c_t) (with o_t fixed:
     it is computed from h_{t-1} and x_t, before c_t), h_t's own output, and every later step,
     which reads both h_t and c_t. So the function checked is: from h_{t-1} and x_t take o_t,
