@@ -192,3 +192,13 @@ def test_worker_does_not_outlive_a_killed_app(tmp_path: Path) -> None:
         assert gone_within(kids, 2.0) == []
     finally:
         tmux("kill-session", "-t", session)
+
+
+@pytest.mark.functional
+@pytest.mark.needs("tmux")
+def test_the_terminal_going_away_ends_the_app(tmp_path: Path) -> None:
+    """If this fails, closing the terminal (an SSH link dropping, a tmux session killed) leaves
+    the app waiting forever to restore a screen that is gone, with its trainer beside it."""
+    session, app, kids = start_app(tmp_path)
+    tmux("kill-session", "-t", session)
+    assert gone_within([app, *kids], 10.0) == []  # SIGNAL_GRACE after the hang-up, at most

@@ -200,7 +200,7 @@ class RnnApp(KeyActions, App[int]):
             with contextlib.suppress(RuntimeError, ValueError, NotImplementedError):
                 loop = asyncio.get_running_loop()  # signals must not kill us mid-draw
                 for sig in QUIT_SIGNALS:
-                    loop.add_signal_handler(sig, self._on_signal, sig)
+                    loop.add_signal_handler(sig, self.on_signal, sig)
             self.source.start(background=True)  # draw the first frame without waiting
             self.set_interval(1 / POLL_HZ, self.poll_source)
             self.set_interval(1 / TYPE_HZ, self.type_samples)
@@ -347,12 +347,6 @@ class RnnApp(KeyActions, App[int]):
         yield from super().get_system_commands(screen)
         for title, help_text, action in palette():
             yield SystemCommand(title, help_text, partial(self.run_action, action))
-
-    def _on_signal(self, sig: signal.Signals) -> None:
-        """SIGTERM, SIGHUP (an SSH link dropping) or SIGINT: save if asked to, then quit with
-        the conventional code 128 + the signal's number."""
-        self.notice = f"{sig.name}: quitting"
-        self.exit(return_code=128 + int(sig))
 
     def on_unmount(self) -> None:
         self.finish()

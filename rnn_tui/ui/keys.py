@@ -3,6 +3,9 @@ settings, files, and what happens at the end. Mixed into `RnnApp`."""
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +26,7 @@ from rnn_tui.ui.settings import UISettings
 from rnn_tui.ui.widgets import HelpScreen
 
 CLIP_CYCLE = ("norm", "off")  # what `c` cycles through
+SIGNAL_GRACE = 5.0  # seconds from a quit signal to the end of the process, whatever happens
 # For projectors: white ground, black text, saturated colours (washed-out greys vanish).
 PROJECTOR_THEME = Theme(
     name="rnn-tui-projector",
@@ -241,6 +245,17 @@ class KeyActions:
             if w
             else "a new trainer starts from the seed"
         )
+
+    def on_signal(self, sig: signal.Signals) -> None:
+        """SIGTERM, SIGHUP (an SSH link dropping) or SIGINT: save if asked to, then quit with
+        the conventional code 128 + the signal's number."""
+        self.notice = f"{sig.name}: quitting"
+        self.exit(return_code=128 + int(sig))
+        # With the terminal gone, Textual's shutdown can wait forever to write to it: end the
+        # process anyway once the model has had time to be saved.
+        watchdog = threading.Timer(SIGNAL_GRACE, os._exit, args=(128 + int(sig),))
+        watchdog.daemon = True
+        watchdog.start()
 
     def finish(self) -> None:
         """At the end: export and autosave what the run holds, then stop its source."""
