@@ -129,6 +129,7 @@ def test_a_foreign_origin_is_refused_and_the_pages_own_accepted(
                 f"http://localhost:{port}",  # another name than the one the page was asked by
                 f"http://127.0.0.1.evil.example:{port}",
                 "null",  # sandboxed frames, file:// pages
+                f"https://127.0.0.1:{port}",  # this port serves plain HTTP, never such a page
             ]
             for origin in foreign:
                 with pytest.raises(aiohttp.WSServerHandshakeError) as refused:

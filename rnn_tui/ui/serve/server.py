@@ -176,6 +176,8 @@ class SessionServer(Server):
             # Served on loopback, a page can only come from a loopback name; another name that
             # matches its own Host is a hostile name resolved to 127.0.0.1 (DNS rebinding).
             return False
+        if parsed is not None and parsed[0] == "https" and parsed[2] == self.port:
+            return False  # this port speaks plain HTTP: no page of it has an https origin
         return origin_matches_host(origin, request.headers.get(hdrs.HOST))
 
     async def handle_websocket(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]
