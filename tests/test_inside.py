@@ -13,6 +13,7 @@ from rnn_tui.engine.data import load_corpus
 from rnn_tui.engine.sampling import most_varying_unit, top_chars
 from rnn_tui.ui.app import RnnApp, make_app
 from rnn_tui.ui.keys import PROJECTOR_THEME
+from rnn_tui.ui.widgets.loss_readout import HELD_OUT, TRAINING
 
 
 @pytest.fixture(scope="module")
@@ -104,12 +105,14 @@ def test_projector_theme_and_large_digits(tiny) -> None:
     async def script(app: RnnApp, pilot) -> None:
         assert app.loss_digits.display
         await wait_for(pilot, lambda: app.loss_digits.value != "")
-        # Paused, the digits settle on exactly the loss of the step training stopped at.
+        # Paused, the digits settle on exactly the loss of the step training stopped at: the
+        # held-out loss once measured, the training loss until then, labelled either way.
         await pilot.press("space")
         await wait_for(pilot, lambda: app.snapshot.state == "paused")
-        await wait_for(
-            pilot, lambda: app.loss_digits.value == f"{app.snapshot.record.smooth_loss:.3f}"
-        )
+        r = app.snapshot.record
+        shown, caption = (r.smooth_loss, TRAINING) if r.val_loss is None else (r.val_loss, HELD_OUT)
+        await wait_for(pilot, lambda: app.loss_digits.value == f"{shown:.3f}")
+        assert app.loss_digits.caption == caption
         await pilot.press("h")
         assert app.theme == PROJECTOR_THEME.name
         await pilot.press("h")

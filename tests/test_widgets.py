@@ -24,6 +24,7 @@ from rnn_tui.ui.widgets.colours import UNIFORM_RGB
 from rnn_tui.ui.widgets.grad_pane import N_HEAT
 from rnn_tui.ui.widgets.help_screen import help_markdown
 from rnn_tui.ui.widgets.loss_chart import WAITING_TEXT, downsample
+from rnn_tui.ui.widgets.loss_readout import HELD_OUT, TRAINING, readout
 from rnn_tui.ui.widgets.neuron_view import BLUE, GREY, PALETTE, RED, WHITE, palette_index
 
 SIZES = [(80, 24), (120, 40)]
@@ -276,6 +277,17 @@ def test_loss_charts_share_nothing_through_plotext() -> None:
     assert again == alone  # same characters and same colours
     lines = again.plain.split("\n")
     assert len(lines) == 24 and max(len(line) for line in lines) == 100
+
+
+def test_loss_readout_names_its_loss() -> None:
+    """If this fails, the large digits show a loss without saying which: the held-out loss
+    once there is one (training loss beside it), the training loss, so labelled, before."""
+    assert readout(None, 2.34567) == (TRAINING, "2.346", "")
+    label, value, aside = readout(1.61, 1.402)
+    assert (label, value) == (HELD_OUT, "1.610")
+    assert "training loss 1.402" in aside
+    assert "held-out" in HELD_OUT and "nats/char" in HELD_OUT
+    assert TRAINING.startswith("training loss")
 
 
 def test_downsample_keeps_whole_history_and_last_point() -> None:
