@@ -86,6 +86,8 @@ def fixed_snapshot(vocab_size: int) -> Snapshot:
         clip_mode="norm",
         clip=5.0,
         cell="rnn",
+        clip_share=0.12,
+        clip_steps=100,
     )
 
 

@@ -310,24 +310,24 @@ def test_downsample_keeps_whole_history_and_last_point() -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_grad_pane_renders_header_bars_and_heat_strip(size: tuple[int, int]) -> None:
     """If this fails, the gradient pane crashes or hides the vanishing ratio, |g|, the clip
-    setting, the CLIPPED flag or the history strip at a common terminal size."""
+    setting, how often clipping fired or the history strip at a common terminal size."""
     pane = GradPane()
     grad, grad_last, hist = fake_grads()
 
     async def body(app: OneWidgetApp, pilot: object) -> None:
-        pane.set_data(grad, grad_last, hist, 5.0, True, 0.84)
+        pane.set_data(grad, grad_last, hist, 5.0, 0.37, 0.84, clip_steps=100)
         await pilot.pause()  # type: ignore[attr-defined]
         text = shown(pane)
         assert "ratio g_last[1]/g_last[T] = 1.0e-08" in text
-        assert "|g| = 0.84" in text
-        assert "clip 5" in text and "CLIPPED" in text
+        assert "|g| 0.84 (norm of all gradients)" in text
+        assert "clip at 5" in text and "clipped 37% of the last 100 steps" in text
         assert "t=50" in text
         assert "1e0" in text  # log-scale decade labels
         assert "▀" in text and "now" in text  # heat strip, newest row labelled
-        pane.set_data(grad, grad_last, hist, None, False, 0.84)
+        pane.set_data(grad, grad_last, hist, None, 0.0, 0.84, clip_steps=100)
         await pilot.pause()  # type: ignore[attr-defined]
         text = shown(pane)
-        assert "clip off" in text and "CLIPPED" not in text
+        assert "clipping off" in text and "clipped" not in text
 
     run_in_app(pane, size, body)
 
@@ -340,7 +340,7 @@ def test_grad_pane_narrow_downsamples_columns() -> None:
     grad, grad_last, hist = fake_grads(t_len=100, k=10)
 
     async def body(app: OneWidgetApp, pilot: object) -> None:
-        pane.set_data(grad, grad_last, hist, 1.0, False, 2.5)
+        pane.set_data(grad, grad_last, hist, 1.0, 0.0, 2.5)
         await pilot.pause()  # type: ignore[attr-defined]
         assert pane.size.width == 38
         text = shown(pane)
@@ -367,15 +367,15 @@ def test_grad_pane_survives_nan_inf_zero_and_empty_history() -> None:
     grad[3] = np.nan
     grad_last[5] = np.inf
     grad_last[7] = 0.0
-    pane.set_data(grad, grad_last, np.zeros((0, 30)), None, False, float("nan"))
+    pane.set_data(grad, grad_last, np.zeros((0, 30)), None, None, float("nan"))
     for w, h in [(38, 12), (58, 30), (120, 20), (10, 3), (16, 5), (0, 0)]:
         pane.build_text(w, h)
     text = pane.build_text(58, 20).plain
     assert "!" in text and "nan/inf" in text
-    assert "|g| = nan" in text
-    pane.set_data(np.full(4, np.nan), np.full(4, np.nan), np.full((2, 4), np.nan), 1, False, 1)
+    assert "|g| nan" in text
+    pane.set_data(np.full(4, np.nan), np.full(4, np.nan), np.full((2, 4), np.nan), 1, None, 1)
     assert "n/a" in pane.build_text(40, 12).plain
-    pane.set_data(np.zeros(0), np.zeros(0), np.zeros((0, 0)), None, False, 0.0)
+    pane.set_data(np.zeros(0), np.zeros(0), np.zeros((0, 0)), None, None, 0.0)
     assert "waiting" in pane.build_text(40, 12).plain
 
 
@@ -387,13 +387,13 @@ def test_grad_pane_caches_until_data_or_size_changes() -> None:
     grad, grad_last, hist = fake_grads()
 
     async def body(app: OneWidgetApp, pilot: object) -> None:
-        pane.set_data(grad, grad_last, hist, 5.0, False, 1.0)
+        pane.set_data(grad, grad_last, hist, 5.0, 0.0, 1.0)
         await pilot.pause()  # type: ignore[attr-defined]
         pane.render()
         n = pane.render_count
         pane.render()
         assert pane.render_count == n
-        pane.set_data(grad, grad_last, hist, 5.0, True, 1.0)
+        pane.set_data(grad, grad_last, hist, 5.0, 0.01, 1.0, clip_steps=100)
         pane.render()
         assert pane.render_count == n + 1
 
@@ -439,7 +439,9 @@ def test_drawn_panes_reuse_a_bounded_set_of_styles() -> None:
                 t_len = 40
                 grad_last = 10.0 ** rng.uniform(-9, 0, t_len).cumsum() / t_len
                 hist = 10.0 ** rng.uniform(-9, 0, (30, t_len))
-                grads.set_data(grad_last * 2, grad_last, hist, 5.0, frame % 7 == 0, 1.0)
+                grads.set_data(
+                    grad_last * 2, grad_last, hist, 5.0, frame % 7 / 7, 1.0, clip_steps=100
+                )
                 shift = rng.uniform(-0.5, 0.5)
                 n = 100 + 5 * frame
                 chart.set_data(steps[:n], train[:n] + shift, val_steps[: n // 100], val[: n // 100])
