@@ -408,11 +408,36 @@ def test_neuron_view_shades_follow_the_value() -> None:
     assert PALETTE[16].bgcolor.triplet == WHITE and PALETTE[33].bgcolor.triplet == GREY
     view = NeuronView()
     view.set_data(list("a\x1bb\nc"), np.array([-1.0, 0.0, 1.0, 0.0, np.nan]), 0, 8)
-    body = view.text.plain.split("\n", 1)[1]
+    title, key, body = view.text.plain.split("\n", 2)
     assert body == "a␛b↵\nc"  # controls shown as stand-ins, newlines marked
-    plain = view.text.plain
-    shade = {plain[s.start]: s.style.bgcolor.triplet for s in view.text.spans if s.style.bgcolor}
+    plain, start = view.text.plain, len(title) + len(key) + 2
+    shade = {
+        plain[s.start]: s.style.bgcolor.triplet
+        for s in view.text.spans
+        if s.style.bgcolor and s.start >= start
+    }
     assert shade == {"a": BLUE, "␛": WHITE, "b": RED, "↵": WHITE, "c": GREY}
+
+
+def test_neuron_view_says_what_it_shows_with_a_colour_key() -> None:
+    """If this fails, the neuron view colours text without saying what the colour is: which
+    unit of h_t, what h_t is, and which shade means -1, 0 and +1."""
+    view = NeuronView()
+    view.set_data(list("ab"), np.array([-0.5, 0.5]), 90, 128)
+    title, key, _ = view.text.plain.split("\n", 2)
+    assert title.startswith("h_t[90] of 128: the tanh output")
+    assert "-1 blue .. +1 red" in title
+    assert key.startswith("-1 ") and " +1" in key and "0 is white" in key
+    key_start = len(title) + 1
+    shades = [
+        s.style.bgcolor.triplet
+        for s in view.text.spans
+        if s.style.bgcolor and key_start <= s.start < key_start + len(key)
+    ]
+    assert shades[0] == BLUE and shades[4] == WHITE and shades[8] == RED  # -1, 0, +1
+    assert shades[-1] == GREY  # NaN/inf
+    view.set_data(list("ab"), np.array([0.1, 0.2]), 3, 64, "lstm")
+    assert view.text.plain.startswith("h_t[3] of 64: o_t * tanh(c_t)")
 
 
 @pytest.mark.functional
