@@ -13,6 +13,7 @@ from rnn_tui.engine.data import load_corpus
 from rnn_tui.engine.sampling import most_varying_unit, top_chars
 from rnn_tui.ui.app import RnnApp, make_app
 from rnn_tui.ui.keys import PROJECTOR_THEME
+from rnn_tui.ui.widgets.loss_readout import HELD_OUT, TRAINING
 
 
 @pytest.fixture(scope="module")
@@ -84,10 +85,15 @@ def test_neuron_keys_pick_units_and_colour_the_text(tiny) -> None:
         hidden = lane.hidden_values()
         assert app.neuron_unit == most_varying_unit(hidden)
         text = lane.neurons.text
-        assert f"unit {app.neuron_unit} of {SMALL.hidden}" in text.plain
+        assert text.plain.startswith(f"h_t[{app.neuron_unit}] of {SMALL.hidden}: ")
         lo, hi = hidden[:, app.neuron_unit].min(), hidden[:, app.neuron_unit].max()
         assert f"range {lo:+.2f} .. {hi:+.2f}" in text.plain
-        backgrounds = {str(span.style.bgcolor) for span in text.spans if span.style.bgcolor}
+        body = len(text.plain) - len(text.plain.split("\n", 2)[2])  # after title and key
+        backgrounds = {
+            str(span.style.bgcolor)
+            for span in text.spans
+            if span.style.bgcolor and span.start >= body
+        }
         assert len(backgrounds) > 3  # the characters really are coloured by value
         await pilot.press("v")
         assert not app.screen.has_class("-neurons") and lane.sample_pane.display
@@ -104,12 +110,14 @@ def test_projector_theme_and_large_digits(tiny) -> None:
     async def script(app: RnnApp, pilot) -> None:
         assert app.loss_digits.display
         await wait_for(pilot, lambda: app.loss_digits.value != "")
-        # Paused, the digits settle on exactly the loss of the step training stopped at.
+        # Paused, the digits settle on exactly the loss of the step training stopped at: the
+        # held-out loss once measured, the training loss until then, labelled either way.
         await pilot.press("space")
         await wait_for(pilot, lambda: app.snapshot.state == "paused")
-        await wait_for(
-            pilot, lambda: app.loss_digits.value == f"{app.snapshot.record.smooth_loss:.3f}"
-        )
+        r = app.snapshot.record
+        shown, caption = (r.smooth_loss, TRAINING) if r.val_loss is None else (r.val_loss, HELD_OUT)
+        await wait_for(pilot, lambda: app.loss_digits.value == f"{shown:.3f}")
+        assert app.loss_digits.caption == caption
         await pilot.press("h")
         assert app.theme == PROJECTOR_THEME.name
         await pilot.press("h")

@@ -9,6 +9,7 @@ import typing
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import TINY, wait_until
 
@@ -19,7 +20,7 @@ from rnn_tui.engine.trainer import Trainer
 from rnn_tui.run import protocol as p
 from rnn_tui.run.source import TrainerProcess
 from rnn_tui.run.spec import RunSpec
-from rnn_tui.run.worker import TrainerLoop
+from rnn_tui.run.worker import CLIP_WINDOW, Run, TrainerLoop
 
 SMALL = Config(hidden=16, seq_len=8, batch=4, eval_every=5)
 
@@ -162,3 +163,32 @@ def test_a_message_cut_by_a_killed_worker_never_blocks_the_poll(tmp_path: Path) 
         assert proc.ended() == "the trainer process was killed (SIGKILL)"
     finally:
         proc.stop()
+
+
+def test_clip_share_counts_the_last_steps_exactly(tiny, tmp_path: Path) -> None:
+    """If this fails, the gradient pane's 'clipped N% of the last 100 steps' is not the share
+    of those steps that were clipped."""
+    rng = np.random.default_rng(3)
+    flags = [bool(x) for x in rng.random(257) < 0.37]
+    trainer = Trainer(tiny, SMALL)
+    first = trainer.step()
+    run = Run(trainer)
+    for i, flag in enumerate(flags):
+        run.record(replace(first, step=i + 1, clipped=flag))
+        recent = flags[max(0, i + 1 - CLIP_WINDOW) : i + 1]
+        assert run.clips.steps == len(recent)
+        assert run.clips.share == pytest.approx(sum(recent) / len(recent))
+    snap = run.snapshot(p.RunState.PAUSED, "", 1)
+    assert snap.clip_steps == CLIP_WINDOW
+    assert snap.clip_share == pytest.approx(sum(flags[-CLIP_WINDOW:]) / CLIP_WINDOW)
+
+
+def test_clip_share_counts_steps_no_snapshot_showed(tiny, tmp_path: Path) -> None:
+    """If this fails, the share only counts the steps that happened to be published."""
+    trainers = [Trainer(tiny, SMALL.with_(clip=1e-9))]  # every step is clipped
+    loop = TrainerLoop(trainers, queue.Queue(), queue.Queue(maxsize=100), str(tmp_path / "log"))
+    for _ in range(30):
+        loop._train_step()
+    loop.publish()
+    snap = newest(loop)[0]
+    assert (snap.clip_steps, snap.clip_share) == (30, 1.0)

@@ -6,6 +6,7 @@ look at the report before committing.
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 import numpy as np
@@ -17,6 +18,7 @@ from rnn_tui.engine.trainer import StepRecord
 from rnn_tui.run.protocol import Command, Reply, RunState, Snapshot
 from rnn_tui.run.spec import RunSpec
 from rnn_tui.ui.app import RnnApp, make_app
+from rnn_tui.ui.widgets.loss_readout import HELD_OUT
 
 pytestmark = pytest.mark.functional
 
@@ -84,6 +86,8 @@ def fixed_snapshot(vocab_size: int) -> Snapshot:
         clip_mode="norm",
         clip=5.0,
         cell="rnn",
+        clip_share=0.12,
+        clip_steps=100,
     )
 
 
@@ -112,6 +116,23 @@ async def show_fixed(pilot) -> None:
 def test_layout(snap_compare, size: tuple[int, int]) -> None:
     """If this fails, the screen a class sees changed: panes moved, overlap, or lost a label."""
     assert snap_compare(fixed_app(), terminal_size=size, run_before=show_fixed)
+
+
+def test_large_digits_show_the_held_out_loss_and_say_so() -> None:
+    """If this fails, the big number in a large window is not the held-out loss, or nothing
+    says which loss it is (the training loss keeps falling while the held-out one rises)."""
+
+    async def main() -> None:
+        app = fixed_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await show_fixed(pilot)
+            record = app.snapshot.record
+            assert app.loss_digits.display
+            assert app.loss_digits.value == f"{record.val_loss:.3f}"
+            assert app.loss_digits.label.render().plain == HELD_OUT
+            assert f"training loss {record.smooth_loss:.3f}" in app.loss_digits.aside.render().plain
+
+    asyncio.run(main())
 
 
 def test_help_screen(snap_compare) -> None:

@@ -24,6 +24,7 @@ from rnn_tui.ui.widgets.colours import UNIFORM_RGB
 from rnn_tui.ui.widgets.grad_pane import N_HEAT
 from rnn_tui.ui.widgets.help_screen import help_markdown
 from rnn_tui.ui.widgets.loss_chart import WAITING_TEXT, downsample
+from rnn_tui.ui.widgets.loss_readout import HELD_OUT, TRAINING, readout
 from rnn_tui.ui.widgets.neuron_view import BLUE, GREY, PALETTE, RED, WHITE, palette_index
 
 SIZES = [(80, 24), (120, 40)]
@@ -278,6 +279,17 @@ def test_loss_charts_share_nothing_through_plotext() -> None:
     assert len(lines) == 24 and max(len(line) for line in lines) == 100
 
 
+def test_loss_readout_names_its_loss() -> None:
+    """If this fails, the large digits show a loss without saying which: the held-out loss
+    once there is one (training loss beside it), the training loss, so labelled, before."""
+    assert readout(None, 2.34567) == (TRAINING, "2.346", "")
+    label, value, aside = readout(1.61, 1.402)
+    assert (label, value) == (HELD_OUT, "1.610")
+    assert "training loss 1.402" in aside
+    assert "held-out" in HELD_OUT and "nats/char" in HELD_OUT
+    assert TRAINING.startswith("training loss")
+
+
 def test_downsample_keeps_whole_history_and_last_point() -> None:
     """If this fails, a long run is drawn with too many points (slow) or loses its start or its
     latest value."""
@@ -298,24 +310,24 @@ def test_downsample_keeps_whole_history_and_last_point() -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_grad_pane_renders_header_bars_and_heat_strip(size: tuple[int, int]) -> None:
     """If this fails, the gradient pane crashes or hides the vanishing ratio, |g|, the clip
-    setting, the CLIPPED flag or the history strip at a common terminal size."""
+    setting, how often clipping fired or the history strip at a common terminal size."""
     pane = GradPane()
     grad, grad_last, hist = fake_grads()
 
     async def body(app: OneWidgetApp, pilot: object) -> None:
-        pane.set_data(grad, grad_last, hist, 5.0, True, 0.84)
+        pane.set_data(grad, grad_last, hist, 5.0, 0.37, 0.84, clip_steps=100)
         await pilot.pause()  # type: ignore[attr-defined]
         text = shown(pane)
         assert "ratio g_last[1]/g_last[T] = 1.0e-08" in text
-        assert "|g| = 0.84" in text
-        assert "clip 5" in text and "CLIPPED" in text
+        assert "|g| 0.84 (norm of all gradients)" in text
+        assert "clip at 5" in text and "clipped 37% of the last 100 steps" in text
         assert "t=50" in text
         assert "1e0" in text  # log-scale decade labels
         assert "▀" in text and "now" in text  # heat strip, newest row labelled
-        pane.set_data(grad, grad_last, hist, None, False, 0.84)
+        pane.set_data(grad, grad_last, hist, None, 0.0, 0.84, clip_steps=100)
         await pilot.pause()  # type: ignore[attr-defined]
         text = shown(pane)
-        assert "clip off" in text and "CLIPPED" not in text
+        assert "clipping off" in text and "clipped" not in text
 
     run_in_app(pane, size, body)
 
@@ -328,7 +340,7 @@ def test_grad_pane_narrow_downsamples_columns() -> None:
     grad, grad_last, hist = fake_grads(t_len=100, k=10)
 
     async def body(app: OneWidgetApp, pilot: object) -> None:
-        pane.set_data(grad, grad_last, hist, 1.0, False, 2.5)
+        pane.set_data(grad, grad_last, hist, 1.0, 0.0, 2.5)
         await pilot.pause()  # type: ignore[attr-defined]
         assert pane.size.width == 38
         text = shown(pane)
@@ -355,15 +367,15 @@ def test_grad_pane_survives_nan_inf_zero_and_empty_history() -> None:
     grad[3] = np.nan
     grad_last[5] = np.inf
     grad_last[7] = 0.0
-    pane.set_data(grad, grad_last, np.zeros((0, 30)), None, False, float("nan"))
+    pane.set_data(grad, grad_last, np.zeros((0, 30)), None, None, float("nan"))
     for w, h in [(38, 12), (58, 30), (120, 20), (10, 3), (16, 5), (0, 0)]:
         pane.build_text(w, h)
     text = pane.build_text(58, 20).plain
     assert "!" in text and "nan/inf" in text
-    assert "|g| = nan" in text
-    pane.set_data(np.full(4, np.nan), np.full(4, np.nan), np.full((2, 4), np.nan), 1, False, 1)
+    assert "|g| nan" in text
+    pane.set_data(np.full(4, np.nan), np.full(4, np.nan), np.full((2, 4), np.nan), 1, None, 1)
     assert "n/a" in pane.build_text(40, 12).plain
-    pane.set_data(np.zeros(0), np.zeros(0), np.zeros((0, 0)), None, False, 0.0)
+    pane.set_data(np.zeros(0), np.zeros(0), np.zeros((0, 0)), None, None, 0.0)
     assert "waiting" in pane.build_text(40, 12).plain
 
 
@@ -375,13 +387,13 @@ def test_grad_pane_caches_until_data_or_size_changes() -> None:
     grad, grad_last, hist = fake_grads()
 
     async def body(app: OneWidgetApp, pilot: object) -> None:
-        pane.set_data(grad, grad_last, hist, 5.0, False, 1.0)
+        pane.set_data(grad, grad_last, hist, 5.0, 0.0, 1.0)
         await pilot.pause()  # type: ignore[attr-defined]
         pane.render()
         n = pane.render_count
         pane.render()
         assert pane.render_count == n
-        pane.set_data(grad, grad_last, hist, 5.0, True, 1.0)
+        pane.set_data(grad, grad_last, hist, 5.0, 0.01, 1.0, clip_steps=100)
         pane.render()
         assert pane.render_count == n + 1
 
@@ -396,11 +408,36 @@ def test_neuron_view_shades_follow_the_value() -> None:
     assert PALETTE[16].bgcolor.triplet == WHITE and PALETTE[33].bgcolor.triplet == GREY
     view = NeuronView()
     view.set_data(list("a\x1bb\nc"), np.array([-1.0, 0.0, 1.0, 0.0, np.nan]), 0, 8)
-    body = view.text.plain.split("\n", 1)[1]
+    title, key, body = view.text.plain.split("\n", 2)
     assert body == "a␛b↵\nc"  # controls shown as stand-ins, newlines marked
-    plain = view.text.plain
-    shade = {plain[s.start]: s.style.bgcolor.triplet for s in view.text.spans if s.style.bgcolor}
+    plain, start = view.text.plain, len(title) + len(key) + 2
+    shade = {
+        plain[s.start]: s.style.bgcolor.triplet
+        for s in view.text.spans
+        if s.style.bgcolor and s.start >= start
+    }
     assert shade == {"a": BLUE, "␛": WHITE, "b": RED, "↵": WHITE, "c": GREY}
+
+
+def test_neuron_view_says_what_it_shows_with_a_colour_key() -> None:
+    """If this fails, the neuron view colours text without saying what the colour is: which
+    unit of h_t, what h_t is, and which shade means -1, 0 and +1."""
+    view = NeuronView()
+    view.set_data(list("ab"), np.array([-0.5, 0.5]), 90, 128)
+    title, key, _ = view.text.plain.split("\n", 2)
+    assert title.startswith("h_t[90] of 128: the tanh output")
+    assert "-1 blue .. +1 red" in title
+    assert key.startswith("-1 ") and " +1" in key and "0 is white" in key
+    key_start = len(title) + 1
+    shades = [
+        s.style.bgcolor.triplet
+        for s in view.text.spans
+        if s.style.bgcolor and key_start <= s.start < key_start + len(key)
+    ]
+    assert shades[0] == BLUE and shades[4] == WHITE and shades[8] == RED  # -1, 0, +1
+    assert shades[-1] == GREY  # NaN/inf
+    view.set_data(list("ab"), np.array([0.1, 0.2]), 3, 64, "lstm")
+    assert view.text.plain.startswith("h_t[3] of 64: o_t * tanh(c_t)")
 
 
 @pytest.mark.functional
@@ -427,7 +464,9 @@ def test_drawn_panes_reuse_a_bounded_set_of_styles() -> None:
                 t_len = 40
                 grad_last = 10.0 ** rng.uniform(-9, 0, t_len).cumsum() / t_len
                 hist = 10.0 ** rng.uniform(-9, 0, (30, t_len))
-                grads.set_data(grad_last * 2, grad_last, hist, 5.0, frame % 7 == 0, 1.0)
+                grads.set_data(
+                    grad_last * 2, grad_last, hist, 5.0, frame % 7 / 7, 1.0, clip_steps=100
+                )
                 shift = rng.uniform(-0.5, 0.5)
                 n = 100 + 5 * frame
                 chart.set_data(steps[:n], train[:n] + shift, val_steps[: n // 100], val[: n // 100])

@@ -133,6 +133,8 @@ class Snapshot:
     clip_mode: str  # "norm", "value" or "off"
     clip: float  # clipping threshold
     cell: str  # which cell this run trains
+    clip_share: float = 0.0  # share of the last `clip_steps` training steps that were clipped
+    clip_steps: int = 0  # how many steps that share counts (every step, published or not)
     message: str = ""  # a notice for the status line ("diverged at step ...")
     weights: Params | None = None  # a copy of the weights for sampling, when new
     weights_step: int = 0  # the step those weights come from

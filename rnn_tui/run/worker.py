@@ -15,6 +15,7 @@ import signal
 import tempfile
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +48,7 @@ SNAPSHOT_HZ = 10.0  # snapshots per second sent to the UI while training
 HEARTBEAT = 1.0  # seconds between two snapshots while idle: the UI knows the worker lives
 WEIGHTS_EVERY = 2.0  # seconds between two weight copies for the sampler
 GRAD_ROWS = 64  # recent gradient profiles kept for the heat strip
+CLIP_WINDOW = 100  # the clipping share counts this many recent steps
 HISTORY_POINTS = 2048  # loss points kept; past this, pairs are merged (the whole run stays)
 
 
@@ -85,6 +87,30 @@ class History:
         self._acc.clear()
 
 
+class ClipCount:
+    """Whether each of the last `window` steps was clipped, and the share that was: a one-step
+    flag flickers at hundreds of steps a second, a share can be read."""
+
+    def __init__(self, window: int = CLIP_WINDOW) -> None:
+        self.flags: deque[bool] = deque(maxlen=window)
+        self.clipped = 0  # True flags among `flags`
+
+    def add(self, clipped: bool) -> None:
+        if len(self.flags) == self.flags.maxlen:
+            self.clipped -= self.flags[0]
+        self.flags.append(bool(clipped))
+        self.clipped += bool(clipped)
+
+    @property
+    def steps(self) -> int:
+        return len(self.flags)
+
+    @property
+    def share(self) -> float:
+        """Clipped steps / steps counted; 0 before the first step."""
+        return self.clipped / len(self.flags) if self.flags else 0.0
+
+
 class Run:
     """One trainer and what the UI needs of its past: loss curves, recent gradient profiles."""
 
@@ -100,14 +126,16 @@ class Run:
         self.val = History(256)
         self.last_val_step: int | None = None
         self.grads: list[np.ndarray] = []
+        self.clips = ClipCount()
 
     @property
     def stopped(self) -> bool:
         return bool(self.error) or self.trainer.diverged
 
     def record(self, r: StepRecord) -> None:
-        """Add a step to the histories."""
+        """Add a step to the histories (every step, whether a snapshot shows it or not)."""
         self.loss.add(r.step, r.smooth_loss)
+        self.clips.add(r.clipped)
         if r.val_step is not None and r.val_step != self.last_val_step:
             self.val.add(r.val_step, r.val_loss if r.val_loss is not None else float("nan"))
             self.last_val_step = r.val_step
@@ -142,6 +170,8 @@ class Run:
             lr=t.config.lr,
             clip_mode=t.config.clip_mode,
             clip=t.config.clip,
+            clip_share=self.clips.share,
+            clip_steps=self.clips.steps,
             message=message,
             weights=weights,
             weights_step=t.steps,

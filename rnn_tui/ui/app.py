@@ -19,7 +19,7 @@ from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Digits, Footer, Static
+from textual.widgets import Footer, Static
 
 from rnn_tui.engine.data import Vocab
 from rnn_tui.engine.model import Cell, make_cell
@@ -33,6 +33,7 @@ from rnn_tui.ui.lane import Lane
 from rnn_tui.ui.settings import UISettings
 from rnn_tui.ui.widgets import LossChart, SamplePane, StatusBar
 from rnn_tui.ui.widgets.grad_pane import decade_range
+from rnn_tui.ui.widgets.loss_readout import LossReadout
 
 POLL_HZ = 20.0  # snapshot polls per second: status text may change this often
 CHART_HZ = 4.0  # chart redraws per second at most: plotext is the costly part
@@ -109,7 +110,7 @@ class RnnApp(KeyActions, App[int]):
         self._key_trace = os.environ.get(KEY_TRACE_ENV)  # for the latency benchmark
         # The panes, kept by reference: timers may fire while another screen is on top.
         self.loss_chart = LossChart(id="loss", vocab_size=vocab.size)
-        self.loss_digits = Digits("", id="loss-digits")  # the loss, large, in big windows
+        self.loss_digits = LossReadout(id="loss-digits")  # held-out loss, large, big windows
         self.status_bar = StatusBar(id="status")
         self.footer = Footer(compact=True)
         self.too_small = Static(id="too-small")
@@ -280,10 +281,9 @@ class RnnApp(KeyActions, App[int]):
 
     def _draw_loss(self, snaps: list[Snapshot]) -> None:
         r = snaps[0].record
-        value = f"{r.smooth_loss:.3f}" if r is not None else ""
         w, h = self.size  # the digits show from DIGITS_MIN on (a breakpoint class)
-        if w >= DIGITS_MIN[0] and h >= DIGITS_MIN[1] and value != self.loss_digits.value:
-            self.loss_digits.update(value)  # relayouts: only when shown and changed
+        if r is not None and w >= DIGITS_MIN[0] and h >= DIGITS_MIN[1]:
+            self.loss_digits.show(r.val_loss, r.smooth_loss)  # relayouts only when changed
         if self.compare:
             self.loss_chart.set_runs(
                 [(s.cell, s.loss_steps, s.loss_values, s.val_steps, s.val_values) for s in snaps]

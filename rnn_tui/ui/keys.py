@@ -148,7 +148,8 @@ class KeyActions:
         self.neuron_unit %= lane.cell.H
         hidden = lane.hidden_values()
         chars = [ch for ch, _ in lane.recent]
-        lane.neurons.set_data(chars, hidden[:, self.neuron_unit], self.neuron_unit, lane.cell.H)
+        unit, n = self.neuron_unit, lane.cell.H
+        lane.neurons.set_data(chars, hidden[:, unit], unit, n, lane.cell.name)
 
     def action_toggle_neurons(self) -> None:
         self.neuron_view = not self.neuron_view

@@ -71,10 +71,11 @@ class Lane:
             r.grad_last_t,
             s.grad_history,
             clip,
-            r.clipped,
+            s.clip_share,
             r.grad_norm,
             "  ".join(extra),
             scale=scale,
+            clip_steps=s.clip_steps,
         )
 
     def forget_sample(self) -> None:

@@ -2,7 +2,8 @@
 
 Layout, top to bottom::
 
-    ratio g_last[1]/g_last[T] = 3.2e-05  |g| = 0.84  clip 5.0  CLIPPED
+    ratio g_last[1]/g_last[T] = 3.2e-05  |g| 0.84 (norm of all gradients)  clip at 5
+    clipped 37% of the last 100 steps
     █ grad_t (sum of all T losses)  ━ grad_last_t (loss at t=T only)  each column = 3 steps
     1e0 ┤ ▂▄▆███...          bars: grad_t (blue); ━ marker: grad_last_t (orange)
     1e-4┤ ...
@@ -106,7 +107,8 @@ class GradPane(DrawnPane):
         self._grad_last_t = np.zeros(0)
         self._history = np.zeros((0, 0))
         self._clip: float | None = None
-        self._clipped = False
+        self._clip_share: float | None = None
+        self._clip_steps = 0
         self._grad_norm = float("nan")
         self._extra = ""
         self._has_data = False
@@ -119,10 +121,11 @@ class GradPane(DrawnPane):
         grad_last_t: np.ndarray,
         history: np.ndarray,
         clip: float | None,
-        clipped: bool,
+        clip_share: float | None,
         grad_norm: float,
         extra: str = "",
         scale: tuple[int, int] | None = None,
+        clip_steps: int = 0,
     ) -> None:
         """Replace the displayed gradients.
 
@@ -133,11 +136,13 @@ class GradPane(DrawnPane):
                 the same scale: it is one term of grad_t's sum, and equals grad_t at t=T.
             history: (K, T) recent ``grad_last_t`` rows, oldest row first; K may be 0.
             clip: gradient-norm clipping threshold, or ``None`` when clipping is off.
-            clipped: whether the latest update was clipped.
+            clip_share: the share (0..1) of the last `clip_steps` updates that were clipped;
+                None when not known.
             grad_norm: global norm of the latest parameter gradient.
             extra: short plain text appended to the header.
             scale: fixed (lo, hi) decade exponents for the bars and the heat strip, so two
                 panes side by side share one log scale (see `decade_range`); None adapts.
+            clip_steps: how many recent steps `clip_share` counts.
         """
         g = np.array(grad_t, dtype=np.float64).ravel()
         gl = np.array(grad_last_t, dtype=np.float64).ravel()
@@ -149,7 +154,8 @@ class GradPane(DrawnPane):
             h = np.zeros((0, t))
         self._grad_t, self._grad_last_t, self._history = g, gl, h
         self._clip = None if clip is None else float(clip)
-        self._clipped = bool(clipped)
+        self._clip_share = None if clip_share is None else float(clip_share)
+        self._clip_steps = int(clip_steps)
         self._grad_norm = float(grad_norm)
         self._extra = sanitize(str(extra).replace("\n", " "))
         self._has_data = t > 0
@@ -188,15 +194,22 @@ class GradPane(DrawnPane):
         return t
 
     def _header_tokens(self, with_extra: bool = True) -> list[Text]:
-        """Header tokens: ratio, |g|, clip setting, CLIPPED flag, extra."""
+        """Header tokens: ratio, |g|, clip setting, how often clipping fired, extra."""
         toks = [self._ratio_text()]
-        gn = Text("|g| = ")
+        gn = Text("|g| ")
         bad = not math.isfinite(self._grad_norm)
         gn.append(format_sci(self._grad_norm), Style(bold=True, color="red" if bad else None))
+        gn.append(" (norm of all gradients)")
         toks.append(gn)
-        toks.append(Text("clip off" if self._clip is None else f"clip {self._clip:g}"))
-        if self._clipped:
-            toks.append(Text(" CLIPPED ", Style(color="red", bold=True, reverse=True)))
+        toks.append(Text("clipping off" if self._clip is None else f"clip at {self._clip:g}"))
+        share = self._clip_share
+        if self._clip is not None and share is not None and self._clip_steps > 0:
+            fired = Text("clipped ")
+            pct = f"{100 * share:.0f}%"
+            fired.append(pct, Style(color="red", bold=True) if share > 0 else Style(bold=True))
+            steps = "step" if self._clip_steps == 1 else f"{self._clip_steps} steps"
+            fired.append(f" of the last {steps}")
+            toks.append(fired)
         if self._extra and with_extra:
             toks.append(Text(self._extra, Style(dim=True)))
         return toks

@@ -71,9 +71,10 @@ scale.
   the last. The closer to 1, the further back the signal reaches; 1e-8 means the first step
   gets a hundred-millionth of what the last step gets (vanishing); far above 1 means it
   explodes.
-* **Gradient clipping** guards against explosions: when the norm |g| of the gradient of all
-  the weights together exceeds the clip value, it is scaled down, and the header shows
-  **CLIPPED**.
+* **Gradient clipping** guards against explosions: when |g|, the norm of the gradient of all
+  the weights together, exceeds the clip value ("clip at 5"), it is scaled down. The header
+  says how often that happened: "clipped 37% of the last 100 steps". Clipped most of the
+  time, the threshold or the learning rate is too high for this model.
 * When there are more timesteps than columns, several steps share one column (their largest
   value is drawn) and the key says "each column = N steps". "!" marks NaN/inf values.
 * The **heat strip** underneath repeats grad_last_t for recent training steps, one row each,

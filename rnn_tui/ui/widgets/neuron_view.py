@@ -1,4 +1,4 @@
-"""The sample text coloured by one hidden unit's value: blue -1, white 0, red +1.
+"""The sample text coloured by one hidden unit h_t[i]'s value: blue -1, white 0, red +1.
 
 What Karpathy's char-RNN post showed: single units that track quotes, line length or words.
 """
@@ -39,6 +39,33 @@ def palette_index(values: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(values), level, len(PALETTE) - 1).astype(np.intp)
 
 
+# What h_t is for each cell: every one of them lies in -1..1.
+WHAT_H = {
+    "rnn": "the tanh output",
+    "lstm": "o_t * tanh(c_t)",
+    "gru": "a blend of tanh outputs",
+}
+KEY_LEVELS = (-16, -12, -8, -4, 0, 4, 8, 12, 16)  # the shades the colour key shows
+
+
+def title(unit: int, n_units: int, cell: str = "rnn") -> str:
+    """`h_t[90] of 128: the tanh output at each character, -1 blue .. +1 red`."""
+    what = WHAT_H.get(cell, "the hidden state")
+    return f"h_t[{unit}] of {n_units}: {what} at each character, -1 blue .. +1 red"
+
+
+def colour_key() -> Text:
+    """`-1 ▉▉▉▉▉▉▉▉▉ +1`: the shades from -1 through 0 to +1, and grey for NaN/inf."""
+    key = Text("-1 ")
+    for level in KEY_LEVELS:
+        key.append(" ", PALETTE[level + LEVELS])
+    key.append(" +1", Style())
+    key.append("  0 is white  ")
+    key.append(" ", PALETTE[-1])
+    key.append(" nan/inf")
+    return key
+
+
 class NeuronView(Widget, can_focus=False):
     """Call `set_data` with the characters of a sample and one unit's value for each."""
 
@@ -54,12 +81,18 @@ class NeuronView(Widget, can_focus=False):
         super().__init__(id=id, classes=classes)
         self._text = Text("the neuron view fills in as the next sample is typed", Style(dim=True))
 
-    def set_data(self, chars: list[str], values: np.ndarray, unit: int, n_units: int) -> None:
-        """`chars`: the sample so far; `values: (len(chars),)` unit `unit`'s value for each."""
+    def set_data(
+        self, chars: list[str], values: np.ndarray, unit: int, n_units: int, cell: str = "rnn"
+    ) -> None:
+        """`chars`: the sample so far; `values: (len(chars),)` unit `unit`'s value for each.
+
+        Two lines come first: what is shown (the title) and the colour key."""
         text = Text(no_wrap=False, end="")
+        text.append(title(unit, n_units, cell), Style(bold=True))
+        text.append("\n")
+        text.append_text(colour_key())
         if len(values):
             lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
-            text.append(f"unit {unit} of {n_units}", Style(bold=True))
             text.append(f"  range {lo:+.2f} .. {hi:+.2f}", Style(dim=True))
         text.append("  [ ] unit  m most varying  v samples\n", Style(dim=True))
         parts: list[str] = []

@@ -1,0 +1,67 @@
+"""The loss in large digits, labelled: the held-out loss once there is one, the training loss
+beside it, smaller.
+
+The held-out loss is the figure that says whether the model generalises: the training loss can
+keep falling while it rises (overfitting). Before the first evaluation the digits show the
+training loss, and the label says so.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Digits, Static
+
+HELD_OUT = "held-out loss, nats/char"
+TRAINING = "training loss, nats/char (smoothed; held-out not measured yet)"
+
+
+def readout(val_loss: float | None, train_loss: float) -> tuple[str, str, str]:
+    """(label, large value, small line under it) for the latest step's losses."""
+    if val_loss is None:
+        return TRAINING, f"{train_loss:.3f}", ""
+    return HELD_OUT, f"{val_loss:.3f}", f"training loss {train_loss:.3f} (smoothed)"
+
+
+class LossReadout(Vertical):
+    """A label, the loss in large digits, and the training loss in one small line."""
+
+    DEFAULT_CSS = """
+    LossReadout { height: auto; }
+    LossReadout > Static { width: auto; color: $text-muted; text-wrap: nowrap; }
+    LossReadout > Digits { width: auto; color: $text-accent; }
+    """
+
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.label = Static("", classes="label")
+        self.digits = Digits("")
+        self.aside = Static("", classes="aside")
+        self.shown: tuple[str, str, str] = ("", "", "")
+
+    def compose(self) -> ComposeResult:
+        yield self.label
+        yield self.digits
+        yield self.aside
+
+    @property
+    def value(self) -> str:
+        """The figure in the large digits ("" before the first step)."""
+        return self.shown[1]
+
+    @property
+    def caption(self) -> str:
+        """What the large figure is."""
+        return self.shown[0]
+
+    def show(self, val_loss: float | None, train_loss: float) -> None:
+        """Show the losses; nothing is redrawn (or relaid out) unless a figure changed."""
+        new = readout(val_loss, train_loss)
+        if new == self.shown:
+            return
+        for widget, old, text in zip(
+            (self.label, self.digits, self.aside), self.shown, new, strict=True
+        ):
+            if old != text:
+                widget.update(text)
+        self.shown = new
