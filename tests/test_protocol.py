@@ -18,9 +18,10 @@ from rnn_tui.engine.config import Config
 from rnn_tui.engine.data import load_corpus
 from rnn_tui.engine.trainer import Trainer
 from rnn_tui.run import protocol as p
+from rnn_tui.run.history import CLIP_WINDOW, Run
 from rnn_tui.run.source import TrainerProcess
 from rnn_tui.run.spec import RunSpec
-from rnn_tui.run.worker import CLIP_WINDOW, Run, TrainerLoop
+from rnn_tui.run.worker import TrainerLoop
 
 SMALL = Config(hidden=16, seq_len=8, batch=4, eval_every=5)
 

@@ -143,6 +143,11 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
+class Heartbeat:
+    """Sent now and then while a run is idle: nothing changed, but its process is alive."""
+
+
+@dataclass(frozen=True)
 class Failure:
     """Sent instead of snapshots when a run cannot start (then its process ends)."""
 

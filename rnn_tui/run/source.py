@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from rnn_tui.engine.model import Params
-from rnn_tui.run.protocol import Command, Failure, Quit, Reply, Request, Snapshot
+from rnn_tui.run.protocol import Command, Failure, Heartbeat, Quit, Reply, Request, Snapshot
 from rnn_tui.run.spec import RunSpec
 from rnn_tui.run.worker import default_log_path, worker_main
 
@@ -143,7 +143,7 @@ class TrainerProcess:
             self.last_heard = time.monotonic()
             if isinstance(item[0], Failure):
                 self.failure = item[0].text
-            else:
+            elif not isinstance(item[0], Heartbeat):  # a heartbeat only says it lives
                 self._inbox.put(item)
 
     def _read(self, timeout: float | None) -> tuple[Snapshot, ...] | None:
