@@ -379,15 +379,15 @@ def test_a_non_loopback_host_is_warned_about(host: str, public: bool) -> None:
         assert warning is None
 
 
-@pytest.mark.functional
-def test_serving_on_all_addresses_warns_at_start(tmp_path: Path) -> None:
-    """If this fails, `--serve --host 0.0.0.0` starts without a word about who can reach it."""
+@contextlib.contextmanager
+def server_started(tmp_path: Path, *args: str):
+    """`rnn-tui ARGS --serve --port P` running until it has said "serving"; yields (port,
+    stdout file, stderr file), then ends it with SIGTERM and checks it exits 0."""
     port = free_port()
     out, err = tmp_path / "stdout", tmp_path / "stderr"
-    cmd = [*rnn_tui_command(), "corpora/tiny.txt", "--serve", "--host", "0.0.0.0"]
     with out.open("wb") as stdout, err.open("wb") as stderr:
         server = subprocess.Popen(
-            [*cmd, "--port", str(port)],
+            [*rnn_tui_command(), *args, "--serve", "--port", str(port)],
             cwd=ROOT,
             stdout=stdout,
             stderr=stderr,
@@ -396,12 +396,19 @@ def test_serving_on_all_addresses_warns_at_start(tmp_path: Path) -> None:
     try:
         wait_until(lambda: server.poll() is not None or "serving" in out.read_text(), 20, "serving")
         assert server.poll() is None, err.read_text()
-        warning = err.read_text()
-        assert "0.0.0.0" in warning and "anyone" in warning, warning
+        yield port, out, err
         server.send_signal(signal.SIGTERM)
         assert server.wait(15) == 0
     finally:
         kill_group(server)
+
+
+@pytest.mark.functional
+def test_serving_on_all_addresses_warns_at_start(tmp_path: Path) -> None:
+    """If this fails, `--serve --host 0.0.0.0` starts without a word about who can reach it."""
+    with server_started(tmp_path, "corpora/tiny.txt", "--host", "0.0.0.0") as (_, _, err):
+        warning = err.read_text()
+        assert "0.0.0.0" in warning and "anyone" in warning, warning
 
 
 @pytest.mark.functional
@@ -410,25 +417,9 @@ def test_a_corpus_name_with_escapes_is_shown_safely(tmp_path: Path) -> None:
     in its start-up line (and the page's title) raw, recolouring or retitling the terminal."""
     corpus = tmp_path / "a\x1b[31mred\x1b]0;title\x07.txt"
     corpus.write_bytes((ROOT / "corpora" / "tiny.txt").read_bytes())
-    port = free_port()
-    out, err = tmp_path / "stdout", tmp_path / "stderr"
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        server = subprocess.Popen(
-            [*rnn_tui_command(), str(corpus), "--serve", "--port", str(port)],
-            cwd=ROOT,
-            stdout=stdout,
-            stderr=stderr,
-            start_new_session=True,
-        )
-    try:
-        wait_until(lambda: server.poll() is not None or "serving" in out.read_text(), 20, "serving")
-        assert server.poll() is None, err.read_text()
+    with server_started(tmp_path, str(corpus)) as (port, out, err):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
             html = page.read().decode()
         for text in (out.read_text(), err.read_text(), html):
             assert "\x1b" not in text and "\x07" not in text
         assert "red" in out.read_text()
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(15) == 0
-    finally:
-        kill_group(server)
