@@ -306,6 +306,7 @@ def run(argv: Sequence[str]) -> int:
         export_dir=args.export_dir,
         metrics_path=args.metrics,
         log_every=args.log_every,
+        banner=PRESETS[args.preset].lesson if args.preset else "",
     )
     return run_app(spec, settings, vocab)
 
@@ -322,6 +323,8 @@ def _headless(
 
     keep_freed_memory()  # this process only trains: reuse freed memory instead of page-faulting
     trainers = build_trainers(spec, progress)
+    if args.preset:
+        print(PRESETS[args.preset].lesson, flush=True)
     plan = HeadlessPlan(
         args.steps, sampling, args.metrics, args.log_every, (args.save, args.autosave)
     )

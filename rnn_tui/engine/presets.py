@@ -19,6 +19,7 @@ class Preset:
     changes: dict[str, Any] = field(default_factory=dict)  # Config fields it sets
     corpus: str | None = None  # "longlag": the generated long-lag text; None: the user's PATH
     compare: tuple[str, str] | None = None  # train these two cells side by side
+    lesson: str = ""  # one line on screen: the task, what to watch, what success looks like
 
 
 _LONG_LAG = {
@@ -34,6 +35,8 @@ PRESETS: dict[str, Preset] = {
         "a vanilla RNN on the long-lag corpus: the gradient from '=' never reaches the key",
         {"cell": "rnn", **_LONG_LAG},
         corpus="longlag",
+        lesson="lesson: recall the key 80 steps back; watch the orange marks fall away to the"
+        " left: the RNN's gradient never reaches the key",
     ),
     "exploding": Preset(
         "a vanilla RNN, large recurrent weights, plain SGD, no clipping: press c then r",
@@ -47,11 +50,15 @@ PRESETS: dict[str, Preset] = {
             "clip_mode": "off",
             "clip": 1.0,
         },
+        lesson="lesson: recurrent weights too large, no clipping; watch |g| and the loss jump,"
+        " then press c (clip) and r (reset): now it learns",
     ),
     "lstm-rescue": Preset(
         "RNN and LSTM side by side on the long-lag corpus: the LSTM's gradient survives",
         {**_LONG_LAG},
         corpus="longlag",
         compare=("rnn", "lstm"),
+        lesson="lesson: recall the key 80 steps back; compare the orange marks: the LSTM's"
+        " gradient reaches the key, the RNN's fades away",
     ),
 }

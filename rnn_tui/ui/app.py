@@ -185,6 +185,7 @@ class RnnApp(KeyActions, App[int]):
 
     def on_mount(self) -> None:
         V, H = self.vocab.size, self.cell.H
+        self.notice = self.settings.banner  # a preset's lesson, until something else is said
         if V >= LARGE_VOCAB:  # say what a large vocabulary costs, once, at the start
             readout = V * H + V  # W_hy and b_y: one row per character
             self.notice = (

@@ -20,6 +20,7 @@ class UISettings:
     metrics_path: str | None = None  # the trainer appends JSON lines of metrics here
     log_every: int = 10  # steps between two metrics lines
     log_path: str | None = None  # where the trainer's tracebacks go; None: a temp file
+    banner: str = ""  # a preset's lesson, shown in the status line until another notice
 
     def with_(self, **changes: Any) -> UISettings:
         return replace(self, **changes)

@@ -10,6 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown, Static
 
+from rnn_tui.engine.presets import PRESETS
 from rnn_tui.ui.actions import help_table
 
 
@@ -96,12 +97,24 @@ low (e.g. 0.5) is conservative and repetitive, sticking to the likeliest charact
 (e.g. 1.2) is adventurous, with more variety and more mistakes. Control characters from the
 corpus are shown as symbols such as ␛ (escape), ␉ (tab) or ␍ (carriage return).
 
+## Lessons (--preset)
+
+{preset_lines()}
+
 ## Keys
 
 {help_table()}
 
 Press **?**, **Esc** or **q** to close this help.
 """
+
+
+def preset_lines() -> str:
+    """One bullet per preset: its command and its lesson, in the help's words."""
+    return "\n".join(
+        f"* `rnn-tui --preset {name}`: {p.summary}. {p.lesson.replace('lesson:', 'Lesson:', 1)}."
+        for name, p in PRESETS.items()
+    )
 
 
 HELP_MARKDOWN = help_markdown()  # the text without a corpus's numbers
