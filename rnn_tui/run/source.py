@@ -66,8 +66,6 @@ class TrainerProcess:
 
         ctx = mp.get_context("spawn")  # a clean interpreter: no UI state, no inherited threads
         self.log_path = log_path or default_log_path()
-        self.metrics_path = metrics_path  # kept for a restart with the same outputs
-        self.log_every = log_every
         self.commands = ctx.Queue()
         self.snapshots = ctx.Queue(maxsize=8)  # small: the worker drops, never piles up
         self._starter: threading.Thread | None = None

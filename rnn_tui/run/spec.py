@@ -96,10 +96,3 @@ def _trainer_class(name: str) -> type[Trainer]:
     if not (isinstance(cls, type) and issubclass(cls, Trainer)):
         raise TypeError(f"{name} is not a Trainer")
     return cls
-
-
-def spec_of(trainers: list[Trainer]) -> RunSpec:
-    """The spec that builds trainers like these (fresh: their weights are not included)."""
-    corpus = trainers[0].corpus
-    path = None if corpus.path == GENERATED else corpus.path
-    return RunSpec(path, tuple(t.config for t in trainers))
