@@ -21,6 +21,8 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
 from textual.widget import Widget
 
+from rnn_tui.ui.widgets.colours import Palette, palette
+
 
 class Drawn:
     """A Rich renderable that renders `text` unchanged (see the module docstring for why)."""
@@ -56,7 +58,7 @@ class DrawnPane(Widget):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._version = 0  # bumped by every change of the data
-        self._cache_key: tuple[int, int, int] | None = None  # (version, width, height) drawn
+        self._cache_key: tuple[int, int, int, str] | None = None  # (version, w, h, palette) drawn
         self._cache_text: Text | None = None
         self.render_count = 0
         """How many times the pane was actually rebuilt (not served from cache)."""
@@ -70,10 +72,19 @@ class DrawnPane(Widget):
         """The whole pane for `width` x `height` cells."""
         raise NotImplementedError
 
+    @property
+    def colours(self) -> Palette:
+        """The palette for the app's theme now: `LIGHT` on a light ground, else `DARK`."""
+        try:
+            light = not self.app.current_theme.dark
+        except Exception:  # no app (a pane drawn on its own, in a test): the dark palette
+            light = False
+        return palette(light)
+
     def render(self) -> Drawn:
         """The pane as drawn Rich Text (not selectable), rebuilt only if data or size changed."""
         width, height = self.size
-        key = (self._version, width, height)
+        key = (self._version, width, height, self.colours.name)
         if self._cache_key != key or self._cache_text is None:
             self._cache_text = self.build_text(width, height)
             self._cache_key = key
