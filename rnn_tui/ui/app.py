@@ -34,6 +34,7 @@ from rnn_tui.ui.settings import UISettings
 from rnn_tui.ui.widgets import LossChart, SamplePane, StatusBar
 from rnn_tui.ui.widgets.grad_pane import decade_range
 from rnn_tui.ui.widgets.loss_readout import LossReadout
+from rnn_tui.ui.widgets.model_strip import ModelStrip
 
 POLL_HZ = 20.0  # snapshot polls per second: status text may change this often
 CHART_HZ = 4.0  # chart redraws per second at most: plotext is the costly part
@@ -112,6 +113,7 @@ class RnnApp(KeyActions, App[int]):
         self.loss_chart = LossChart(id="loss", vocab_size=vocab.size)
         self.loss_digits = LossReadout(id="loss-digits")  # held-out loss, large, big windows
         self.status_bar = StatusBar(id="status")
+        self.model_strip = ModelStrip([k.cell for k in spec.configs], settings.banner, id="model")
         self.footer = Footer(compact=True)
         self.too_small = Static(id="too-small")
 
@@ -156,6 +158,7 @@ class RnnApp(KeyActions, App[int]):
     # -- layout ------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        yield self.model_strip
         with Vertical(id="main", classes="compare" if self.compare else ""):
             with Horizontal(id="top"):
                 with Vertical(id="loss-box"):
@@ -185,7 +188,6 @@ class RnnApp(KeyActions, App[int]):
 
     def on_mount(self) -> None:
         V, H = self.vocab.size, self.cell.H
-        self.notice = self.settings.banner  # a preset's lesson, until something else is said
         if V >= LARGE_VOCAB:  # say what a large vocabulary costs, once, at the start
             readout = V * H + V  # W_hy and b_y: one row per character
             self.notice = (
@@ -248,6 +250,7 @@ class RnnApp(KeyActions, App[int]):
         """Draw the runs' snapshots: status now, charts at most CHART_HZ times a second."""
         for lane, snap in zip(self.lanes, snaps, strict=False):
             lane.take(snap)
+        self.model_strip.show([lane.cell.name for lane in self.lanes])
         snap = snaps[0]
         if snap.message:
             self.notice = snap.message

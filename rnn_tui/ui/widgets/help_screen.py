@@ -32,9 +32,17 @@ A small recurrent neural network reads the corpus one character at a time and le
 the next character. The panes show how well it guesses, how the learning signal flows back
 through time, and what it writes on its own.
 
+The line at the top spells out what the model computes at every step t, for the cell being
+trained: how the hidden state h_t is made from the previous state h_{{t-1}} and the current
+character x_t (a one-hot vector), the probabilities p of the next character, and the loss.
+With a lesson (`--preset`), the lesson's one line stands above it for the whole run.
+
 ## Loss pane
 
-The loss is the average surprise of the model at the next character, measured in **nats per
+The loss is the average surprise of the model at the next character. At each step the model
+gives every character of the vocabulary a probability, p = softmax(W_hy h_t + b_y), and the
+loss is **-ln p(the character that really came next)**, averaged over the characters: the
+**cross-entropy** between the text and the model's guesses. It is measured in **nats per
 character** (natural log). Divide by ln 2 ≈ 0.693 to get **bits per character**: the number of
 yes/no questions the model would still need, on average, to pin down each character.
 
@@ -92,9 +100,11 @@ scale.
 ## Sample pane
 
 Every so often the model writes text on its own, one character at a time, drawing each next
-character from its predicted probabilities. The **temperature** reshapes those probabilities:
-low (e.g. 0.5) is conservative and repetitive, sticking to the likeliest characters; high
-(e.g. 1.2) is adventurous, with more variety and more mistakes. Control characters from the
+character from its predicted probabilities. The **temperature** τ reshapes those
+probabilities: the model's scores z = W_hy h_t + b_y are divided by τ before the softmax,
+**p = softmax(z / τ)**. τ = 1 samples the model as it is; low (e.g. 0.5) sharpens p towards
+the likeliest characters, conservative and repetitive; high (e.g. 1.2) flattens it, with more
+variety and more mistakes. Control characters from the
 corpus are shown as symbols such as ␛ (escape), ␉ (tab) or ␍ (carriage return).
 
 ## Lessons (--preset)
