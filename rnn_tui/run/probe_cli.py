@@ -85,7 +85,8 @@ def text_lines(
     """The probe as lines for a terminal."""
     c = ckpt.config
     n_unknown = int((~r.known).sum())
-    lines = [f"probe of {sanitize(path)}: {c.cell}, H={c.hidden}, {len(ckpt.vocab)} characters"]
+    model = f"{c.cell}, H={c.hidden}, vocabulary of {len(ckpt.vocab)}"
+    lines = [f"probe of {sanitize(path)}: {model}"]
     if r.cut:
         lines.append(
             f"the text has {r.cut + len(r.text):,} characters; probed its last {len(r.text):,}"
