@@ -119,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--load", metavar="CHECKPOINT", help="resume from a checkpoint (.npz)")
     p.add_argument(
+        "--probe",
+        metavar="TEXT",
+        help="with --load: print each character's surprisal (bits) and the model's top-5"
+        " guesses for it, and how far back its last prediction looks; trains nothing, PATH"
+        " may be left out",
+    )
+    p.add_argument("--json", action="store_true", help="--probe: print one JSON object")
+    p.add_argument(
         "--save",
         metavar="CHECKPOINT",
         help="checkpoint path: written at the end of a headless run (also on Ctrl-C, SIGTERM or"
@@ -265,9 +273,25 @@ def _flag_names(error: SettingError) -> UserError:
     return UserError(f"--{flag} {error.detail}")
 
 
+def _probe(args: argparse.Namespace) -> int:
+    """--probe: look inside the --load model and print what it sees; nothing is trained."""
+    if args.load is None:
+        raise UserError("--probe needs --load CHECKPOINT, the model to probe")
+    for flag, given in (("--serve", args.serve), ("--compare", args.compare)):
+        if given:
+            raise UserError(f"--probe prints and exits; it cannot be combined with {flag}")
+    from rnn_tui.run.probe_cli import run_probe_cli
+
+    return run_probe_cli(args.load, args.probe, json_out=args.json)
+
+
 def run(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.probe is not None:
+        return _probe(args)
+    if args.json:
+        raise UserError("--json goes with --probe")
     try:
         spec = make_spec(args, _typed(argv, parser))
         sampling = sampling_from_args(args)
