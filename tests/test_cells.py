@@ -374,3 +374,17 @@ def test_checkpoint_of_one_cell_refuses_another(tiny: Corpus, tmp_path: Path) ->
     resumed = trainer_from_checkpoint(tiny, ckpt, path)
     for name, value in trainer.params.items():
         np.testing.assert_array_equal(resumed.params[name], value)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize(("V", "H"), [(1, 4), (5, 1)])
+def test_a_forward_pass_leaves_the_weights_alone(cell: str, V: int, H: int) -> None:
+    """If this fails, a forward pass writes into W_x (when W_x^T is contiguous already, as for
+    one hidden unit or one character), and training or probing such a model corrupts it."""
+    model = make_cell(cell, V, H, np.float64)
+    params = model.init_params(np.random.default_rng(0))
+    before = {k: v.copy() for k, v in params.items()}
+    X = np.zeros((2, 3), np.int64)  # (B, T) character ids
+    model.forward(params, X, model.init_state(2))
+    for k, v in params.items():
+        np.testing.assert_array_equal(v, before[k], err_msg=k)

@@ -28,6 +28,8 @@ ENGINE = [
     "rnn_tui.run.worker",
     "rnn_tui.engine.presets",
     "rnn_tui.engine.longlag",
+    "rnn_tui.engine.probe",
+    "rnn_tui.run.probe_cli",
 ]
 
 

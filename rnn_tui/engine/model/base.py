@@ -330,7 +330,7 @@ class Cell(ABC):
         (H, G*H). The sigmoid gates' columns of both are halved (exactly, in floating point),
         so the pre-activations come out as a/2 there: see `sigmoid_via_tanh`."""
         wx, wh, b = self.names
-        table = np.ascontiguousarray(params[wx].T)
+        table = params[wx].T.copy()  # a copy always: .T of a (G*H, 1) W_x is contiguous already
         table += params[b]
         WhT = params[wh].T
         if self.sigmoid_gates:
