@@ -116,3 +116,13 @@ def test_import_has_no_side_effects() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout == "[]\n" and out.stderr == ""
+
+
+def test_quick_probe_bench_times_every_cell(capsys) -> None:
+    """If this fails, `python -m rnn_tui.bench probe` crashes or no longer says how long the
+    probe's recomputation takes for each cell (no time is asserted: machines are noisy)."""
+    assert bench.main(["probe", "--quick"]) == 0
+    last = capsys.readouterr().out.rstrip("\n").splitlines()[-1]
+    m = re.fullmatch(r"summary: probe_ms rnn=(\S+) lstm=(\S+) gru=(\S+)", last)
+    assert m, last
+    assert all(math.isfinite(float(v)) and float(v) > 0 for v in m.groups())

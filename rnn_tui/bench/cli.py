@@ -2,7 +2,8 @@
 
 "train" (the default) measures training throughput (`rnn_tui.bench.train`); "app" runs the real
 program in a pseudo-terminal (`rnn_tui.bench.app`); "soak" follows the app's memory for
-`--minutes` (`rnn_tui.bench.soak`). The last two are imported only when asked for.
+`--minutes` (`rnn_tui.bench.soak`); "probe" times the probe's recomputation per cell
+(`rnn_tui.bench.probe`). The last three are imported only when asked for.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         "mode",
         nargs="?",
         default="train",
-        choices=("train", "app", "soak"),
+        choices=("train", "app", "soak", "probe"),
         help="what to benchmark",
     )
     p.add_argument("--quick", action="store_true", help="tiny sizes and short timings (smoke)")
@@ -83,6 +84,13 @@ def _run_soak(args: argparse.Namespace) -> int:
     return run_soak_bench(args.corpus, minutes=args.minutes, quick=args.quick)
 
 
+def _run_probe(args: argparse.Namespace) -> int:
+    """How long the probe's recomputation takes, per cell."""
+    from rnn_tui.bench.probe import run_probe_bench
+
+    return run_probe_bench(args.corpus, seconds=args.seconds, quick=args.quick)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the arguments and run the chosen benchmark; return the exit code."""
     args = build_parser().parse_args(argv)
@@ -95,5 +103,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
         "app": lambda: _run_app(args),
         "soak": lambda: _run_soak(args),
+        "probe": lambda: _run_probe(args),
     }
     return modes[args.mode]()
