@@ -284,7 +284,7 @@ def test_plotext_is_used_through_its_public_names_only() -> None:
 
     source = (ROOT / "rnn_tui/ui/widgets/loss_chart.py").read_text(encoding="utf-8")
     assert not re.search(r"plotext\._|plt\._|fig\._", source)
-    for name in ("figure", "terminal", "marker", "pixel"):
+    for name in ("figure", "terminal", "marker", "pixel", "colorize"):
         assert hasattr(plotext, name), f"plotext.{name} is gone"
     for name in ("clear", "theme", "plot_size", "signal", "draw", "ruler", "build"):
         assert callable(getattr(plotext.figure, name, None)), f"plotext.figure.{name} is gone"

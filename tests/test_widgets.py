@@ -20,7 +20,7 @@ from textual.widget import Widget
 
 from rnn_tui.textsafe import sanitize
 from rnn_tui.ui.widgets import GradPane, HelpScreen, LossChart, NeuronView, SamplePane, StatusBar
-from rnn_tui.ui.widgets.colours import UNIFORM_RGB
+from rnn_tui.ui.widgets.colours import DARK
 from rnn_tui.ui.widgets.grad_pane import N_HEAT
 from rnn_tui.ui.widgets.help_screen import help_markdown
 from rnn_tui.ui.widgets.loss_chart import WAITING_TEXT, downsample
@@ -197,7 +197,7 @@ def test_loss_chart_draws_the_uniform_guess_line_at_ln_v(
     below = max(v for v in ticks if v < uniform)
     want = ticks[below] + (uniform - below) / (above - below) * (ticks[above] - ticks[below])
     assert abs(row - want) < 1, (row, want, ticks)
-    # The row is dotted in the line's grey, left of the label.
+    # The row is dotted in the line's grey, left of the label, which is in the same grey.
     start = sum(len(line) + 1 for line in lines[:row])
     grey = set()
     for span in text.spans:
@@ -205,11 +205,13 @@ def test_loss_chart_draws_the_uniform_guess_line_at_ln_v(
         if (
             colour is not None
             and colour.triplet is not None
-            and tuple(colour.triplet) == UNIFORM_RGB
+            and tuple(colour.triplet) == DARK.uniform
         ):
             grey.update(range(span.start, span.end))
-    dots = [i for i in range(start, start + len(lines[row])) if i in grey]
+    label = start + min(i for i in (lines[row].find("uniform"), lines[row].find("ln V")) if i >= 0)
+    dots = [i for i in range(start, label) if i in grey]
     assert len(dots) >= 3 and all("\u2800" < text.plain[i] <= "\u28ff" for i in dots), lines[row]
+    assert all(i in grey for i in range(label, label + len("ln V = "))), lines[row]
 
 
 def test_loss_chart_keeps_ln_v_in_view_and_needs_the_vocabulary() -> None:

@@ -22,8 +22,17 @@ class Action:
     palette: tuple[tuple[str, str, str], ...] = ()  # (title, help, action) in the palette
 
 
+# The footer shows the keys with a label in this order and cuts off what does not fit: q and ?
+# come first, so that even 80 columns show how to get help; at 120 all of them fit.
 ACTIONS: tuple[Action, ...] = (
     Action("q", "quit", (("q", "quit_app"),), "Quit"),
+    Action(
+        "?",
+        "show / hide this help",
+        (("question_mark,f1", "help"),),
+        "Help",
+        (("Help: what the panes show", "?", "help"),),
+    ),
     Action(
         "space",
         "pause / resume training",
@@ -88,31 +97,11 @@ ACTIONS: tuple[Action, ...] = (
         (("Save a checkpoint", "s", "save"),),
     ),
     Action(
-        "?",
-        "show / hide this help",
-        (("question_mark,f1", "help"),),
-        "Help",
-        (("Help: what the panes show", "?", "help"),),
-    ),
-    Action(
-        "p",
-        "save an SVG screenshot (into --export-dir, or here)",
-        (("p", "screenshot"),),
-        palette=(("Save a screenshot (SVG)", "p", "screenshot"),),
-    ),
-    Action(
-        "e",
-        "export loss.csv, metrics.jsonl, samples.txt and a checkpoint (--export-dir)",
-        (("e", "export"),),
-        palette=(("Export loss, metrics, samples and model", "e: to --export-dir", "export"),),
-    ),
-    Action(
         "v",
         "neuron view: the sample coloured by one hidden unit (-1 blue, +1 red)",
         (("v", "toggle_neurons"),),
-        palette=(
-            ("Neuron view on / off", "v: colour the sample by one hidden unit", "toggle_neurons"),
-        ),
+        "Neurons",
+        (("Neuron view on / off", "v: colour the sample by one hidden unit", "toggle_neurons"),),
     ),
     Action(
         "[ / ]",
@@ -133,7 +122,21 @@ ACTIONS: tuple[Action, ...] = (
         "h",
         "high contrast for projectors",
         (("h", "toggle_contrast"),),
-        palette=(("High contrast for projectors", "h", "toggle_contrast"),),
+        "Contrast",
+        (("High contrast for projectors", "h", "toggle_contrast"),),
+    ),
+    Action(
+        "p",
+        "save an SVG screenshot (into --export-dir, or here)",
+        (("p", "screenshot"),),
+        "Shot",
+        (("Save a screenshot (SVG)", "p", "screenshot"),),
+    ),
+    Action(
+        "e",
+        "export loss.csv, metrics.jsonl, samples.txt and a checkpoint (--export-dir)",
+        (("e", "export"),),
+        palette=(("Export loss, metrics, samples and model", "e: to --export-dir", "export"),),
     ),
     Action("ctrl+p", "command palette: every action above, searchable by name", ()),
 )

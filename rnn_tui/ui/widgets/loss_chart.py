@@ -1,8 +1,13 @@
 """Loss curve widget: smoothed training loss and held-out loss against step, drawn with plotext,
 under a dotted line at ln V, the loss of guessing uniformly among the V characters.
 
+Each curve has the colour of its meaning (`colours.Palette`): the training loss, the held-out loss,
+or in compare mode the run. The held-out curve is always drawn in beads (•), the training curve
+as a solid line, so that a run's two curves are told apart without a second colour. On a light
+ground the solid line is drawn in quarter blocks, which a projector does not wash out.
+
 Only plotext's public API is used: ``plotext.figure`` (its one master figure), ``plotext.terminal``,
-``plotext.marker`` and ``plotext.pixel``. plotext 6 has no public way to make a second figure, so
+``plotext.marker``, ``plotext.pixel`` and ``plotext.colorize``. plotext 6 has no public way to make a second figure, so
 every chart shares the master: it is cleared completely and drawn in one go inside each build, on
 the UI thread, so no chart ever sees what another left in it.
 """
@@ -18,13 +23,15 @@ from rich.text import Text
 
 from rnn_tui.engine.model import LN2
 from rnn_tui.textsafe import sanitize
-from rnn_tui.ui.widgets.colours import HELD_OUT_RGB, RUN_RGBS, TRAIN_RGB, UNIFORM_RGB, rgb_style
+from rnn_tui.ui.widgets.colours import RGB, Palette, rgb_style
 from rnn_tui.ui.widgets.drawn import DrawnPane, flow
 
 MIN_PLOT_WIDTH = 20
 MIN_PLOT_HEIGHT = 6
 
 WAITING_TEXT = "waiting for the first step"
+TRAIN_GLYPH = "━"  # the legend's sample of a training curve: a solid line
+HELD_OUT_GLYPH = "•"  # the held-out curve's bead, in the chart and in the legend
 
 
 def uniform_loss(vocab_size: int | None) -> float | None:
@@ -113,13 +120,14 @@ def format_loss_tick(v: float, step: float) -> str:
 
 @dataclass(frozen=True)
 class _Series:
-    """One curve: its legend label, finite points, colour, and its latest raw value."""
+    """One curve: its legend label, finite points, colour role, and its latest raw value."""
 
     label: str
     xs: np.ndarray
     ys: np.ndarray
-    rgb: tuple[int, int, int]
-    raw_last: float | None  # the last value as given (may be NaN: shown in red)
+    role: str  # its colour's role in the palette: "train", "held_out", "runs[0]", ...
+    held_out: bool  # drawn in beads, not as a solid line
+    raw_last: float | None  # the last value as given (may be NaN: shown in the bad colour)
     with_unit: bool = False  # say "nats/char" after the value in the title
 
     @classmethod
@@ -128,12 +136,23 @@ class _Series:
         label: str,
         steps: np.ndarray,
         values: np.ndarray,
-        rgb: tuple[int, int, int],
+        role: str,
+        held_out: bool,
         with_unit: bool = False,
     ) -> _Series:
         arr = np.asarray(values, dtype=np.float64).ravel()
         xs, ys = _finite_pairs(steps, arr)
-        return cls(label, xs, ys, rgb, float(arr[-1]) if arr.size else None, with_unit)
+        last = float(arr[-1]) if arr.size else None
+        return cls(label, xs, ys, role, held_out, last, with_unit)
+
+    def rgb(self, colours: Palette) -> RGB:
+        """The curve's colour in `colours`."""
+        return colours.roles()[self.role]
+
+    @property
+    def glyph(self) -> str:
+        """How the legend shows the curve's line: solid, or beads."""
+        return HELD_OUT_GLYPH if self.held_out else TRAIN_GLYPH
 
 
 class LossChart(DrawnPane):
@@ -180,8 +199,8 @@ class LossChart(DrawnPane):
         """
         self._set_series(
             [
-                _Series.make("train", steps, train, TRAIN_RGB, with_unit=True),
-                _Series.make("held-out", val_steps, val, HELD_OUT_RGB),
+                _Series.make("train", steps, train, "train", False, with_unit=True),
+                _Series.make("held-out", val_steps, val, "held_out", True),
             ],
             title_extra,
         )
@@ -192,11 +211,12 @@ class LossChart(DrawnPane):
         title_extra: str = "",
     ) -> None:
         """Several runs on one chart (compare mode): each `(name, steps, train, val_steps, val)`
-        gets its own colour; its held-out curve is a lighter shade of it."""
+        gets its run's colour (the first two runs only); its held-out curve is drawn in beads."""
         series = []
-        for (name, steps, train, val_steps, val), (rgb, light) in zip(runs, RUN_RGBS, strict=False):
-            series.append(_Series.make(f"{name} train", steps, train, rgb))
-            series.append(_Series.make(f"{name} held-out", val_steps, val, light))
+        for i, (name, steps, train, val_steps, val) in enumerate(runs[:2]):
+            role = f"runs[{i}]"
+            series.append(_Series.make(f"{name} train", steps, train, role, False))
+            series.append(_Series.make(f"{name} held-out", val_steps, val, role, True))
         self._set_series(series, title_extra)
 
     def _set_series(self, series: list[_Series], title_extra: str) -> None:
@@ -212,6 +232,7 @@ class LossChart(DrawnPane):
         1 drops the extra text, 2 also the "nats/char" unit, 3 shortens "bits" to "b".
         """
         parts: list[Text] = []
+        colours = self.colours
         bits_word = " bits" if compact < 3 else "b"
 
         def value_text(v: float | None, with_unit: bool) -> str:
@@ -223,16 +244,16 @@ class LossChart(DrawnPane):
             return f"{v:.2f}{unit} ({v / LN2:.2f}{bits_word})"
 
         for series in self._series:
-            value, label, rgb = series.raw_last, series.label, series.rgb
+            value, label, rgb = series.raw_last, series.label, series.rgb(colours)
             if value is None:
                 continue
             t = Text()
-            t.append("━ ", rgb_style(rgb, bold=True))
-            t.append(label + " ", rgb_style(rgb))
+            t.append(f"{series.glyph} ", rgb_style(rgb, bold=True))
+            t.append(label + " ", rgb_style(rgb, bold=True))
             bad = not math.isfinite(value)
             t.append(
                 value_text(value, series.with_unit),
-                Style(color="red", bold=True) if bad else Style(bold=True),
+                rgb_style(colours.bad, bold=True) if bad else Style(bold=True),
             )
             parts.append(t)
         if self._title_extra and compact == 0:
@@ -310,27 +331,30 @@ class LossChart(DrawnPane):
         fig.clear()
         fig.theme("simple")
         fig.plot_size(width, height)
-        # Braille cells hold 2 dot columns; one point per cell, joined by lines, draws a smooth
-        # curve at half the cost of one point per dot column.
+        colours = self.colours
+        line = colours.curve_marker  # braille dots, or quarter blocks on a projector's white
+        # Braille and quarter-block cells hold 2 dot columns; one point per cell, joined by
+        # lines, draws a smooth curve at half the cost of one point per dot column.
         max_points = canvas_w
         if self.uniform is not None:
-            # The ln V line, before the curves, which are drawn over it: one braille dot per
-            # cell, so it is dotted and on the curves' own scale; its label at the right end,
-            # on the same row.
-            n = max(2, canvas_w)
-            dots = plt.marker("braille", plt.pixel(foreground=UNIFORM_RGB))
+            # The ln V line, before the curves, which are drawn over it: dotted, on the curves'
+            # own scale, with one braille dot per cell or one (heavier) quarter block every
+            # other cell; its label at the right end, on the same row, in the line's colour.
+            n = max(2, canvas_w if line == "braille" else canvas_w // 2)
+            ink = plt.pixel(foreground=colours.uniform)
+            dots = plt.marker(line, ink)
             fig.draw(
                 fig.signal(np.linspace(x_lo, x_hi, n).tolist(), [self.uniform] * n, marker=dots)
             )
-            label = uniform_label(self.uniform, canvas_w)
+            label = plt.colorize(uniform_label(self.uniform, canvas_w), ink)
             fig.draw(fig.text(x_hi, self.uniform, label, alignment="right"))
-        for xs, ys, rgb in ((series.xs, series.ys, series.rgb) for series in self._series):
-            if xs.size == 0:
+        for series in self._series:
+            if series.xs.size == 0:
                 continue
-            dx, dy = downsample(xs, ys, max_points)
-            sig = fig.signal(
-                dx.tolist(), dy.tolist(), marker=plt.marker("braille", plt.pixel(foreground=rgb))
-            )
+            dx, dy = downsample(series.xs, series.ys, max_points)
+            ink = plt.pixel(foreground=series.rgb(colours))
+            mark = plt.marker(HELD_OUT_GLYPH if series.held_out else line, ink)
+            sig = fig.signal(dx.tolist(), dy.tolist(), marker=mark)
             if dx.size > 1:
                 sig.lines()
             fig.draw(sig)

@@ -3,14 +3,18 @@ beside it, smaller.
 
 The held-out loss is the figure that says whether the model generalises: the training loss can
 keep falling while it rises (overfitting). Before the first evaluation the digits show the
-training loss, and the label says so.
+training loss, and the label says so. The large digits have the colour of what they show, the
+colour of the held-out (or training) curve in the loss chart, in either theme.
 """
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.color import Color
 from textual.containers import Vertical
 from textual.widgets import Digits, Static
+
+from rnn_tui.ui.widgets.colours import follow_theme, theme_palette
 
 HELD_OUT = "held-out loss, nats/char"
 TRAINING = "training loss, nats/char (smoothed; held-out not measured yet)"
@@ -29,7 +33,7 @@ class LossReadout(Vertical):
     DEFAULT_CSS = """
     LossReadout { height: auto; }
     LossReadout > Static { width: auto; color: $text-muted; text-wrap: nowrap; }
-    LossReadout > Digits { width: auto; color: $text-accent; }
+    LossReadout > Digits { width: auto; }
     """
 
     def __init__(self, id: str | None = None) -> None:
@@ -43,6 +47,16 @@ class LossReadout(Vertical):
         yield self.label
         yield self.digits
         yield self.aside
+
+    def on_mount(self) -> None:
+        self.paint()
+        follow_theme(self, self.paint)
+
+    def paint(self) -> None:
+        """Colour the digits as the loss chart colours the curve they show, in this theme."""
+        colours = theme_palette(self)
+        rgb = colours.train if self.shown[0] == TRAINING else colours.held_out
+        self.digits.styles.color = Color(*rgb)
 
     @property
     def value(self) -> str:
@@ -64,4 +78,7 @@ class LossReadout(Vertical):
         ):
             if old != text:
                 widget.update(text)
+        other_loss = new[0] != self.shown[0]  # e.g. from the training loss to the held-out one
         self.shown = new
+        if other_loss:
+            self.paint()

@@ -11,6 +11,7 @@ from rich.text import Span, Text
 from textual.widget import Widget
 
 from rnn_tui.textsafe import sanitize
+from rnn_tui.ui.widgets.colours import contrast
 from rnn_tui.ui.widgets.drawn import Drawn
 
 BLUE, WHITE, RED = (40, 90, 230), (245, 245, 245), (225, 40, 40)
@@ -25,9 +26,16 @@ def colour(level: int) -> tuple[int, int, int]:
     return tuple(round(w + (e - w) * a) for w, e in zip(WHITE, end, strict=True))  # type: ignore[return-value]
 
 
-# Black text on each shade, indexed by level + LEVELS; the last entry is for NaN and inf.
+def ink(shade: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Black or white, whichever reads better on `shade`: white on the deep blue and red ends,
+    where black letters are hard to make out on a projector."""
+    black, white = (0, 0, 0), (255, 255, 255)
+    return black if contrast(black, shade) >= contrast(white, shade) else white
+
+
+# The text on each shade, indexed by level + LEVELS; the last entry is for NaN and inf.
 PALETTE: list[Style] = [
-    Style(color="black", bgcolor="rgb({},{},{})".format(*rgb))
+    Style(color="rgb({},{},{})".format(*ink(rgb)), bgcolor="rgb({},{},{})".format(*rgb))
     for rgb in [colour(k) for k in range(-LEVELS, LEVELS + 1)] + [GREY]
 ]
 

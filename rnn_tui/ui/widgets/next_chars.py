@@ -1,9 +1,11 @@
-"""One line under a sample: the likeliest next characters and their probabilities."""
+"""One line under a sample: the likeliest next characters and their probabilities.
+
+In the theme's text colour, not dimmed: it is read from the back of a classroom too.
+"""
 
 from __future__ import annotations
 
-from rich.style import Style
-from rich.text import Text
+from textual.content import Content
 from textual.widgets import Static
 
 from rnn_tui.textsafe import sanitize
@@ -19,7 +21,7 @@ class NextChars(Static):
         height: 1;
         width: 1fr;
         padding: 0 1;
-        color: $text-muted;
+        color: $text;
         text-wrap: nowrap;
         text-overflow: ellipsis;
     }
@@ -29,11 +31,11 @@ class NextChars(Static):
 
     def show(self, top: list[tuple[str, float]], chosen: str | None = None) -> None:
         """`top`: (character, probability) pairs, likeliest first; `chosen`: the one drawn."""
-        line = Text("next: ", Style(dim=True), no_wrap=True, end="")
+        parts: list[str | tuple[str, str]] = [("next: ", "$text-muted")]
         for ch, p in top:
             label = SHOWN.get(ch) or sanitize(ch)
-            style = Style(bold=True, reverse=True) if ch == chosen else Style(bold=True)
-            line.append(label, style)
+            parts.append((label, "bold reverse" if ch == chosen else "bold"))
             bar = self.BARS[min(len(self.BARS) - 1, round(p * (len(self.BARS) - 1)))]
-            line.append(f" {p:4.0%} {bar}  ")
-        self.update(line, layout=False)  # one fixed line: a repaint, never a relayout
+            parts.append(f" {p:4.0%} {bar}  ")
+        # Content, not markup: a corpus character such as "[" is shown as it is.
+        self.update(Content.assemble(*parts), layout=False)  # a repaint, never a relayout

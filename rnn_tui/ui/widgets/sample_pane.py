@@ -99,11 +99,11 @@ class SamplePane(ScrollView, can_focus=True):
         }
     }
     SamplePane > .sample-pane--header {
-        color: $accent;
+        color: $text-muted;
         text-style: bold;
     }
     SamplePane > .sample-pane--control {
-        color: $warning;
+        color: $text-muted;
         text-style: reverse;
     }
     """

@@ -132,7 +132,7 @@ class StatusBar(Widget):
             Content.assemble(("temp ", "dim"), format_float(temperature)),
         ]
         if message:
-            fields.append(Content.styled(_plain(message), "italic $accent"))
+            fields.append(Content.styled(_plain(message), "italic"))  # no colour: not data
         plain = "  ".join(f.plain for f in fields).replace("\u00a0", " ").strip()
         if plain == self.plain_text and state_s == self.state:
             return  # nothing changed: no repaint
