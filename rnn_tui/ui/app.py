@@ -42,6 +42,7 @@ TYPE_HZ = 30.0  # sampler ticks per second
 CHARS_PER_S = 60.0  # typing speed of the sample pane
 LARGE_VOCAB = 1000  # from this many characters on, the status says what the output layer costs
 DIGITS_MIN = (110, 36)  # from this window size on, the loss also shows in large digits
+PALETTE_HINT_MIN = 118  # from this width on, the footer shows the ^p palette hint too
 MIN_SIZE = (60, 16)  # below this the panes cannot be drawn legibly: ask for more room
 KEY_TRACE_ENV = "RNN_TUI_KEY_TRACE"  # a file: every action appends "<monotonic time> <action>"
 LIVENESS_EVERY = 0.25  # seconds between two looks at whether the source still runs
@@ -178,8 +179,8 @@ class RnnApp(KeyActions, App[int]):
 
     def on_resize(self, event: events.Resize) -> None:
         w, h = event.size
-        # The palette hint needs room the key list has only from 100 columns on.
-        self.footer.show_command_palette = w >= 100
+        # The palette hint needs room the key list has only from PALETTE_HINT_MIN columns on.
+        self.footer.show_command_palette = w >= PALETTE_HINT_MIN
         if w < MIN_SIZE[0] or h < MIN_SIZE[1]:  # shown by the breakpoint classes
             self.too_small.update(
                 f"rnn-tui needs a window of at least {MIN_SIZE[0]}x{MIN_SIZE[1]};"

@@ -21,7 +21,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
 from textual.widget import Widget
 
-from rnn_tui.ui.widgets.colours import Palette, palette
+from rnn_tui.ui.widgets.colours import Palette, theme_palette
 
 
 class Drawn:
@@ -75,11 +75,7 @@ class DrawnPane(Widget):
     @property
     def colours(self) -> Palette:
         """The palette for the app's theme now: `LIGHT` on a light ground, else `DARK`."""
-        try:
-            light = not self.app.current_theme.dark
-        except Exception:  # no app (a pane drawn on its own, in a test): the dark palette
-            light = False
-        return palette(light)
+        return theme_palette(self)
 
     def render(self) -> Drawn:
         """The pane as drawn Rich Text (not selectable), rebuilt only if data or size changed."""

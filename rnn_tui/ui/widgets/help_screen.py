@@ -48,10 +48,13 @@ yes/no questions the model would still need, on average, to pin down each charac
 
 * {uniform_line(vocab_size)} The grey dotted line marks it on the
   chart. Anything below that means the model has learned something.
-* The **train** curve is the smoothed loss on the text it is learning from.
-* The **held-out** curve is the loss on text it never trains on. That is the honest number: if
-  train keeps falling while held-out stalls or rises, the model is memorising instead of
-  generalising (overfitting).
+* The **train** curve (a solid line) is the smoothed loss on the text it is learning from.
+* The **held-out** curve (a line of beads •; in a large window also the big figure above the
+  chart) is the loss on text it never trains on. That is the honest number: if train keeps
+  falling while held-out stalls or rises, the model is memorising instead of generalising
+  (overfitting).
+* With `--compare`, each run has a colour of its own: its solid line is its training loss,
+  its beads its held-out loss.
 
 ## Gradient pane
 
