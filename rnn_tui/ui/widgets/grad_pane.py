@@ -354,7 +354,7 @@ class GradPane(DrawnPane):
         group_long = f"each column = {group} steps" if group > 1 else ""
         bptt = None if self._reset_at is None else bptt_text(t_steps, self._reset_at)
         if group_long and bptt:
-            notes.append(f"{group_long} · {bptt}")
+            notes += [f"{group_long} · {b}" for b in (bptt, bptt_text(t_steps, "", short=True))]
         if group_long:
             notes += [group_long, f"{group} steps/col"]
         elif bptt:
