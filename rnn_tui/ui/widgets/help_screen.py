@@ -64,8 +64,8 @@ one scale.
   them: bars that **rise towards the left are normal** in healthy training, not a warning.
 * **grad_last_t** (the bold dotted line, ⠶ in the key): the gradient of **the last step's loss
   alone** (the loss at t = T), carried back to h_t. It is one of the terms in grad_t's sum. At
-  t = T no other loss reaches, so there the line sits exactly on the top of the bar. The line
-  is drawn in braille dots, four heights to a text row, so small steps still show.
+  t = T no other loss reaches, so there the two are the same number and the line caps the bar.
+  The line is drawn in braille dots, four heights to a text row, so small steps still show.
 * **dL/dc_t** (LSTM only: the thin dotted line, ⠒ in the key): the gradient at the LSTM's
   **cell state** c_t, of the same sum of all T losses as grad_t and on the same scale. The
   cell state is the LSTM's memory lane: from c_t back to c_(t-1) the gradient is only
@@ -94,9 +94,9 @@ one scale.
   as the profile: the run's first step at the top ("▼ step 1") and the newest at the bottom
   ("▲ step 10,000"), two rows to a line of text. As the run grows, neighbouring rows are
   merged (averaged on the log scale), so the whole run always fits. Its colours use the
-  **same log scale as the bars**, as its legend says: bright is large, dark is small, and an
-  end of the legend marked "≤" or "≥" holds older values beyond the bars' range. It shows how
-  far back the signal reached as training went on.
+  **same log scale as the bars**, as its legend says: bright is large, dark is small, NaN/inf
+  has a colour outside the scale, and an end of the legend marked "≤" or "≥" also holds older
+  values beyond the bars' range. It shows how far back the signal reached as training went on.
 * Why it happens: for a plain RNN the signal is multiplied by the recurrent weight matrix W_hh
   (and the tanh slopes) once per step. The pane shows the spectral norm ‖W_hh‖₂, the most
   any vector can be stretched by W_hh. Below 1 the gradient must vanish, since the tanh slopes
