@@ -15,7 +15,7 @@ Layout, top to bottom (the header and key shorten themselves in a small pane)::
 Everything is drawn by hand with Rich styles (no plotext), so a redraw costs a few ms.
 
 The pieces live next door: `grad_scale` (decades, column grouping, number labels),
-`grad_style` (glyphs, line builders), `grad_bars` (profile and time axis) and `grad_heat`
+`grad_style` (glyphs, line builder), `grad_bars` (profile and time axis) and `grad_heat`
 (heat strip). This module lays them out; their names stay importable from here.
 """
 
@@ -51,7 +51,6 @@ from rnn_tui.ui.widgets.grad_style import (
     EIGHTHS,
     LAST_GLYPH,
     ZERO_CHAR,
-    LineBuilder,
 )
 
 __all__ = [
@@ -68,7 +67,6 @@ __all__ = [
     "ZERO",
     "ZERO_CHAR",
     "GradPane",
-    "LineBuilder",
     "bar_rows",
     "bptt_text",
     "decade_range",
