@@ -1,6 +1,6 @@
 """One run as the trainer process keeps it for the app: its trainer and what the app draws of
-its past (loss curves of bounded size, recent gradient profiles, how often clipping fired),
-made into snapshots. No UI import here."""
+its past (loss curves and gradient profiles of bounded size, how often clipping fired), made
+into snapshots. No UI import here."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from rnn_tui.engine.trainer import StepRecord, Trainer
 from rnn_tui.run.protocol import Reply, RunState, Snapshot
 
 WEIGHTS_EVERY = 2.0  # seconds between two weight copies for the sampler
-GRAD_ROWS = 64  # recent gradient profiles kept for the heat strip
+GRAD_ROWS = 64  # gradient-profile rows kept for the heat strip; past this, pairs are merged
 CLIP_WINDOW = 100  # the clipping share counts this many recent steps
 HISTORY_POINTS = 2048  # loss points kept; past this, pairs are merged (the whole run stays)
 
@@ -53,6 +53,79 @@ class History:
         self._acc.clear()
 
 
+class GradHistory:
+    """grad_last_t over the whole run in a bounded number of rows, for the heat strip.
+
+    Each row stands for a stretch of consecutive steps (it knows the first and the last) and
+    holds, per timestep, the geometric mean of their profiles: the mean of log10 over the
+    positive finite values, as the strip is drawn on a log scale. When `capacity` rows are
+    full, neighbouring rows are merged in pairs (their log sums added), so the whole run stays
+    visible at ever coarser resolution, as `History` does for the loss curve. The row being
+    filled is shown too, so the newest row always ends at the newest step.
+    """
+
+    def __init__(self, capacity: int = GRAD_ROWS) -> None:
+        if capacity < 2 or capacity % 2:
+            raise ValueError(f"capacity must be even and at least 2, not {capacity}")
+        self.capacity = capacity
+        self.stride = 1  # steps per full row
+        self.n = 0  # full rows; row n is the one being filled
+        self._shape(0)
+
+    def _shape(self, t: int) -> None:
+        """Empty storage for rows of T = `t` timesteps (one more row than capacity: the one
+        being filled)."""
+        rows = self.capacity + 1
+        self.log_sum = np.zeros((rows, t))  # sum of log10 g over the row's positive values
+        self.n_pos = np.zeros((rows, t), np.int64)  # how many values were positive and finite
+        self.n_bad = np.zeros((rows, t), np.int64)  # how many were NaN or inf
+        self.count = np.zeros(rows, np.int64)  # steps in the row
+        self.steps = np.zeros((rows, 2), np.int64)  # first and last step of the row
+
+    def add(self, step: int, g: np.ndarray) -> None:
+        """Add one step's (T,) grad_last_t profile."""
+        g = np.asarray(g, dtype=np.float64).ravel()
+        if g.size != self.log_sum.shape[1]:  # the first profile, or another window length
+            self.clear()
+            self._shape(g.size)
+        i = self.n
+        if self.count[i] == 0:
+            self.steps[i, 0] = step
+        self.steps[i, 1] = step
+        self.count[i] += 1
+        finite = np.isfinite(g)
+        pos = finite & (g > 0)
+        self.log_sum[i] += np.log10(np.where(pos, g, 1.0))  # log10 of the positive values
+        self.n_pos[i] += pos
+        self.n_bad[i] += ~finite
+        if self.count[i] < self.stride:
+            return
+        self.n += 1  # the row is full
+        if self.n == self.capacity:  # all rows full: merge pairs, halving the resolution
+            half = self.capacity // 2
+            for a in (self.log_sum, self.n_pos, self.n_bad, self.count):
+                a[:half] = a[: 2 * half : 2] + a[1 : 2 * half : 2]
+                a[half:] = 0
+            firsts, lasts = self.steps[0 : 2 * half : 2, 0], self.steps[1 : 2 * half : 2, 1]
+            self.steps[:half] = np.stack([firsts, lasts], axis=1)
+            self.steps[half:] = 0
+            self.n, self.stride = half, self.stride * 2
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """(K, T) geometric means per row and timestep (0 where no value was positive, NaN
+        where any was NaN/inf) and (K, 2) the first and last step of each row; copies."""
+        k = self.n + int(self.count[self.n] > 0)
+        n_pos = self.n_pos[:k]
+        with np.errstate(over="ignore"):
+            mean = np.where(n_pos > 0, 10.0 ** (self.log_sum[:k] / np.maximum(n_pos, 1)), 0.0)
+        mean[self.n_bad[:k] > 0] = np.nan
+        return mean, self.steps[:k].copy()
+
+    def clear(self) -> None:
+        self.n, self.stride = 0, 1
+        self._shape(self.log_sum.shape[1])
+
+
 class ClipCount:
     """Whether each of the last `window` steps was clipped, and the share that was: a one-step
     flag flickers at hundreds of steps a second, a share can be read."""
@@ -78,7 +151,7 @@ class ClipCount:
 
 
 class Run:
-    """One trainer and what the UI needs of its past: loss curves, recent gradient profiles."""
+    """One trainer and what the UI needs of its past: loss curves, gradient profiles."""
 
     def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
@@ -91,7 +164,7 @@ class Run:
         self.loss = History()
         self.val = History(256)
         self.last_val_step: int | None = None
-        self.grads: list[np.ndarray] = []
+        self.grads = GradHistory()
         self.clips = ClipCount()
 
     @property
@@ -105,9 +178,7 @@ class Run:
         if r.val_step is not None and r.val_step != self.last_val_step:
             self.val.add(r.val_step, r.val_loss if r.val_loss is not None else float("nan"))
             self.last_val_step = r.val_step
-        self.grads.append(r.grad_last_t)
-        if len(self.grads) > GRAD_ROWS:
-            del self.grads[0]
+        self.grads.add(r.step, r.grad_last_t)
 
     def snapshot(
         self, state: RunState, message: str, seq: int, replies: tuple[Reply, ...] = ()
@@ -120,7 +191,9 @@ class Run:
             self.last_weights, self.send_weights = now, False
         ls, lv = self.loss.arrays()
         vs, vv = self.val.arrays()
-        grads = np.array(self.grads) if self.grads else np.zeros((0, t.config.seq_len))
+        grads, grad_steps = self.grads.rows()
+        if grads.shape[0] == 0:
+            grads = np.zeros((0, t.config.seq_len))
         if self.error:
             state = RunState.ERROR
         elif t.diverged:
@@ -133,6 +206,7 @@ class Run:
             val_steps=vs,
             val_values=vv,
             grad_history=grads,
+            grad_history_steps=grad_steps,
             lr=t.config.lr,
             clip_mode=t.config.clip_mode,
             clip=t.config.clip,

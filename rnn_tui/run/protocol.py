@@ -14,7 +14,7 @@ outside one machine's pipe.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -128,7 +128,8 @@ class Snapshot:
     loss_values: np.ndarray  # (N,) smoothed training loss, nats/char
     val_steps: np.ndarray  # (M,) steps of held-out evaluations
     val_values: np.ndarray  # (M,) held-out loss, nats/char
-    grad_history: np.ndarray  # (K, T) recent grad_last_t rows, oldest first
+    grad_history: np.ndarray  # (K, T) grad_last_t over the whole run, first row first;
+    # K is bounded (history.GRAD_ROWS + 1): rows are merged as the run goes on
     lr: float  # learning rate now
     clip_mode: str  # "norm", "value" or "off"
     clip: float  # clipping threshold
@@ -140,6 +141,8 @@ class Snapshot:
     weights_step: int = 0  # the step those weights come from
     seq: int = 0  # increases by one per snapshot
     replies: tuple[Reply, ...] = ()  # answers to requests since the last snapshot (first run)
+    # (K, 2) the first and last training step each grad_history row stands for
+    grad_history_steps: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
 
 
 @dataclass(frozen=True)

@@ -298,11 +298,11 @@ class RnnApp(KeyActions, App[int]):
             self.loss_chart.set_data(s.loss_steps, s.loss_values, s.val_steps, s.val_values)
 
     def _draw_grads(self, snaps: list[Snapshot]) -> None:
-        records = [s.record for s in snaps if s.record is not None]
-        # Side by side, both panes share one log scale, or the contrast would be invisible.
+        # Side by side, both panes share one log scale, or the contrast would be invisible;
+        # each pane's heat strip uses its bars' scale.
         scale = None
-        if self.compare and records:
-            scale = decade_range(*(a for r in records for a in (r.grad_t, r.grad_last_t)))
+        if self.compare:
+            scale = decade_range(*(a for lane in self.lanes for a in lane.grad_profiles()))
         for lane in self.lanes:
             lane.draw_grads(scale)
 

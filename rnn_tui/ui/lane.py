@@ -56,6 +56,14 @@ class Lane:
         if snap.weights is not None:
             self.weights = (snap.weights, snap.weights_step)
 
+    def grad_profiles(self) -> list[np.ndarray]:
+        """The (T,) gradient profiles the gradient pane draws now, for a log scale that two
+        lanes share: grad_t, grad_last_t and, for the LSTM, the cell-state gradient."""
+        r = self.snapshot.record if self.snapshot is not None else None
+        if r is None:
+            return []
+        return [r.grad_t, r.grad_last_t, *([] if r.cell_grad_t is None else [r.cell_grad_t])]
+
     def draw_grads(self, scale: tuple[int, int] | None) -> None:
         """Show the newest gradient profile; `scale` (lo, hi decades) is shared in compare mode."""
         s = self.snapshot
@@ -76,6 +84,9 @@ class Lane:
             "  ".join(extra),
             scale=scale,
             clip_steps=s.clip_steps,
+            history_steps=s.grad_history_steps,
+            cell_grad=r.cell_grad_t,
+            reset_at=self.reset_at,
         )
 
     def forget_sample(self) -> None:

@@ -1,16 +1,23 @@
-"""The gradient pane's heat strip: the history of grad_last_t, one colour per cell, on a log scale."""
+"""The gradient pane's heat strip: grad_last_t over the whole run, one colour per cell, on the
+bars' log scale. Columns are the bars' columns (t = 1 .. T); rows are training steps, the
+run's first step at the top and the newest at the bottom."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 from rich.style import Style
 from rich.text import Text
 
-from rnn_tui.ui.widgets.colours import BAD_RGB, ZERO_RGB, rgb_style
-from rnn_tui.ui.widgets.grad_scale import BAD, ZERO, decade_range, format_decade, group_columns
-from rnn_tui.ui.widgets.grad_style import LineBuilder
+from rnn_tui.ui.widgets.colours import Palette, rgb_style
+from rnn_tui.ui.widgets.grad_scale import (
+    BAD,
+    OK,
+    ZERO,
+    format_decade,
+    group_columns,
+    merge_rows,
+)
+from rnn_tui.ui.widgets.grad_style import grid_text
 
 # Viridis-like stops: dark purple (tiny gradient) -> blue -> green -> yellow (large gradient).
 _HEAT_STOPS = [
@@ -26,6 +33,12 @@ _HEAT_STOPS = [
     (253, 231, 37),
 ]
 N_HEAT = 24
+CAPTIONS = (  # what the strip is, the longest that fits
+    "  grad_last_t over the whole run, down to the newest step",
+    "  grad_last_t over the whole run",
+    "  grad_last_t history",
+)
+UPPER, LOWER = "▀", "▄"  # two history rows per text row: upper half and lower half
 
 
 def _lerp_palette(stops: list[tuple[int, int, int]], n: int) -> list[tuple[int, int, int]]:
@@ -44,7 +57,7 @@ HEAT_PALETTE: list[tuple[int, int, int]] = _lerp_palette(_HEAT_STOPS, N_HEAT)
 
 
 def heat_index(logv: np.ndarray, status: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """Index into ``HEAT_PALETTE + [ZERO_RGB, BAD_RGB]`` for every history cell.
+    """Index into ``HEAT_PALETTE + [zero, bad]`` for every history cell.
 
     ``logv`` and ``status`` are the (K, C) output of `group_columns`; the result is (K, C) int64.
     """
@@ -58,59 +71,75 @@ def heat_index(logv: np.ndarray, status: np.ndarray, lo: int, hi: int) -> np.nda
 
 def heat_rows(
     hist: np.ndarray,
+    steps: np.ndarray,
     group: int,
-    rows: int,
+    lines: int,
     label_w: int,
-    cell_w: int,
-    scale: tuple[int, int] | None = None,
+    widths: np.ndarray,
+    scale: tuple[int, int],
+    colours: Palette,
 ) -> list[Text]:
-    """Half-block heat strip, two history rows per terminal row, newest at the bottom.
+    """The strip: a line naming its first step, ``ceil(K' / 2)`` lines of half blocks (K' =
+    min(K, 2 * lines) rows), and a line naming its last step with the colour scale.
 
-    ``hist`` is the (K, T) grad_last_t history, oldest row first; its last ``2 * rows`` rows are
-    drawn, ``group`` timesteps per column. ``scale`` fixes the (lo, hi) decades (None adapts to
-    the rows shown). Returns the strip's lines followed by one line of colour scale.
+    ``hist: (K, T)`` holds grad_last_t rows, the run's first row first; ``steps: (K, 2)`` the
+    first and last training step of each. Neighbouring rows are merged (geometric mean, weighted
+    by their steps) until they fit in ``lines`` text lines. ``group`` timesteps per column,
+    column c ``widths[c]`` cells wide; ``scale`` = (lo, hi), the bars' decades: values beyond
+    take the end colours, and the legend marks that end ≤ or ≥.
     """
-    shown = hist[-2 * rows :]
-    rng = scale or decade_range(shown)
-    lo, hi = rng if rng is not None else (-2, 0)
+    lo, hi = scale
+    weights = np.maximum(1, steps[:, 1] - steps[:, 0] + 1)
+    shown = merge_rows(hist, weights, 2 * lines)
     logv, status = group_columns(shown, group)
-    k, ncols = logv.shape
-    palette = [*HEAT_PALETTE, ZERO_RGB, BAD_RGB]
-    idx = heat_index(logv, status, lo, hi)
-    # Pad at the top so the newest row always sits in the bottom half of the last line.
-    pad = 2 * math.ceil(k / 2) - k
-    colors: list[list[tuple[int, int, int] | None]] = [[None] * ncols for _ in range(pad)]
-    colors.extend([palette[i] for i in row] for row in idx.tolist())
-    n_lines = len(colors) // 2
-    out: list[Text] = []
-    label_style = Style(dim=True)
-    for j in range(n_lines):
-        line = LineBuilder()
-        if j == n_lines - 1:
-            label = "now"
-        elif j == 0:
-            label = "old"
-        else:
-            label = ""
-        line.add(label.ljust(label_w)[:label_w], label_style)
-        top, bottom = colors[2 * j], colors[2 * j + 1]
-        for c in range(ncols):
-            ct, cb = top[c], bottom[c]
-            if ct is None:
-                line.add("▄" * cell_w, rgb_style(cb))
-            else:
-                line.add("▀" * cell_w, rgb_style(ct, cb))
-        out.append(line.text())
+    idx = heat_index(logv, status, lo, hi)  # (K', C)
+    k, ncols = idx.shape
+    n_colours = N_HEAT + 2
+    if k % 2:  # an odd count: the first line's upper half stays empty (n_colours: no colour)
+        idx = np.vstack([np.full((1, ncols), n_colours), idx])
+    upper, lower = idx[0::2], idx[1::2]
+    codes = np.where(upper == n_colours, ord(LOWER), ord(UPPER))
+    sids = upper * (n_colours + 1) + lower  # one style per (upper, lower) colour pair
+    rgbs = [*HEAT_PALETTE, colours.zero, colours.bad, None]
 
-    # Colour scale.
-    scale_line = Text(no_wrap=True, overflow="crop", end="")
-    scale_line.append("heat".ljust(label_w), label_style)
-    lo_s, hi_s = format_decade(lo), format_decade(hi)
-    n = max(0, min(N_HEAT, ncols * cell_w - len(lo_s) - len(hi_s) - 2))
-    scale_line.append(lo_s + " ", label_style)
-    for i in range(n):
-        rgb = HEAT_PALETTE[round(i / max(1, n - 1) * (N_HEAT - 1))]
-        scale_line.append("█", rgb_style(rgb))
-    scale_line.append(" " + hi_s, label_style)
-    out.append(scale_line)
-    return out
+    def style_of(sid: int) -> Style:
+        up, low = divmod(sid, n_colours + 1)
+        if rgbs[up] is None:  # the lower half alone, drawn as a lower half block
+            return rgb_style(rgbs[low])
+        return rgb_style(rgbs[up], rgbs[low])
+
+    dim = Style(dim=True)
+    strip = grid_text(codes, sids, style_of, widths, [" " * label_w] * codes.shape[0], None)
+    width = label_w + int(np.sum(widths))
+    first, last = int(steps[0, 0]), int(steps[-1, 1])
+    caption = Text(no_wrap=True, overflow="crop", end="")
+    caption.append(f"▼ step {first:,}", Style(bold=True))
+    for note in CAPTIONS:
+        if caption.cell_len + len(note) <= width or note == CAPTIONS[-1]:
+            caption.append(note, dim)
+            break
+    caption.truncate(width, overflow="ellipsis")
+    ok = status == OK
+    below, above = bool((ok & (logv < lo)).any()), bool((ok & (logv > hi)).any())
+    return [caption, *strip, _end_line(last, width, lo, hi, below, above)]
+
+
+def _end_line(last: int, width: int, lo: int, hi: int, below: bool, above: bool) -> Text:
+    """``▲ step N  1e-8 ▆▆▆ 1e0  same log scale as the bars``, as much as fits ``width``;
+    an end is marked ≤ or ≥ when older values beyond it (``below``, ``above``) share its colour."""
+    dim = Style(dim=True)
+    line = Text(no_wrap=True, overflow="crop", end="")
+    line.append(f"▲ step {last:,}", Style(bold=True))
+    lo_s = ("≤" if below else "") + format_decade(lo)
+    hi_s = ("≥" if above else "") + format_decade(hi)
+    room = width - line.cell_len - len(lo_s) - len(hi_s) - 4
+    for note in ("  same log scale as the bars", "  = the bars' scale", ""):
+        n = min(N_HEAT, room - len(note))
+        if n >= 6 or not note:
+            break
+    if n >= 2:
+        line.append(f"  {lo_s} ", dim)
+        for i in range(n):
+            line.append("█", rgb_style(HEAT_PALETTE[round(i / (n - 1) * (N_HEAT - 1))]))
+        line.append(f" {hi_s}{note}", dim)
+    return line

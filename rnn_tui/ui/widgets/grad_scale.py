@@ -75,3 +75,37 @@ def decade_range(*arrays: np.ndarray, min_decades: int = MIN_DECADES) -> tuple[i
     if hi - lo < min_decades:
         lo = hi - min_decades
     return lo, hi
+
+
+def column_edges(ncols: int, width: int) -> np.ndarray:
+    """(ncols + 1,) cell offsets that share ``width`` cells among ``ncols`` columns as evenly as
+    whole cells allow (widths differ by at most one), so the columns fill the width."""
+    return (np.arange(ncols + 1) * width) // max(1, ncols)
+
+
+def merge_rows(values: np.ndarray, weights: np.ndarray, n_out: int) -> np.ndarray:
+    """Merge the K rows of ``values: (K, T)`` into ``min(K, n_out)`` rows of neighbours.
+
+    Each merged row is the weighted geometric mean of its rows' positive values (each row
+    weighted by ``weights: (K,)``, e.g. how many training steps it stands for); 0 where none
+    of them is positive, NaN where any is NaN/inf. Returns (min(K, n_out), T).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    k = v.shape[0]
+    if k <= n_out:
+        return v.copy()
+    bounds = np.round(np.linspace(0, k, n_out + 1)).astype(np.int64)  # group i: rows b[i]..b[i+1]
+    w = np.asarray(weights, dtype=np.float64)[:, None] * np.ones_like(v)  # (K, T) weights
+    finite = np.isfinite(v)
+    pos = finite & (v > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logw = np.where(pos, np.log10(np.where(pos, v, 1.0)) * w, 0.0)  # w * log10 v
+    wpos = np.where(pos, w, 0.0)  # the weights of the positive values
+    starts = bounds[:-1]
+    log_sum = np.add.reduceat(logw, starts, axis=0)  # (n_out, T)
+    w_sum = np.add.reduceat(wpos, starts, axis=0)
+    n_bad = np.add.reduceat((~finite).astype(np.int64), starts, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(w_sum > 0, 10.0 ** (log_sum / np.where(w_sum > 0, w_sum, 1.0)), 0.0)
+    out[n_bad > 0] = np.nan
+    return out

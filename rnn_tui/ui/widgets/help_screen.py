@@ -61,26 +61,38 @@ yes/no questions the model would still need, on average, to pin down each charac
 Training uses backpropagation through time: the network makes a guess, and so has a loss, at
 every step of a window of T steps, and each loss sends a learning signal (a gradient) back to
 the hidden states h_t of the steps before it. The pane shows how big that signal is at each
-step t = 1 … T (oldest on the left, newest on the right), for one stream of text. Both
-measures are gradients of the losses themselves, each loss counted once, so they share one
-scale.
+step t = 1 … T (oldest on the left, newest on the right), for one stream of text. Its
+measures are all gradients of the losses themselves, each loss counted once, so they share
+one scale.
 
-* **grad_t** (blue bars): the gradient of the **sum of all T losses** of the window, at h_t.
-  Every loss from step t on reaches h_t, so the early steps collect more of them: blue bars
-  that **rise towards the left are normal** in healthy training, not a warning.
-* **grad_last_t** (orange ━ marks): the gradient of **the last step's loss alone** (the loss
-  at t = T), carried back to h_t. It is one of the terms in grad_t's sum. At t = T no other
-  loss reaches, so there the mark sits exactly on the top of the bar.
+* Under the profile, where there is room, one line says what a window is: "truncated BPTT:
+  T = 32, state carried across windows". The gradient stops at the start of the window (that
+  is the truncation), while the hidden state runs on into the next window. When every line of
+  the text starts from a zero state (`--preset vanishing`, `lstm-rescue`), it says "state
+  reset at each line" instead.
+* **grad_t** (the muted bars, █ in the key): the gradient of the **sum of all T losses** of the
+  window, at h_t. Every loss from step t on reaches h_t, so the early steps collect more of
+  them: bars that **rise towards the left are normal** in healthy training, not a warning.
+* **grad_last_t** (the bold dotted line, ⠶ in the key): the gradient of **the last step's loss
+  alone** (the loss at t = T), carried back to h_t. It is one of the terms in grad_t's sum. At
+  t = T no other loss reaches, so there the two are the same number and the line caps the bar.
+  The line is drawn in braille dots, four heights to a text row, so small steps still show.
+* **dL/dc_t** (LSTM only: the thin dotted line, ⠒ in the key): the gradient at the LSTM's
+  **cell state** c_t, of the same sum of all T losses as grad_t and on the same scale. The
+  cell state is the LSTM's memory lane: from c_t back to c_(t-1) the gradient is only
+  multiplied by the forget gate f_t, with no squashing derivative (no tanh slope) and no
+  weight matrix on the way, so with forget gates near 1 it crosses many steps where a plain
+  RNN's gradient fades.
 * The vertical axis is **logarithmic**: each labelled decade (1e-3, 1e-2, …) is ten times the one
   below it. A straight slope means the signal shrinks or grows by the same factor at every step.
-* **Read vanishing and exploding gradients from the orange marks**, right to left: they show
-  what is left of one loss's signal after travelling back from step T to step t. Marks that
-  **fall away** to the left by several decades mean the gradient **vanishes**: the first steps
-  of the window hear almost nothing from the last one, so the network cannot learn
-  dependencies that long. Marks that **climb** to the left mean it **explodes**: one bad
+* **Read vanishing and exploding gradients from the grad_last_t line**, right to left: it shows
+  what is left of one loss's signal after travelling back from step T to step t. A line that
+  **falls away** to the left by several decades means the gradient **vanishes**: the first
+  steps of the window hear almost nothing from the last one, so the network cannot learn
+  dependencies that long. A line that **climbs** to the left means it **explodes**: one bad
   update can wreck the weights.
-* **ratio g_last[1]/g_last[T]** says the same in one number: the first orange mark divided by
-  the last. The closer to 1, the further back the signal reaches; 1e-8 means the first step
+* **ratio g_last[1]/g_last[T]** says the same in one number: the line's first point divided by
+  its last. The closer to 1, the further back the signal reaches; 1e-8 means the first step
   gets a hundred-millionth of what the last step gets (vanishing); far above 1 means it
   explodes.
 * **Gradient clipping** guards against explosions: when |g|, the norm of the gradient of all
@@ -88,10 +100,14 @@ scale.
   says how often that happened: "clipped 37% of the last 100 steps". Clipped most of the
   time, the threshold or the learning rate is too high for this model.
 * When there are more timesteps than columns, several steps share one column (their largest
-  value is drawn) and the key says "each column = N steps". "!" marks NaN/inf values.
-* The **heat strip** underneath repeats grad_last_t for recent training steps, one row each,
-  oldest at the top and newest at the bottom (two rows per line of text). Bright is large,
-  dark is small, magenta is NaN/inf. It shows how the profile changes as training goes on.
+  value is drawn) and the pane says "each column = N steps". "!" marks NaN/inf values.
+* The **heat strip** underneath shows grad_last_t over the **whole run**, in the same columns
+  as the profile: the run's first step at the top ("▼ step 1") and the newest at the bottom
+  ("▲ step 10,000"), two rows to a line of text. As the run grows, neighbouring rows are
+  merged (averaged on the log scale), so the whole run always fits. Its colours use the
+  **same log scale as the bars**, as its legend says: bright is large, dark is small, NaN/inf
+  has a colour outside the scale, and an end of the legend marked "≤" or "≥" also holds older
+  values beyond the bars' range. It shows how far back the signal reached as training went on.
 * Why it happens: for a plain RNN the signal is multiplied by the recurrent weight matrix W_hh
   (and the tanh slopes) once per step. The pane shows the spectral norm ‖W_hh‖₂, the most
   any vector can be stretched by W_hh. Below 1 the gradient must vanish, since the tanh slopes
