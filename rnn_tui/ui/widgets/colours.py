@@ -119,12 +119,6 @@ def contrast(a: RGB, b: RGB) -> float:
     return (hi + 0.05) / (lo + 0.05)
 
 
-# The dark palette under its old names, for panes that do not ask their theme yet.
-BAR_RGB: RGB = DARK.grad_t
-LAST_RGB: RGB = DARK.grad_last
-BAD_RGB: RGB = DARK.bad
-ZERO_RGB: RGB = DARK.zero
-
 _STYLES: dict[tuple[RGB | None, RGB | None, bool], Style] = {}
 
 
