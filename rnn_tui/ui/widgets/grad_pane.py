@@ -242,7 +242,7 @@ class GradPane(DrawnPane):
         toks.append(Text("clipping off" if self._clip is None else f"clip at {self._clip:g}"))
         toks.extend(self._clipped_tokens(short))
         if self._extra and with_extra:
-            toks.append(Text(self._extra, Style(dim=True)))
+            toks.append(Text(self._extra))  # e.g. the spectral norm: data, not a footnote
         return toks
 
     def _clipped_tokens(self, short: bool = False) -> list[Text]:
