@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 from rnn_tui.engine.checkpoint import load_checkpoint
 from rnn_tui.engine.config import CELL_NAMES, CLIP_MODES, DTYPES, OPTIMIZERS, Config, SettingError
 from rnn_tui.engine.presets import PRESETS
-from rnn_tui.engine.sampling import SampleSettings
+from rnn_tui.engine.sampling import MAX_PRIME, SampleSettings, prime_problem, read_prime
 from rnn_tui.errors import UserError
 from rnn_tui.run.outputs import cell_paths, check_output
 from rnn_tui.run.spec import RunSpec, build_trainers, check_spec
@@ -43,6 +43,13 @@ def _unescape(text: str) -> str:
         return codecs.decode(text, "unicode_escape")
     except UnicodeDecodeError:
         raise argparse.ArgumentTypeError(f"cannot read the escapes in {text!r}") from None
+
+
+def _prime(text: str) -> str:
+    try:
+        return read_prime(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--sample-len", type=int, default=SAMPLING.sample_len, help="characters per sample"
+    )
+    p.add_argument(
+        "--prime",
+        type=_prime,
+        metavar="TEXT",
+        help="every sample continues TEXT, shown dimmed before it: the model reads it first, so"
+        " you see how it goes on from a start you choose; '\\n' is a newline; at most"
+        f" {MAX_PRIME} characters, all of them in the corpus (else exit 2); P changes it in the"
+        " app",
     )
     p.add_argument("--dtype", choices=DTYPES, default=d.dtype, help="floating-point precision")
     p.add_argument(
@@ -174,7 +190,13 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 
 def sampling_from_args(args: argparse.Namespace) -> SampleSettings:
-    return SampleSettings(args.temperature, args.top_k, args.sample_len)
+    return SampleSettings(args.temperature, args.top_k, args.sample_len, args.prime or "")
+
+
+def check_prime(prime: str, chars: tuple[str, ...]) -> None:
+    """Refuse a --prime the model cannot read: characters the corpus never has."""
+    if (problem := prime_problem(prime, chars)) is not None:
+        raise UserError(f"--prime: {problem}")
 
 
 def _typed(argv: Sequence[str], parser: argparse.ArgumentParser) -> set[str]:
@@ -315,6 +337,7 @@ def run(argv: Sequence[str]) -> int:
     if args.headless and not args.serve:  # serve() refuses the two together
         return _headless(spec, args, sampling, progress)
     vocab = check_spec(spec, progress)  # the trainer process reads the ids; this one need not
+    check_prime(sampling.prime, vocab.chars)
     if args.serve:  # each session starts its own app and trainer
         from rnn_tui.ui.serve import serve
 
@@ -347,6 +370,7 @@ def _headless(
 
     keep_freed_memory()  # this process only trains: reuse freed memory instead of page-faulting
     trainers = build_trainers(spec, progress)
+    check_prime(sampling.prime, trainers[0].corpus.vocab.chars)
     if args.preset:
         print(PRESETS[args.preset].lesson, flush=True)
     plan = HeadlessPlan(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -13,6 +15,7 @@ from rnn_tui.engine.data import Vocab
 from rnn_tui.engine.model import Cell, Params
 
 MAX_TEMPERATURE = 10.0  # past this, samples are noise whatever the model knows
+MAX_PRIME = 500  # characters of a prime: a few lines, enough to set the state, short to read
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,7 @@ class SampleSettings:
     temperature: float = 0.8  # softmax(z / temperature): < 1 plays safe, > 1 takes risks
     top_k: int = 0  # sample only from the k likeliest characters; 0 = all of them
     sample_len: int = 240  # characters per sample: about three lines of a wide pane
+    prime: str = ""  # every sample continues this text (read into the state first); "": none
 
     def __post_init__(self) -> None:
         t = self.temperature
@@ -43,6 +47,44 @@ class SampleSettings:
             "sample_len",
             f"must be between 1 and 100000 (got {n})",
         )
+        p = self.prime
+        require(
+            isinstance(p, str) and len(p) <= MAX_PRIME,
+            "prime",
+            f"must be at most {MAX_PRIME} characters (got {len(p) if isinstance(p, str) else p})",
+        )
+
+    def with_(self, **changes: Any) -> SampleSettings:
+        return replace(self, **changes)
+
+
+def read_prime(typed: str) -> str:
+    """A prime as typed on a command line or in the app: backslash escapes such as `\\n` (a
+    newline) and `\\t` are read, every other character is kept as it is. ValueError if an
+    escape cannot be read (a lone backslash at the end)."""
+    # Characters past Latin-1 become \uXXXX escapes first, so the decoder gives them back.
+    raw = typed.encode("latin-1", "backslashreplace")
+    try:
+        return codecs.decode(raw, "unicode_escape")
+    except UnicodeDecodeError:
+        raise ValueError(f"cannot read the backslash escapes in {typed!r}") from None
+
+
+def unknown_chars(prime: str, chars: tuple[str, ...]) -> list[str]:
+    """The characters of `prime` that the vocabulary `chars` lacks, each once, in order."""
+    known = set(chars)
+    return list(dict.fromkeys(ch for ch in prime if ch not in known))
+
+
+def prime_problem(prime: str, chars: tuple[str, ...]) -> str | None:
+    """What is wrong with `prime` for a model of vocabulary `chars`, in one line; None if
+    nothing is: every character must be one the model has seen, and it must not be too long."""
+    if len(prime) > MAX_PRIME:
+        return f"the prime is {len(prime)} characters long; at most {MAX_PRIME} are read"
+    if missing := unknown_chars(prime, chars):
+        shown = ", ".join(repr(ch) for ch in missing[:10]) + (" ..." if len(missing) > 10 else "")
+        return f"the corpus never has {shown}: the model cannot read a character it never saw"
+    return None
 
 
 @dataclass(frozen=True)

@@ -194,6 +194,7 @@ def _report(
             min(sampling.sample_len, 400),
             temperature=sampling.temperature,
             top_k=sampling.top_k,
+            prime=sampling.prime,
             seed=c.seed,
             reset_at=c.reset_at,
         )
@@ -202,7 +203,7 @@ def _report(
             f" temperature {sampling.temperature:g}:",
             file=out,
         )
-        print(sanitize(text), file=out, flush=True)
+        print(sanitize(sampling.prime + text), file=out, flush=True)
 
 
 def run_headless(

@@ -76,6 +76,12 @@ ACTIONS: tuple[Action, ...] = (
         ),
     ),
     Action(
+        "P",
+        "prime: the text every sample continues, shown dimmed (empty: none)",
+        (("P,shift+p", "prime"),),
+        palette=(("Prime the samples", "P: the text every sample continues", "prime"),),
+    ),
+    Action(
         "c",
         "cycle gradient clipping (norm / off)",
         (("c", "cycle_clip"),),

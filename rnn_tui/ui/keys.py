@@ -24,6 +24,7 @@ from rnn_tui.ui.keep import configs_now, held_checkpoints, save_held
 from rnn_tui.ui.lane import Lane
 from rnn_tui.ui.settings import UISettings
 from rnn_tui.ui.widgets import HelpScreen
+from rnn_tui.ui.widgets.prime_input import PrimeScreen, prime_notice
 
 CLIP_CYCLE = ("norm", "off")  # what `c` cycles through
 SIGNAL_GRACE = 5.0  # seconds from a quit signal to the end of the process, whatever happens
@@ -134,7 +135,7 @@ class KeyActions:
 
     def _set_temperature(self, delta: float) -> None:
         t = round(min(MAX_TEMPERATURE, max(0.1, self.sampling.temperature + delta)), 2)
-        self.sampling = type(self.sampling)(t, self.sampling.top_k, self.sampling.sample_len)
+        self.sampling = self.sampling.with_(temperature=t)
         self.say(f"temperature {t:.1f} (from the next sample)")
 
     def action_temp_down(self) -> None:
@@ -142,6 +143,19 @@ class KeyActions:
 
     def action_temp_up(self) -> None:
         self._set_temperature(TEMP_STEP)
+
+    def action_prime(self) -> None:
+        """Ask for the text every sample continues; a new sample starts with it at once."""
+
+        def chosen(prime: str | None) -> None:
+            if prime is not None:  # None: the viewer cancelled
+                self.sampling = self.sampling.with_(prime=prime)
+                for lane in self.lanes:
+                    lane.start_over()
+                self.say(prime_notice(prime))
+
+        if not isinstance(self.screen, PrimeScreen):
+            self.push_screen(PrimeScreen(self.sampling.prime, self.vocab.chars), chosen)
 
     def draw_neurons(self) -> None:
         lane = self.lanes[0]

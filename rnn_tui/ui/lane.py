@@ -46,6 +46,7 @@ class Lane:
         self.sample_no = 0
         self.shown: deque[tuple[str, str]] = deque(maxlen=MAX_KEPT_SAMPLES)  # finished samples
         self.typing: list[str] = []  # pieces of the sample being typed, joined when it ends
+        self.restart = False  # start a new sample at the next tick, even while paused
 
     def take(self, snap: Snapshot) -> None:
         """Mirror the run: its newest snapshot, its weights, and its cell if that changed."""
@@ -89,6 +90,11 @@ class Lane:
             reset_at=self.reset_at,
         )
 
+    def start_over(self) -> None:
+        """End the sample being typed where it is: the next tick starts one with the settings
+        of then (a new prime, say), even while training is paused."""
+        self.restart = True
+
     def forget_sample(self) -> None:
         self.weights, self.sampler = None, None
         self.recent.clear()
@@ -98,8 +104,8 @@ class Lane:
         """Type up to `n` characters; start a new sample (from the newest weights) when done."""
         if self.weights is None:
             return
-        if self.sampler is None or self.typed >= self.sample_len:
-            if paused and self.sampler is not None:
+        if self.sampler is None or self.typed >= self.sample_len or self.restart:
+            if paused and self.sampler is not None and not self.restart:
                 return  # paused: finish the current sample, then rest (no idle CPU)
             self._start_sample(vocab, sampling)
         n = min(n, self.sample_len - self.typed)
@@ -118,22 +124,26 @@ class Lane:
         assert self.weights is not None
         params, step = self.weights
         self.sample_no += 1
+        prime = sampling.prime
         self.sampler = sample_chars(
             self.cell,
             params,
             vocab,
             temperature=sampling.temperature,
             top_k=sampling.top_k,
+            prime=prime,  # read into the state first, resetting at `reset_at` as training does
             seed=self.seed + self.sample_no,
             reset_at=self.reset_at,
         )
-        self.typed = 0
+        self.typed, self.restart = 0, False
         self.recent.clear()  # each sample starts from a fresh state: never join two in the view
         header = f"step {step:,} · temperature {sampling.temperature:.1f}"
-        self.sample_pane.start_sample(header)
+        if prime:  # the kept text starts with the prime: the header says how much of it
+            header += f" · prime {len(prime)} chars"
+        self.sample_pane.start_sample(header, prime)
         if self.typing:  # the previous sample is done: keep it as one string
             self.shown.append((self.header, "".join(self.typing)))
-        self.header, self.typing = header, []
+        self.header, self.typing = header, [prime] if prime else []
 
     def samples_so_far(self) -> list[tuple[str, str]]:
         """Every kept sample as (header, text), the one being typed last."""

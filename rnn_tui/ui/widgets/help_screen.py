@@ -126,6 +126,9 @@ the likeliest characters, conservative and repetitive; high (e.g. 1.2) flattens 
 variety and more mistakes. Control characters from the
 corpus are shown as symbols such as ␛ (escape), ␉ (tab) or ␍ (carriage return).
 
+A **prime** (**P**, or `--prime TEXT`) is a start you choose: the model reads it into its
+hidden state first, and every sample continues it, shown dimmed before the generated text.
+
 ## Lessons (--preset)
 
 {preset_lines()}

@@ -1,7 +1,8 @@
 """Sample pane: generated text typing out character by character.
 
 Text is treated strictly as data: it is never parsed as Rich/Textual markup, and control
-characters are replaced by visible stand-ins before display (see :func:`sanitize`). Lines are
+characters are replaced by visible stand-ins before display (see :func:`sanitize`). A sample may
+begin with a prime, the text the model was given to continue, drawn dimmed. Lines are
 word-wrapped to the pane width; appending only re-wraps the last visual row of the current sample,
 so feeding a few characters 30 times a second stays cheap. Only the last ``max_samples`` samples
 (each capped at ``max_chars`` characters) are kept, so memory stays flat.
@@ -74,6 +75,7 @@ class _Sample:
 
     header: str
     text: str = ""
+    prime_len: int = 0  # the first characters of `text` are the prime the model continued
     rows: list[str] = field(default_factory=list)
     widths: list[int] = field(default_factory=list)
 
@@ -106,9 +108,12 @@ class SamplePane(ScrollView, can_focus=True):
         color: $text-muted;
         text-style: reverse;
     }
+    SamplePane > .sample-pane--prime {
+        text-style: dim;
+    }
     """
 
-    COMPONENT_CLASSES = {"sample-pane--header", "sample-pane--control"}
+    COMPONENT_CLASSES = {"sample-pane--header", "sample-pane--control", "sample-pane--prime"}
 
     def __init__(
         self,
@@ -134,8 +139,9 @@ class SamplePane(ScrollView, can_focus=True):
 
     # ----------------------------------------------------------------- API
 
-    def start_sample(self, header: str) -> None:
-        """Begin a new sample block with a header line, e.g. "── step 1200, temperature 0.8 ──".
+    def start_sample(self, header: str, prime: str = "") -> None:
+        """Begin a new sample block with a header line, e.g. "── step 1200, temperature 0.8 ──",
+        and the `prime` it continues (drawn dimmed; the generated text follows it).
 
         A header that does not already start with "─" is framed as "── header ──".
         """
@@ -145,6 +151,9 @@ class SamplePane(ScrollView, can_focus=True):
         self._samples.append(_Sample(header=clean))
         self._reindex()
         self._after_change(full=True)
+        if prime:
+            self.append_chars(prime)
+            self._samples[-1].prime_len = len(self._samples[-1].text)
 
     def append_chars(self, chars: str) -> None:
         """Append characters to the current sample (a sample is started if there is none)."""
@@ -157,6 +166,7 @@ class SamplePane(ScrollView, can_focus=True):
         clean = sanitize(str(chars))
         sample.text += clean
         if len(sample.text) > self.max_chars + self.max_chars // 4:
+            sample.prime_len = max(0, sample.prime_len - (len(sample.text) - self.max_chars))
             sample.text = sample.text[-self.max_chars :]
             self._rewrap(sample)
             self._after_change(full=True)
@@ -265,9 +275,14 @@ class SamplePane(ScrollView, can_focus=True):
 
     def _row_text(self, y: int) -> tuple[str, bool]:
         """(text, is_header) of visual row ``y``."""
+        text, is_header, _ = self._row(y)
+        return text, is_header
+
+    def _row(self, y: int) -> tuple[str, bool, int]:
+        """(text, is_header, how many of its first characters are the prime) of row ``y``."""
         samples = self._samples
         if not samples or y < 0:
-            return "", False
+            return "", False, 0
         if y >= self._done_rows:
             sample = samples[-1]
             r = y - self._done_rows
@@ -276,11 +291,11 @@ class SamplePane(ScrollView, can_focus=True):
             sample = samples[i]
             r = y - self._offsets[i]
         if r == 0:
-            return sample.header, True
+            return sample.header, True, 0
         r -= 1
         if r < len(sample.rows):
-            return sample.rows[r], False
-        return "", False
+            return sample.rows[r], False, _prime_in_row(sample, r)
+        return "", False, 0
 
     def render_line(self, y: int) -> Strip:
         """Render visual row ``y`` of the viewport (Line API)."""
@@ -289,12 +304,15 @@ class SamplePane(ScrollView, can_focus=True):
         width = self.size.width
         base = self.rich_style
         _scroll_x, scroll_y = self.scroll_offset
-        text, is_header = self._row_text(scroll_y + y)
+        text, is_header, n_prime = self._row(scroll_y + y)
         if not text:
             return Strip.blank(width, base)
         if is_header:
             style = base + self.get_component_rich_style("sample-pane--header")
             segments = [Segment(text, style)]
+        elif n_prime:
+            dim = base + self.get_component_rich_style("sample-pane--prime")
+            segments = self._segments(text[:n_prime], dim) + self._segments(text[n_prime:], base)
         else:
             segments = self._segments(text, base)
         strip = Strip(segments)
@@ -302,6 +320,8 @@ class SamplePane(ScrollView, can_focus=True):
 
     def _segments(self, text: str, base: Style) -> list[Segment]:
         """Split a row into runs of ordinary text and highlighted control stand-ins."""
+        if not text:
+            return []
         if not any(ch in STANDIN_CHARS for ch in text):
             return [Segment(text, base)]
         ctrl = base + self.get_component_rich_style("sample-pane--control")
@@ -318,3 +338,19 @@ class SamplePane(ScrollView, can_focus=True):
         if run:
             segments.append(Segment(run, ctrl if run_ctrl else base))
         return segments
+
+
+def _prime_in_row(sample: _Sample, r: int) -> int:
+    """How many of the first characters of visual row `r` of `sample` belong to its prime.
+
+    The rows, joined, are the text without its newlines (wrapping moves characters between
+    rows but never drops one), so the prime's share is counted along the rows before `r`.
+    """
+    if sample.prime_len == 0:
+        return 0
+    left = len(sample.text[: sample.prime_len].replace("\n", ""))  # prime characters in rows
+    for row in sample.rows[:r]:
+        left -= len(row)
+        if left <= 0:
+            return 0
+    return min(left, len(sample.rows[r]))
