@@ -44,6 +44,7 @@ def test_prime_longer_than_the_limit_is_refused(capsys) -> None:
     assert f"--prime must be at most {MAX_PRIME} characters (got {MAX_PRIME + 1})" in err
 
 
+@pytest.mark.functional
 def test_headless_sample_continues_the_prime(capsys) -> None:
     """If this fails, --headless ignores --prime: its sample does not start with it."""
     args = [str(TINY), "--headless", "--steps", "2", "--hidden", "16", "--seq-len", "8"]
@@ -143,6 +144,7 @@ def prime_row_styles(app: RnnApp) -> list[tuple[str, bool]]:
     return [(seg.text, bool(seg.style and seg.style.dim)) for seg in strip if seg.text.strip()]
 
 
+@pytest.mark.functional
 def test_p_key_sets_the_prime_and_the_next_sample_shows_it_dimmed() -> None:
     """If this fails, P does not open the prime box, keys typed into it reach the app (q quits,
     space pauses), or the sample after Enter does not begin with the prime drawn dimmed."""
@@ -175,6 +177,7 @@ def test_p_key_sets_the_prime_and_the_next_sample_shows_it_dimmed() -> None:
     asyncio.run(main())
 
 
+@pytest.mark.functional
 def test_prime_box_refuses_unknown_characters_and_esc_cancels() -> None:
     """If this fails, the box takes a prime the model cannot read, or Esc changes the prime."""
 
