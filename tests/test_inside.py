@@ -147,7 +147,7 @@ def test_a_preset_states_its_lesson(size: tuple[int, int]) -> None:
         async with app.run_test(size=size) as pilot:
             await wait_for(pilot, lambda: step_of(app) > 0)
             status = app.status_bar.plain_text
-            assert "lesson: recurrent weights too large" in status, status
+            assert "lesson: W_hh 3x too large, no clipping" in status, status
 
     asyncio.run(main())
     for name in PRESETS:  # the help describes every preset
