@@ -66,9 +66,10 @@ def weights_norm(trainer: Trainer, unicode: bool = True) -> str:
 
 
 def blowup_line(record: StepRecord, trainer: Trainer, unicode: bool = True) -> str:
-    """`gradient exploded at step 412: |g| 3.1e4, ‖W_hh‖₂ 41`: the step, its gradient norm and
-    the weights' norm after its update."""
+    """`step 412: |g| exploded to 3.1e4, ‖W_hh‖₂ 41`: the step, its gradient norm (|g|, as the
+    gradient pane calls it) and the weights' norm after its update. Short, so that with what to
+    press it fits the status line of an 80-column terminal."""
     return (
-        f"gradient exploded at step {record.step:,}: |g| {short_float(record.grad_norm)},"
+        f"step {record.step:,}: |g| exploded to {short_float(record.grad_norm)},"
         f" {weights_norm(trainer, unicode)}"
     )

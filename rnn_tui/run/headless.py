@@ -6,7 +6,7 @@ are written, and the exit code says why: 0 done, 1 diverged (or a save failed), 
 129 SIGHUP, 143 SIGTERM. Output that goes away (`| head`, a closed terminal) also stops the run
 and still saves. A metrics file that cannot be written is reported once and dropped.
 
-A gradient blow-up (rnn_tui.run.blowup: |g| above 1e3 with clipping off) is told in one line,
+A gradient blow-up (rnn_tui.run.blowup: |g| above 1e4 with clipping off) is told in one line,
 once per run, and training goes on: a script asked for that many steps, no one is there to press
 a key, and the run may well learn on (--clip-mode norm prevents it). Only divergence stops it.
 """

@@ -45,7 +45,7 @@ from rnn_tui.run.spec import RunSpec, build_trainers
 
 SNAPSHOT_HZ = 10.0  # snapshots per second sent to the UI while training
 HEARTBEAT = 1.0  # seconds between two heartbeats while idle: the UI knows the worker lives
-BLOWUP_ADVICE = "c clips, then r resets"  # the keys (rnn_tui/ui/actions.py); fits 80 columns
+BLOWUP_ADVICE = "c clips, r resets"  # after a blow-up: the keys of rnn_tui/ui/actions.py
 
 
 class TrainerLoop:
@@ -213,7 +213,7 @@ class TrainerLoop:
         weights, would soon show saturated units and a vanishing profile instead."""
         cell = f"{run.trainer.config.cell}: " if len(self.runs) > 1 else ""
         self.paused, self.blown = True, True
-        self.message = f"{cell}{blowup_line(record, run.trainer)} — {BLOWUP_ADVICE}"
+        self.message = f"{cell}{blowup_line(record, run.trainer)}; {BLOWUP_ADVICE}"
 
     def _log_exception(self) -> None:
         with contextlib.suppress(OSError), open(self.log_path, "a", encoding="utf-8") as f:
