@@ -153,6 +153,19 @@ def test_user_pause_then_reset_stays_paused(tiny, tmp_path: Path) -> None:
     assert loop.paused
 
 
+def test_stepping_through_a_blow_up_keeps_the_run_paused_after_r(tiny, tmp_path: Path) -> None:
+    """If this fails, a teacher stepping with n through the blow-up presses r and the run starts
+    training behind their back instead of waiting for the next n."""
+    loop = loop_of([Trainer(tiny, BLOWING)], tmp_path)
+    for _ in range(20):
+        loop.handle(p.Request(0, p.Step()))
+        if loop.runs[0].trainer.last.grad_norm > BLOWUP_NORM:
+            break
+    assert loop.watches[0].fired and "exploded" in newest(loop).message
+    loop.handle(p.Request(0, p.Reset()))
+    assert loop.paused
+
+
 def test_compare_mode_names_the_cell_that_blew_up(tiny, tmp_path: Path) -> None:
     """If this fails, two runs side by side pause without saying which one exploded."""
     trainers = [Trainer(tiny, BLOWING), Trainer(tiny, BLOWING.with_(cell="lstm"))]

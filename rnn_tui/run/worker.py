@@ -212,7 +212,8 @@ class TrainerLoop:
         keeps the exploded profile on screen; without it the next steps, taken from the thrown
         weights, would soon show saturated units and a vanishing profile instead."""
         cell = f"{run.trainer.config.cell}: " if len(self.runs) > 1 else ""
-        self.paused, self.blown = True, True
+        if not self.paused:  # stepping with n, the user already holds the run: r keeps it so
+            self.paused, self.blown = True, True
         self.message = f"{cell}{blowup_line(record, run.trainer)}; {BLOWUP_ADVICE}"
 
     def _log_exception(self) -> None:

@@ -112,7 +112,7 @@ Press **?**, **Esc** or **q** to close this help.
 
 def preset_lines() -> str:
     """One bullet per preset: its command (with PATH where it needs a text file) and its
-    lesson, in the help's words."""
+    lesson, in the help's words; then what happens at a gradient blow-up."""
     return "\n".join(
         f"* `rnn-tui {'' if p.corpus else 'PATH '}--preset {name}`: {p.summary}."
         f" {p.lesson.replace('lesson:', 'Lesson:', 1)}."
