@@ -35,30 +35,36 @@ PRESETS: dict[str, Preset] = {
         "a vanilla RNN on the long-lag corpus: the gradient from '=' never reaches the key",
         {"cell": "rnn", **_LONG_LAG},
         corpus="longlag",
-        lesson="lesson: recall the key 80 steps back; watch the orange marks fall away to the"
-        " left: the RNN's gradient never reaches the key",
+        lesson="lesson: recall the key 80 steps back; the grad_last_t line falls away to the left:"
+        " the gradient never reaches it",
     ),
     "exploding": Preset(
-        "a vanilla RNN, large recurrent weights, plain SGD, no clipping: press c then r",
-        # Plain SGD takes a step as large as the gradient, so one blown-up gradient throws the
-        # weights far away (Adam would normalise it away and hide the lesson).
+        "a vanilla RNN, W_hh 3x too large, tiny SGD steps, no clipping: the gradient explodes;"
+        " with --lr 0.3 one step wrecks the weights",
+        # W_hh 3x too large makes the gradient grow going back: on tiny.txt grad_last_t[1] /
+        # grad_last_t[T] is 3.6e4 at step 1, 730 (median) over the first 500 steps and above 1 for
+        # the first 2,500. Plain SGD steps by lr * |g|: at lr 1e-3, with |g| in the hundreds,
+        # that moves W_hh a little (its norm stays at 5.9), so the profile lasts while the loss
+        # creeps down. At lr 0.3 the first step already throws W_hh to ‖W_hh‖₂ 28 and the third
+        # to 1.2e7: every tanh unit saturates and the profile vanishes instead (the app pauses
+        # at that blow-up, rnn_tui.run.blowup). Adam would normalise |g| away and hide the blow-up.
         {
             "cell": "rnn",
             "rec_gain": 3.0,
             "optimizer": "sgd",
-            "lr": 0.3,
+            "lr": 1e-3,
             "clip_mode": "off",
             "clip": 1.0,
         },
-        lesson="lesson: recurrent weights too large, no clipping; watch |g| and the loss jump,"
-        " then press c (clip) and r (reset): now it learns",
+        lesson="lesson: W_hh 3x too large, no clipping: the grad_last_t line climbs leftwards;"
+        " --lr 0.3 blows it up: press c, then r",
     ),
     "lstm-rescue": Preset(
         "RNN and LSTM side by side on the long-lag corpus: the LSTM's gradient survives",
         {**_LONG_LAG},
         corpus="longlag",
         compare=("rnn", "lstm"),
-        lesson="lesson: recall the key 80 steps back; compare the orange marks: the LSTM's"
-        " gradient reaches the key, the RNN's fades away",
+        lesson="lesson: recall the key 80 steps back; compare the grad_last_t lines: the LSTM's"
+        " reaches the key, the RNN's fades away",
     ),
 }

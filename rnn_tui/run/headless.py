@@ -5,6 +5,10 @@ SIGHUP (a dropped SSH link). Each stops training between two steps, then --save 
 are written, and the exit code says why: 0 done, 1 diverged (or a save failed), 130 SIGINT,
 129 SIGHUP, 143 SIGTERM. Output that goes away (`| head`, a closed terminal) also stops the run
 and still saves. A metrics file that cannot be written is reported once and dropped.
+
+A gradient blow-up (rnn_tui.run.blowup: |g| above 1e4 with clipping off) is told in one line,
+once per run, and training goes on: a script asked for that many steps, no one is there to press
+a key, and the run may well learn on (--clip-mode norm prevents it). Only divergence stops it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from rnn_tui.engine.checkpoint import save_checkpoint
 from rnn_tui.engine.sampling import SampleSettings, sample_text
 from rnn_tui.engine.trainer import StepRecord, Trainer
 from rnn_tui.errors import UserError
+from rnn_tui.run.blowup import BlowupWatch, blowup_line
 from rnn_tui.run.outputs import MetricsLog, cell_paths
 from rnn_tui.textsafe import sanitize
 
@@ -137,6 +142,7 @@ def _train(
     code = 0
     next_print = time.monotonic() + progress_every
     records: dict[int, StepRecord] = {}
+    watches = [BlowupWatch() for _ in runs]
     try:
         for _ in range(steps):
             if stop():  # between steps: compare-mode runs stay on the same batch
@@ -158,6 +164,13 @@ def _train(
                         flush=True,
                     )
                     code = 1
+                elif watches[i].check(record, trainer.config.clip_mode):
+                    print(
+                        f"{tag(trainer)}{blowup_line(record, trainer, unicode=False)}"
+                        " (clipping is off; --clip-mode norm clips it); training goes on",
+                        file=out,
+                        flush=True,
+                    )
             if all(t.diverged for t in runs):
                 break
             if time.monotonic() >= next_print:

@@ -20,8 +20,9 @@ from typing import Any
 
 from rnn_tui.engine.blas import keep_freed_memory
 from rnn_tui.engine.checkpoint import save_checkpoint
-from rnn_tui.engine.trainer import Trainer
+from rnn_tui.engine.trainer import StepRecord, Trainer
 from rnn_tui.errors import UserError
+from rnn_tui.run.blowup import BlowupWatch, blowup_line
 from rnn_tui.run.history import Run
 from rnn_tui.run.outputs import MetricsLog, cell_paths
 from rnn_tui.run.protocol import (
@@ -44,6 +45,7 @@ from rnn_tui.run.spec import RunSpec, build_trainers
 
 SNAPSHOT_HZ = 10.0  # snapshots per second sent to the UI while training
 HEARTBEAT = 1.0  # seconds between two heartbeats while idle: the UI knows the worker lives
+BLOWUP_ADVICE = "c clips, r resets"  # after a blow-up: the keys of rnn_tui/ui/actions.py
 
 
 class TrainerLoop:
@@ -62,6 +64,7 @@ class TrainerLoop:
         parent: int | None = None,
     ) -> None:
         self.runs = [Run(t) for t in trainers]
+        self.watches = [BlowupWatch() for _ in self.runs]  # one per run: its first blow-up
         self.parent = os.getppid() if parent is None else parent  # the app's process id
         self.commands = commands  # queue of Request from the app
         self.snapshots = snapshots  # queue of tuples of Snapshot to the UI
@@ -69,6 +72,7 @@ class TrainerLoop:
         # JSON lines of metrics; a write error is told once and stops them, not training.
         self.metrics = MetricsLog(metrics_path, log_every) if metrics_path else None
         self.paused = False
+        self.blown = False  # paused by a blow-up, not by the user: a reset goes on training
         self.running = True
         self.seq = 0
         self.message = ""
@@ -113,21 +117,24 @@ class TrainerLoop:
         }
 
     def _pause(self, cmd: Pause) -> None:
-        self.paused = True
+        self.paused, self.blown = True, False
 
     def _resume(self, cmd: Resume) -> None:
-        self.paused = False
+        self.paused, self.blown = False, False
 
     def _step(self, cmd: Step) -> None:
-        self.paused = True
+        self.paused, self.blown = True, False
         self._train_step()
 
     def _reset(self, cmd: Reset) -> Reply:
-        for run in self.runs:
+        for run, watch in zip(self.runs, self.watches, strict=True):
             run.trainer.reset()
             run.error = ""
             run.clear()
             run.send_weights = True
+            watch.reset()
+        if self.blown:  # the loop paused itself at a blow-up; r after c is the way on
+            self.paused, self.blown = False, False
         self.message = "weights reset"
         return Reply(0, True, self.message)
 
@@ -147,6 +154,7 @@ class TrainerLoop:
         """A new model of another cell, same corpus and settings, from the seed."""
         old = self.runs[0].trainer
         self.runs = [Run(Trainer(old.corpus, old.config.with_(cell=cmd.cell)))]
+        self.watches = [BlowupWatch()]
         self.message = f"training {cmd.cell} from the seed"
         return Reply(0, True, self.message)
 
@@ -176,7 +184,7 @@ class TrainerLoop:
         return True, "saved " + ", ".join(saved)
 
     def _train_step(self) -> None:
-        for run in self.runs:
+        for run, watch in zip(self.runs, self.watches, strict=True):
             if run.stopped:
                 continue
             try:
@@ -196,6 +204,17 @@ class TrainerLoop:
                 self.metrics.write(record.to_json(run.trainer.config.cell))
                 self.message = self.metrics.take_error() or self.message
             run.record(record)
+            if watch.check(record, run.trainer.config.clip_mode):
+                self._blew_up(run, record)
+
+    def _blew_up(self, run: Run, record: StepRecord) -> None:
+        """Pause at a run's first blow-up and say what happened and what to press. The pause
+        keeps the exploded profile on screen; without it the next steps, taken from the thrown
+        weights, would soon show saturated units and a vanishing profile instead."""
+        cell = f"{run.trainer.config.cell}: " if len(self.runs) > 1 else ""
+        if not self.paused:  # stepping with n, the user already holds the run: r keeps it so
+            self.paused, self.blown = True, True
+        self.message = f"{cell}{blowup_line(record, run.trainer)}; {BLOWUP_ADVICE}"
 
     def _log_exception(self) -> None:
         with contextlib.suppress(OSError), open(self.log_path, "a", encoding="utf-8") as f:

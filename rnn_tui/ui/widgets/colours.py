@@ -33,7 +33,7 @@ class Palette:
     runs: tuple[RGB, RGB]  # the two runs of --compare: the run is told by its colour
     uniform: RGB  # the loss chart's line at ln V, the loss of guessing uniformly
     grad_t: RGB  # grad_t bars: the gradient of all T losses
-    grad_last: RGB  # grad_last_t marks: the gradient of the last loss alone
+    grad_last: RGB  # the grad_last_t line: the gradient of the last loss alone
     cell_grad: RGB  # the LSTM's cell-state gradient dL/dc_t
     bad: RGB  # non-finite values (nan/inf), in text and in the heat strip
     zero: RGB  # exact zeros in the heat strip: next to the ground, since nothing flows there

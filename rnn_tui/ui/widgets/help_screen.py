@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Markdown, Static
 
 from rnn_tui.engine.presets import PRESETS
+from rnn_tui.run.blowup import BLOWUP_NORM
 from rnn_tui.ui.actions import help_table
 
 
@@ -142,10 +143,17 @@ Press **?**, **Esc** or **q** to close this help.
 
 
 def preset_lines() -> str:
-    """One bullet per preset: its command and its lesson, in the help's words."""
+    """One bullet per preset: its command (with PATH where it needs a text file) and its
+    lesson, in the help's words; then what happens at a gradient blow-up."""
     return "\n".join(
-        f"* `rnn-tui --preset {name}`: {p.summary}. {p.lesson.replace('lesson:', 'Lesson:', 1)}."
+        f"* `rnn-tui {'' if p.corpus else 'PATH '}--preset {name}`: {p.summary}."
+        f" {p.lesson.replace('lesson:', 'Lesson:', 1)}."
         for name, p in PRESETS.items()
+    ) + (
+        f"\n\nWith clipping off, a step whose |g| exceeds {BLOWUP_NORM:,.0f} is a blow-up: the"
+        " training pauses there, so the exploded profile stays on screen, and the status line"
+        " names the step, |g| and the weights' norm. Press **c** to clip, then **r** to start"
+        " again (once per reset; **space** goes on without clipping)."
     )
 
 
