@@ -278,7 +278,7 @@ class ProbeView(Widget, can_focus=True):
         d, name = self.data, theme_palette(self).name
         if d.looking_back:
             lo, hi = REACH_SCALE[name]
-            key = Text("looking back: |d log p(cursor)/d x_s| vs its max ")
+            key = Text("looking back, |grad| vs max: ")
             for k in range(LEVELS + 1):
                 if k % (LEVELS // DECADES) == 0:
                     exp = k * DECADES // LEVELS - DECADES
