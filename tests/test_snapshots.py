@@ -146,3 +146,35 @@ def test_help_screen(snap_compare) -> None:
         assert f"V = {v}." in pilot.app.screen.query_one("#help-text").source
 
     assert snap_compare(fixed_app(), terminal_size=(80, 24), run_before=open_help)
+
+
+PROBE_TEXT = "The baker opened the door. €uro [bold]x[/bold]"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_probe_pane(snap_compare, size: tuple[int, int]) -> None:
+    """If this fails, the probe pane's look changed: its header, legend, shading or cursor line
+    moved, or it no longer takes the samples' place."""
+
+    async def open_probe(pilot) -> None:
+        from textual import events
+
+        from rnn_tui.engine.model import make_cell
+
+        app: RnnApp = pilot.app
+        await show_fixed(pilot)
+        c = app.spec.configs[0]
+        cell = make_cell(c.cell, app.vocab.size, c.hidden, c.dtype)
+        app.lanes[0].weights = (cell.init_params(np.random.default_rng(0), rec_gain=1.5), 1200)
+        await pilot.press("i")
+        app.probe_input.post_message(events.Paste(PROBE_TEXT))
+        await pilot.press("enter", "left", "left")
+        for _ in range(400):  # the worker thread computes: wait for its last result
+            await pilot.pause(0.02)
+            p = app.prober
+            drawn = app.probe_views[0].data.cursor == len(PROBE_TEXT) - 3
+            if p.computed and drawn and not p._busy and p._waiting is None:
+                break
+        await pilot.pause()
+
+    assert snap_compare(fixed_app(), terminal_size=size, run_before=open_probe)

@@ -125,6 +125,39 @@ ACTIONS: tuple[Action, ...] = (
         palette=(("Neuron view: most varying unit", "m", "most_varying_unit"),),
     ),
     Action(
+        "i",
+        "probe pane: a text shaded by the model's surprise at each character (type, paste,"
+        " or g / y); Esc closes it",
+        (("i", "toggle_probe"),),
+        palette=(
+            ("Probe pane on / off", "i: how surprised the model is by a text", "toggle_probe"),
+        ),
+    ),
+    Action("Esc", "close the probe pane", (("escape", "close_probe"),)),
+    Action(
+        "← / →",
+        "probe: move the cursor (↑ / ↓ a row, Home / End); Enter or Tab leaves the input line",
+        (),
+    ),
+    Action(
+        "b",
+        "probe: shade by surprise, or by looking back from the cursor",
+        (("b", "probe_shading"),),
+        palette=(("Probe: switch the shading", "b: surprise / looking back", "probe_shading"),),
+    ),
+    Action(
+        "g",
+        "probe: a random passage of the held-out text",
+        (("g", "probe_held_out"),),
+        palette=(("Probe: held-out text", "g: a random passage", "probe_held_out"),),
+    ),
+    Action(
+        "y",
+        "probe: the sample being typed",
+        (("y", "probe_sample"),),
+        palette=(("Probe: the sample being typed", "y", "probe_sample"),),
+    ),
+    Action(
         "h",
         "high contrast for projectors",
         (("h", "toggle_contrast"),),

@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from functools import partial
 
 from textual import events
@@ -30,11 +31,13 @@ from rnn_tui.textsafe import sanitize
 from rnn_tui.ui.actions import bindings, palette
 from rnn_tui.ui.keys import PROJECTOR_THEME, KeyActions
 from rnn_tui.ui.lane import Lane
+from rnn_tui.ui.probing import LaneModel, LaneResult, Prober, Request
 from rnn_tui.ui.settings import UISettings
 from rnn_tui.ui.widgets import LossChart, SamplePane, StatusBar
 from rnn_tui.ui.widgets.grad_pane import decade_range
 from rnn_tui.ui.widgets.loss_readout import LossReadout
 from rnn_tui.ui.widgets.model_strip import ModelStrip
+from rnn_tui.ui.widgets.probe_pane import ProbeInput, ProbeShown, ProbeView, one_line
 
 POLL_HZ = 20.0  # snapshot polls per second: status text may change this often
 CHART_HZ = 4.0  # chart redraws per second at most: plotext is the costly part
@@ -117,6 +120,23 @@ class RnnApp(KeyActions, App[int]):
         self.model_strip = ModelStrip([k.cell for k in spec.configs], settings.banner, id="model")
         self.footer = Footer(compact=True)
         self.too_small = Static(id="too-small")
+        # The probe pane (i): one view per lane in the lane's box, one input line under them.
+        self.probe_views = [
+            ProbeView(id=f"probe{i}", classes="probe") for i in range(len(self.lanes))
+        ]
+        self.probe_input = ProbeInput(
+            placeholder="type or paste text to probe · Enter: to the text · g: held-out · Esc: close",
+            id="probe-input",
+            compact=True,
+        )
+        self.prober = Prober(
+            vocab.chars,
+            lambda work: self.run_worker(work, thread=True, group="probe", exit_on_error=False),
+            self.call_from_thread,
+            self.draw_probe,
+        )
+        self._probe_echo = ""  # the input line's value as the app set it (not typed)
+        self._probe_weights: tuple[int, ...] = ()  # ids of the weights probed last
 
     # -- what the run says, mirrored -----------------------------------------------------------
 
@@ -168,11 +188,13 @@ class RnnApp(KeyActions, App[int]):
                 for lane in self.lanes:
                     yield lane.grad_pane
             with Horizontal(id="bottom"):
-                for lane in self.lanes:
+                for lane, probe_view in zip(self.lanes, self.probe_views, strict=True):
                     with lane.box:
                         yield lane.sample_pane
                         yield lane.neurons
+                        yield probe_view
                         yield lane.next_chars
+            yield self.probe_input
         yield self.status_bar
         yield self.footer
         yield self.too_small
@@ -200,6 +222,9 @@ class RnnApp(KeyActions, App[int]):
             name = f": {lane.cell.name}" if self.compare else ""
             lane.grad_pane.border_title = f"gradient through time{name}"
             lane.box.border_title = f"samples{name}"
+        self.lanes[0].box.border_subtitle = "i: probe"
+        for view in self.probe_views:
+            view.vocab_size = V
         self.update_status()
         if self.animate:
             with contextlib.suppress(RuntimeError, ValueError, NotImplementedError):
@@ -251,6 +276,8 @@ class RnnApp(KeyActions, App[int]):
         """Draw the runs' snapshots: status now, charts at most CHART_HZ times a second."""
         for lane, snap in zip(self.lanes, snaps, strict=False):
             lane.take(snap)
+        if self.prober.is_open and self._weights_ids() != self._probe_weights:
+            self.probe_compute()  # new weights: the class watches the surprise fade
         self.model_strip.show([lane.cell.name for lane in self.lanes])
         snap = snaps[0]
         if snap.message:
@@ -338,6 +365,86 @@ class RnnApp(KeyActions, App[int]):
             lane.type(n, self.vocab, self.sampling, self.paused)
         if self.neuron_view:
             self.draw_neurons()
+
+    # -- the probe pane --------------------------------------------------------------------------
+
+    def _weights_ids(self) -> tuple[int, ...]:
+        """Which weight copy each lane holds now (a new snapshot's weights are a new object)."""
+        return tuple(id(lane.weights[0]) if lane.weights else 0 for lane in self.lanes)
+
+    def probe_compute(self) -> None:
+        """Have the prober compute for the text, cursor and shading now, with each lane's
+        newest weights, in its worker thread."""
+        models = []
+        for lane, config in zip(self.lanes, self.spec.configs, strict=False):
+            w = lane.weights
+            models.append(
+                None if w is None else LaneModel(w[0], w[1], config.with_(cell=lane.cell.name))
+            )
+        self._probe_weights = self._weights_ids()
+        self.prober.request(tuple(models))
+
+    def draw_probe(self, req: Request, out: tuple[LaneResult, ...], ms: float) -> None:
+        """Show a computation's numbers in each lane's probe view."""
+        timing = f" · {ms:.0f} ms" if self.animate else ""
+        for view, r in zip(self.probe_views, out, strict=False):
+            message = r.error
+            if r.step < 0:
+                message = "waiting for the trainer's first weights"
+            model = f"{r.cell} · step {r.step:,}{timing}" if r.step >= 0 else ""
+            view.show(
+                ProbeShown(
+                    req.text,
+                    self.prober.cut,
+                    req.cursor,
+                    req.looking_back,
+                    r.result,
+                    r.back,
+                    model,
+                    message,
+                )
+            )
+
+    def probe_redraw_cursor(self) -> None:
+        """Move the drawn cursor at once where the numbers stay the same (surprise shading)."""
+        for view in self.probe_views:
+            d = view.data
+            if d.text == self.prober.text and d.result is not None:
+                view.show(replace(d, cursor=self.prober.cursor))
+
+    def set_probe_text(self, text: str, echo: bool = True) -> None:
+        """Probe `text`; `echo` shows it in the input line too (newlines as ↵)."""
+        self.prober.set_text(text)
+        if echo:
+            self._probe_echo = one_line(self.prober.text)
+            self.probe_input.value = self._probe_echo
+        self.probe_compute()
+
+    def on_input_changed(self, event: ProbeInput.Changed) -> None:
+        if event.input is self.probe_input and event.value != self._probe_echo:
+            self._probe_echo = ""
+            self.set_probe_text(event.value.replace("↵", "\n"), echo=False)
+
+    def on_input_submitted(self, event: ProbeInput.Submitted) -> None:
+        if event.input is self.probe_input:
+            self.probe_views[0].focus()
+
+    def on_probe_view_pasted(self, event: ProbeView.Pasted) -> None:
+        self.set_probe_text(event.text)
+        if self.prober.cut:
+            self.say(
+                f"pasted {self.prober.cut + len(self.prober.text):,} characters: probing the last {len(self.prober.text):,}"
+            )
+
+    def on_probe_view_cursor_to(self, event: ProbeView.CursorTo) -> None:
+        for view in self.probe_views:  # one cursor for every lane
+            view.cursor = event.index
+        if not self.prober.move_to(event.index):
+            return
+        if self.prober.looking_back:
+            self.probe_compute()
+        else:
+            self.probe_redraw_cursor()
 
     # -- plumbing ----------------------------------------------------------------------------
 

@@ -22,9 +22,11 @@ from rnn_tui.ui.actions import LR_FACTOR, TEMP_STEP
 from rnn_tui.ui.export import ensure_dir, export_run
 from rnn_tui.ui.keep import configs_now, held_checkpoints, save_held
 from rnn_tui.ui.lane import Lane
+from rnn_tui.ui.probing import Prober
 from rnn_tui.ui.settings import UISettings
 from rnn_tui.ui.widgets import HelpScreen
 from rnn_tui.ui.widgets.prime_input import PrimeScreen, prime_notice
+from rnn_tui.ui.widgets.probe_pane import KEYS_HINT, ProbeInput, ProbeView
 
 CLIP_CYCLE = ("norm", "off")  # what `c` cycles through
 SIGNAL_GRACE = 5.0  # seconds from a quit signal to the end of the process, whatever happens
@@ -69,6 +71,11 @@ class KeyActions:
     compare: bool  # two runs side by side
     paused: bool  # no run trains now
     update_status: Callable[[], None]  # redraw the status line
+    prober: Prober  # the probe pane's text, cursor, shading and worker
+    probe_views: list[ProbeView]  # one probe view per lane
+    probe_input: ProbeInput  # the probe's input line
+    probe_compute: Callable[[], None]  # recompute the probe with the newest weights
+    set_probe_text: Callable[[str], None]  # probe a text, shown in the input line too
 
     def say(self, notice: str) -> None:
         self.notice = notice
@@ -182,6 +189,64 @@ class KeyActions:
 
     def action_most_varying_unit(self) -> None:
         self._show_unit(most_varying_unit(self.lanes[0].hidden_values()))
+
+    # -- the probe pane ----------------------------------------------------------------------------
+
+    def show_probe(self, on: bool) -> None:
+        """Open or close the probe pane: it takes the sample panes' place while open."""
+        if on == self.prober.is_open:
+            return
+        self.prober.is_open = on
+        self.probe_input.screen.set_class(on, "-probe")  # the main screen, even under help
+        for lane in self.lanes:
+            name = f": {lane.cell.name}" if self.compare else ""
+            lane.box.border_title = f"{'probe' if on else 'samples'}{name}"
+        self.lanes[0].box.border_subtitle = KEYS_HINT if on else "i: probe"
+        if on:
+            self.probe_input.focus()
+            self.probe_compute()
+        else:
+            self.set_focus(None)
+
+    def action_toggle_probe(self) -> None:
+        self.show_probe(not self.prober.is_open)
+
+    def action_close_probe(self) -> None:
+        self.show_probe(False)
+
+    def action_probe_shading(self) -> None:
+        self.show_probe(True)
+        self.prober.looking_back = not self.prober.looking_back
+        self.probe_compute()
+        self.say(
+            "probe: looking back from the cursor (←/→ move it)"
+            if self.prober.looking_back
+            else "probe: surprise at each character"
+        )
+
+    def action_probe_held_out(self) -> None:
+        self.show_probe(True)
+        self.say("probe: reading the held-out text ...")
+        self.prober.load_held_out(self.spec, self._held_out_loaded)
+
+    def _held_out_loaded(self, text: str, error: str) -> None:
+        if error:
+            self.say(error)
+            return
+        self.set_probe_text(text)
+        self.probe_views[0].focus()
+        self.say("probe: a random passage of the held-out text (g: another)")
+
+    def action_probe_sample(self) -> None:
+        lane = self.lanes[0]
+        text = "".join(lane.typing) or (lane.shown[-1][1] if lane.shown else "")
+        if not text:
+            self.say("probe: no sample typed yet")
+            return
+        self.show_probe(True)
+        self.set_probe_text(text)
+        self.probe_views[0].focus()
+        self.say("probe: the sample being typed")
 
     def action_toggle_contrast(self) -> None:
         projector = self.theme != PROJECTOR_THEME.name

@@ -130,6 +130,28 @@ corpus are shown as symbols such as ␛ (escape), ␉ (tab) or ␍ (carriage ret
 A **prime** (**P**, or `--prime TEXT`) is a start you choose: the model reads it into its
 hidden state first, and every sample continues it, shown dimmed before the generated text.
 
+## Probe pane
+
+Press **i** to look inside the model: type or paste a text into the input line (or press
+**g** for a random passage of the held-out text, **y** for the sample being typed), then
+Enter or Tab and the arrow keys to move the cursor; **Esc** closes it.
+
+* **Surprise**: each character is shaded by its **surprisal**, -log2 p(character | everything
+  before it), in **bits**. 0 bits (no shade): the model was sure of it; 1 bit: as surprised as
+  by a coin toss; log2 V, the deepest red: what a model that knows nothing pays. The header
+  gives the mean, the passage's **bits per character**; the bottom line gives the cursor
+  character's surprisal and the model's top-5 guesses for that place. As the model learns and
+  new weights arrive, the shading fades.
+* **Looking back** (**b** switches): for the character under the cursor, each earlier
+  character s is shaded by how strongly it still steers that prediction: the size of the
+  gradient of log p(the cursor's character) with respect to the input at step s, relative to
+  the largest, on a log scale (deep blue: 1, the largest; no shade: below 1e-4). Where the
+  shading fades is how far back the model's memory reaches. On `--preset lstm-rescue`, put the
+  cursor on the letter after `=`: to predict it, a model must reach back to the first letter
+  of the line, 80 characters earlier.
+* Characters the model has never seen are struck through and skipped. A text longer than
+  4,000 characters keeps its end, and the header says it was cut.
+
 ## Lessons (--preset)
 
 {preset_lines()}
