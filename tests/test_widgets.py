@@ -290,6 +290,9 @@ def test_loss_readout_names_its_loss() -> None:
     assert "training loss 1.402" in aside
     assert "held-out" in HELD_OUT and "nats/char" in HELD_OUT
     assert TRAINING.startswith("training loss")
+    # Two runs side by side: the figures are the first run's, and the label says so.
+    assert readout(1.61, 1.402, "rnn")[0] == f"rnn: {HELD_OUT}"
+    assert readout(None, 1.402, "lstm")[0] == f"lstm: {TRAINING}"
 
 
 def test_downsample_keeps_whole_history_and_last_point() -> None:

@@ -315,7 +315,8 @@ class RnnApp(KeyActions, App[int]):
         r = snaps[0].record
         w, h = self.size  # the digits show from DIGITS_MIN on (a breakpoint class)
         if r is not None and w >= DIGITS_MIN[0] and h >= DIGITS_MIN[1]:
-            self.loss_digits.show(r.val_loss, r.smooth_loss)  # relayouts only when changed
+            run = snaps[0].cell if self.compare else ""  # two runs: say whose figures these are
+            self.loss_digits.show(r.val_loss, r.smooth_loss, run)  # relayouts only when changed
         if self.compare:
             self.loss_chart.set_runs(
                 [(s.cell, s.loss_steps, s.loss_values, s.val_steps, s.val_values) for s in snaps]

@@ -20,11 +20,13 @@ HELD_OUT = "held-out loss, nats/char"
 TRAINING = "training loss, nats/char (smoothed; held-out not measured yet)"
 
 
-def readout(val_loss: float | None, train_loss: float) -> tuple[str, str, str]:
-    """(label, large value, small line under it) for the latest step's losses."""
+def readout(val_loss: float | None, train_loss: float, run: str = "") -> tuple[str, str, str]:
+    """(label, large value, small line under it) for the latest step's losses; `run` names the
+    run in compare mode (the figures are the first run's)."""
+    who = f"{run}: " if run else ""
     if val_loss is None:
-        return TRAINING, f"{train_loss:.3f}", ""
-    return HELD_OUT, f"{val_loss:.3f}", f"training loss {train_loss:.3f} (smoothed)"
+        return who + TRAINING, f"{train_loss:.3f}", ""
+    return who + HELD_OUT, f"{val_loss:.3f}", f"training loss {train_loss:.3f} (smoothed)"
 
 
 class LossReadout(Vertical):
@@ -42,6 +44,7 @@ class LossReadout(Vertical):
         self.digits = Digits("")
         self.aside = Static("", classes="aside")
         self.shown: tuple[str, str, str] = ("", "", "")
+        self.run = ""  # the run the figures belong to, in compare mode
 
     def compose(self) -> ComposeResult:
         yield self.label
@@ -55,7 +58,10 @@ class LossReadout(Vertical):
     def paint(self) -> None:
         """Colour the digits as the loss chart colours the curve they show, in this theme."""
         colours = theme_palette(self)
-        rgb = colours.train if self.shown[0] == TRAINING else colours.held_out
+        if self.run:  # compare mode: the run's own colour, as on the chart
+            rgb = colours.runs[0]
+        else:
+            rgb = colours.train if self.shown[0].endswith(TRAINING) else colours.held_out
         self.digits.styles.color = Color(*rgb)
 
     @property
@@ -68,9 +74,11 @@ class LossReadout(Vertical):
         """What the large figure is."""
         return self.shown[0]
 
-    def show(self, val_loss: float | None, train_loss: float) -> None:
-        """Show the losses; nothing is redrawn (or relaid out) unless a figure changed."""
-        new = readout(val_loss, train_loss)
+    def show(self, val_loss: float | None, train_loss: float, run: str = "") -> None:
+        """Show the losses (of the run named `run`, in compare mode); nothing is redrawn (or
+        relaid out) unless a figure changed."""
+        self.run = run
+        new = readout(val_loss, train_loss, run)
         if new == self.shown:
             return
         for widget, old, text in zip(
