@@ -14,10 +14,12 @@ import pytest
 from conftest import TINY
 
 from rnn_tui.engine.config import Config
+from rnn_tui.engine.presets import PRESETS
 from rnn_tui.engine.trainer import StepRecord
 from rnn_tui.run.protocol import Command, Reply, RunState, Snapshot
 from rnn_tui.run.spec import RunSpec
 from rnn_tui.ui.app import RnnApp, make_app
+from rnn_tui.ui.settings import UISettings
 from rnn_tui.ui.widgets.loss_readout import HELD_OUT
 
 pytestmark = pytest.mark.functional
@@ -97,8 +99,8 @@ SAMPLE = (
 )
 
 
-def fixed_app() -> RnnApp:
-    app = make_app(RunSpec(str(TINY), (Config(),)), source=FixedSource())
+def fixed_app(banner: str = "") -> RnnApp:
+    app = make_app(RunSpec(str(TINY), (Config(),)), UISettings(banner=banner), source=FixedSource())
     app.animate = False
     return app
 
@@ -116,6 +118,13 @@ async def show_fixed(pilot) -> None:
 def test_layout(snap_compare, size: tuple[int, int]) -> None:
     """If this fails, the screen a class sees changed: panes moved, overlap, or lost a label."""
     assert snap_compare(fixed_app(), terminal_size=size, run_before=show_fixed)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_layout_with_a_preset_lesson(snap_compare, size: tuple[int, int]) -> None:
+    """If this fails, a preset's lesson line or the formula strip under it changed or moved."""
+    lesson = PRESETS["exploding"].lesson
+    assert snap_compare(fixed_app(lesson), terminal_size=size, run_before=show_fixed)
 
 
 def test_large_digits_show_the_held_out_loss_and_say_so() -> None:
