@@ -111,6 +111,8 @@ class ProbeResult:
     surprisal: np.ndarray  # (N,) float64 bits, -log2 p(c_i | before); NaN where not scored
     top_ids: np.ndarray  # (N, k) int64, likeliest first, k = min(5, V); -1 where not predicted
     top_probs: np.ndarray  # (N, k) float64 probabilities of top_ids; NaN where not predicted
+    hs: np.ndarray  # (N, H) float64 hidden state h_t after reading c_i (the LSTM's h_t, not
+    # c_t); NaN rows where c_i is unknown
 
     @property
     def known(self) -> np.ndarray:
@@ -171,8 +173,10 @@ def probe(pm: ProbeModel, text: str, limit: int = PROBE_LIMIT) -> ProbeResult:
     surprisal = np.full(N, np.nan)
     top_ids = np.full((N, k), UNKNOWN, np.int64)
     top_probs = np.full((N, k), np.nan)
+    h_after = np.full((N, pm.cell.H), np.nan)  # (N, H): h after reading c_i, NaN if unknown
     if len(read):
         hs = _run(pm, read, pm.resets_before(read)).hs[1:, 0]  # (M, H): h after each input
+        h_after[known] = hs  # the known characters' rows, in reading order
         z = logits_of(pm.params, hs).astype(np.float64)  # (M, V): y = W_hy h + b_y
         z -= z.max(axis=1, keepdims=True)  # shift: softmax unchanged, exp cannot overflow
         logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))  # (M, V) log-softmax, nats
@@ -195,6 +199,7 @@ def probe(pm: ProbeModel, text: str, limit: int = PROBE_LIMIT) -> ProbeResult:
         surprisal=_frozen(surprisal),
         top_ids=_frozen(top_ids),
         top_probs=_frozen(top_probs),
+        hs=_frozen(h_after),
     )
 
 

@@ -22,7 +22,7 @@ from rnn_tui.ui.actions import LR_FACTOR, TEMP_STEP
 from rnn_tui.ui.export import ensure_dir, export_run
 from rnn_tui.ui.keep import configs_now, held_checkpoints, save_held
 from rnn_tui.ui.lane import Lane
-from rnn_tui.ui.probing import Prober
+from rnn_tui.ui.probing import LOOKING_BACK, NEURON, SURPRISE, Prober
 from rnn_tui.ui.settings import UISettings
 from rnn_tui.ui.widgets import HelpScreen
 from rnn_tui.ui.widgets.prime_input import PrimeScreen, prime_notice
@@ -173,6 +173,9 @@ class KeyActions:
         lane.neurons.set_data(chars, hidden[:, unit], unit, n, lane.cell.name)
 
     def action_toggle_neurons(self) -> None:
+        if self.prober.is_open:  # the probe hides the neuron view: v shades the probe instead
+            self.set_probe_shading(SURPRISE if self.prober.shading == NEURON else NEURON)
+            return
         self.neuron_view = not self.neuron_view
         self.screen.set_class(self.neuron_view, "-neurons")
         if self.neuron_view:
@@ -185,9 +188,20 @@ class KeyActions:
         self.draw_neurons()
 
     def action_unit(self, delta: int) -> None:
+        if self.prober.is_open:
+            self._probe_units([u + delta for u in self._probe_neuron_units()])
+            return
         self._show_unit(self.neuron_unit + delta)
 
     def action_most_varying_unit(self) -> None:
+        if self.prober.is_open:
+            units = self._probe_neuron_units()
+            for i, view in enumerate(self.probe_views):  # each model its own unit
+                r = view.data.result
+                if r is not None and r.known.any():
+                    units[i] = most_varying_unit(r.hs[r.known])  # (known chars, H)
+            self._probe_units(units)
+            return
         self._show_unit(most_varying_unit(self.lanes[0].hidden_values()))
 
     # -- the probe pane ----------------------------------------------------------------------------
@@ -215,14 +229,40 @@ class KeyActions:
         self.show_probe(False)
 
     def action_probe_shading(self) -> None:
+        """Cycle the probe's shading: surprise, looking back, one hidden unit."""
+        self.set_probe_shading(self.prober.next_shading() if self.prober.is_open else None)
+
+    def set_probe_shading(self, shading: str | None) -> None:
+        """Open the probe with `shading` (None: the one it has) and say what it shows."""
         self.show_probe(True)
-        self.prober.looking_back = not self.prober.looking_back
+        if shading == NEURON and self.prober.shading != NEURON:
+            self.prober.units = [self.neuron_unit] * len(self.lanes)  # the neuron view's unit
+        self.prober.shading = shading or self.prober.shading
+        self._probe_units(self.prober.units)
         self.probe_compute()
         self.say(
-            "probe: looking back from the cursor (←/→ move it)"
-            if self.prober.looking_back
-            else "probe: surprise at each character"
+            {
+                LOOKING_BACK: "probe: looking back from the cursor (←/→ move it)",
+                NEURON: "probe: one hidden unit after each character ([ ] unit, m most varying)",
+            }.get(self.prober.shading, "probe: surprise at each character")
         )
+
+    def _probe_neuron_units(self) -> list[int]:
+        """The probe's units, one per lane, switching the probe to the neuron shading first."""
+        if not self.prober.is_open or self.prober.shading != NEURON:
+            self.set_probe_shading(NEURON)
+        return list(self.prober.units)
+
+    def _probe_units(self, units: list[int]) -> None:
+        """Set each lane's unit (wrapped to its H) and show it in the probe's views, in the
+        neuron shading; the first lane's unit is also the neuron view's."""
+        units = (units + [self.neuron_unit] * len(self.lanes))[: len(self.lanes)]
+        self.prober.units = [u % lane.cell.H for u, lane in zip(units, self.lanes, strict=True)]
+        on = self.prober.shading == NEURON
+        for unit, lane, view in zip(self.prober.units, self.lanes, self.probe_views, strict=True):
+            view.show_unit(unit if on else None, lane.cell.name)
+        if on:
+            self.neuron_unit = self.prober.units[0]
 
     def action_probe_held_out(self) -> None:
         self.show_probe(True)

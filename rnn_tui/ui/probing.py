@@ -6,6 +6,10 @@ a lane holds (copies the snapshot carried; `probe_model` copies them again). A r
 while one runs waits; only the latest waiting one runs (latest wins), and a result that is
 older than the newest request is dropped. The UI thread only sends requests and draws results.
 A recompute happens when the text, the cursor, the shading or a lane's weights change.
+
+Three shadings (`b` cycles them): surprise, looking back, and one hidden unit's activation
+h_t[unit] after each character (the neuron shading), which the probe's forward pass already
+gives (`ProbeResult.hs`). Units are per model, so each lane has its own.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from rnn_tui.run.spec import RunSpec, read_corpus
 
 HELD_OUT_CHARS = 320  # characters of a held-out passage (`g`)
 HELD_OUT_KEEP = 1_000_000  # held-out characters kept in memory to draw passages from
+SURPRISE, LOOKING_BACK, NEURON = "surprise", "looking back", "neuron"
+SHADINGS = (SURPRISE, LOOKING_BACK, NEURON)  # what `b` cycles through, in this order
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,8 @@ class Prober:
         self.text = ""  # the text probed: at most PROBE_LIMIT characters
         self.cut = 0  # characters dropped from the start of the text given
         self.cursor = 0  # position under the cursor
-        self.looking_back = False  # the shading: looking back, else surprise
+        self.shading = SURPRISE  # one of SHADINGS
+        self.units: list[int] = []  # the neuron shading's hidden unit, one per lane
         self.last_ms = float("nan")  # how long the last computation took, milliseconds
         self.computed = 0  # computations finished (for tests and timing)
         self._number = 0
@@ -96,6 +103,16 @@ class Prober:
         self._lock = threading.Lock()
 
     # -- the state -----------------------------------------------------------------------------
+
+    @property
+    def looking_back(self) -> bool:
+        """The shading is looking back: the only one that needs a computation per cursor."""
+        return self.shading == LOOKING_BACK
+
+    def next_shading(self) -> str:
+        """Go on to the next shading of SHADINGS (after the last, the first) and return it."""
+        self.shading = SHADINGS[(SHADINGS.index(self.shading) + 1) % len(SHADINGS)]
+        return self.shading
 
     def set_text(self, text: str, cursor: int | None = None) -> None:
         """Probe `text` (its last PROBE_LIMIT characters); the cursor goes to its end."""

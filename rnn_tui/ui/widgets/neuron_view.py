@@ -33,10 +33,13 @@ def ink(shade: tuple[int, int, int]) -> tuple[int, int, int]:
     return black if contrast(black, shade) >= contrast(white, shade) else white
 
 
-# The text on each shade, indexed by level + LEVELS; the last entry is for NaN and inf.
+# Each shade, indexed by level + LEVELS; the last entry is for NaN and inf. The probe's
+# neuron shading draws with these too, so both views colour a value alike.
+SHADES: list[tuple[int, int, int]] = [colour(k) for k in range(-LEVELS, LEVELS + 1)] + [GREY]
+# The text on each shade, indexed as SHADES.
 PALETTE: list[Style] = [
     Style(color="rgb({},{},{})".format(*ink(rgb)), bgcolor="rgb({},{},{})".format(*rgb))
-    for rgb in [colour(k) for k in range(-LEVELS, LEVELS + 1)] + [GREY]
+    for rgb in SHADES
 ]
 
 

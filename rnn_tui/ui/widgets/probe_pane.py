@@ -1,11 +1,13 @@
-"""The probe pane: a text shaded by how surprised the model is by each character, or by how far
-back its prediction of the character under the cursor reaches.
+"""The probe pane: a text shaded by how surprised the model is by each character, by how far
+back its prediction of the character under the cursor reaches, or by one hidden unit.
 
-Two shadings, one at a time (`b` switches):
+Three shadings, one at a time (`b` cycles them):
 
     surprise      the background of character i: -log2 p(c_i | c_0 .. c_{i-1}), 0 .. log2 V bits
     looking back  the background of each earlier character s: ||d log p(c_j) / d x_s|| over its
                   largest value, on a log scale of DECADES decades (j: the cursor)
+    neuron        the background of character i: h_i[unit], the hidden state after reading c_i
+                  (the LSTM's h_t, not its c_t), -1 blue .. +1 red on the neuron view's colours
 
 The numbers come from `rnn_tui.engine.probe` (computed in a worker thread); this widget only
 draws them. Characters are shown as the sample pane shows them: controls as visible stand-ins,
@@ -32,6 +34,7 @@ from rnn_tui.engine.probe import PROBE_LIMIT, ProbeResult
 from rnn_tui.textsafe import sanitize
 from rnn_tui.ui.widgets.colours import RGB, contrast, theme_palette
 from rnn_tui.ui.widgets.drawn import Drawn, flow
+from rnn_tui.ui.widgets.neuron_view import PALETTE, SHADES, WHAT_H, colour_key, palette_index
 
 LEVELS = 8  # shades per scale, plus the ground: a bounded set of styles
 DECADES = 4  # looking back: 1 down to 1e-4 of the largest gradient; smaller is drawn as 1e-4
@@ -52,6 +55,7 @@ CURSOR: dict[str, tuple[RGB, RGB]] = {  # (ink, background) of the character und
 }
 EMPTY = "nothing to probe: type or paste text in the line below, g: held-out text, y: the sample"
 KEYS_HINT = "←→↑↓ cursor · b shading · g held-out · y sample · Esc close"
+UNIT_HINT = "[ ] unit · m most varying"  # the neuron shading's keys
 
 
 def shown(ch: str) -> str:
@@ -196,6 +200,8 @@ class ProbeView(Widget, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.data = ProbeShown("", 0, 0, False)
         self.vocab_size = 2  # for the surprise scale's top, log2 V
+        self.unit: int | None = None  # the neuron shading's hidden unit; None: another shading
+        self.cell = "rnn"  # this lane's cell, for what h_t is
         self.cursor = 0  # where the keys have put the cursor (drawn once the numbers come)
         self._rows: list[tuple[int, int]] = []  # the rows of the last drawing
         self._top = 0  # the first row shown: follows the cursor
@@ -205,6 +211,19 @@ class ProbeView(Widget, can_focus=True):
             self.cursor = data.cursor
         self.data = data
         self.refresh()
+
+    def show_unit(self, unit: int | None, cell: str) -> None:
+        """Shade by hidden unit `unit` of this lane's `cell` (None: by the other shadings)."""
+        self.unit, self.cell = unit, cell
+        self.refresh()
+
+    def unit_values(self) -> np.ndarray | None:
+        """(N,) h_t[unit] after each character of the probed text (NaN where unknown), in the
+        neuron shading once the numbers have come; else None."""
+        r = self.data.result
+        if self.unit is None or r is None or len(r.hs) != len(self.data.text):
+            return None
+        return r.hs[:, self.unit % r.hs.shape[1]]
 
     # -- keys ----------------------------------------------------------------------------------
 
@@ -248,6 +267,9 @@ class ProbeView(Widget, can_focus=True):
         r = d.result
         if r is None or not r.known[i] or i == d.cursor:
             return None
+        if self.unit is not None:
+            values = self.unit_values()
+            return None if values is None else SHADES[int(palette_index(values[i : i + 1])[0])]
         if not d.looking_back:
             if not r.scored[i]:
                 return None
@@ -276,6 +298,8 @@ class ProbeView(Widget, can_focus=True):
 
     def legend(self) -> list[Text]:
         d, name = self.data, theme_palette(self).name
+        if self.unit is not None:
+            return self.unit_legend()
         if d.looking_back:
             lo, hi = REACH_SCALE[name]
             key = Text("looking back, |grad| vs max: ")
@@ -297,6 +321,23 @@ class ProbeView(Widget, can_focus=True):
         unknown.append(" unknown")
         return [key, unknown]
 
+    def unit_legend(self) -> list[Text]:
+        """What the neuron shading shows, its colour key (the neuron view's), the range of the
+        unit over the text, and the keys that choose the unit."""
+        r, unit = self.data.result, self.unit or 0
+        n = f" of {r.hs.shape[1]}" if r is not None else ""
+        what = WHAT_H.get(self.cell, "the hidden state").removeprefix("the ")
+        if self.cell == "lstm":
+            what += " (h_t, not c_t)"
+        head = Text().append(f"h_t[{unit}]{n}, {what}: -1 .. +1", Style(bold=True))
+        out = [head, colour_key()]
+        values = self.unit_values()
+        if values is not None and np.isfinite(values).any():
+            lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+            out.append(Text(f"range {lo:+.2f} .. {hi:+.2f}", Style(dim=True)))
+        out.append(Text(UNIT_HINT, Style(dim=True)))
+        return out
+
     def cursor_line(self) -> list[Text]:
         d, r = self.data, self.data.result
         if r is None or not d.text:
@@ -310,7 +351,10 @@ class ProbeView(Widget, can_focus=True):
         out = [head.append(f"{r.surprisal[j]:.2f} bits", Style(bold=True))]
         top = " ".join(f"{named(c)} {p:.0%}" for c, p in r.top(j))
         out.append(Text(f"top-5: {top}"))
-        if d.looking_back and d.back is not None:
+        values = self.unit_values()
+        if values is not None:
+            out.append(Text(f"h_t[{self.unit}] after it: {values[j]:+.2f}"))
+        elif d.looking_back and d.back is not None:
             out.append(Text(f"≥1% of the max up to {reach(d.back)} chars back"))
         return out
 
@@ -320,6 +364,11 @@ class ProbeView(Widget, can_focus=True):
         cursor = Style(color=_rgb(CURSOR[name][0]), bgcolor=_rgb(CURSOR[name][1]), bold=True)
         unknown = Style(color=_rgb(UNKNOWN_INK[name]), strike=True)
         after = Style(dim=True)  # looking back: characters after the cursor play no part
+        values = self.unit_values()  # the neuron shading: the neuron view's styles
+        unit_styles = (
+            None if values is None else [PALETTE[k] for k in palette_index(values).tolist()]
+        )
+        back = d.looking_back and self.unit is None
         lines = []
         for a, b in self._rows:
             line = Text()
@@ -329,7 +378,9 @@ class ProbeView(Widget, can_focus=True):
                     style = cursor
                 elif r is not None and not r.known[i]:
                     style = unknown
-                elif d.looking_back and i > d.cursor:
+                elif unit_styles is not None:
+                    style = unit_styles[i]
+                elif back and i > d.cursor:
                     style = after
                 else:
                     shade = self.shade(i)
