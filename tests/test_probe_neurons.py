@@ -127,7 +127,7 @@ def test_neuron_shading_keys_and_colours() -> None:
                 shade = SHADES[palette_index(h[j - 1 : j, unit])[0]]
                 assert view.shade(j - 1) == shade  # the helper the drawing uses agrees
                 out = shown(app)
-                assert f"h_t[{unit}] of {H}, tanh output: -1 .. +1" in out
+                assert f"h_t[{unit}], tanh output: -1 .. +1" in out
                 assert f"h_t[{unit}] after it: {h[j, unit]:+.2f}" in out
             await pilot.press("m")
             # m: the unit whose value varies most over the probe text, from the plain pass
@@ -163,6 +163,6 @@ def test_compare_lanes_shade_their_own_models_units() -> None:
                 assert app.probe_views[lane].unit == unit
                 want = neuron_view_backgrounds(h[:, unit])
                 assert drawn_backgrounds(app, lane)[:j] == want[:j]
-            assert "(h_t, not c_t)" in shown(app, 1) and "(h_t, not c_t)" not in shown(app, 0)
+            assert "tanh(c_t), not c_t" in shown(app, 1) and "not c_t" not in shown(app, 0)
 
     asyncio.run(main())

@@ -149,6 +149,10 @@ Enter or Tab and the arrow keys to move the cursor; **Esc** closes it.
   shading fades is how far back the model's memory reaches. On `--preset lstm-rescue`, put the
   cursor on the letter after `=`: to predict it, a model must reach back to the first letter
   of the line, 80 characters earlier.
+* **One unit** (**b** again, or **v**): each character is coloured by one hidden unit's value
+  h_t[unit] after reading it (the LSTM's h_t, not its cell c_t), -1 blue .. +1 red as in the
+  neuron view; **[** / **]** choose the unit and **m** the one that varies most over the text,
+  each model its own in compare mode.
 * Characters the model has never seen are struck through and skipped. A text longer than
   4,000 characters keeps its end, and the header says it was cut.
 

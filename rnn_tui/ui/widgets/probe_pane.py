@@ -34,7 +34,8 @@ from rnn_tui.engine.probe import PROBE_LIMIT, ProbeResult
 from rnn_tui.textsafe import sanitize
 from rnn_tui.ui.widgets.colours import RGB, contrast, theme_palette
 from rnn_tui.ui.widgets.drawn import Drawn, flow
-from rnn_tui.ui.widgets.neuron_view import PALETTE, SHADES, WHAT_H, colour_key, palette_index
+from rnn_tui.ui.widgets.neuron_view import KEY_LEVELS, PALETTE, SHADES, WHAT_H, palette_index
+from rnn_tui.ui.widgets.neuron_view import LEVELS as NEURON_LEVELS
 
 LEVELS = 8  # shades per scale, plus the ground: a bounded set of styles
 DECADES = 4  # looking back: 1 down to 1e-4 of the largest gradient; smaller is drawn as 1e-4
@@ -298,8 +299,6 @@ class ProbeView(Widget, can_focus=True):
 
     def legend(self) -> list[Text]:
         d, name = self.data, theme_palette(self).name
-        if self.unit is not None:
-            return self.unit_legend()
         if d.looking_back:
             lo, hi = REACH_SCALE[name]
             key = Text("looking back, |grad| vs max: ")
@@ -321,22 +320,29 @@ class ProbeView(Widget, can_focus=True):
         unknown.append(" unknown")
         return [key, unknown]
 
-    def unit_legend(self) -> list[Text]:
-        """What the neuron shading shows, its colour key (the neuron view's), the range of the
-        unit over the text, and the keys that choose the unit."""
-        r, unit = self.data.result, self.unit or 0
-        n = f" of {r.hs.shape[1]}" if r is not None else ""
+    def unit_legend(self, width: int) -> list[Text]:
+        """What the neuron shading shows, its colour key (the neuron view's shades), the range of
+        the unit over the text and the keys that choose the unit: on two lines at most, the
+        range and then the keys left out where the pane is too narrow for them."""
         what = WHAT_H.get(self.cell, "the hidden state").removeprefix("the ")
         if self.cell == "lstm":
-            what += " (h_t, not c_t)"
-        head = Text().append(f"h_t[{unit}]{n}, {what}: -1 .. +1", Style(bold=True))
-        out = [head, colour_key()]
+            what += ", not c_t"  # the LSTM's output h_t = o_t tanh(c_t), not its cell c_t
+        title = Text(f"h_t[{self.unit}], {what}: -1 .. +1", Style(bold=True))
+        key = Text("-1 ")
+        for level in KEY_LEVELS:
+            key.append(" ", PALETTE[level + NEURON_LEVELS])
+        key.append(" +1")
+        hint = Text(UNIT_HINT, Style(dim=True))
         values = self.unit_values()
+        rng = Text()
         if values is not None and np.isfinite(values).any():
             lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
-            out.append(Text(f"range {lo:+.2f} .. {hi:+.2f}", Style(dim=True)))
-        out.append(Text(UNIT_HINT, Style(dim=True)))
-        return out
+            rng = Text(f"range {lo:+.2f} .. {hi:+.2f}", Style(dim=True))
+        for tokens in ([title, key, rng, hint], [title, key, hint], [title, key]):
+            lines = flow(tokens, width)
+            if len(lines) <= 2:
+                return lines
+        return lines
 
     def cursor_line(self) -> list[Text]:
         d, r = self.data, self.data.result
@@ -396,7 +402,7 @@ class ProbeView(Widget, can_focus=True):
             lines = [*top, Text(d.message or EMPTY, Style(dim=True))]
             self._rows = []
             return Text("\n").join(lines)
-        top += flow(self.legend(), width)
+        top += flow(self.legend(), width) if self.unit is None else self.unit_legend(width)
         bottom = flow(self.cursor_line(), width, " · ")
         labels = [shown(ch) for ch in d.text]
         self._rows = wrap(labels, width)
