@@ -57,6 +57,7 @@ CURSOR: dict[str, tuple[RGB, RGB]] = {  # (ink, background) of the character und
 EMPTY = "nothing to probe: type or paste text in the line below, g: held-out text, y: the sample"
 KEYS_HINT = "←→↑↓ cursor · b shading · g held-out · y sample · Esc close"
 UNIT_HINT = "[ ] unit · m most varying"  # the neuron shading's keys
+UNIT_HINT_SHORT = "[ ] m: unit"  # the same, in a narrow lane
 
 
 def shown(ch: str) -> str:
@@ -338,7 +339,8 @@ class ProbeView(Widget, can_focus=True):
         if values is not None and np.isfinite(values).any():
             lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
             rng = Text(f"range {lo:+.2f} .. {hi:+.2f}", Style(dim=True))
-        for tokens in ([title, key, rng, hint], [title, key, hint], [title, key]):
+        short = Text(UNIT_HINT_SHORT, Style(dim=True))
+        for tokens in ([title, key, rng, hint], [title, key, hint], [title, key, short]):
             lines = flow(tokens, width)
             if len(lines) <= 2:
                 return lines
