@@ -104,14 +104,15 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         "v",
-        "neuron view: the sample coloured by one hidden unit (-1 blue, +1 red)",
+        "neuron view: the sample coloured by one hidden unit (-1 blue, +1 red); in the probe, its"
+        " text so coloured",
         (("v", "toggle_neurons"),),
         "Neurons",
         (("Neuron view on / off", "v: colour the sample by one hidden unit", "toggle_neurons"),),
     ),
     Action(
         "[ / ]",
-        "neuron view: previous / next unit",
+        "neuron view (and the probe's neuron shading): previous / next unit",
         (("left_square_bracket", "unit(-1)"), ("right_square_bracket", "unit(1)")),
         palette=(
             ("Neuron view: previous unit", "[", "unit(-1)"),
@@ -120,7 +121,7 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         "m",
-        "neuron view: the unit whose value varies most",
+        "neuron view (and the probe's neuron shading): the unit whose value varies most",
         (("m", "most_varying_unit"),),
         palette=(("Neuron view: most varying unit", "m", "most_varying_unit"),),
     ),
@@ -141,9 +142,11 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         "b",
-        "probe: shade by surprise, or by looking back from the cursor",
+        "probe: shade by surprise, by looking back from the cursor, or by one hidden unit",
         (("b", "probe_shading"),),
-        palette=(("Probe: switch the shading", "b: surprise / looking back", "probe_shading"),),
+        palette=(
+            ("Probe: switch the shading", "b: surprise / looking back / unit", "probe_shading"),
+        ),
     ),
     Action(
         "g",
