@@ -277,3 +277,20 @@ def test_probe_imports_no_ui(module: str) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("reset_at", ["", "\n"])
+def test_looking_back_from_the_probes_forward_pass_is_the_same(cell: str, reset_at: str) -> None:
+    """If this fails, reusing the probe's forward pass (what the pane does, to stay fast) gives
+    another looking-back profile than a fresh forward pass from the zero state."""
+    config = Config(cell=cell, hidden=12, dtype="float64", reset_at=reset_at)
+    vocab = tuple("abc \n")
+    model = make_cell(cell, len(vocab), 12, "float64")
+    pm = probe_model(model.init_params(np.random.default_rng(4)), config, vocab)
+    r = probe(pm, "ab ca\nbc x abca cab")  # 'x' is unknown
+    assert r.trace is not None
+    for j in np.flatnonzero(r.scored):
+        fresh = looking_back(pm, r.ids, int(j))
+        reused = looking_back(pm, r.ids, int(j), r.trace)
+        np.testing.assert_array_equal(reused, fresh)

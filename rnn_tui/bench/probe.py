@@ -39,6 +39,13 @@ def _median_ms(fn, seconds: float) -> float:  # noqa: ANN001 - a thunk
     return 1000 * float(np.median(times))
 
 
+def _both(pm, text: str, j: int) -> None:  # noqa: ANN001 - a ProbeModel
+    """What the pane does when new weights arrive: probe the text, then look back from j,
+    reusing the probe's forward pass."""
+    result = probe(pm, text)
+    looking_back(pm, result.ids, j, result.trace)
+
+
 def run_probe_bench(corpus_path: Path, seconds: float | None = None, quick: bool = False) -> int:
     """Print one line per (cell, N, H): forward + top-5, looking back, both; then the summary."""
     pin_blas_threads(1)
@@ -61,10 +68,8 @@ def run_probe_bench(corpus_path: Path, seconds: float | None = None, quick: bool
             result = probe(pm, sample)
             j = int(np.flatnonzero(result.scored)[-1])  # the cursor at the end: the longest path
             fwd = _median_ms(lambda pm=pm, s=sample: probe(pm, s), per)
-            back = _median_ms(lambda pm=pm, r=result, j=j: looking_back(pm, r.ids, j), per)
-            both = _median_ms(
-                lambda pm=pm, s=sample, j=j: looking_back(pm, probe(pm, s).ids, j), per
-            )
+            back = _median_ms(lambda pm=pm, r=result, j=j: looking_back(pm, r.ids, j, r.trace), per)
+            both = _median_ms(lambda pm=pm, s=sample, j=j: _both(pm, s, j), per)
             print(f"{name:<5} {n:>5} {hidden:>4} {fwd:>15.1f} {back:>13.1f} {both:>7.1f}")
             if (n, hidden) == TARGET or quick:
                 summary[name] = both

@@ -34,7 +34,7 @@ thread with the weights of a snapshot or a checkpoint.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -113,6 +113,8 @@ class ProbeResult:
     top_probs: np.ndarray  # (N, k) float64 probabilities of top_ids; NaN where not predicted
     hs: np.ndarray  # (N, H) float64 hidden state h_t after reading c_i (the LSTM's h_t, not
     # c_t); NaN rows where c_i is unknown
+    trace: Trace | None = field(default=None, repr=False, compare=False)
+    """The forward pass over the known characters, for `looking_back` to start from."""
 
     @property
     def known(self) -> np.ndarray:
@@ -175,7 +177,8 @@ def probe(pm: ProbeModel, text: str, limit: int = PROBE_LIMIT) -> ProbeResult:
     top_probs = np.full((N, k), np.nan)
     h_after = np.full((N, pm.cell.H), np.nan)  # (N, H): h after reading c_i, NaN if unknown
     if len(read):
-        hs = _run(pm, read, pm.resets_before(read)).hs[1:, 0]  # (M, H): h after each input
+        trace = _run(pm, read, pm.resets_before(read))  # the forward pass, kept for later
+        hs = trace.hs[1:, 0]  # (M, H): h after each input
         h_after[known] = hs  # the known characters' rows, in reading order
         z = logits_of(pm.params, hs).astype(np.float64)  # (M, V): y = W_hy h + b_y
         z -= z.max(axis=1, keepdims=True)  # shift: softmax unchanged, exp cannot overflow
@@ -200,16 +203,32 @@ def probe(pm: ProbeModel, text: str, limit: int = PROBE_LIMIT) -> ProbeResult:
         top_ids=_frozen(top_ids),
         top_probs=_frozen(top_probs),
         hs=_frozen(h_after),
+        trace=trace if len(read) else None,
     )
 
 
-def input_gradients(pm: ProbeModel, ids: np.ndarray, j: int) -> np.ndarray:
+def _prefix(trace: Trace, T: int) -> Trace:
+    """The first T steps of a forward pass: every time-major array cut to T (or T+1) rows."""
+    full = trace.hprev.shape[0]
+    cut = {}
+    for f in fields(trace):
+        a = getattr(trace, f.name)
+        if isinstance(a, np.ndarray) and a.shape[0] in (full, full + 1):
+            cut[f.name] = a[: T + (a.shape[0] - full)]
+    return replace(trace, **cut)
+
+
+def input_gradients(
+    pm: ProbeModel, ids: np.ndarray, j: int, trace: Trace | None = None
+) -> np.ndarray:
     """d log p(c_j | c_0 .. c_{j-1}) / d x_s for s = 0 .. j-1, exact BPTT: `(j, V)`.
 
     `ids: (N,)` as in `ProbeResult.ids`; rows of unknown characters are NaN, rows before the
     last state reset are 0 (nothing before it reaches c_j). c_j must be scored (known, with a
     known character before it), else ValueError. The forward and backward passes run through
-    the inputs since that reset only: at most j steps."""
+    the inputs since that reset only: at most j steps. `trace`, a `ProbeResult.trace` of the
+    same ids, saves the forward pass when no reset comes before c_j (the values are the same:
+    the same steps, in the same order, from the same zero state)."""
     ids = np.asarray(ids, np.int64)
     if not 0 <= j < len(ids):
         raise ValueError(f"position {j} is outside the text (0..{len(ids) - 1})")
@@ -221,7 +240,10 @@ def input_gradients(pm: ProbeModel, ids: np.ndarray, j: int) -> np.ndarray:
     first = int(np.flatnonzero(reset)[-1]) if reset.any() else 0  # the state is 0 before it
     read = ids[where[first:]]  # (T,) the inputs that reach c_j
     T = len(read)
-    trace = _run(pm, read, np.zeros(T, bool))  # 1. forward: no reset after `first`
+    if trace is not None and first == 0 and trace.hprev.shape[0] >= T:
+        trace = _prefix(trace, T)  # 1. forward: the probe's own, up to c_j
+    else:
+        trace = _run(pm, read, np.zeros(T, bool))  # 1. forward: no reset after `first`
     z = logits_of(params, trace.hs[T, 0]).astype(np.float64)  # (V,) the logits predicting c_j
     p = np.exp(z - z.max())  # softmax, shifted
     p /= p.sum()
@@ -237,7 +259,7 @@ def input_gradients(pm: ProbeModel, ids: np.ndarray, j: int) -> np.ndarray:
     return grads
 
 
-def looking_back(pm: ProbeModel, ids: np.ndarray, j: int) -> np.ndarray:
+def looking_back(pm: ProbeModel, ids: np.ndarray, j: int, trace: Trace | None = None) -> np.ndarray:
     """g_s = ||d log p(c_j) / d x_s|| for s = 0 .. j-1: `(j,)`, NaN at unknown characters,
-    0 before the last state reset. See `input_gradients`."""
-    return np.linalg.norm(input_gradients(pm, ids, j), axis=1)
+    0 before the last state reset. See `input_gradients` (and its `trace`)."""
+    return np.linalg.norm(input_gradients(pm, ids, j, trace), axis=1)

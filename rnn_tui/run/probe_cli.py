@@ -43,7 +43,7 @@ def probe_checkpoint(
     pm = probe_model(ckpt.params, ckpt.config, ckpt.vocab)
     result = probe(pm, text)
     j = result.last_scored
-    back = None if j is None else looking_back(pm, result.ids, j)
+    back = None if j is None else looking_back(pm, result.ids, j, result.trace)
     return ckpt, result, j, back
 
 

@@ -170,7 +170,7 @@ class Prober:
                 self._results[lane] = (id(pm), req.text, result)
             back = None
             if req.looking_back and result.scored[req.cursor]:
-                back = looking_back(pm, result.ids, req.cursor)
+                back = looking_back(pm, result.ids, req.cursor, result.trace)
             return LaneResult(result, back, m.step, m.config.cell)
         except Exception as exc:  # never crash the app over a probe
             return LaneResult(None, None, m.step, m.config.cell, f"probe failed: {exc}")
