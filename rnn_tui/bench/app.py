@@ -5,8 +5,10 @@ on the given corpus), and prints what it measures:
 
 1. throughput: `rnn-tui CORPUS --headless --metrics A` and the full app `rnn-tui CORPUS
    --metrics B` in a 120x40 pseudo-terminal, each for `--seconds` of training, interleaved
-   (headless, app, headless, app, ...). Each run's chars/s comes from its metrics lines, after a
-   warm-up; the result is the median over the rounds of app / headless ("live share");
+   (headless, app, app with the probe pane open, headless, ...). Each run's chars/s comes from
+   its metrics lines, after a warm-up; the result is the median over the rounds of app /
+   headless ("live share"), and the same with the probe open (looking back on a held-out
+   passage, recomputed at every new weight copy);
 2. key latency: with training running in the app, the byte "t" (temperature down: harmless) is
    written to the terminal `--keys` times at random 100-300 ms intervals; the app's key trace
    (`RNN_TUI_KEY_TRACE`) says when each handler ran; latency = handler time - write time (both
@@ -78,6 +80,7 @@ def run_app_bench(
     )
     headless: list[Run] = []
     apps: list[Run] = []
+    probes: list[Run] = []
     launches: list[Launch] = []
     key_res: KeyResult | None = None
     idle_res: IdleResult | None = None
@@ -94,11 +97,24 @@ def run_app_bench(
                 )
                 apps.append(a)
                 launches.append(launch)
+                lp, ap, *_ = run_app_once(
+                    corpus,
+                    plan,
+                    d / f"probe{r}.jsonl",
+                    d / f"ptrace{r}.txt",
+                    train=True,
+                    extras=False,
+                    probe=True,
+                )
+                probes.append(ap)
+                launches.append(lp)
+                problems += [x.error for x in (ap, lp) if x.error]
                 key_res, idle_res = k or key_res, i or idle_res
                 print(
                     f"round {r + 1}: headless {h.chars_per_s:,.0f} chars/s (cpu {h.cpu_text()});"
                     f" app {a.chars_per_s:,.0f} chars/s (cpu {a.cpu_text()};"
-                    f" terminal output {a.out_kb_s:.0f} KB/s)",
+                    f" terminal output {a.out_kb_s:.0f} KB/s);"
+                    f" app with the probe open {ap.chars_per_s:,.0f} chars/s",
                     flush=True,
                 )
                 problems += [x.error for x in (h, a, launch) if x.error]
@@ -118,7 +134,7 @@ def run_app_bench(
         print("interrupted: the app and its workers were stopped", file=sys.stderr)
         return 130
 
-    _print_report(plan, headless, apps, launches, key_res, idle_res, problems)
+    _print_report(plan, headless, apps, launches, key_res, idle_res, problems, probes)
     ok = not problems and all(x.exit_code == 0 for x in launches)
     return 0 if ok else 1
 
@@ -131,6 +147,7 @@ def _print_report(
     key_res: KeyResult | None,
     idle_res: IdleResult | None,
     problems: list[str],
+    probes: list[Run] | None = None,
 ) -> None:
     """Print every figure beside its target, then the problems (leftover processes are added
     to `problems` here) and the summary line."""
@@ -151,6 +168,18 @@ def _print_report(
         f"  live share app/headless: {', '.join(f'{x:.2f}' for x in ratios) or 'nan'}"
         f" -> median {share:.2f} (target >= {TARGET_SHARE:.2f})"
     )
+    probe_ratios = [
+        p.chars_per_s / h.chars_per_s
+        for h, p in zip(headless, probes or [], strict=False)
+        if h.chars_per_s > 0 and p.chars_per_s > 0
+    ]
+    if probe_ratios:
+        with_probe = statistics.median(probe_ratios)
+        print(
+            f"  live share with the probe open (looking back, held-out passage):"
+            f" {', '.join(f'{x:.2f}' for x in probe_ratios)} -> median {with_probe:.2f};"
+            f" {100 * (share - with_probe):+.1f} points from without it (target <= 5)"
+        )
     if key_res is not None:
         p50, p95 = key_res.pct(50), key_res.pct(95)
         mx = max(key_res.latencies_ms, default=math.nan)

@@ -96,12 +96,24 @@ class Launch:
     error: str = ""
 
 
+PROBE_KEYS = (b"i", b"\r", b"g", b"b")  # open the probe, leave its input, held-out text, look back
+
+
 def run_app_once(
-    corpus: Path, plan: AppPlan, metrics: Path, trace: Path, *, train: bool, extras: bool
+    corpus: Path,
+    plan: AppPlan,
+    metrics: Path,
+    trace: Path,
+    *,
+    train: bool,
+    extras: bool,
+    probe: bool = False,
 ) -> tuple[Launch, Run, KeyResult | None, IdleResult | None]:
     """Launch the app in a pty. With `train`, time `plan.seconds` of training; with `extras`,
-    then the key latency and the idle CPU. Always quit with q and clean up."""
-    launch, run = Launch(), Run("app")
+    then the key latency and the idle CPU; with `probe`, train with the probe pane open on a
+    held-out passage, looking back (recomputed at every new weight copy). Always quit with q
+    and clean up."""
+    launch, run = Launch(), Run("app+probe" if probe else "app")
     keys: KeyResult | None = None
     idle: IdleResult | None = None
     app = PtyApp(rnn_tui_argv(corpus, "--metrics", str(metrics)), child_env(str(trace)))
@@ -117,6 +129,9 @@ def run_app_once(
         if not wait_for_lines(metrics, deadline, app.proc):  # the worker trains
             run.error = f"the app wrote no metrics (exit code {app.proc.poll()})"
         elif train:
+            for key in PROBE_KEYS if probe else ():
+                app.write(key)
+                time.sleep(0.3)
             b0, t0 = app.bytes_read, time.monotonic()
             run.measure(app.proc.pid, "ui", plan.seconds)
             run.chars_per_s = rate(read_metrics(metrics), plan.warmup, time.time())
