@@ -310,3 +310,14 @@ def test_gradient_pane_rows_in_an_80x24_window(compare: bool) -> None:
                 assert n >= MIN_BARS, (lane.cell.name, w, h, n)
 
     asyncio.run(main())
+
+
+def test_an_underflowed_ratio_says_so() -> None:
+    """If this fails, a gradient that vanished below float32's range shows as a bare ratio of 0
+    (or n/a), and a student reads it as an exact zero."""
+    pane = GradPane()
+    pane.set_data(
+        np.array([0.0, 0.5, 1.0]), np.array([0.0, 1e-20, 1.0]), np.zeros((0, 3)), 5.0, 0.0, 1.0
+    )
+    plain = pane.build_text(80, 20).plain
+    assert "ratio g_last[1]/g_last[T] = 0 (too small for float32)" in plain

@@ -223,7 +223,10 @@ class GradPane(DrawnPane):
         gl = self._grad_last_t
         first, last = float(gl[0]), float(gl[-1])
         t = Text("ratio " if short else "ratio g_last[1]/g_last[T] = ")
-        if math.isfinite(first) and math.isfinite(last) and last != 0:
+        if first == 0 and math.isfinite(last) and last != 0:  # underflowed on the way back
+            t.append("0", Style(bold=True))
+            t.append(" (too small for float32)" if not short else " (underflow)")
+        elif math.isfinite(first) and math.isfinite(last) and last != 0:
             t.append(format_sci(first / last), Style(bold=True))
         else:
             t.append("n/a", rgb_style(self.colours.bad, bold=True))
