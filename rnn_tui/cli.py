@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -45,6 +46,17 @@ def _unescape(text: str) -> str:
         raise argparse.ArgumentTypeError(f"cannot read the escapes in {text!r}") from None
 
 
+def _seconds(text: str) -> float:
+    """--seconds: a finite number of seconds above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give a number of seconds (got {text!r})") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number above 0 (got {text!r})")
+    return value
+
+
 def _prime(text: str) -> str:
     try:
         return read_prime(text)
@@ -75,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--headless", action="store_true", help="train without the UI, print progress")
     p.add_argument("--steps", type=int, default=2000, help="training steps (headless)")
+    p.add_argument(
+        "--seconds",
+        type=_seconds,
+        metavar="S",
+        help="headless only: train for S seconds instead of a step count; with --steps"
+        " typed too, whichever limit is reached first stops",
+    )
     p.add_argument("--cell", choices=CELL_NAMES, default=d.cell, help="recurrent cell")
     p.add_argument("--hidden", type=int, default=d.hidden, help="hidden units H")
     p.add_argument("--seq-len", type=int, default=d.seq_len, help="BPTT window T")
@@ -315,7 +334,8 @@ def run(argv: Sequence[str]) -> int:
     if args.json:
         raise UserError("--json goes with --probe")
     try:
-        spec = make_spec(args, _typed(argv, parser))
+        typed = _typed(argv, parser)
+        spec = make_spec(args, typed)
         sampling = sampling_from_args(args)
     except SettingError as exc:
         raise _flag_names(exc) from None
@@ -334,8 +354,11 @@ def run(argv: Sequence[str]) -> int:
     if args.metrics:
         check_output("--metrics", args.metrics)
     progress = _progress(args.path) if args.path else None
+    if args.seconds is not None and not args.headless:
+        raise UserError("--seconds is a time budget for --headless runs; add --headless")
     if args.headless and not args.serve:  # serve() refuses the two together
-        return _headless(spec, args, sampling, progress)
+        steps = args.steps if args.seconds is None or "steps" in typed else None
+        return _headless(spec, args, sampling, progress, steps)
     vocab = check_spec(spec, progress)  # the trainer process reads the ids; this one need not
     check_prime(sampling.prime, vocab.chars)
     if args.serve:  # each session starts its own app and trainer
@@ -363,8 +386,10 @@ def _headless(
     args: argparse.Namespace,
     sampling: SampleSettings,
     progress: Callable[[int, int], None] | None,
+    steps: int | None,
 ) -> int:
-    """Train here, in this process, without the UI."""
+    """Train here, in this process, without the UI: `steps` steps (None: no step limit) or
+    --seconds, whichever ends first."""
     from rnn_tui.engine.blas import keep_freed_memory
     from rnn_tui.run.headless import HeadlessPlan, run_headless_cli
 
@@ -374,7 +399,7 @@ def _headless(
     if args.preset:
         print(PRESETS[args.preset].lesson, flush=True)
     plan = HeadlessPlan(
-        args.steps, sampling, args.metrics, args.log_every, (args.save, args.autosave)
+        steps, sampling, args.metrics, args.log_every, (args.save, args.autosave), args.seconds
     )
     return run_headless_cli(trainers, plan)
 

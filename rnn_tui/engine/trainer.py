@@ -20,6 +20,7 @@ from rnn_tui.engine.model import Cell, Params, State, make_cell
 from rnn_tui.engine.model.base import LN2, cross_entropy, last_ratio, power_iteration
 from rnn_tui.engine.model.lstm import LSTM
 from rnn_tui.engine.optim import OPTIMIZERS, Optimizer, clip_grads, global_norm
+from rnn_tui.engine.recall import RecallTask, key_recall, recall_task
 from rnn_tui.errors import UserError
 from rnn_tui.textsafe import sanitize
 
@@ -43,6 +44,8 @@ class StepRecord:
     diverged: bool  # loss, gradient or weights turned NaN/inf: stopped, last finite weights kept
     cell_grad_t: np.ndarray | None = None  # (T,) mean_b ||dS_b/dc_t|| (LSTM only)
     spectral_norm: float | None = None  # largest singular value of W_hh (vanilla RNN only)
+    key_recall: float | None = None  # held-out key recall at `val_step` (long-lag corpora only)
+    recall_chance: float | None = None  # recall of a guess, 1 / keys (long-lag corpora only)
 
     def to_json(self, cell: str) -> dict[str, Any]:
         """One metrics line: every field, arrays as lists, NaN/inf as null."""
@@ -63,6 +66,8 @@ class StepRecord:
             "val_loss": num(self.val_loss),
             "val_bits": num(self.val_bits),
             "val_step": self.val_step,
+            "key_recall": num(self.key_recall),
+            "recall_chance": self.recall_chance,
             "chars_per_s": num(self.chars_per_s),
             "grad_t": nums(self.grad_t),
             "grad_last_t": nums(self.grad_last_t),
@@ -122,6 +127,7 @@ class Trainer:
             np.int32,
         )  # ids after which a stream's state is reset (e.g. the newline)
         check_fits(len(corpus.train), config, corpus.path)
+        self.recall_task: RecallTask | None = recall_task(corpus)  # None: not a long-lag corpus
         self.starts, self.segment = self._streams(corpus.train, config.batch, config.seq_len + 1)
         self.reset()
 
@@ -144,6 +150,7 @@ class Trainer:
         self.smooth: float | None = None  # smoothed loss
         self.val_loss: float | None = None
         self.val_step: int | None = None
+        self.key_recall: float | None = None  # measured with val_loss, on long-lag corpora
         self.rate: float | None = None  # smoothed chars/s
         self.diverged = False
         self.last: StepRecord | None = None
@@ -252,6 +259,7 @@ class Trainer:
             self.smooth = out.loss if self.smooth is None else s * self.smooth + (1 - s) * out.loss
             if self.steps % c.eval_every == 0:
                 self.val_loss, self.val_step = self.evaluate(), self.steps
+                self.key_recall = self.recall()
         dt = time.perf_counter() - t0
         if dt > 0:
             rate = X.size / dt
@@ -278,6 +286,8 @@ class Trainer:
             diverged=self.diverged,
             cell_grad_t=prof.cell_grad_t,
             spectral_norm=sigma,
+            key_recall=self.key_recall,
+            recall_chance=None if self.recall_task is None else self.recall_task.chance,
         )
         return self.last
 
@@ -290,6 +300,13 @@ class Trainer:
         with np.errstate(all="ignore"):  # a diverged model gives NaN, not warnings
             logits, _ = self.model.forward(self.params, ids[None, :-1], state, None)
             return cross_entropy(logits, ids[None, 1:])
+
+    def recall(self) -> float | None:
+        """Key recall of the current weights on the held-out lines (see `recall.py`), or None
+        when the corpus is not a long-lag one. One batched forward pass; weights unchanged."""
+        if self.recall_task is None:
+            return None
+        return key_recall(self.recall_task, self.model, self.params)
 
     def evaluate(self) -> float | None:
         """Mean loss on (up to `eval_chars` of) the held-out text, nats/char; None if too short.

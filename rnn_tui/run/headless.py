@@ -1,6 +1,6 @@
 """Training without the UI: progress lines on stdout, optional JSON-lines metrics, a sample.
 
-A run's end is its end, however it comes: steps done, Ctrl-C, SIGTERM (`kill`, a scheduler) or
+A run's end is its end, however it comes: steps done, the --seconds budget spent, Ctrl-C, SIGTERM (`kill`, a scheduler) or
 SIGHUP (a dropped SSH link). Each stops training between two steps, then --save and --autosave
 are written, and the exit code says why: 0 done, 1 diverged (or a save failed), 130 SIGINT,
 129 SIGHUP, 143 SIGTERM. Output that goes away (`| head`, a closed terminal) also stops the run
@@ -14,6 +14,7 @@ a key, and the run may well learn on (--clip-mode norm prevents it). Only diverg
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import sys
@@ -47,11 +48,20 @@ def format_rate(x: float) -> str:
     return f"{x / 1000:.1f}k" if x >= 1000 else f"{x:.0f}"
 
 
+def recall_text(recall: float, chance: float) -> str:
+    """`recall 96% (chance 1 in 8)`: the held-out key recall, next to what guessing gets."""
+    return f"recall {recall:.0%} (chance 1 in {round(1 / chance)})"
+
+
 def progress_line(r: StepRecord) -> str:
+    """One progress line; on a long-lag corpus, once measured, the key recall too."""
     val = "   -  " if r.val_loss is None else f"{r.val_loss:.3f}"
+    recall = ""
+    if r.recall_chance is not None and r.key_recall is not None:
+        recall = "  " + recall_text(r.key_recall, r.recall_chance)
     return (
         f"step {r.step:>7}  loss {r.smooth_loss:.3f} ({r.bits:.2f} bits)  held-out {val}"
-        f"  {format_rate(r.chars_per_s)} chars/s  g_last[1]/g_last[T] {r.last_ratio:.1e}"
+        f"  {format_rate(r.chars_per_s)} chars/s  g_last[1]/g_last[T] {r.last_ratio:.1e}{recall}"
     )
 
 
@@ -121,14 +131,17 @@ class _Out:
 
 def _train(
     runs: list[Trainer],
-    steps: int,
+    steps: int | None,
     metrics: MetricsLog | None,
     progress_every: float,
     out: Writer,
     err: Writer,
     stop: Callable[[], bool],
+    seconds: float | None = None,
 ) -> tuple[int, dict[int, StepRecord]]:
-    """The training loop: (exit code so far, the last record of each run that stepped)."""
+    """The training loop: (exit code so far, the last record of each run that stepped).
+    It ends after `steps` steps (None: no limit) or `seconds` of training (None: no limit),
+    whichever comes first."""
     for trainer in runs:
         c = trainer.config
         print(
@@ -143,9 +156,18 @@ def _train(
     next_print = time.monotonic() + progress_every
     records: dict[int, StepRecord] = {}
     watches = [BlowupWatch() for _ in runs]
+    start = time.monotonic()
+    deadline = None if seconds is None else start + seconds
     try:
-        for _ in range(steps):
+        for _ in range(steps) if steps is not None else itertools.count():
             if stop():  # between steps: compare-mode runs stay on the same batch
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                print(
+                    f"{seconds:g} s of training done, {runs[0].steps} steps",
+                    file=out,
+                    flush=True,
+                )
                 break
             for i, trainer in enumerate(runs):
                 if trainer.diverged:
@@ -198,7 +220,8 @@ def _report(
             continue
         c = trainer.config
         trainer.val_loss, trainer.val_step = trainer.evaluate(), trainer.steps
-        final = replace(records[i], val_loss=trainer.val_loss)
+        trainer.key_recall = trainer.recall()
+        final = replace(records[i], val_loss=trainer.val_loss, key_recall=trainer.key_recall)
         print(tag(trainer) + progress_line(final), file=out, flush=True)
         text = sample_text(
             trainer.model,
@@ -268,11 +291,12 @@ def save_all(trainers: list[Trainer], paths: list[str | None], out: Writer, err:
 class HeadlessPlan:
     """What a headless run does besides training: how long, what it writes, how it samples."""
 
-    steps: int  # training steps (each run, taking turns)
+    steps: int | None  # training steps (each run, taking turns); None: no step limit
     sampling: SampleSettings = field(default_factory=SampleSettings)  # the final sample
     metrics: str | None = None  # append JSON lines of metrics here
     log_every: int = 10  # steps between two metrics lines
     saves: tuple[str | None, ...] = ()  # checkpoint paths written at the end (--save, --autosave)
+    seconds: float | None = None  # time budget for training (--seconds); the first limit stops
 
 
 def run_headless_cli(
@@ -281,7 +305,8 @@ def run_headless_cli(
     out: Writer | None = None,
     err: Writer | None = None,
 ) -> int:
-    """`rnn-tui --headless`: train `plan.steps` steps, writing metrics; stop early on SIGINT,
+    """`rnn-tui --headless`: train `plan.steps` steps or `plan.seconds`, whichever ends first,
+    writing metrics; stop early on SIGINT,
     SIGTERM, SIGHUP or lost output; then write every checkpoint of `plan.saves`. Returns the
     exit code: 0, 1 (diverged, or a checkpoint could not be written), or 128 + the signal."""
     stdout, stderr = _Out(out or sys.stdout), _Out(err or sys.stderr)
@@ -294,7 +319,9 @@ def run_headless_cli(
             def stop() -> bool:
                 return signals.signum is not None or stdout.failed is not None
 
-            code, records = _train(trainers, plan.steps, metrics, 2.0, stdout, stderr, stop)
+            code, records = _train(
+                trainers, plan.steps, metrics, 2.0, stdout, stderr, stop, plan.seconds
+            )
         finally:
             if metrics is not None:
                 metrics.close()

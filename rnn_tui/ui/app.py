@@ -38,6 +38,7 @@ from rnn_tui.ui.widgets.grad_pane import decade_range
 from rnn_tui.ui.widgets.loss_readout import LossReadout
 from rnn_tui.ui.widgets.model_strip import ModelStrip
 from rnn_tui.ui.widgets.probe_pane import ProbeInput, ProbeShown, ProbeView, one_line
+from rnn_tui.ui.widgets.status_bar import recall_text
 
 POLL_HZ = 20.0  # snapshot polls per second: status text may change this often
 CHART_HZ = 4.0  # chart redraws per second at most: plotext is the costly part
@@ -353,6 +354,13 @@ class RnnApp(KeyActions, App[int]):
             lr=snap.lr if snap else self.spec.configs[0].lr,  # as configured, until it runs
             temperature=self.sampling.temperature,
             message=self.notice,
+            recall=recall_text(
+                [
+                    (s.cell if self.compare else "", s.record.key_recall, s.record.recall_chance)
+                    for s in snaps
+                    if s.record is not None
+                ]
+            ),
         )
 
     def type_samples(self) -> None:

@@ -180,6 +180,9 @@ def preset_lines() -> str:
         " training pauses there, so the exploded profile stays on screen, and the status line"
         " names the step, |g| and the weights' norm. Press **c** to clip, then **r** to start"
         " again (once per reset; **space** goes on without clipping)."
+        "\n\nOn a long-lag corpus the status line shows each model's key recall at every"
+        " evaluation: how often its likeliest character after `=` is the line's key, on"
+        " held-out lines, next to chance (1 in the number of keys)."
     )
 
 

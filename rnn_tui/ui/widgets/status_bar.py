@@ -47,6 +47,18 @@ def format_float(x: float) -> str:
     return f"{x:.3g}"
 
 
+def recall_text(runs: list[tuple[str, float | None, float | None]]) -> str:
+    """The status field for held-out key recall, from each run's (name, recall, chance):
+    "recall rnn 13% · lstm 96% (chance 1 in 8)", or "recall 96% (chance 1 in 8)" for one
+    unnamed run. Runs without a recall (not a long-lag corpus, or not yet measured) are left
+    out; with none left the text is empty."""
+    shown = [(name, r, c) for name, r, c in runs if r is not None and c is not None]
+    if not shown:
+        return ""
+    figures = " · ".join(f"{name} {r:.0%}" if name else f"{r:.0%}" for name, r, _ in shown)
+    return f"recall {figures} (chance 1 in {round(1 / shown[0][2])})"
+
+
 def _plain(s: object) -> str:
     """A single-line, control-free version of any value."""
     return sanitize(str(s).replace("\n", " "))
@@ -98,6 +110,7 @@ class StatusBar(Widget):
         lr: float,
         temperature: float,
         message: str = "",
+        recall: str = "",
     ) -> None:
         """Show the current status.
 
@@ -113,6 +126,8 @@ class StatusBar(Widget):
             lr: learning rate.
             temperature: sampling temperature.
             message: short notice such as "saved checkpoint to runs/x.npz".
+            recall: held-out key recall of a long-lag corpus, e.g.
+                "recall rnn 13% · lstm 96% (chance 1 in 8)"; empty for other corpora.
         """
         state_s = _plain(state)
         badge_style = STATE_STYLES.get(state_s, "bold")
@@ -127,6 +142,7 @@ class StatusBar(Widget):
             Content(_plain(cell)),
             Content(f"{format_si(params)} params"),
             Content.assemble(("step ", "dim"), (step_s, "bold")),
+            *([Content.styled(_plain(recall), "bold")] if recall else []),
             Content(f"{format_si(chars_per_s)} chars/s"),
             Content.assemble(("lr ", "dim"), format_float(lr)),
             Content.assemble(("temp ", "dim"), format_float(temperature)),
