@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from rnn_tui.engine.checkpoint import load_checkpoint
 from rnn_tui.engine.config import CELL_NAMES, CLIP_MODES, DTYPES, OPTIMIZERS, Config, SettingError
+from rnn_tui.engine.longlag import DEFAULT_LAG, line_length
 from rnn_tui.engine.presets import PRESETS
 from rnn_tui.engine.sampling import MAX_PRIME, SampleSettings, prime_problem, read_prime
 from rnn_tui.errors import UserError
@@ -87,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--headless", action="store_true", help="train without the UI, print progress")
     p.add_argument("--steps", type=int, default=2000, help="training steps (headless)")
+    p.add_argument(
+        "--lag",
+        type=int,
+        metavar="N",
+        help=f"with --preset vanishing or lstm-rescue: N filler characters between the key and"
+        f" its recall (default {DEFAULT_LAG}; {MIN_LAG}..{MAX_LAG}); short lags the RNN copes"
+        " with, long ones it cannot; the BPTT window follows (N + 4) unless --seq-len is typed",
+    )
     p.add_argument(
         "--seconds",
         type=_seconds,
@@ -281,6 +290,9 @@ def _compare_cells(text: str) -> tuple[str, str]:
     return cells[0], cells[1]
 
 
+MIN_LAG, MAX_LAG = 1, 1000  # --lag: at least one filler character; lines of at most ~1 KB
+
+
 def make_spec(args: argparse.Namespace, typed: set[str]) -> RunSpec:
     """The run the flags ask for: one model, or two with --compare; fresh, or from --load."""
     if args.log_every < 1:
@@ -290,10 +302,20 @@ def make_spec(args: argparse.Namespace, typed: set[str]) -> RunSpec:
     preset = PRESETS[args.preset] if args.preset else None
     if args.path is None and (preset is None or preset.corpus is None):
         raise UserError("give a text file to learn, e.g. rnn-tui corpora/tiny.txt")
+    lag = DEFAULT_LAG
+    if args.lag is not None:
+        if preset is None or preset.corpus != "longlag":
+            raise UserError("--lag sets the long-lag corpus of --preset vanishing or lstm-rescue")
+        if not MIN_LAG <= args.lag <= MAX_LAG:
+            raise UserError(f"--lag must be {MIN_LAG}..{MAX_LAG} (got {args.lag})")
+        lag = args.lag
     config = config_from_args(args)
     fields = {_FIELD.get(d, d) for d in typed} & set(config.to_json())  # what the user typed
     if preset is not None:  # the preset's choices, but what the user typed wins
-        config = Config().with_(**preset.changes).with_(**{f: getattr(config, f) for f in fields})
+        changes = dict(preset.changes)
+        if preset.corpus == "longlag":
+            changes["seq_len"] = line_length(lag)  # one window holds one whole line
+        config = Config().with_(**changes).with_(**{f: getattr(config, f) for f in fields})
     compare = _compare_cells(args.compare) if args.compare else None
     if compare is None and preset is not None and "cell" not in fields:
         compare = preset.compare
@@ -303,7 +325,7 @@ def make_spec(args: argparse.Namespace, typed: set[str]) -> RunSpec:
         saved = load_checkpoint(args.load).config
         config = saved.with_(**{f: getattr(config, f) for f in fields})
     configs = (config,) if compare is None else tuple(config.with_(cell=c) for c in compare)
-    return RunSpec(args.path, configs, load=args.load)
+    return RunSpec(args.path, configs, load=args.load, lag=lag)
 
 
 def _flag_names(error: SettingError) -> UserError:
@@ -376,7 +398,7 @@ def run(argv: Sequence[str]) -> int:
         export_dir=args.export_dir,
         metrics_path=args.metrics,
         log_every=args.log_every,
-        banner=PRESETS[args.preset].lesson if args.preset else "",
+        banner=PRESETS[args.preset].lesson_at(args.lag or DEFAULT_LAG) if args.preset else "",
     )
     return run_app(spec, settings, vocab)
 
@@ -397,7 +419,7 @@ def _headless(
     trainers = build_trainers(spec, progress)
     check_prime(sampling.prime, trainers[0].corpus.vocab.chars)
     if args.preset:
-        print(PRESETS[args.preset].lesson, flush=True)
+        print(PRESETS[args.preset].lesson_at(args.lag or DEFAULT_LAG), flush=True)
     plan = HeadlessPlan(
         steps, sampling, args.metrics, args.log_every, (args.save, args.autosave), args.seconds
     )

@@ -76,6 +76,9 @@ BAD_ARGS = [
     # An abbreviation would be lost under a preset or checkpoint: refused, never half-taken.
     (["{tiny}", "--headless", "--preset", "vanishing", "--hid", "64"], "unrecognized arguments"),
     (["--headless"], "give a text file to learn"),
+    (["{tiny}", "--headless", "--lag", "20"], "--lag sets the long-lag corpus of --preset"),
+    (["--headless", "--preset", "lstm-rescue", "--lag", "0"], "--lag must be 1..1000"),
+    (["--headless", "--preset", "vanishing", "--lag", "5000"], "--lag must be 1..1000"),
 ]
 
 

@@ -21,6 +21,10 @@ class Preset:
     compare: tuple[str, str] | None = None  # train these two cells side by side
     lesson: str = ""  # one line on screen: the task, what to watch, what success looks like
 
+    def lesson_at(self, lag: int) -> str:
+        """The lesson for a long-lag corpus of `lag` filler characters (--lag)."""
+        return self.lesson.replace(f"{DEFAULT_LAG} steps", f"{lag} steps")
+
 
 _LONG_LAG = {
     "hidden": 32,  # small, as in the measured prototype: the lag is what matters

@@ -23,7 +23,7 @@ from rnn_tui.engine.data import (
     load_corpus,
     scan_vocab,
 )
-from rnn_tui.engine.longlag import make_lines
+from rnn_tui.engine.longlag import DEFAULT_LAG, make_lines
 from rnn_tui.engine.resume import check_resume, restore
 from rnn_tui.engine.trainer import Trainer, check_fits
 
@@ -42,6 +42,7 @@ class RunSpec:
     load: str | None = None  # a checkpoint file to resume the (one) run from
     resume: tuple[Checkpoint | None, ...] = ()  # weights handed over in memory, one per run
     trainer_class: str = ""  # "module:Class", a Trainer subclass (tests inject faults); "": Trainer
+    lag: int = DEFAULT_LAG  # filler characters per line of the generated corpus (--lag)
 
     @property
     def corpus_name(self) -> str:
@@ -53,7 +54,9 @@ def read_corpus(spec: RunSpec, progress: Progress | None = None) -> Corpus:
     c = spec.configs[0]
     need = c.seq_len + 1  # one window and its targets
     if spec.corpus is None:
-        return corpus_from_text(make_lines(GENERATED_LINES), GENERATED, c.val_fraction, need)
+        return corpus_from_text(
+            make_lines(GENERATED_LINES, spec.lag), GENERATED, c.val_fraction, need
+        )
     return load_corpus(spec.corpus, c.val_fraction, min_train_chars=need, progress=progress)
 
 
@@ -74,7 +77,7 @@ def check_spec(spec: RunSpec, progress: Progress | None = None) -> Vocab:
     ids (the trainer process reads them); return the vocabulary."""
     c = spec.configs[0]
     if spec.corpus is None:
-        text = make_lines(GENERATED_LINES)
+        text = make_lines(GENERATED_LINES, spec.lag)
         vocab, n = Vocab.from_text(text), len(text)
     else:
         vocab, n = scan_vocab(spec.corpus, progress=progress)

@@ -354,6 +354,7 @@ class KeyActions:
             configs_now(self.lanes, self.spec),
             resume=held,
             trainer_class=self.spec.trainer_class,
+            lag=self.spec.lag,
         )
         self.source.stop(timeout=0.5)
         self.source, self.spec = self.new_source(spec), spec
