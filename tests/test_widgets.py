@@ -609,6 +609,22 @@ def test_status_bar_escapes_and_formats(size: tuple[int, int]) -> None:
         assert "TRAINING" in text and "step 12,000" in text
         assert "saved checkpoint to runs/x.npz" in text
         assert bar.size.height <= 2
+        # Two runs side by side: each one's parameter count on its own, not only the sum.
+        bar.set_status(
+            "ll",
+            11,
+            "rnn vs lstm",
+            7769,
+            5,
+            1e3,
+            "training",
+            0.03,
+            0.8,
+            runs=[("rnn", 1771), ("lstm", 5998)],
+        )
+        await pilot.pause()  # type: ignore[attr-defined]
+        text = shown(bar).replace("\xa0", " ")
+        assert "rnn 1.77k · lstm 6k params" in text and "7.77k" not in text
 
     run_in_app(bar, size, body)
 

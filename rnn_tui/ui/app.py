@@ -348,6 +348,9 @@ class RnnApp(KeyActions, App[int]):
             vocab=self.vocab.size,
             cell=" vs ".join(lane.cell.name for lane in self.lanes),
             params=sum(lane.cell.n_params() for lane in self.lanes),
+            runs=[(lane.cell.name, lane.cell.n_params()) for lane in self.lanes]
+            if self.compare
+            else (),
             step=r.step if r else 0,
             chars_per_s=rate if state == RunState.TRAINING.value else 0.0,
             state=state,

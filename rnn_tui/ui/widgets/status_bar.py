@@ -7,6 +7,7 @@ control characters are neutralised, so a corpus called "[red]x" or "a\\x1b[2Jb" 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from textual.app import RenderResult
 from textual.content import Content
@@ -111,6 +112,7 @@ class StatusBar(Widget):
         temperature: float,
         message: str = "",
         recall: str = "",
+        runs: Sequence[tuple[str, int]] = (),
     ) -> None:
         """Show the current status.
 
@@ -128,6 +130,8 @@ class StatusBar(Widget):
             message: short notice such as "saved checkpoint to runs/x.npz".
             recall: held-out key recall of a long-lag corpus, e.g.
                 "recall rnn 13% · lstm 96% (chance 1 in 8)"; empty for other corpora.
+            runs: (cell, parameters) of each run in compare mode, shown each on its own
+                ("rnn 1.77k · lstm 6k params") instead of `cell` and the sum `params`.
         """
         state_s = _plain(state)
         badge_style = STATE_STYLES.get(state_s, "bold")
@@ -139,8 +143,11 @@ class StatusBar(Widget):
                 (_plain(corpus), "bold"),
             ),
             Content(f"V={vocab}"),
-            Content(_plain(cell)),
-            Content(f"{format_si(params)} params"),
+            *(
+                [Content(" · ".join(f"{_plain(c)} {format_si(n)}" for c, n in runs) + " params")]
+                if runs
+                else [Content(_plain(cell)), Content(f"{format_si(params)} params")]
+            ),
             Content.assemble(("step ", "dim"), (step_s, "bold")),
             *([Content.styled(_plain(recall), "bold")] if recall else []),
             Content(f"{format_si(chars_per_s)} chars/s"),
