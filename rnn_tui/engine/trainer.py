@@ -18,7 +18,6 @@ from rnn_tui.engine.config import Config
 from rnn_tui.engine.data import Corpus
 from rnn_tui.engine.model import Cell, Params, State, make_cell
 from rnn_tui.engine.model.base import LN2, cross_entropy, last_ratio, power_iteration
-from rnn_tui.engine.model.lstm import LSTM
 from rnn_tui.engine.optim import OPTIMIZERS, Optimizer, clip_grads, global_norm
 from rnn_tui.engine.recall import RecallTask, key_recall, recall_task
 from rnn_tui.errors import UserError
@@ -137,11 +136,7 @@ class Trainer:
         """Fresh weights from the seed, fresh optimizer, back to the start of the text."""
         c = self.config
         rng = np.random.default_rng(c.seed)
-        self.params: Params = (  # live weights
-            self.model.init_params(rng, c.rec_gain, c.forget_bias)  # the forget gate's bias too
-            if isinstance(self.model, LSTM)
-            else self.model.init_params(rng, c.rec_gain)
-        )
+        self.params: Params = self.model.init_params(rng, c.rec_gain, c.forget_bias)  # live
         self.optimizer: Optimizer = OPTIMIZERS[c.optimizer](self.params)
         self.state: State = self.model.init_state(c.batch)  # hidden state per stream
         self.pos = 0  # offset of the next window inside each segment

@@ -292,9 +292,12 @@ class Cell(ABC):
         wx, wh, b = self.names
         return {wx: (G, V), wh: (G, H), b: (G,), "Why": (V, H), "by": (V,)}
 
-    def init_params(self, rng: np.random.Generator, rec_gain: float = 1.0) -> Params:
+    def init_params(
+        self, rng: np.random.Generator, rec_gain: float = 1.0, forget_bias: float = 1.0
+    ) -> Params:
         """Gaussian weights, zero biases. W_h has std rec_gain / sqrt(H): for the RNN's W_hh that
-        is a spectral radius of about `rec_gain`."""
+        is a spectral radius of about `rec_gain`. `forget_bias` is for a cell with a forget
+        gate (the LSTM overrides this); the others have none and ignore it."""
         G, H, V = self.gates * self.H, self.H, self.V
         wx, wh, b = self.names
         p = {
