@@ -238,21 +238,37 @@ class InsidePane(DrawnPane):
     def _gate_line(self, stat: GateStat, width: int) -> Text:
         """``forget f  shut 12% (<0.1)  open 48% (>0.9)  mean 0.81``, shortened to fit."""
         bold = Style(bold=True)
-        for long in (True, False):
+        low, high = f"{100 * stat.low:.0f}%", f"{100 * stat.high:.0f}%"
+        forms = (
+            (
+                f"{stat.word} {stat.name}",
+                "  shut ",
+                low,
+                f" (<{LOW:g})  open ",
+                high,
+                f" (>{HIGH:g})  mean {stat.mean:.2f}",
+            ),
+            (
+                f"{stat.word} {stat.name}",
+                f"  <{LOW:g} ",
+                low,
+                f"  >{HIGH:g} ",
+                high,
+                f"  mean {stat.mean:.2f}",
+            ),
+            (stat.name, " <.1 ", low, " >.9 ", high, f" μ{stat.mean:.2f}"),
+        )
+        for name, a, lo, b, hi, rest in forms:
             t = Text()
-            t.append(f"{stat.word} {stat.name}" if long else stat.name, bold)
-            t.append("  shut " if long else " <.1 ")
-            t.append(f"{100 * stat.low:.0f}%", bold)
-            if long:
-                t.append(f" (<{LOW:g})")
-            t.append("  open " if long else " >.9 ")
-            t.append(f"{100 * stat.high:.0f}%", bold)
-            if long:
-                t.append(f" (>{HIGH:g})")
-            t.append(f"  mean {stat.mean:.2f}" if long else f" μ{stat.mean:.2f}")
-            if t.cell_len <= width or not long:
-                t.truncate(width, overflow="ellipsis")
+            t.append(name, bold)
+            t.append(a)
+            t.append(lo, bold)
+            t.append(b)
+            t.append(hi, bold)
+            t.append(rest)
+            if t.cell_len <= width:
                 return t
+        t.truncate(width, overflow="ellipsis")
         return t
 
     def _hist_rows(self, stat: GateStat, width: int, rows: int) -> list[Text]:
