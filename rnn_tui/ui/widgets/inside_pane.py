@@ -5,8 +5,8 @@ Spectrum, top to bottom::
 
     ρ 1.08 spectral radius  ‖W_hh‖₂ 2.31 spectral norm  5 of 64 outside
     outside the circle: repeated ×W_hh grows them (gradients can explode); inside: they shrink
-    ┌──────────────┐   a plotext scatter: one • per eigenvalue, the unit circle in grey
-    │   ⢀⡠⠤•⠤⢄    │   dotted, equal scales on both axes (a circle looks round)
+    ┌──────────────┐   a plotext scatter: 2 x 2 braille dots per eigenvalue, the unit
+    │   ⢀⡠⠤⠶⠤⢄    │   circle over them, equal scales on both axes (a circle looks round)
     ...
 
 Gates (LSTM, GRU), one block per gate::
@@ -16,7 +16,7 @@ Gates (LSTM, GRU), one block per gate::
 
 The numbers come from `rnn_tui.engine.inside`, computed in a worker thread (`ui/inside.py`);
 this widget only draws them. The points and bars carry no colour of a meaning of their own:
-they are drawn in the theme's text colour, the circle in the grey of a reference line.
+they are drawn in the theme's text colour, the circle in its primary colour (a frame's).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from rich.style import Style
 from rich.text import Text
+from textual.color import Color
 
 from rnn_tui.engine.inside import HIGH, LOW, GateStat, GateStats, Spectrum
 from rnn_tui.ui.widgets.colours import RGB, rgb_style
@@ -37,7 +38,6 @@ SPECTRUM, GATES = "spectrum", "gates"
 MIN_PLOT = (16, 5)  # (width, height) below which the spectrum shows its numbers only
 ROOMY_PLOT = 7  # plot rows from which the meaning line is worth its row
 CIRCLE_POINTS = 240  # points of the unit circle, joined by lines
-POINT = "•"  # one eigenvalue
 MATRIX = {"rnn": "W_hh", "lstm": "W_hg", "gru": "U_n"}  # the recurrent matrix, by cell
 MATRIX_WHAT = {
     "rnn": "",
@@ -94,6 +94,15 @@ class InsidePane(DrawnPane):
         except Exception:  # no app (some tests): the palette's usual text colour
             pass
         return (0, 0, 0) if self.colours.name == "light" else (224, 224, 224)
+
+    def _ring(self) -> RGB:
+        """The unit circle's colour: the theme's primary colour, that of the panes' frames
+        (the circle is a reference, like a frame, not data); grey without an app."""
+        try:
+            t = Color.parse(self.app.current_theme.primary).rgb
+            return (t[0], t[1], t[2])
+        except Exception:  # no app (some tests)
+            return self.colours.uniform
 
     # ------------------------------------------------------------------ drawing
 
@@ -187,12 +196,25 @@ class InsidePane(DrawnPane):
         fig.clear()
         fig.theme("simple")
         fig.plot_size(width, height)
-        c = self.colours
         theta = np.linspace(0, 2 * np.pi, CIRCLE_POINTS)
-        ring = plt.marker(c.curve_marker, plt.pixel(foreground=c.uniform))
-        fig.draw(fig.signal(np.cos(theta).tolist(), np.sin(theta).tolist(), marker=ring).lines())
-        dots = plt.marker(POINT, plt.pixel(foreground=self._ink(), style="bold"))
-        fig.draw(fig.signal(lam.real.tolist(), lam.imag.tolist(), marker=dots))
+        # Each eigenvalue a square of 2 x 2 braille dots: finer than a whole cell, so the
+        # circle still shows between them, and bolder than one dot.
+        dx = per_dot * np.array([-0.5, 0.5, -0.5, 0.5])  # the four dots' offsets
+        dy = per_dot * np.array([-0.5, -0.5, 0.5, 0.5])
+        xs = (lam.real[:, None] + dx).ravel()  # (4H,)
+        ys = (lam.imag[:, None] + dy).ravel()
+        dots = plt.marker("braille", plt.pixel(foreground=self._ink(), style="bold"))
+        fig.draw(fig.signal(xs.tolist(), ys.tolist(), marker=dots))
+        # The circle last, so that it stays whole: a cell it crosses takes its colour, dots and
+        # all. Two dots thick where there is room, one in a small plot.
+        ring = plt.marker("braille", plt.pixel(foreground=self._ring()))
+        radii = (1 - 0.5 * per_dot, 1 + 0.5 * per_dot) if canvas_h >= 12 else (1.0,)
+        for r in radii:
+            fig.draw(
+                fig.signal(
+                    (r * np.cos(theta)).tolist(), (r * np.sin(theta)).tolist(), marker=ring
+                ).lines()
+            )
         fig.ruler("x").lim(-x_half, x_half)
         fig.ruler("y").lim(-y_half, y_half)
         for axis, half in (("x", x_half), ("y", y_half)):
