@@ -197,13 +197,14 @@ async def show_inside(pilot, presses: int) -> None:
     from rnn_tui.engine.model import make_cell
 
     app: RnnApp = pilot.app
-    await show_fixed(pilot)
     c = app.spec.configs[0]
     cell = make_cell(c.cell, app.vocab.size, c.hidden, c.dtype)
     params = cell.init_params(np.random.default_rng(0), rec_gain=1.5)
     snap = replace(fixed_snapshot(app.vocab.size), cell=c.cell, weights=params, weights_step=1200)
-    app.show_snapshots((snap,))
+    app.show_snapshots((snap,))  # show_fixed's, in the app's own cell, with weights
     app._draw_charts(force=True)
+    app.sample_pane.start_sample("step 1,100 · temperature 0.8")
+    app.sample_pane.append_chars(SAMPLE)
     for _ in range(presses):
         await pilot.press("w")
     ins = app.inside

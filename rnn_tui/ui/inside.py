@@ -7,7 +7,9 @@ spectrum or the gates show, every new weight copy a snapshot brings (about every
 and gate statistics (`engine.inside`: a few ms for H = 128, on private copies of the weights)
 and hands them back to the UI thread to draw. One computation runs at a time; while it runs
 only the newest request waits (latest wins), so the UI thread never waits for the engine and
-never piles up work. Nothing is computed while the gradients show.
+never piles up work. Nothing is computed while the gradients show. The first computation
+pins the app process's BLAS to one thread: with two, an eigendecomposition competes with the
+UI thread for this machine's two cores (measured several times slower, see engine/blas.py).
 
 The gates are measured over one fixed passage of the held-out text (its first GATE_CHARS
 characters from a line's start), read once in the worker, so that what changes on screen is
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnn_tui.engine.blas import pin_blas_threads
 from rnn_tui.engine.config import Config
 from rnn_tui.engine.inside import GATES, GateStats, Spectrum, cell_spectrum, gate_stats
 from rnn_tui.engine.model import Params
@@ -93,6 +96,7 @@ class Insider:
         self._waiting: tuple[Job | None, ...] | None = None
         self._passage: str | None = None  # the held-out passage, once read
         self._lock = threading.Lock()
+        self._pinned = False  # BLAS pinned to one thread in this process
 
     # -- the view ------------------------------------------------------------------------------
 
@@ -185,6 +189,9 @@ class Insider:
 
     def _compute(self, jobs: tuple[Job | None, ...], spec: RunSpec) -> None:
         """In the worker thread: every lane's numbers, then back to the UI thread."""
+        if not self._pinned:
+            pin_blas_threads(1)
+            self._pinned = True
         out = tuple(self._one(job, spec) for job in jobs)
         self.call_back(self._done, out)
 
