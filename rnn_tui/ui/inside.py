@@ -149,8 +149,8 @@ class Insider:
             GRADIENTS: "gradient through time",
             SPECTRUM: "eigenvalues of the recurrent matrix: outside the unit circle gradients"
             " can grow, inside they shrink",
-            GATES_VIEW: "how often each gate is shut (<0.1) or open (>0.9), on held-out text;"
-            " the forget gate near 1 carries the gradient",
+            GATES_VIEW: "how often each gate is shut (<0.1) or open (>0.9), on held-out text:"
+            " saturated gates pass or block rather than mix",
         }[self.view]
 
     # -- computing -----------------------------------------------------------------------------

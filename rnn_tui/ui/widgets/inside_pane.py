@@ -236,11 +236,14 @@ class InsidePane(DrawnPane):
         head = Text(f"gates over {g.steps:,} held-out characters", Style(italic=True))
         meaning = [
             "near 0 a gate blocks, near 1 it passes: saturated gates switch rather than mix",
+            "near 0 a gate blocks, near 1 it passes, rather than mix",
+            "near 0 a gate blocks, near 1 it passes",
             "near 0 blocks · near 1 passes",
         ]
         if d.cell == "lstm":
             meaning = [
                 "forget gate near 1: the cell, and its gradient, carried on to the next step",
+                "forget gate near 1 carries the cell and its gradient on",
                 "forget near 1 carries the gradient",
             ]
         lines = [head.copy()]
