@@ -159,7 +159,9 @@ class Insider:
         """After new snapshots: compute again if a view shows and a lane has new weights."""
         if self.view != GRADIENTS:
             for lane, pane in zip(self.lanes, self.panes, strict=True):
-                pane.border_title = self.title(lane)  # the cell may have switched
+                title = self.title(lane)  # the cell may have switched
+                if pane.border_title != title:
+                    pane.border_title = title
             self.request()
 
     def _weight_ids(self) -> tuple[int, ...]:
