@@ -187,3 +187,57 @@ def test_probe_pane(snap_compare, size: tuple[int, int]) -> None:
         await pilot.pause()
 
     assert snap_compare(fixed_app(), terminal_size=size, run_before=open_probe)
+
+
+async def show_inside(pilot, presses: int) -> None:
+    """The fixed screen with seeded weights, `w` pressed `presses` times, and the inside
+    views' worker finished."""
+    from dataclasses import replace
+
+    from rnn_tui.engine.model import make_cell
+
+    app: RnnApp = pilot.app
+    c = app.spec.configs[0]
+    cell = make_cell(c.cell, app.vocab.size, c.hidden, c.dtype)
+    params = cell.init_params(np.random.default_rng(0), rec_gain=1.5)
+    snap = replace(fixed_snapshot(app.vocab.size), cell=c.cell, weights=params, weights_step=1200)
+    app.show_snapshots((snap,))  # show_fixed's, in the app's own cell, with weights
+    app._draw_charts(force=True)
+    app.sample_pane.start_sample("step 1,100 · temperature 0.8")
+    app.sample_pane.append_chars(SAMPLE)
+    for _ in range(presses):
+        await pilot.press("w")
+    ins = app.inside
+    for _ in range(400):  # the worker thread computes: wait for its last result
+        await pilot.pause(0.02)
+        if ins.computed and not ins._busy and ins._waiting is None:
+            break
+    await pilot.pause()
+
+
+def fixed_cell_app(cell: str) -> RnnApp:
+    app = make_app(RunSpec(str(TINY), (Config(cell=cell),)), UISettings(), source=FixedSource())
+    app.animate = False
+    return app
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_spectrum_view(snap_compare, size: tuple[int, int]) -> None:
+    """If this fails, the spectrum view's look changed: its numbers, its one line of meaning,
+    the unit circle or the eigenvalues moved, or it no longer takes the gradient pane's place."""
+
+    async def run_before(pilot) -> None:
+        await show_inside(pilot, 1)
+
+    assert snap_compare(fixed_cell_app("rnn"), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_gates_view(snap_compare, size: tuple[int, int]) -> None:
+    """If this fails, the gates view's look changed: a gate's shares or histogram moved or
+    were cut, or its meaning line went."""
+
+    async def run_before(pilot) -> None:
+        await show_inside(pilot, 2)
+
+    assert snap_compare(fixed_cell_app("lstm"), terminal_size=size, run_before=run_before)

@@ -161,6 +161,19 @@ ACTIONS: tuple[Action, ...] = (
         palette=(("Probe: the sample being typed", "y", "probe_sample"),),
     ),
     Action(
+        "w",
+        "gradient pane: gradients, the eigenvalues of the recurrent matrix against the unit"
+        " circle, the gates' saturation (LSTM, GRU)",
+        (("w", "inside_view"),),
+        palette=(
+            (
+                "Inside the cell: next view",
+                "w: gradients / spectrum / gates",
+                "inside_view",
+            ),
+        ),
+    ),
+    Action(
         "h",
         "high contrast for projectors",
         (("h", "toggle_contrast"),),

@@ -29,6 +29,7 @@ from rnn_tui.run.source import RunSource, TrainerProcess
 from rnn_tui.run.spec import RunSpec, check_spec
 from rnn_tui.textsafe import sanitize
 from rnn_tui.ui.actions import bindings, palette
+from rnn_tui.ui.inside import Insider
 from rnn_tui.ui.keys import PROJECTOR_THEME, KeyActions
 from rnn_tui.ui.lane import Lane
 from rnn_tui.ui.probing import LaneModel, LaneResult, Prober, Request
@@ -137,6 +138,13 @@ class RnnApp(KeyActions, App[int]):
             self.draw_probe,
         )
         self._probe_echo = ""  # the input line's value as the app set it (not typed)
+        self.inside = Insider(  # the spectrum and gates views in the gradient panes' place (w)
+            self.lanes,
+            lambda: self.spec,
+            vocab.chars,
+            lambda work: self.run_worker(work, thread=True, group="inside", exit_on_error=False),
+            self.call_from_thread,
+        )
         self._probe_weights: tuple[int, ...] = ()  # ids of the weights probed last
 
     # -- what the run says, mirrored -----------------------------------------------------------
@@ -188,6 +196,7 @@ class RnnApp(KeyActions, App[int]):
                     yield self.loss_chart
                 for lane in self.lanes:
                     yield lane.grad_pane
+                yield from self.inside.panes
             with Horizontal(id="bottom"):
                 for lane, probe_view in zip(self.lanes, self.probe_views, strict=True):
                     with lane.box:
@@ -224,6 +233,7 @@ class RnnApp(KeyActions, App[int]):
             lane.grad_pane.border_title = f"gradient through time{name}"
             lane.box.border_title = f"samples{name}"
         self.lanes[0].box.border_subtitle = "i: probe"
+        self.inside.mount()
         for view in self.probe_views:
             view.vocab_size = V
         self.update_status()
@@ -279,6 +289,7 @@ class RnnApp(KeyActions, App[int]):
             lane.take(snap)
         if self.prober.is_open and self._weights_ids() != self._probe_weights:
             self.probe_compute()  # new weights: the class watches the surprise fade
+        self.inside.take()  # new weights: a new spectrum, if it shows
         self.model_strip.show([lane.cell.name for lane in self.lanes])
         snap = snaps[0]
         if snap.message:

@@ -20,6 +20,7 @@ from rnn_tui.run.source import RunSource
 from rnn_tui.run.spec import RunSpec
 from rnn_tui.ui.actions import LR_FACTOR, TEMP_STEP
 from rnn_tui.ui.export import ensure_dir, export_run
+from rnn_tui.ui.inside import Insider
 from rnn_tui.ui.keep import configs_now, held_checkpoints, save_held
 from rnn_tui.ui.lane import Lane
 from rnn_tui.ui.probing import LOOKING_BACK, NEURON, SURPRISE, Prober
@@ -76,6 +77,7 @@ class KeyActions:
     probe_input: ProbeInput  # the probe's input line
     probe_compute: Callable[[], None]  # recompute the probe with the newest weights
     set_probe_text: Callable[[str], None]  # probe a text, shown in the input line too
+    inside: Insider  # the spectrum and gates views in the gradient panes' place
 
     def say(self, notice: str) -> None:
         self.notice = notice
@@ -287,6 +289,11 @@ class KeyActions:
         self.set_probe_text(text)
         self.probe_views[0].focus()
         self.say("probe: the sample being typed")
+
+    def action_inside_view(self) -> None:
+        """Cycle the gradient panes' place: gradients, spectrum, gates (for gated cells)."""
+        self.inside.cycle()
+        self.say(self.inside.status())
 
     def action_toggle_contrast(self) -> None:
         projector = self.theme != PROJECTOR_THEME.name
