@@ -28,6 +28,7 @@ from rnn_tui.engine.checkpoint import save_checkpoint
 from rnn_tui.engine.sampling import SampleSettings, sample_text
 from rnn_tui.engine.trainer import StepRecord, Trainer
 from rnn_tui.errors import UserError
+from rnn_tui.run.baselines import baseline_lines, metrics_fields, work_out
 from rnn_tui.run.blowup import BlowupWatch, blowup_line
 from rnn_tui.run.outputs import MetricsLog, cell_paths
 from rnn_tui.textsafe import sanitize
@@ -151,6 +152,12 @@ def _train(
             file=out,
             flush=True,
         )
+    # The counting baseline and any floors: worked out once (the runs share the corpus) before
+    # training starts, so every metrics line carries them and the clock below counts training.
+    baselines, counted_in = work_out(runs[0])
+    for line in baseline_lines(baselines, counted_in):
+        print(line, file=out, flush=True)
+    reference = metrics_fields(baselines)
     tag = _tagger(runs)
     code = 0
     next_print = time.monotonic() + progress_every
@@ -174,7 +181,7 @@ def _train(
                     continue
                 record = records[i] = trainer.step()
                 if metrics is not None and metrics.due(record.step, record.diverged):
-                    metrics.write(record.to_json(trainer.config.cell))
+                    metrics.write({**record.to_json(trainer.config.cell), **reference})
                     if (message := metrics.take_error()) is not None:
                         print(f"rnn-tui: {message}", file=err, flush=True)
                 if record.diverged:
