@@ -384,6 +384,8 @@ class LossChart(DrawnPane):
         small = width < MIN_PLOT_WIDTH or height < MIN_PLOT_HEIGHT
         # One title line per curve when there are several runs and room; else one or two.
         lines = 1 if small or height < 8 else 2
+        if self.floors is not None and height < 14:  # a short chart: its rows go to the floors
+            lines = 1
         if len(self._series) > 2 and height >= 14:
             lines = len(self._series)
         title_lines = self._title_lines(width, lines)
@@ -475,18 +477,22 @@ class LossChart(DrawnPane):
                 sig.lines()
             fig.draw(sig)
         # Each line's label on its row, in its colour, over the curves (at the left end, a
-        # falling curve crosses the row in a cell or two), unless an earlier, more important
-        # label has that row.
+        # falling curve crosses the row in a cell or two). A row holds one label: one whose row
+        # an earlier, more important label has goes on the other row within one row of its
+        # line's exact height, if that one is free, and is left out if not.
         taken: set[int] = set()
         for ref in refs:
-            y = y_of(ref.value)
-            row = round((y_hi - y) / (y_hi - y_lo) * (canvas_h - 1))  # as plotext rounds it
-            if row in taken:
+            at = (y_hi - y_of(ref.value)) / (y_hi - y_lo) * (canvas_h - 1)  # rows from the top
+            near = math.floor(at + 0.5)  # the row plotext writes text at `at` in
+            other = near + 1 if at > near else near - 1  # the next nearest
+            free = [r for r in (near, other) if 0 <= r < canvas_h and r not in taken]
+            if not free or abs(free[0] - at) >= 1:
                 continue
+            row = free[0]
             taken.add(row)
-            label = plt.colorize(
-                ref.label[: canvas_w - 1], plt.pixel(foreground=colours.roles()[ref.role])
-            )
+            ink = plt.pixel(foreground=colours.roles()[ref.role])
+            label = plt.colorize(ref.label[: canvas_w - 1], ink)
+            y = y_hi - row / max(1, canvas_h - 1) * (y_hi - y_lo)  # that row's centre
             x = x_hi if ref.right else x_lo
             fig.draw(fig.text(x, y, label, alignment="right" if ref.right else "left"))
         fig.ruler("x").lim(x_lo, x_hi)
