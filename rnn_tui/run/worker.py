@@ -268,8 +268,8 @@ class TrainerLoop:
     def run(self) -> None:
         period = 1.0 / SNAPSHOT_HZ
         self.publish(force=True)
-        self.start_baselines()  # after the first snapshot: the app hears from us at once
         self.last_publish = 0.0  # the first step's snapshot goes at once: words start sooner
+        counting: threading.Thread | None = None
         while self.running:
             idle = self.idle
             try:  # block while idle (no CPU), otherwise just look
@@ -292,6 +292,8 @@ class TrainerLoop:
                         self.snapshots.put_nowait((Heartbeat(),))
                 else:
                     self.publish()
+            if counting is None:  # after the first step and its snapshot, which never wait
+                counting = self.start_baselines()
 
 
 def default_log_path() -> str:
