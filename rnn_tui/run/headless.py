@@ -143,20 +143,20 @@ def _train(
     """The training loop: (exit code so far, the last record of each run that stepped).
     It ends after `steps` steps (None: no limit) or `seconds` of training (None: no limit),
     whichever comes first."""
-    for trainer in runs:
-        c = trainer.config
-        print(
-            f"training {c.cell} H={c.hidden} T={c.seq_len} B={c.batch} {c.optimizer} lr={c.lr:g}"
-            f" on {sanitize(trainer.corpus.path)} ({trainer.corpus.vocab.size} characters,"
-            f" {trainer.model.n_params():,} parameters)",
-            file=out,
-            flush=True,
-        )
     # The counting baseline and any floors: worked out once (the runs share the corpus) before
     # training starts, so every metrics line carries them and the clock below counts training.
     baselines, counted_in = work_out(runs[0])
-    for line in baseline_lines(baselines, counted_in):
-        print(line, file=out, flush=True)
+    header = [
+        f"training {c.cell} H={c.hidden} T={c.seq_len} B={c.batch} {c.optimizer} lr={c.lr:g}"
+        f" on {sanitize(t.corpus.path)} ({t.corpus.vocab.size} characters,"
+        f" {t.model.n_params():,} parameters)"
+        for t, c in ((t, t.config) for t in runs)
+    ]
+    # One write, newlines and all (print() writes its end apart, and a line-buffered stream
+    # flushes each part): output that goes away after its first line (`| head -1`) then stops
+    # the run at the first progress line, after some training, as it always has.
+    out.write("".join(line + "\n" for line in header + baseline_lines(baselines, counted_in)))
+    out.flush()
     reference = metrics_fields(baselines)
     tag = _tagger(runs)
     code = 0
