@@ -28,6 +28,7 @@ from rnn_tui.engine.checkpoint import save_checkpoint
 from rnn_tui.engine.sampling import SampleSettings, sample_text
 from rnn_tui.engine.trainer import StepRecord, Trainer
 from rnn_tui.errors import UserError
+from rnn_tui.run.baselines import baseline_lines, metrics_fields, work_out
 from rnn_tui.run.blowup import BlowupWatch, blowup_line
 from rnn_tui.run.outputs import MetricsLog, cell_paths
 from rnn_tui.textsafe import sanitize
@@ -142,15 +143,21 @@ def _train(
     """The training loop: (exit code so far, the last record of each run that stepped).
     It ends after `steps` steps (None: no limit) or `seconds` of training (None: no limit),
     whichever comes first."""
-    for trainer in runs:
-        c = trainer.config
-        print(
-            f"training {c.cell} H={c.hidden} T={c.seq_len} B={c.batch} {c.optimizer} lr={c.lr:g}"
-            f" on {sanitize(trainer.corpus.path)} ({trainer.corpus.vocab.size} characters,"
-            f" {trainer.model.n_params():,} parameters)",
-            file=out,
-            flush=True,
-        )
+    # The counting baseline and any floors: worked out once (the runs share the corpus) before
+    # training starts, so every metrics line carries them and the clock below counts training.
+    baselines, counted_in = work_out(runs[0])
+    header = [
+        f"training {c.cell} H={c.hidden} T={c.seq_len} B={c.batch} {c.optimizer} lr={c.lr:g}"
+        f" on {sanitize(t.corpus.path)} ({t.corpus.vocab.size} characters,"
+        f" {t.model.n_params():,} parameters)"
+        for t, c in ((t, t.config) for t in runs)
+    ]
+    # One write, newlines and all (print() writes its end apart, and a line-buffered stream
+    # flushes each part): output that goes away after its first line (`| head -1`) then stops
+    # the run at the first progress line, after some training, as it always has.
+    out.write("".join(line + "\n" for line in header + baseline_lines(baselines, counted_in)))
+    out.flush()
+    reference = metrics_fields(baselines)
     tag = _tagger(runs)
     code = 0
     next_print = time.monotonic() + progress_every
@@ -174,7 +181,7 @@ def _train(
                     continue
                 record = records[i] = trainer.step()
                 if metrics is not None and metrics.due(record.step, record.diverged):
-                    metrics.write(record.to_json(trainer.config.cell))
+                    metrics.write({**record.to_json(trainer.config.cell), **reference})
                     if (message := metrics.take_error()) is not None:
                         print(f"rnn-tui: {message}", file=err, flush=True)
                 if record.diverged:

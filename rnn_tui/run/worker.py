@@ -13,6 +13,7 @@ import os
 import queue
 import signal
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -22,10 +23,12 @@ from rnn_tui.engine.blas import keep_freed_memory
 from rnn_tui.engine.checkpoint import save_checkpoint
 from rnn_tui.engine.trainer import StepRecord, Trainer
 from rnn_tui.errors import UserError
+from rnn_tui.run.baselines import floors_only, metrics_fields, work_out
 from rnn_tui.run.blowup import BlowupWatch, blowup_line
 from rnn_tui.run.history import Run
 from rnn_tui.run.outputs import MetricsLog, cell_paths
 from rnn_tui.run.protocol import (
+    Baselines,
     Evaluate,
     Failure,
     Heartbeat,
@@ -78,6 +81,25 @@ class TrainerLoop:
         self.message = ""
         self.replies: list[Reply] = []  # answers waiting for the next snapshot
         self.last_publish = 0.0  # monotonic time of the last snapshot sent
+        # The corpus's reference losses: the floors at once, the counting baseline once
+        # `start_baselines` has worked it out (one for all runs: they share the corpus).
+        self.baselines: Baselines = floors_only(trainers[0])
+        self.baseline_seconds: float | None = None  # how long the counting took, once done
+
+    def start_baselines(self) -> threading.Thread:
+        """Work out the counting baseline in a thread of this process, so that neither the
+        first snapshot nor the first step waits for it (NumPy's sorts run without the GIL).
+        Each snapshot after it is done carries it; so do the metrics lines."""
+
+        def count() -> None:
+            try:
+                self.baselines, self.baseline_seconds = work_out(self.runs[0].trainer)
+            except Exception:  # never fatal: the chart just lacks the line
+                self._log_exception()
+
+        thread = threading.Thread(target=count, name="ngram-baseline", daemon=True)
+        thread.start()
+        return thread
 
     @property
     def idle(self) -> bool:
@@ -201,7 +223,8 @@ class TrainerLoop:
                 )
                 continue
             if self.metrics is not None and self.metrics.due(record.step):
-                self.metrics.write(record.to_json(run.trainer.config.cell))
+                line = record.to_json(run.trainer.config.cell)
+                self.metrics.write({**line, **metrics_fields(self.baselines)})
                 self.message = self.metrics.take_error() or self.message
             run.record(record)
             if watch.check(record, run.trainer.config.clip_mode):
@@ -228,7 +251,9 @@ class TrainerLoop:
         self.last_publish = time.monotonic()
         replies = tuple(self.replies)
         snaps = tuple(
-            r.snapshot(self.state, self.message, self.seq, replies if i == 0 else ())
+            r.snapshot(
+                self.state, self.message, self.seq, replies if i == 0 else (), self.baselines
+            )
             for i, r in enumerate(self.runs)
         )
         self.message = ""
@@ -244,6 +269,7 @@ class TrainerLoop:
         period = 1.0 / SNAPSHOT_HZ
         self.publish(force=True)
         self.last_publish = 0.0  # the first step's snapshot goes at once: words start sooner
+        counting: threading.Thread | None = None
         while self.running:
             idle = self.idle
             try:  # block while idle (no CPU), otherwise just look
@@ -266,6 +292,8 @@ class TrainerLoop:
                         self.snapshots.put_nowait((Heartbeat(),))
                 else:
                     self.publish()
+            if counting is None:  # after the first step and its snapshot, which never wait
+                counting = self.start_baselines()
 
 
 def default_log_path() -> str:

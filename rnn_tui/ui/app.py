@@ -324,6 +324,8 @@ class RnnApp(KeyActions, App[int]):
             self._drawn_last = kind
 
     def _draw_loss(self, snaps: list[Snapshot]) -> None:
+        if (b := snaps[0].baselines) is not None:  # the runs share the corpus: one set
+            self.loss_chart.set_baselines(b.ngram_n, b.ngram_loss, b.forgets, b.recalls)
         r = snaps[0].record
         w, h = self.size  # the digits show from DIGITS_MIN on (a breakpoint class)
         if r is not None and w >= DIGITS_MIN[0] and h >= DIGITS_MIN[1]:

@@ -56,6 +56,12 @@ yes/no questions the model would still need, on average, to pin down each charac
   (overfitting).
 * With `--compare`, each run has a colour of its own: its solid line is its training loss,
   its beads its held-out loss.
+* The blue dotted line labelled **counting** is the held-out loss of the best n-gram model of
+  this text (a table of which character follows the last n-1): below it, the network beats
+  counting. On a long-lag corpus the axis is logarithmic and two more lines mark the floors:
+  **forgets the key** (2 ln K / L, for K keys and lines of L characters: a model that counts
+  the filler but cannot carry the key) and **recalls the key** (ln K / L: only each line's
+  first key stays unpredictable).
 
 ## Gradient pane
 
