@@ -16,6 +16,7 @@ from rnn_tui.engine.data import Vocab
 from rnn_tui.engine.model import CELLS, Cell
 from rnn_tui.engine.sampling import MAX_TEMPERATURE, SampleSettings, most_varying_unit
 from rnn_tui.run.protocol import Pause, Reset, Resume, Save, SetHyper, Snapshot, Step, SwitchCell
+from rnn_tui.run.replay import ReplaySource
 from rnn_tui.run.source import RunSource
 from rnn_tui.run.spec import RunSpec
 from rnn_tui.ui.actions import LR_FACTOR, TEMP_STEP
@@ -27,6 +28,7 @@ from rnn_tui.ui.settings import UISettings
 from rnn_tui.ui.widgets import HelpScreen
 from rnn_tui.ui.widgets.prime_input import PrimeScreen, prime_notice
 from rnn_tui.ui.widgets.probe_pane import KEYS_HINT, ProbeInput, ProbeView
+from rnn_tui.ui.widgets.step_input import StepScreen
 
 CLIP_CYCLE = ("norm", "off")  # what `c` cycles through
 SIGNAL_GRACE = 5.0  # seconds from a quit signal to the end of the process, whatever happens
@@ -340,6 +342,35 @@ class KeyActions:
             return reply.ok, reply.text
         held = save_held(path, self.lanes, self.spec, self.vocab.chars)
         return held.startswith("saved"), held
+
+    # -- a replay (rnn-tui replay DIR) -------------------------------------------------------------
+
+    def _replay(self) -> ReplaySource | None:
+        """The replay the app shows, or None (saying these keys are for replays)."""
+        if isinstance(self.source, ReplaySource):
+            return self.source
+        self.say("that key moves through a replay: rnn-tui replay DIR (a run made with --record)")
+        return None
+
+    def action_replay_speed(self, factor: float) -> None:
+        if (replay := self._replay()) is not None:
+            self.say(replay.set_speed(factor))
+
+    def action_replay_seek(self, direction: int) -> None:
+        if self.prober.is_open:  # the arrows move the probe's cursor there
+            return
+        if (replay := self._replay()) is not None:
+            self.say(replay.seek(direction))
+
+    def action_replay_go_to(self) -> None:
+        if (replay := self._replay()) is None or isinstance(self.screen, StepScreen):
+            return
+
+        def chosen(step: int | None) -> None:
+            if step is not None:  # None: the viewer cancelled
+                self.say(replay.go_to(step))
+
+        self.push_screen(StepScreen(replay.first, replay.last), chosen)
 
     # -- a new trainer, and the end ------------------------------------------------------------
 
