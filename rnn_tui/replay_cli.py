@@ -10,7 +10,7 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rnn_tui.engine.data import Vocab
 from rnn_tui.engine.sampling import SampleSettings
@@ -19,6 +19,9 @@ from rnn_tui.run.record import read_recording
 from rnn_tui.run.replay import MAX_SPEED, MIN_SPEED, ReplaySource
 from rnn_tui.run.spec import GENERATED, RunSpec
 from rnn_tui.textsafe import sanitize
+
+if TYPE_CHECKING:
+    from rnn_tui.ui.app import RnnApp
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,22 +66,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def run_replay(argv: Sequence[str]) -> int:
-    """Open the app on the recording in `argv`'s folder until the user quits."""
-    args = build_parser().parse_args(argv)
-    recording = read_recording(args.folder)
+def make_replay_app(folder: str, speed: float | None = None, high_contrast: bool = False) -> RnnApp:
+    """The app on the recording in `folder`, exactly as `rnn-tui replay` builds it."""
+    recording = read_recording(folder)
     configs = tuple(r.config for r in recording.runs)
     corpus = None if recording.corpus == GENERATED else recording.corpus
     spec = RunSpec(corpus, configs, lag=recording.lag)
     if len(set(recording.vocab)) != len(recording.vocab):
-        raise UserError(f"cannot replay {sanitize(args.folder)}: its vocabulary repeats")
-    source = ReplaySource(recording, args.speed)
+        raise UserError(f"cannot replay {sanitize(folder)}: its vocabulary repeats")
+    source = ReplaySource(recording, speed)
 
     from rnn_tui.ui.app import make_app
     from rnn_tui.ui.settings import UISettings
 
-    settings = UISettings(sampling=SampleSettings(), high_contrast=args.high_contrast)
-    app = make_app(spec, settings, source=source, vocab=Vocab(recording.vocab))
+    settings = UISettings(sampling=SampleSettings(), high_contrast=high_contrast)
+    return make_app(spec, settings, source=source, vocab=Vocab(recording.vocab))
+
+
+def run_replay(argv: Sequence[str]) -> int:
+    """Open the app on the recording in `argv`'s folder until the user quits."""
+    args = build_parser().parse_args(argv)
+    app = make_replay_app(args.folder, args.speed, args.high_contrast)
     try:
         app.run()
     finally:
