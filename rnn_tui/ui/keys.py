@@ -78,6 +78,7 @@ class KeyActions:
     probe_input: ProbeInput  # the probe's input line
     probe_compute: Callable[[], None]  # recompute the probe with the newest weights
     set_probe_text: Callable[[str], None]  # probe a text, shown in the input line too
+    poll_source: Callable[[], None]  # take the source's newest snapshots now
 
     def say(self, notice: str) -> None:
         self.notice = notice
@@ -356,11 +357,21 @@ class KeyActions:
         if (replay := self._replay()) is not None:
             self.say(replay.set_speed(factor))
 
+    def _replay_moved(self, notice: str) -> None:
+        """After a jump: the snapshot of the new position at once, and a new sample from its
+        weights where they changed (even while the replay is paused)."""
+        before = [lane.weights[1] if lane.weights else None for lane in self.lanes]
+        self.poll_source()
+        for lane, step in zip(self.lanes, before, strict=True):
+            if lane.weights is not None and lane.weights[1] != step:
+                lane.start_over()
+        self.say(notice)
+
     def action_replay_seek(self, direction: int) -> None:
         if self.prober.is_open:  # the arrows move the probe's cursor there
             return
         if (replay := self._replay()) is not None:
-            self.say(replay.seek(direction))
+            self._replay_moved(replay.seek(direction))
 
     def action_replay_go_to(self) -> None:
         if (replay := self._replay()) is None or isinstance(self.screen, StepScreen):
@@ -368,7 +379,7 @@ class KeyActions:
 
         def chosen(step: int | None) -> None:
             if step is not None:  # None: the viewer cancelled
-                self.say(replay.go_to(step))
+                self._replay_moved(replay.go_to(step))
 
         self.push_screen(StepScreen(replay.first, replay.last), chosen)
 
