@@ -30,6 +30,7 @@ from rnn_tui.run.record import (
     METRICS_FILE,
     RUN_FILE,
     CheckpointSchedule,
+    LineThinner,
     Recorder,
     line_json,
     read_recording,
@@ -222,7 +223,7 @@ def projected_hour(
 ) -> tuple[float, float, int]:
     """Bytes one hour of recording takes (metrics, checkpoints) and how many checkpoints, from
     sizes measured on a real step and a real checkpoint of each trainer, at `steps_per_s`."""
-    metrics = 0.0
+    round_bytes = 0  # one line of each run
     ckpt_bytes = 0.0
     schedule = CheckpointSchedule()
     count = 2  # the start and the end
@@ -231,12 +232,13 @@ def projected_hour(
         schedule.advance()
     for t in trainers:
         r = t.step()
-        line = len(json.dumps(line_json(r, t.config) | {"clip_share": 0.5, "clip_steps": 100}))
-        gap = max(1 / LINES_PER_S, (line + 1) * len(trainers) / METRICS_BYTES_PER_S)
-        metrics += (line + 1) / gap * HOUR
+        line = json.dumps(line_json(r, t.config) | {"clip_share": 0.5, "clip_steps": 100})
+        round_bytes += len(line) + 1
         ckpt = Checkpoint(t.config, t.corpus.vocab.chars, t.snapshot(), {}, t.steps, t.chars)
         path = write_checkpoint(folder / "c.npz", ckpt)
         ckpt_bytes += os.path.getsize(path)
+    gap = max(1 / LINES_PER_S, round_bytes / METRICS_BYTES_PER_S)  # seconds between rounds
+    metrics = round_bytes / gap * HOUR
     return metrics, min(count * ckpt_bytes, CHECKPOINT_BYTES + ckpt_bytes), count
 
 
@@ -260,6 +262,8 @@ def test_compare_mode_records_both_runs(tiny, tmp_path) -> None:
     records, _ = record_run(tmp_path / "r", trainers, 120)
     rec = read_recording(str(tmp_path / "r"))
     assert [r.config.cell for r in rec.runs] == ["rnn", "lstm"]
+    steps = [[r.step for r in run.records] for run in rec.runs]
+    assert steps[0] == steps[1] and len(steps[0]) < 120  # thinned, at the same steps
     source = ReplaySource(rec, clock=Clock(0.0))
     source.go_to(120)
     snaps = source.poll()
@@ -406,3 +410,27 @@ def test_headless_record_writes_a_replayable_recording(tmp_path, capsys) -> None
     assert [s["step"] for s in samples] == [0, 100, 200, 220]
     assert not any(n.endswith(".tmp") for n in os.listdir(folder))
     assert math.isfinite(rec.runs[0].records[-1].loss)
+
+
+def test_compare_lines_share_steps_and_outlive_a_stopped_run(tiny) -> None:
+    """If this fails, a compare-mode replay shows its two models at different steps, or the
+    LSTM's lines stop when the RNN beside it diverged."""
+    clock = Clock(0.0)
+    thinner = LineThinner(2, clock)
+    first = Trainer(tiny, SMALL).step()
+    written: dict[int, list[int]] = {0: [], 1: []}
+    for step in range(1, 400):  # both runs step, 100 steps a second
+        clock.now = step / 100
+        for run in (0, 1):
+            if thinner.due(run, replace(first, step=step)):
+                thinner.wrote(run, 1000)
+                written[run].append(step)
+    assert written[0] == written[1]
+    assert 4 <= len(written[0]) <= 4 * LINES_PER_S + 1
+    for step in range(400, 1000):  # the first run has stopped: the second alone
+        clock.now = step / 100
+        if thinner.due(1, replace(first, step=step)):
+            thinner.wrote(1, 1000)
+            written[1].append(step)
+    alone = [s for s in written[1] if s >= 400]
+    assert len(alone) == pytest.approx(6 / LineThinner.STALLED, abs=1)

@@ -59,22 +59,40 @@ _CKPT = re.compile(r"ckpt-(\d+)-([a-z]+)-(\d+)\.npz")  # run index, cell, step
 
 
 class LineThinner:
-    """Decides which steps get a metrics line: the first of each run, a diverged one, and
-    otherwise one once enough time has passed since the run's last line: 1 / `LINES_PER_S`,
-    or longer for long lines, so that all runs together write at most `METRICS_BYTES_PER_S`
-    bytes per second. `clock` is injected so tests need no real time."""
+    """Decides which steps get a metrics line: each run's first, a diverged one, and otherwise
+    one once enough time has passed since the last: 1 / `LINES_PER_S`, or longer for long
+    lines, so that all runs together write at most `METRICS_BYTES_PER_S` bytes per second. In
+    compare mode the first run chooses the step and the other writes a line at the same step,
+    so a replay shows both at one step (unless the first has stopped: then the other goes on
+    alone every `STALLED` seconds). `clock` is injected so tests need no real time."""
+
+    STALLED = 2.0  # seconds without a chosen step after which a later run writes on its own
 
     def __init__(self, runs: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.runs = runs
         self.clock = clock
-        self.next_at: dict[int, float] = {}  # run index -> clock time of its next line
+        self.next_at = -math.inf  # clock time from which the first run's next line is due
+        self.step: int | None = None  # the step chosen for the current lines
+        self.sizes: dict[int, int] = {}  # run index -> bytes of its last line
+        self.last_at: dict[int, float] = {}  # run index -> clock time of its last line
 
     def due(self, run: int, record: StepRecord) -> bool:
-        return run not in self.next_at or record.diverged or self.clock() >= self.next_at[run]
+        if record.diverged or run not in self.last_at:
+            return True
+        now = self.clock()
+        if run == 0:
+            if now < self.next_at:
+                return False
+            self.step = record.step
+            return True
+        return record.step == self.step or now >= self.last_at[run] + self.STALLED
 
     def wrote(self, run: int, n_bytes: int) -> None:
-        gap = max(1.0 / LINES_PER_S, n_bytes * self.runs / METRICS_BYTES_PER_S)
-        self.next_at[run] = self.clock() + gap
+        now = self.clock()
+        self.sizes[run], self.last_at[run] = n_bytes, now
+        if run == 0:  # the next round: time for every run's line at this rate of bytes
+            round_bytes = sum(self.sizes.get(i, n_bytes) for i in range(self.runs))
+            self.next_at = now + max(1.0 / LINES_PER_S, round_bytes / METRICS_BYTES_PER_S)
 
 
 class CheckpointSchedule:
