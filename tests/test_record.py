@@ -434,3 +434,38 @@ def test_compare_lines_share_steps_and_outlive_a_stopped_run(tiny) -> None:
             written[1].append(step)
     alone = [s for s in written[1] if s >= 400]
     assert len(alone) == pytest.approx(6 / LineThinner.STALLED, abs=1)
+
+
+def test_a_step_record_survives_its_metrics_line(tiny) -> None:
+    """If this fails, a replay shows other numbers than the run had (or a NaN the run wrote
+    as null comes back as a number)."""
+    t = Trainer(tiny, SMALL)
+    for _ in range(SMALL.eval_every):
+        r = t.step()
+    r = replace(r, grad_norm=math.inf, spectral_norm=None)
+    back = StepRecord.from_json(json.loads(json.dumps(r.to_json("rnn"))))
+    for name in ("step", "chars", "loss", "smooth_loss", "val_loss", "val_step", "clipped", "lr"):
+        assert getattr(back, name) == getattr(r, name), name
+    assert math.isnan(back.grad_norm) and back.spectral_norm is None
+    np.testing.assert_array_equal(back.grad_t, r.grad_t.astype(np.float64))
+    np.testing.assert_array_equal(back.grad_last_t, r.grad_last_t.astype(np.float64))
+    for bad in (
+        [],
+        {"step": 1},
+        {**r.to_json("rnn"), "step": -1},
+        {**r.to_json("rnn"), "grad_t": "x"},
+    ):
+        with pytest.raises(ValueError):
+            StepRecord.from_json(bad)
+
+
+def test_lines_that_are_not_metrics_lines_are_passed_over(tiny, tmp_path) -> None:
+    """If this fails, one stray line (a foreign tool appended to the file) makes the whole
+    recording unreadable, or shows up as a step."""
+    record_run(tmp_path / "r", [Trainer(tiny, SMALL)], 60)
+    path = tmp_path / "r" / METRICS_FILE
+    lines = path.read_text().splitlines()
+    steps = [json.loads(x)["step"] for x in lines]
+    junk = ["not json", "[1, 2]", '{"cell": "gru", "step": 5}', '{"cell": "rnn"}', "\x00\xff"]
+    path.write_text("\n".join(lines[:3] + junk + lines[3:]) + "\n")
+    assert [r.step for r in read_recording(str(tmp_path / "r")).runs[0].records] == steps
