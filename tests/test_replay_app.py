@@ -44,7 +44,7 @@ def test_replay_keys_in_the_app(tiny, tmp_path: Path) -> None:
     async def main() -> None:
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(pilot, lambda: step_of(app) > 0)
-            assert app.status_bar.plain_text.startswith("REPLAY tiny.txt")  # not TRAINING
+            assert app.status_bar.plain_text.startswith("REPLAY  tiny.txt")  # not TRAINING
             await pilot.press("space")
             await wait_for(pilot, lambda: app.state == "paused", what="the replay to pause")
             assert "replay paused" in app.notice
