@@ -247,14 +247,14 @@ class Recorder:
         if log.error and not self.error:
             self._fail(log.error.split(": ", 1)[-1].split(";")[0])
 
-    def stop(self, why: str) -> str:
-        """Stop recording (a reset or a new cell: the recording holds the run until then);
+    def stop(self) -> str:
+        """Stop recording (at a reset or a new cell: the recording holds the run until then);
         returns a notice saying so."""
         if self.stopped:
             return ""
         self.close()
         steps = max(self.written.values(), default=0)
-        return f"recording stopped ({why}): {sanitize(self.folder)} holds steps up to {steps:,}"
+        return f"recording stopped: {sanitize(self.folder)} holds steps up to {steps:,}"
 
     def close(self) -> None:
         """The end: each run's last step as a line and its weights as a checkpoint."""

@@ -130,7 +130,7 @@ class TrainerLoop:
         self._train_step()
 
     def _reset(self, cmd: Reset) -> Reply:
-        stopped = self._stop_recording("weights reset")
+        stopped = self._stop_recording()
         for run, watch in zip(self.runs, self.watches, strict=True):
             run.trainer.reset()
             run.error = ""
@@ -157,17 +157,17 @@ class TrainerLoop:
     def _switch_cell(self, cmd: SwitchCell) -> Reply:
         """A new model of another cell, same corpus and settings, from the seed."""
         old = self.runs[0].trainer
-        stopped = self._stop_recording(f"switched to {cmd.cell}")
+        stopped = self._stop_recording()
         self.runs = [Run(Trainer(old.corpus, old.config.with_(cell=cmd.cell)))]
         self.watches = [BlowupWatch()]
         self.message = f"training {cmd.cell} from the seed" + stopped
         return Reply(0, True, self.message)
 
-    def _stop_recording(self, why: str) -> str:
+    def _stop_recording(self) -> str:
         """A recording holds one run from its start: a reset or a new cell ends it."""
         if self.recorder is None or self.recorder.stopped:
             return ""
-        return "; " + self.recorder.stop(why)
+        return "; " + self.recorder.stop()
 
     def _evaluate(self, cmd: Evaluate) -> Reply:
         """The loss of each run's current weights on the query's text, nats/char."""
