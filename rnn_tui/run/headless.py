@@ -31,6 +31,8 @@ from rnn_tui.errors import UserError
 from rnn_tui.run.baselines import baseline_lines, metrics_fields, work_out
 from rnn_tui.run.blowup import BlowupWatch, blowup_line
 from rnn_tui.run.outputs import MetricsLog, cell_paths
+from rnn_tui.run.record import Recorder
+from rnn_tui.run.spec import RunSpec
 from rnn_tui.textsafe import sanitize
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -139,6 +141,7 @@ def _train(
     err: Writer,
     stop: Callable[[], bool],
     seconds: float | None = None,
+    recorder: Recorder | None = None,
 ) -> tuple[int, dict[int, StepRecord]]:
     """The training loop: (exit code so far, the last record of each run that stepped).
     It ends after `steps` steps (None: no limit) or `seconds` of training (None: no limit),
@@ -183,6 +186,10 @@ def _train(
                 if metrics is not None and metrics.due(record.step, record.diverged):
                     metrics.write({**record.to_json(trainer.config.cell), **reference})
                     if (message := metrics.take_error()) is not None:
+                        print(f"rnn-tui: {message}", file=err, flush=True)
+                if recorder is not None:  # --record: it thins the lines itself
+                    recorder.add(i, record)
+                    if (message := recorder.take_error()) is not None:
                         print(f"rnn-tui: {message}", file=err, flush=True)
                 if record.diverged:
                     print(
@@ -304,6 +311,7 @@ class HeadlessPlan:
     log_every: int = 10  # steps between two metrics lines
     saves: tuple[str | None, ...] = ()  # checkpoint paths written at the end (--save, --autosave)
     seconds: float | None = None  # time budget for training (--seconds); the first limit stops
+    record: tuple[str, RunSpec] | None = None  # --record: the folder, and the run it holds
 
 
 def run_headless_cli(
@@ -318,6 +326,7 @@ def run_headless_cli(
     exit code: 0, 1 (diverged, or a checkpoint could not be written), or 128 + the signal."""
     stdout, stderr = _Out(out or sys.stdout), _Out(err or sys.stderr)
     metrics = MetricsLog(plan.metrics, plan.log_every) if plan.metrics else None
+    recorder = Recorder(*plan.record, trainers) if plan.record else None
     with StopSignals() as signals:
         try:
             if metrics is not None and (message := metrics.take_error()) is not None:
@@ -327,11 +336,15 @@ def run_headless_cli(
                 return signals.signum is not None or stdout.failed is not None
 
             code, records = _train(
-                trainers, plan.steps, metrics, 2.0, stdout, stderr, stop, plan.seconds
+                trainers, plan.steps, metrics, 2.0, stdout, stderr, stop, plan.seconds, recorder
             )
         finally:
             if metrics is not None:
                 metrics.close()
+            if recorder is not None:
+                recorder.close()  # the last step and its weights
+                if (message := recorder.take_error()) is not None:
+                    print(f"rnn-tui: {message}", file=stderr, flush=True)
         if signals.signum is not None:
             said = _SAID.get(signals.signum, "stopped by SIGHUP (hang-up)")
             print(said, file=stdout, flush=True)

@@ -44,6 +44,7 @@ from rnn_tui.run.protocol import (
     Step,
     SwitchCell,
 )
+from rnn_tui.run.record import Recorder
 from rnn_tui.run.spec import RunSpec, build_trainers
 
 SNAPSHOT_HZ = 10.0  # snapshots per second sent to the UI while training
@@ -65,8 +66,10 @@ class TrainerLoop:
         metrics_path: str | None = None,
         log_every: int = 10,
         parent: int | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.runs = [Run(t) for t in trainers]
+        self.recorder = recorder  # --record: writes the run as it goes
         self.watches = [BlowupWatch() for _ in self.runs]  # one per run: its first blow-up
         self.parent = os.getppid() if parent is None else parent  # the app's process id
         self.commands = commands  # queue of Request from the app
@@ -149,6 +152,7 @@ class TrainerLoop:
         self._train_step()
 
     def _reset(self, cmd: Reset) -> Reply:
+        stopped = self._stop_recording()
         for run, watch in zip(self.runs, self.watches, strict=True):
             run.trainer.reset()
             run.error = ""
@@ -157,7 +161,7 @@ class TrainerLoop:
             watch.reset()
         if self.blown:  # the loop paused itself at a blow-up; r after c is the way on
             self.paused, self.blown = False, False
-        self.message = "weights reset"
+        self.message = "weights reset" + stopped
         return Reply(0, True, self.message)
 
     def _set_hyper(self, cmd: SetHyper) -> Reply:
@@ -175,10 +179,17 @@ class TrainerLoop:
     def _switch_cell(self, cmd: SwitchCell) -> Reply:
         """A new model of another cell, same corpus and settings, from the seed."""
         old = self.runs[0].trainer
+        stopped = self._stop_recording()
         self.runs = [Run(Trainer(old.corpus, old.config.with_(cell=cmd.cell)))]
         self.watches = [BlowupWatch()]
-        self.message = f"training {cmd.cell} from the seed"
+        self.message = f"training {cmd.cell} from the seed" + stopped
         return Reply(0, True, self.message)
+
+    def _stop_recording(self) -> str:
+        """A recording holds one run from its start: a reset or a new cell ends it."""
+        if self.recorder is None or self.recorder.stopped:
+            return ""
+        return "; " + self.recorder.stop()
 
     def _evaluate(self, cmd: Evaluate) -> Reply:
         """The loss of each run's current weights on the query's text, nats/char."""
@@ -227,6 +238,9 @@ class TrainerLoop:
                 self.metrics.write({**line, **metrics_fields(self.baselines)})
                 self.message = self.metrics.take_error() or self.message
             run.record(record)
+            if self.recorder is not None:  # --record: it thins the lines itself
+                self.recorder.add(self.runs.index(run), record)
+                self.message = self.recorder.take_error() or self.message
             if watch.check(record, run.trainer.config.clip_mode):
                 self._blew_up(run, record)
 
@@ -308,6 +322,7 @@ def worker_main(
     metrics_path: str | None,
     log_every: int,
     parent: int,
+    record: str | None = None,
 ) -> None:
     """Entry point of the worker process: build the spec's trainers here, then run them.
     `parent` is the app's process id, known before this process started: the app may die
@@ -324,10 +339,15 @@ def worker_main(
         snapshots.close()
         snapshots.join_thread()
         return
-    loop = TrainerLoop(trainers, commands, snapshots, log_path, metrics_path, log_every, parent)
+    recorder = Recorder(record, spec, trainers) if record else None
+    loop = TrainerLoop(
+        trainers, commands, snapshots, log_path, metrics_path, log_every, parent, recorder
+    )
     try:
         loop.run()
     finally:
         if loop.metrics is not None:
             loop.metrics.close()
+        if recorder is not None:
+            recorder.close()  # the last step and its weights
         snapshots.cancel_join_thread()  # exit now, even if unread snapshots fill the pipe

@@ -370,6 +370,7 @@ class RnnApp(KeyActions, App[int]):
             lr=snap.lr if snap else self.spec.configs[0].lr,  # as configured, until it runs
             temperature=self.sampling.temperature,
             message=self.notice,
+            source=getattr(self.source, "label", ""),  # e.g. a replay's speed and position
             recall=recall_text(
                 [
                     (s.cell if self.compare else "", s.record.key_recall, s.record.recall_chance)
@@ -499,6 +500,7 @@ def make_app(
     *,
     source: RunSource | None = None,
     vocab: Vocab | None = None,
+    record: str | None = None,
 ) -> RnnApp:
     """The app exactly as the command line builds it; its trainer process builds the runs."""
     s = settings or UISettings()
@@ -507,7 +509,7 @@ def make_app(
         s = s.with_(metrics_path=os.path.join(s.export_dir, "metrics.jsonl"))
 
     def new_source(spec: RunSpec) -> RunSource:
-        return TrainerProcess(spec, s.log_path, s.metrics_path, s.log_every)
+        return TrainerProcess(spec, s.log_path, s.metrics_path, s.log_every, record)
 
     return RnnApp(
         source or new_source(spec),
@@ -518,9 +520,10 @@ def make_app(
     )
 
 
-def run_app(spec: RunSpec, settings: UISettings, vocab: Vocab) -> int:
-    """Run the app until the user quits; the trainer process is stopped whatever happens."""
-    app = make_app(spec, settings, vocab=vocab)
+def run_app(spec: RunSpec, settings: UISettings, vocab: Vocab, record: str | None = None) -> int:
+    """Run the app until the user quits; the trainer process is stopped whatever happens.
+    `record`: a folder the trainer process records the run into (--record)."""
+    app = make_app(spec, settings, vocab=vocab, record=record)
     try:
         app.run()
     finally:
