@@ -40,11 +40,9 @@ from rnn_tui.engine.model.base import (
     Trace,
     add_output_grad,
     blend,
-    dsigmoid,
     dtanh,
     logits_of,
-    mask_in_place,
-    masked,
+    output_steps,
     sigmoid,
     sigmoid_via_tanh,
     sum_outer,
@@ -74,22 +72,25 @@ class GRU(Cell):
         H = self.H
         table, WhT = self.loop_weights(params)  # z, r columns halved for sigmoid_via_tanh
         gates = table[Xt].reshape(T, B, 3, H)  # W_x x_t + b, turned into z, r, n in place
-        hs, un = self.empty(T + 1, B, H), self.empty(T, B, H)
-        uh = self.empty(B, 3 * H)  # scratch: U h_{t-1}
+        uh_all = self.empty(T, B, 3 * H)  # U h_{t-1} of every step: U_z h / 2, U_r h / 2, U_n h
+        un = uh_all[:, :, 2 * H :]  # (T, B, H): U_n h_{t-1}, kept for the backward pass
+        hs = self.empty(T + 1, B, H)
         hs[0] = state[0]
+        hprev = hs[:-1] if keep is None else self.empty(T, B, H)  # h_{t-1} as step t read it
+        rn = self.empty(B, H)  # scratch: r_t U_n h_{t-1}
         for t in range(T):
-            h_prev = masked(hs[t], keep, t)  # h_{t-1}, or 0 after a reset
-            z, r, n = gates[t, :, 0], gates[t, :, 1], gates[t, :, 2]  # (B, H) each
-            zr = gates[t, :, :2].reshape(B, 2 * H)  # z and r side by side
-            np.matmul(h_prev, WhT, out=uh)  # U_z h / 2, U_r h / 2, U_n h
+            h_prev = hs[t] if keep is None else np.multiply(hs[t], keep[t], out=hprev[t])
+            gt = gates[t]  # (B, 3, H): z, r, n
+            uh = np.matmul(h_prev, WhT, out=uh_all[t])  # U_z h / 2, U_r h / 2, U_n h
+            zr = gt[:, :2].reshape(B, 2 * H)  # z and r side by side
             zr += uh[:, : 2 * H]  # a_z / 2, a_r / 2
             np.tanh(zr, out=zr)  # tanh(a_z / 2), tanh(a_r / 2)
             sigmoid_via_tanh(zr)  # z_t, r_t
-            un[t] = uh[:, 2 * H :]  # U_n h_{t-1}, kept for the backward pass
-            n += np.multiply(r, un[t], out=uh[:, 2 * H :])  # a_n = W_n x_t + b_n + r_t U_n h
+            n = gt[:, 2]
+            n += np.multiply(gt[:, 1], un[t], out=rn)  # a_n = W_n x_t + b_n + r_t U_n h
             np.tanh(n, out=n)  # n_t = tanh(a_n)
-            blend(n, h_prev, z, out=hs[t + 1])  # h_t = (1 - z_t) n_t + z_t h_{t-1}
-        return GRUTrace(hs=hs, hprev=masked(hs[:-1], keep), keep=keep, gates=gates, un=un)
+            blend(n, h_prev, gt[:, 0], out=hs[t + 1])  # h_t = (1 - z_t) n_t + z_t h_{t-1}
+        return GRUTrace(hs=hs, hprev=hprev, keep=keep, gates=gates, un=un)
 
     def _backward(
         self, params: Params, tr: GRUTrace, dh_out: np.ndarray, profile: bool
@@ -101,34 +102,41 @@ class GRU(Cell):
         z, r, n = tr.gates[:, :, 0], tr.gates[:, :, 1], tr.gates[:, :, 2]  # (T, B, H) each
 
         # The local derivatives of every step at once: K[:, :, k] turns dh_t into dU_t's block k.
-        Kn = (1 - z) * dtanh(n)  # da_n / dh_t = (1 - z_t) tanh'(a_n)
+        Kn = dtanh(n)  # tanh'(a_n)
+        Kn *= 1 - z  # da_n / dh_t = (1 - z_t) tanh'(a_n)
         K = self.empty(T, B, 3, H)
-        np.multiply(tr.hprev - n, dsigmoid(z), out=K[:, :, 0])  # (h_{t-1} - n_t) sigmoid'(a_z)
-        np.multiply(Kn * tr.un, dsigmoid(r), out=K[:, :, 1])  # Kn (U_n h_{t-1}) sigmoid'(a_r)
+        dS = K[:, :, :2]  # z, r: sigmoid'(a) = s (1 - s)
+        np.subtract(1, tr.gates[:, :, :2], out=dS)  # 1 - s
+        dS *= tr.gates[:, :, :2]  # s (1 - s)
+        K[:, :, 0] *= tr.hprev - n  # (h_{t-1} - n_t) sigmoid'(a_z)
+        K[:, :, 1] *= tr.un  # (U_n h_{t-1}) sigmoid'(a_r) ...
+        K[:, :, 1] *= Kn  # ... Kn
         np.multiply(Kn, r, out=K[:, :, 2])  # Kn r_t
 
         dh_all = self.dh_rows(T, B, profile)  # (T, k, B, H)
         k = dh_all.shape[1]
-        dU = self.empty(k, B, 3, H)  # this step's dU_t, both rows
-        dU_all = self.empty(T, B, 3, H)  # row 0's dU_t, every step
+        has_out = output_steps(dh_out)  # (T,) the steps with an output gradient
+        dU_all = self.empty(T, k, B, 3, H)  # dU_t, both rows, every step
         dh_direct = self.empty(k, B, H)  # scratch: z_t dh_t
         for t in range(T - 1, -1, -1):
-            dh = dh_all[t]  # holds what step t+1 sent back
-            add_output_grad(dh, dh_out[t], profile and t == T - 1, B * T)  # + W_hy^T dy_t
+            dh, dU = dh_all[t], dU_all[t]  # dh holds what step t+1 sent back
+            if has_out[t]:
+                add_output_grad(dh, dh_out[t], profile and t == T - 1, B * T)  # + W_hy^T dy_t
             np.multiply(dh[:, :, None, :], K[t], out=dU)  # dU_t = (da_z, da_r, r_t da_n)
-            dU_all[t] = dU[0]
             if t == 0:
                 break  # dL/dh_0 is not needed
             dh_prev = dh_all[t - 1]
             np.matmul(dU.reshape(k * B, 3 * H), Wh, out=dh_prev.reshape(k * B, H))  # W_h^T dU_t
             dh_prev += np.multiply(dh, z[t], out=dh_direct)  # + z_t dh_t, the direct path
-            mask_in_place(dh_prev, tr.keep, t)  # a reset h_{t-1} fed nothing to step t
+            if tr.keep is not None:
+                dh_prev *= tr.keep[t]  # a reset h_{t-1} fed nothing to step t
 
-        dWh = sum_outer(dU_all, tr.hprev)  # (3H, H): sum_t dU_t h_{t-1}^T
+        d_in = np.ascontiguousarray(dU_all[:, 0])  # (T, B, 3, H): row 0 (a copy if k = 2)
+        dWh = sum_outer(d_in, tr.hprev)  # (3H, H): sum_t dU_t h_{t-1}^T
         # The input side of n sits outside r_t: it gets da_n, not r_t da_n. Overwriting that
-        # block (after dW_h used it) turns dU_all into (da_z, da_r, da_n).
-        np.multiply(dh_all[:, 0], Kn, out=dU_all[:, :, 2])  # da_n = dh_t Kn
-        return Backward(d_in=dU_all, dWh=dWh, dh_all=dh_all)
+        # block (after dW_h used it) turns d_in into (da_z, da_r, da_n).
+        np.multiply(dh_all[:, 0], Kn, out=d_in[:, :, 2])  # da_n = dh_t Kn
+        return Backward(d_in=d_in, dWh=dWh, dh_all=dh_all)
 
     def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         H = self.H

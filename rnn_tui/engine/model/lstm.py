@@ -38,11 +38,9 @@ from rnn_tui.engine.model.base import (
     State,
     Trace,
     add_output_grad,
-    dsigmoid,
     dtanh,
     logits_of,
-    mask_in_place,
-    masked,
+    output_steps,
     product_sum,
     sigmoid,
     sigmoid_via_tanh,
@@ -89,20 +87,25 @@ class LSTM(Cell):
         H = self.H
         table, WhT = self.loop_weights(params)  # i, f, o columns halved for sigmoid_via_tanh
         gates = table[Xt].reshape(T, B, 4, H)  # W_x x_t + b, turned into i, f, o, g in place
-        i, f, o, g = (gates[:, :, k] for k in range(4))  # (T, B, H) views
         hs, cs, tcs = self.empty(T + 1, B, H), self.empty(T + 1, B, H), self.empty(T, B, H)
+        hprev, cprev = hs[:-1], cs[:-1]  # h_{t-1}, c_{t-1} as step t read them
+        if keep is not None:
+            hprev, cprev = self.empty(T, B, H), self.empty(T, B, H)  # masked copies
         wh, ig = self.empty(B, 4 * H), self.empty(B, H)  # scratch: W_h h_{t-1}, i_t * g_t
         hs[0], cs[0] = state
         for t in range(T):
-            h_prev, c_prev = masked(hs[t], keep, t), masked(cs[t], keep, t)  # 0 after a reset
-            a = gates[t].reshape(B, 4 * H)
+            h_prev, c_prev = hs[t], cs[t]
+            if keep is not None:  # 0 after a reset
+                h_prev = np.multiply(h_prev, keep[t], out=hprev[t])
+                c_prev = np.multiply(c_prev, keep[t], out=cprev[t])
+            gt = gates[t]  # (B, 4, H)
+            a = gt.reshape(B, 4 * H)
             a += np.matmul(h_prev, WhT, out=wh)  # a_t = W_x x_t + W_h h_{t-1} + b
             np.tanh(a, out=a)  # g_t = tanh(a_g); tanh(a/2) for i, f, o
             sigmoid_via_tanh(a[:, : 3 * H])  # i_t, f_t, o_t = sigmoid(a_i, a_f, a_o)
-            product_sum(f[t], c_prev, i[t], g[t], out=cs[t + 1], tmp=ig)  # c_t = f c + i g
+            product_sum(gt[:, 1], c_prev, gt[:, 0], gt[:, 3], out=cs[t + 1], tmp=ig)  # f c + i g
             np.tanh(cs[t + 1], out=tcs[t])  # tanh(c_t)
-            np.multiply(o[t], tcs[t], out=hs[t + 1])  # h_t = o_t tanh(c_t)
-        hprev, cprev = masked(hs[:-1], keep), masked(cs[:-1], keep)
+            np.multiply(gt[:, 2], tcs[t], out=hs[t + 1])  # h_t = o_t tanh(c_t)
         return LSTMTrace(hs=hs, hprev=hprev, keep=keep, cs=cs, cprev=cprev, gates=gates, tcs=tcs)
 
     def _backward(
@@ -114,40 +117,45 @@ class LSTM(Cell):
         T, B, H = dh_out.shape
         i, f, o, g = (tr.gates[:, :, k] for k in range(4))  # (T, B, H) each
 
-        # The local derivatives of every step at once, (T, B, H) each: K[:, :, k] turns dc_t
-        # (dh_t for o) into da_k, as in the module docstring.
-        dc_dh = o * dtanh(tr.tcs)  # dc_t / dh_t = o_t tanh'(c_t)
+        # The local derivatives of every step at once, in place, (T, B, H) each: K[:, :, k]
+        # turns dc_t (dh_t for o) into da_k, as in the module docstring.
         K = self.empty(T, B, 4, H)
-        np.multiply(g, dsigmoid(i), out=K[:, :, 0])  # g_t sigmoid'(a_i)
-        np.multiply(tr.cprev, dsigmoid(f), out=K[:, :, 1])  # c_{t-1} sigmoid'(a_f)
-        np.multiply(tr.tcs, dsigmoid(o), out=K[:, :, 2])  # tanh(c_t) sigmoid'(a_o)
+        dS = K[:, :, :3]  # i, f, o: sigmoid'(a) = s (1 - s)
+        np.subtract(1, tr.gates[:, :, :3], out=dS)  # 1 - s
+        dS *= tr.gates[:, :, :3]  # s (1 - s)
+        K[:, :, 0] *= g  # g_t sigmoid'(a_i)
+        K[:, :, 1] *= tr.cprev  # c_{t-1} sigmoid'(a_f)
+        K[:, :, 2] *= tr.tcs  # tanh(c_t) sigmoid'(a_o)
         np.multiply(i, dtanh(g), out=K[:, :, 3])  # i_t tanh'(a_g)
+        dc_dh = dtanh(tr.tcs)  # tanh'(c_t)
+        dc_dh *= o  # dc_t / dh_t = o_t tanh'(c_t)
 
         dh_all = self.dh_rows(T, B, profile)  # (T, k, B, H)
         k = dh_all.shape[1]
+        has_out = output_steps(dh_out)  # (T,) the steps with an output gradient
         dc_all = self.empty(T, k, B, H)  # dL/dc_t, both rows
-        dc_next = np.zeros((k, B, H), self.dtype)  # f_{t+1} dc_{t+1}: 0 after the window
-        da = self.empty(k, B, 4, H)  # this step's da_t, both rows
-        da_all = self.empty(T, B, 4, H)  # row 0's da_t, every step
+        dc_next = self.empty(k, B, H)  # f_{t+1} dc_{t+1}
+        da_all = self.empty(T, k, B, 4, H)  # da_t, both rows, every step
         for t in range(T - 1, -1, -1):
-            dh, dc = dh_all[t], dc_all[t]  # dh holds W_h^T da_{t+1}, from step t+1
-            add_output_grad(dh, dh_out[t], profile and t == T - 1, B * T)  # + W_hy^T dy_t
+            dh, dc, da = dh_all[t], dc_all[t], da_all[t]  # dh holds W_h^T da_{t+1}
+            if has_out[t]:
+                add_output_grad(dh, dh_out[t], profile and t == T - 1, B * T)  # + W_hy^T dy_t
             np.multiply(dh, dc_dh[t], out=dc)  # dc_t = dh_t o_t tanh'(c_t)
-            dc += dc_next  # + f_{t+1} dc_{t+1}
-            np.multiply(dc, K[t, :, 0], out=da[:, :, 0])  # da_i = dc_t g_t sigmoid'(a_i)
-            np.multiply(dc, K[t, :, 1], out=da[:, :, 1])  # da_f = dc_t c_{t-1} sigmoid'(a_f)
+            if t < T - 1:
+                dc += dc_next  # + f_{t+1} dc_{t+1} (nothing follows the window's last step)
+            np.multiply(dc[:, :, None], K[t], out=da)  # da_i, da_f, da_g = dc_t K (o: next line)
             np.multiply(dh, K[t, :, 2], out=da[:, :, 2])  # da_o = dh_t tanh(c_t) sigmoid'(a_o)
-            np.multiply(dc, K[t, :, 3], out=da[:, :, 3])  # da_g = dc_t i_t tanh'(a_g)
-            da_all[t] = da[0]
             if t == 0:
                 break  # dL/dh_0 and dL/dc_0 are not needed
             dh_prev = dh_all[t - 1]
             np.matmul(da.reshape(k * B, 4 * H), Wh, out=dh_prev.reshape(k * B, H))  # W_h^T da_t
             np.multiply(dc, f[t], out=dc_next)  # f_t dc_t, on to c_{t-1}
-            mask_in_place(dh_prev, tr.keep, t)  # a reset h_{t-1} fed nothing to step t
-            mask_in_place(dc_next, tr.keep, t)  # nor did a reset c_{t-1}
-        dWh = sum_outer(da_all, tr.hprev)  # (4H, H): sum_t da_t h_{t-1}^T
-        return Backward(d_in=da_all, dWh=dWh, dh_all=dh_all, dc_all=dc_all[:, 0])
+            if tr.keep is not None:
+                dh_prev *= tr.keep[t]  # a reset h_{t-1} fed nothing to step t
+                dc_next *= tr.keep[t]  # nor did a reset c_{t-1}
+        d_in = np.ascontiguousarray(da_all[:, 0])  # (T, B, 4, H): row 0 (a copy if k = 2)
+        dWh = sum_outer(d_in, tr.hprev)  # (4H, H): sum_t da_t h_{t-1}^T
+        return Backward(d_in=d_in, dWh=dWh, dh_all=dh_all, dc_all=dc_all[:, 0])
 
     def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         H = self.H

@@ -27,8 +27,7 @@ from rnn_tui.engine.model.base import (
     add_output_grad,
     dtanh,
     logits_of,
-    mask_in_place,
-    masked,
+    output_steps,
     sum_outer,
 )
 
@@ -50,12 +49,13 @@ class RNN(Cell):
         xin = table[Xt]  # (T, B, H): W_xh x_t + b_h for every step
         hs = self.empty(T + 1, B, self.H)
         hs[0] = state[0]
+        hprev = hs[:-1] if keep is None else self.empty(T, B, self.H)  # h_{t-1} as read
         for t in range(T):
-            h_prev = masked(hs[t], keep, t)  # h_{t-1}, or 0 after a reset
+            h_prev = hs[t] if keep is None else np.multiply(hs[t], keep[t], out=hprev[t])
             a = np.matmul(h_prev, WhhT, out=hs[t + 1])  # W_hh h_{t-1}
             a += xin[t]  # a_t = W_xh x_t + W_hh h_{t-1} + b_h
             np.tanh(a, out=a)  # h_t = tanh(a_t)
-        return Trace(hs=hs, hprev=masked(hs[:-1], keep), keep=keep)
+        return Trace(hs=hs, hprev=hprev, keep=keep)
 
     def _backward(self, params: Params, tr: Trace, dh_out: np.ndarray, profile: bool) -> Backward:
         """dh_out: (T, B, H) = W_hy^T dy_t. Returns da_t: (T, B, H) for every step, dW_hh, and
@@ -64,19 +64,22 @@ class RNN(Cell):
         T, B, H = dh_out.shape
         dh_all = self.dh_rows(T, B, profile)  # (T, k, B, H)
         k = dh_all.shape[1]
+        has_out = output_steps(dh_out)  # (T,) the steps with an output gradient
         tanh_d = dtanh(tr.hs[1:])  # (T, B, H): tanh'(a_t) = 1 - h_t^2
-        da = self.empty(k, B, H)  # this step's da_t, both rows
-        da_all = self.empty(T, B, H)  # row 0's da_t, every step
+        da_all = self.empty(T, k, B, H)  # da_t, both rows, every step
         for t in range(T - 1, -1, -1):
-            dh = dh_all[t]  # W_hh^T da_{t+1}, from step t+1
-            add_output_grad(dh, dh_out[t], profile and t == T - 1, B * T)  # + W_hy^T dy_t
+            dh, da = dh_all[t], da_all[t]  # dh holds W_hh^T da_{t+1}, from step t+1
+            if has_out[t]:
+                add_output_grad(dh, dh_out[t], profile and t == T - 1, B * T)  # + W_hy^T dy_t
             np.multiply(dh, tanh_d[t], out=da)  # da_t = dh_t * tanh'(a_t)
-            da_all[t] = da[0]
             if t == 0:
                 break  # dL/dh_0 is not needed
-            np.matmul(da.reshape(k * B, H), Whh, out=dh_all[t - 1].reshape(k * B, H))  # W_hh^T da_t
-            mask_in_place(dh_all[t - 1], tr.keep, t)  # a reset h_{t-1} fed nothing to step t
-        return Backward(d_in=da_all, dWh=sum_outer(da_all, tr.hprev), dh_all=dh_all)
+            dh_prev = dh_all[t - 1].reshape(k * B, H)
+            np.matmul(da.reshape(k * B, H), Whh, out=dh_prev)  # W_hh^T da_t
+            if tr.keep is not None:
+                dh_all[t - 1] *= tr.keep[t]  # a reset h_{t-1} fed nothing to step t
+        d_in = np.ascontiguousarray(da_all[:, 0])  # (T, B, H): row 0's da_t (a copy if k = 2)
+        return Backward(d_in=d_in, dWh=sum_outer(d_in, tr.hprev), dh_all=dh_all)
 
     def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         h = np.tanh(params["Wxh"].T[x] + state[0] @ params["Whh"].T + params["bh"])  # (B, H)
