@@ -185,9 +185,7 @@ def probe(pm: ProbeModel, text: str, limit: int = PROBE_LIMIT) -> ProbeResult:
         logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))  # (M, V) log-softmax, nats
         step = read_before[predicted] - 1  # (P,) the step whose output predicts position i
         rows = logp[step]  # (P, V) log p of the next character at each predicted position
-        top = np.argpartition(-rows, k - 1, axis=1)[:, :k]  # (P, k) the k likeliest, unordered
-        order = np.argsort(-np.take_along_axis(rows, top, 1), axis=1, kind="stable")
-        top = np.take_along_axis(top, order, 1)  # (P, k) likeliest first
+        top = top_k(rows, k)  # (P, k) the k likeliest, likeliest first
         top_ids[predicted] = top
         top_probs[predicted] = np.exp(np.take_along_axis(rows, top, 1))  # (P, k)
         at = read_before[scored] - 1  # the steps predicting the scored characters
@@ -205,6 +203,19 @@ def probe(pm: ProbeModel, text: str, limit: int = PROBE_LIMIT) -> ProbeResult:
         hs=_frozen(h_after),
         trace=trace if len(read) else None,
     )
+
+
+def top_k(x: np.ndarray, k: int) -> np.ndarray:
+    """(P, k) ids of the k largest entries of each row of `x: (P, V)`, largest first, a tie
+    to the lower id. k passes of argmax, each striking out its winner: for a small k (and V
+    in the tens) several times faster than a partition and a sort."""
+    rows = np.arange(len(x))  # (P,)
+    work = x.copy()  # (P, V), winners struck out as they are found
+    top = np.empty((len(x), k), np.int64)
+    for q in range(k):
+        top[:, q] = work.argmax(axis=1)  # the largest left in each row
+        work[rows, top[:, q]] = -np.inf  # out of the next passes
+    return top
 
 
 def _prefix(trace: Trace, T: int) -> Trace:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 
@@ -215,15 +217,18 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-def sigmoid_via_tanh(s: np.ndarray) -> None:
+def sigmoid_via_tanh(
+    s: np.ndarray, one: float | np.ndarray = 1.0, half: float | np.ndarray = 0.5
+) -> None:
     """In place: `s` holds tanh(a/2) and becomes sigmoid(a) = (1 + tanh(a/2)) / 2.
 
     A cell's sigmoid and tanh gates are adjacent blocks of one pre-activation array. With the
     sigmoid blocks' weights halved beforehand (`Cell.loop_weights`), one np.tanh over the
     whole array gives tanh(a/2) there and tanh(a) elsewhere; this finishes the sigmoids. One
-    ufunc pass per step instead of exp, add and divide, and no overflow for large |a|."""
-    s += 1.0
-    s *= 0.5
+    ufunc pass per step instead of exp, add and divide, and no overflow for large |a|. A loop
+    passes `one` and `half` as `Cell.scalar`s: a ufunc converts a Python float on every call."""
+    s += one
+    s *= half
 
 
 def dsigmoid(s: np.ndarray) -> np.ndarray:
@@ -242,6 +247,11 @@ def product_sum(
     """out = a * b + c * d without temporaries; `tmp` (the shape of c * d) is scratch."""
     np.multiply(a, b, out=out)
     out += np.multiply(c, d, out=tmp)
+
+
+def keep_rows(keep: np.ndarray | None, T: int) -> Iterable[np.ndarray | None]:
+    """What a forward loop zips with its T steps: keep[t]: (B, 1), or None at every step."""
+    return repeat(None, T) if keep is None else keep
 
 
 def blend(a: np.ndarray, b: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
@@ -326,6 +336,11 @@ class Cell(ABC):
     def empty(self, *shape: int) -> np.ndarray:
         """An uninitialised array of the model's dtype, for results written with `out=`."""
         return np.empty(shape, self.dtype)
+
+    def scalar(self, x: float) -> np.ndarray:
+        """`x` as a 0-d array of the model's dtype: a ufunc takes it about twice as fast as a
+        Python float, which it converts on every call (it counts in a one-stream loop)."""
+        return np.array(x, self.dtype)
 
     def dh_rows(self, T: int, B: int, profile: bool) -> np.ndarray:
         """dh_all: (T, k, B, H), dL/dh_t for a backward loop to fill from t = T down; k = 2 when

@@ -39,6 +39,7 @@ from rnn_tui.engine.model.base import (
     Trace,
     add_output_grad,
     dtanh,
+    keep_rows,
     logits_of,
     output_steps,
     product_sum,
@@ -87,25 +88,28 @@ class LSTM(Cell):
         H = self.H
         table, WhT = self.loop_weights(params)  # i, f, o columns halved for sigmoid_via_tanh
         gates = table[Xt].reshape(T, B, 4, H)  # W_x x_t + b, turned into i, f, o, g in place
+        a_all = gates.reshape(T, B, 4 * H)  # the same, one row per stream: a_t
+        i, f, o, g = (gates[:, :, k] for k in range(4))  # (T, B, H) views
         hs, cs, tcs = self.empty(T + 1, B, H), self.empty(T + 1, B, H), self.empty(T, B, H)
         hprev, cprev = hs[:-1], cs[:-1]  # h_{t-1}, c_{t-1} as step t read them
         if keep is not None:
-            hprev, cprev = self.empty(T, B, H), self.empty(T, B, H)  # masked copies
+            hprev, cprev = self.empty(T, B, H), self.empty(T, B, H)  # zeroed after a reset
         wh, ig = self.empty(B, 4 * H), self.empty(B, H)  # scratch: W_h h_{t-1}, i_t * g_t
+        one, half = self.scalar(1), self.scalar(0.5)
         hs[0], cs[0] = state
-        for t in range(T):
-            h_prev, c_prev = hs[t], cs[t]
-            if keep is not None:  # 0 after a reset
-                h_prev = np.multiply(h_prev, keep[t], out=hprev[t])
-                c_prev = np.multiply(c_prev, keep[t], out=cprev[t])
-            gt = gates[t]  # (B, 4, H)
-            a = gt.reshape(B, 4 * H)
+        # One step's rows: iterating gives them faster than indexing by t.
+        steps = zip(a_all, a_all[:, :, : 3 * H], i, f, o, g, hs[:-1], cs[:-1], hprev, cprev,
+                    hs[1:], cs[1:], tcs, keep_rows(keep, T), strict=True)  # fmt: skip
+        for a, ifo, i_t, f_t, o_t, g_t, h_last, c_last, h_prev, c_prev, h_t, c_t, tc, kp in steps:
+            if kp is not None:  # 0 after a reset
+                np.multiply(h_last, kp, out=h_prev)
+                np.multiply(c_last, kp, out=c_prev)
             a += np.matmul(h_prev, WhT, out=wh)  # a_t = W_x x_t + W_h h_{t-1} + b
             np.tanh(a, out=a)  # g_t = tanh(a_g); tanh(a/2) for i, f, o
-            sigmoid_via_tanh(a[:, : 3 * H])  # i_t, f_t, o_t = sigmoid(a_i, a_f, a_o)
-            product_sum(gt[:, 1], c_prev, gt[:, 0], gt[:, 3], out=cs[t + 1], tmp=ig)  # f c + i g
-            np.tanh(cs[t + 1], out=tcs[t])  # tanh(c_t)
-            np.multiply(gt[:, 2], tcs[t], out=hs[t + 1])  # h_t = o_t tanh(c_t)
+            sigmoid_via_tanh(ifo, one, half)  # i_t, f_t, o_t = sigmoid(a_i, a_f, a_o)
+            product_sum(f_t, c_prev, i_t, g_t, out=c_t, tmp=ig)  # c_t = f_t c_{t-1} + i_t g_t
+            np.tanh(c_t, out=tc)  # tanh(c_t)
+            np.multiply(o_t, tc, out=h_t)  # h_t = o_t tanh(c_t)
         return LSTMTrace(hs=hs, hprev=hprev, keep=keep, cs=cs, cprev=cprev, gates=gates, tcs=tcs)
 
     def _backward(
@@ -136,22 +140,26 @@ class LSTM(Cell):
         dc_all = self.empty(T, k, B, H)  # dL/dc_t, both rows
         dc_next = self.empty(k, B, H)  # f_{t+1} dc_{t+1}
         da_all = self.empty(T, k, B, 4, H)  # da_t, both rows, every step
-        for t in range(T - 1, -1, -1):
-            dh, dc, da = dh_all[t], dc_all[t], da_all[t]  # dh holds W_h^T da_{t+1}
-            if has_out[t]:
+        dh2, da2 = dh_all.reshape(T, k * B, H), da_all.reshape(T, k * B, 4 * H)  # for the matmul
+        # Newest step first; iterating gives the rows faster than indexing by t, and the local
+        # derivatives get a k axis of 1: a ufunc on operands of equal ndim is twice as fast.
+        steps = zip(range(T - 1, -1, -1), dh_all[::-1], dc_all[::-1], dc_all[::-1, :, :, None],
+                    da_all[::-1], da_all[::-1, :, :, 2], dc_dh[::-1, None], K[::-1, None],
+                    K[::-1, None, :, 2], f[::-1, None], strict=True)  # fmt: skip
+        for t, dh, dc, dc_b, da, da_o, dc_dh_t, K_t, K_o, f_t in steps:
+            if has_out[t]:  # dh holds W_h^T da_{t+1}, from step t+1
                 add_output_grad(dh, dh_out[t], profile and t == T - 1, B * T)  # + W_hy^T dy_t
-            np.multiply(dh, dc_dh[t], out=dc)  # dc_t = dh_t o_t tanh'(c_t)
+            np.multiply(dh, dc_dh_t, out=dc)  # dc_t = dh_t o_t tanh'(c_t)
             if t < T - 1:
                 dc += dc_next  # + f_{t+1} dc_{t+1} (nothing follows the window's last step)
-            np.multiply(dc[:, :, None], K[t], out=da)  # da_i, da_f, da_g = dc_t K (o: next line)
-            np.multiply(dh, K[t, :, 2], out=da[:, :, 2])  # da_o = dh_t tanh(c_t) sigmoid'(a_o)
+            np.multiply(dc_b, K_t, out=da)  # da_i, da_f, da_g = dc_t K (o: the next line)
+            np.multiply(dh, K_o, out=da_o)  # da_o = dh_t tanh(c_t) sigmoid'(a_o)
             if t == 0:
                 break  # dL/dh_0 and dL/dc_0 are not needed
-            dh_prev = dh_all[t - 1]
-            np.matmul(da.reshape(k * B, 4 * H), Wh, out=dh_prev.reshape(k * B, H))  # W_h^T da_t
-            np.multiply(dc, f[t], out=dc_next)  # f_t dc_t, on to c_{t-1}
+            np.matmul(da2[t], Wh, out=dh2[t - 1])  # W_h^T da_t
+            np.multiply(dc, f_t, out=dc_next)  # f_t dc_t, on to c_{t-1}
             if tr.keep is not None:
-                dh_prev *= tr.keep[t]  # a reset h_{t-1} fed nothing to step t
+                dh_all[t - 1] *= tr.keep[t]  # a reset h_{t-1} fed nothing to step t
                 dc_next *= tr.keep[t]  # nor did a reset c_{t-1}
         d_in = np.ascontiguousarray(da_all[:, 0])  # (T, B, 4, H): row 0 (a copy if k = 2)
         dWh = sum_outer(d_in, tr.hprev)  # (4H, H): sum_t da_t h_{t-1}^T
