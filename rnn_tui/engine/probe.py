@@ -262,7 +262,7 @@ def input_gradients(
     dz[ids[j]] += 1.0
     dh_out = np.zeros((T, 1, cell.H), cell.dtype)  # (T, B=1, H): gradient from each output
     dh_out[-1, 0] = dz @ params["Why"]  # only the last output is read: W_hy^T dz
-    back = cell._backward(params, trace, dh_out, False)  # 3. the cell's BPTT through T steps
+    back = cell._backward(params, trace, dh_out, False, weights=False)  # 3. BPTT, T steps
     d_in = back.d_in.reshape(T, -1)  # (T, G*H): d log p_j / d(W_x x_s + b), every gate
     grads = np.full((j, cell.V), np.nan)  # unknown characters stay NaN
     grads[where[:first]] = 0.0  # before the reset

@@ -279,7 +279,7 @@ class Backward:
     """What a cell's backward loop hands back to `Cell.loss_and_grads`."""
 
     d_in: np.ndarray  # (T, B, G*H) or (T, B, G, H): dL/d(W_x x_t + b), every step
-    dWh: np.ndarray  # (G*H, H): dL/dW_h
+    dWh: np.ndarray | None  # (G*H, H): dL/dW_h; None when the caller wants no weight gradient
     dh_all: np.ndarray  # (T, k, B, H): dL/dh_t, rows as in `add_output_grad`
     dc_all: np.ndarray | None = None  # (T, B, H): dL/dc_t (LSTM only)
 
@@ -390,6 +390,7 @@ class Cell(ABC):
         trace = self._run(params, Xt, state, keep)  # 1. forward through the window
         loss, dWhy, dby, dh_out = readout(params, trace.hs[1:], Y.T)  # 2. the output layer
         back = self._backward(params, trace, dh_out, profile)  # 3. back through time
+        assert back.dWh is not None
         d_in = back.d_in.reshape(T * B, -1)  # 4. the input side: a lookup plus a bias
         dWx = np.ascontiguousarray(scatter_rows(Xt.reshape(-1), d_in, self.V).T)  # column x_t
         wx, wh, b = self.names
@@ -415,9 +416,15 @@ class Cell(ABC):
 
     @abstractmethod
     def _backward(
-        self, params: Params, trace: Trace, dh_out: np.ndarray, profile: bool
+        self,
+        params: Params,
+        trace: Trace,
+        dh_out: np.ndarray,
+        profile: bool,
+        weights: bool = True,
     ) -> Backward:
-        """BPTT over the window from `dh_out: (T, B, H)`, each h_t's gradient from y_t alone."""
+        """BPTT over the window from `dh_out: (T, B, H)`, each h_t's gradient from y_t alone.
+        Without `weights`, dW_h is not computed (looking back needs the inputs' gradients only)."""
 
     @abstractmethod
     def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:

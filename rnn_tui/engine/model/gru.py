@@ -98,7 +98,12 @@ class GRU(Cell):
         return GRUTrace(hs=hs, hprev=hprev, keep=keep, gates=gates, un=un)
 
     def _backward(
-        self, params: Params, tr: GRUTrace, dh_out: np.ndarray, profile: bool
+        self,
+        params: Params,
+        tr: GRUTrace,
+        dh_out: np.ndarray,
+        profile: bool,
+        weights: bool = True,
     ) -> Backward:
         """dh_out: (T, B, H) = W_hy^T dy_t. Returns (da_z, da_r, da_n): (T, B, 3, H) for every
         step, dW_h, and dL/dh_t for the profile."""
@@ -141,7 +146,7 @@ class GRU(Cell):
                 dh_prev *= tr.keep[t]  # a reset h_{t-1} fed nothing to step t
 
         d_in = np.ascontiguousarray(dU_all[:, 0])  # (T, B, 3, H): row 0 (a copy if k = 2)
-        dWh = sum_outer(d_in, tr.hprev)  # (3H, H): sum_t dU_t h_{t-1}^T
+        dWh = sum_outer(d_in, tr.hprev) if weights else None  # (3H, H): sum_t dU_t h_{t-1}^T
         # The input side of n sits outside r_t: it gets da_n, not r_t da_n. Overwriting that
         # block (after dW_h used it) turns d_in into (da_z, da_r, da_n).
         np.multiply(dh_all[:, 0], Kn, out=d_in[:, :, 2])  # da_n = dh_t Kn

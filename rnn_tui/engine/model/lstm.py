@@ -113,7 +113,12 @@ class LSTM(Cell):
         return LSTMTrace(hs=hs, hprev=hprev, keep=keep, cs=cs, cprev=cprev, gates=gates, tcs=tcs)
 
     def _backward(
-        self, params: Params, tr: LSTMTrace, dh_out: np.ndarray, profile: bool
+        self,
+        params: Params,
+        tr: LSTMTrace,
+        dh_out: np.ndarray,
+        profile: bool,
+        weights: bool = True,
     ) -> Backward:
         """dh_out: (T, B, H) = W_hy^T dy_t. Returns da_t: (T, B, 4, H) for every step, dW_h,
         and dL/dh_t, dL/dc_t for the profile."""
@@ -162,7 +167,7 @@ class LSTM(Cell):
                 dh_all[t - 1] *= tr.keep[t]  # a reset h_{t-1} fed nothing to step t
                 dc_next *= tr.keep[t]  # nor did a reset c_{t-1}
         d_in = np.ascontiguousarray(da_all[:, 0])  # (T, B, 4, H): row 0 (a copy if k = 2)
-        dWh = sum_outer(d_in, tr.hprev)  # (4H, H): sum_t da_t h_{t-1}^T
+        dWh = sum_outer(d_in, tr.hprev) if weights else None  # (4H, H): sum_t da_t h_{t-1}^T
         return Backward(d_in=d_in, dWh=dWh, dh_all=dh_all, dc_all=dc_all[:, 0])
 
     def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:

@@ -61,7 +61,14 @@ class RNN(Cell):
             np.tanh(a, out=a)  # h_t = tanh(a_t)
         return Trace(hs=hs, hprev=hprev, keep=keep)
 
-    def _backward(self, params: Params, tr: Trace, dh_out: np.ndarray, profile: bool) -> Backward:
+    def _backward(
+        self,
+        params: Params,
+        tr: Trace,
+        dh_out: np.ndarray,
+        profile: bool,
+        weights: bool = True,
+    ) -> Backward:
         """dh_out: (T, B, H) = W_hy^T dy_t. Returns da_t: (T, B, H) for every step, dW_hh, and
         dL/dh_t for the profile."""
         Whh = params["Whh"]
@@ -87,7 +94,8 @@ class RNN(Cell):
             if tr.keep is not None:
                 dh_all[t - 1] *= tr.keep[t]  # a reset h_{t-1} fed nothing to step t
         d_in = np.ascontiguousarray(da_all[:, 0])  # (T, B, H): row 0's da_t (a copy if k = 2)
-        return Backward(d_in=d_in, dWh=sum_outer(d_in, tr.hprev), dh_all=dh_all)
+        dWh = sum_outer(d_in, tr.hprev) if weights else None  # (H, H): sum_t da_t h_{t-1}^T
+        return Backward(d_in=d_in, dWh=dWh, dh_all=dh_all)
 
     def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         h = np.tanh(params["Wxh"].T[x] + state[0] @ params["Whh"].T + params["bh"])  # (B, H)
