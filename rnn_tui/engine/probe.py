@@ -180,14 +180,13 @@ def probe(pm: ProbeModel, text: str, limit: int = PROBE_LIMIT) -> ProbeResult:
         trace = _run(pm, read, pm.resets_before(read))  # the forward pass, kept for later
         hs = trace.hs[1:, 0]  # (M, H): h after each input
         h_after[known] = hs  # the known characters' rows, in reading order
-        z = logits_of(pm.params, hs).astype(np.float64)  # (M, V): y = W_hy h + b_y
-        z -= z.max(axis=1, keepdims=True)  # shift: softmax unchanged, exp cannot overflow
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))  # (M, V) log-softmax, nats
+        logp = logits_of(pm.params, hs).astype(np.float64)  # (M, V): y = W_hy h + b_y
+        logp -= logp.max(axis=1, keepdims=True)  # shift: softmax unchanged, exp cannot overflow
+        logp -= np.log(np.exp(logp).sum(axis=1, keepdims=True))  # (M, V) log-softmax, nats
         step = read_before[predicted] - 1  # (P,) the step whose output predicts position i
-        rows = logp[step]  # (P, V) log p of the next character at each predicted position
-        top = top_k(rows, k)  # (P, k) the k likeliest, likeliest first
-        top_ids[predicted] = top
-        top_probs[predicted] = np.exp(np.take_along_axis(rows, top, 1))  # (P, k)
+        top = top_k(logp, k)  # (M, k) each step's k likeliest next characters, likeliest first
+        top_ids[predicted] = top[step]
+        top_probs[predicted] = np.exp(np.take_along_axis(logp, top, 1))[step]  # (P, k)
         at = read_before[scored] - 1  # the steps predicting the scored characters
         surprisal[scored] = -logp[at, ids[scored]] / LN2  # -log2 p(c_i) = nats / ln 2
     return ProbeResult(
