@@ -209,7 +209,7 @@ def top_k(x: np.ndarray, k: int) -> np.ndarray:
     to the lower id. k passes of argmax, each striking out its winner: for a small k (and V
     in the tens) several times faster than a partition and a sort."""
     rows = np.arange(len(x))  # (P,)
-    work = x.copy()  # (P, V), winners struck out as they are found
+    work = np.maximum(x, np.finfo(x.dtype).min)  # a copy in which -inf ranks above struck ones
     top = np.empty((len(x), k), np.int64)
     for q in range(k):
         top[:, q] = work.argmax(axis=1)  # the largest left in each row
