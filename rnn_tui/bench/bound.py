@@ -26,13 +26,17 @@ matrix products; 1 would mean everything else is free.
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 
 import numpy as np
 
 from rnn_tui.bench.timed import Timed
+from rnn_tui.engine.config import Config
+from rnn_tui.engine.data import Corpus
 from rnn_tui.engine.model import make_cell
+from rnn_tui.engine.trainer import Trainer
 
 PROFILE_ROWS = 2  # k: the trainer profiles every step (mean loss + last step's loss)
 
@@ -140,3 +144,61 @@ class CellMatmulBound(Timed):
             (name, s / n * 1e3)
             for (name, _), s in zip(self.groups, self.group_seconds, strict=True)
         ]
+
+
+class StepVsBound(Timed):
+    """A real `Trainer.step()` of `config` and its `CellMatmulBound`, run one for one so that
+    both see the same machine at the same moments. Each is timed in wall time and in this
+    thread's CPU time; CPU time leaves out the moments another process held the core, so on
+    a shared machine its ratio is the steadier one (on a quiet one the two agree). A step
+    that ran the held-out evaluation is left out, as in `TrainerBench`."""
+
+    def __init__(self, corpus: Corpus, config: Config) -> None:
+        c = config
+        super().__init__(f"{c.cell} H={c.hidden} B={c.batch} T={c.seq_len} {c.dtype}")
+        self.config = config
+        self.trainer = Trainer(corpus, config)
+        self.bound = CellMatmulBound(
+            c.cell, c.hidden, c.batch, c.seq_len, corpus.vocab.size, c.dtype
+        )
+        self.step_wall: list[float] = []  # seconds of each timed step
+        self.step_cpu: list[float] = []
+        self.bound_wall: list[float] = []  # seconds of each pass over the bound's products
+        self.bound_cpu: list[float] = []
+
+    def _step(self) -> tuple[float, float, bool]:
+        """One `trainer.step()`: (wall seconds, CPU seconds, whether it evaluated)."""
+        if self.trainer.diverged:  # a diverged trainer refuses to step: start over, untimed
+            self.trainer.reset()
+        w0, c0 = time.perf_counter(), time.thread_time()
+        rec = self.trainer.step()
+        return time.perf_counter() - w0, time.thread_time() - c0, rec.val_step == rec.step
+
+    def warm(self, steps: int) -> None:
+        for _ in range(steps):
+            self._step()
+            self.bound._pass(record=False)
+
+    def run(self, seconds: float) -> tuple[int, float]:
+        chars, timed = 0, 0.0
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            wall, cpu, evaluated = self._step()
+            if not evaluated:
+                self.step_wall.append(wall)
+                self.step_cpu.append(cpu)
+                chars += self.config.batch * self.config.seq_len
+                timed += wall
+            c0 = time.thread_time()
+            self.bound_wall.append(self.bound._pass(record=True))
+            self.bound_cpu.append(time.thread_time() - c0)
+            self.bound.calls += 1
+        return chars, timed
+
+    def medians_ms(self) -> tuple[float, float, float, float]:
+        """Median milliseconds: (bound wall, step wall, bound CPU, step CPU)."""
+
+        def ms(x: list[float]) -> float:
+            return 1e3 * statistics.median(x) if x else float("nan")
+
+        return ms(self.bound_wall), ms(self.step_wall), ms(self.bound_cpu), ms(self.step_cpu)

@@ -11,9 +11,10 @@ numbers sit side by side:
 3. for every cell at H=128 and H=256, B=32, a matmul-only bound (`rnn_tui.bench.bound`): the
    very matrix products one `Trainer.step()` performs (W_h h_{t-1} per step, W_h^T da_t per
    step, dW_h, the readout's three), at the same shapes, layouts and dtype, on preallocated
-   arrays, timed alone; nothing else. Printed beside the real step of the same (cell, H, B, T)
-   with the share reached, bound time / step time: 1 would mean everything but the products
-   is free.
+   arrays, timed alone; nothing else. Each bound pass alternates with a real step of the same
+   (cell, H, B, T); the table gives both medians and the share reached, bound time / step
+   time (1 would mean everything but the products is free), in wall time and in the thread's
+   CPU time, which leaves out the moments other processes held the core.
 
 Every configuration is timed in many short rounds (~0.1 s), interleaved across configurations so
 a burst of load on a shared machine hits them all alike; a configuration's rate is the median of
@@ -21,7 +22,7 @@ its rounds. The last line is
 `summary: speedup_same_shape=<x> (B=1, H=100, T=25 as the reference) speedup_batched=<y>
 (B=32, H=100, T=32) share_of_bound=<z>` (one line): the trainer's speed over the reference in
 the reference's shape, then batched as the app trains, then the share of the matmul bound
-reached by the RNN at H=256, B=32 (every cell's share is in the table above it).
+reached by the RNN at H=256, B=32 in CPU time (every cell's, in both times, is in the table).
 
 The configurations live in `rnn_tui.bench.timed`; the command line in `rnn_tui.bench.cli`.
 """
@@ -36,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnn_tui.bench.bound import CellMatmulBound
+from rnn_tui.bench.bound import StepVsBound
 from rnn_tui.bench.timed import REF_SEQ_LEN, ReferenceBench, Timed, TrainerBench
 from rnn_tui.engine.blas import keep_freed_memory, pin_blas_threads
 from rnn_tui.engine.config import Config
@@ -56,8 +57,6 @@ FAST_ROWS: tuple[tuple[str, int, int], ...] = (
     ("rnn", 128, 32),
     ("lstm", 128, 32),
     ("gru", 128, 32),
-    ("lstm", 256, 32),
-    ("gru", 256, 32),
 )
 # The rows compared with their matmul-only bound: every cell at H=128 and H=256, B=32.
 BOUND_ROWS: tuple[tuple[str, int, int], ...] = tuple(
@@ -69,8 +68,6 @@ QUICK_ROWS: tuple[tuple[str, int, int], ...] = (
     ("rnn", 16, 4),
     ("rnn", 32, 1),
     ("rnn", 32, 4),
-    ("lstm", 16, 4),
-    ("gru", 16, 4),
 )
 QUICK_BOUND_ROWS: tuple[tuple[str, int, int], ...] = (
     ("rnn", 32, 4),
@@ -146,7 +143,7 @@ def trainer_configs(plan: Plan) -> list[Config]:
     """The same-shape row first, then every row of the plan whose cell exists (no duplicates)."""
     cell, H, B, T = same_shape_key(plan)
     configs = [Config(cell=cell, hidden=H, batch=B, seq_len=T)]
-    for c, H, B in (*plan.rows, *plan.bound_rows):
+    for c, H, B in plan.rows:
         config = Config(cell=c, hidden=H, batch=B, seq_len=plan.seq_len)
         if c in CELLS and key_of(config) not in map(key_of, configs):
             configs.append(config)
@@ -183,36 +180,35 @@ def _fmt_rate(x: float) -> str:
     return f"{x:>12,.0f}"
 
 
-def trainer_step_ms(f: TrainerBench) -> float:
-    """Milliseconds per `step()` of a trainer row, from its median round."""
-    return f.config.batch * f.config.seq_len / f.rate * 1e3
-
-
-def bound_table(
-    bounds: dict[Key, CellMatmulBound], by_key: dict[Key, TrainerBench], T: int
-) -> list[str]:
-    """Each bound beside the real step of the same (cell, H, B, T), the share reached, and what
-    the bound is made of."""
+def bound_table(pairs: list[StepVsBound]) -> tuple[list[str], dict[Key, float]]:
+    """Each row's bound beside its real step, in wall time and in CPU time, and what each
+    bound is made of; also each row's CPU-time share, by (cell, H, B, T)."""
     lines = [
         "matmul-only bound: the step's own matrix products (forward W_h h per step, backward"
         " W_h^T da per step,",
         " dW_h, readout, dWhy, dh_out; the RNN's power iteration), same shapes, layouts and"
-        " dtype, timed alone",
-        " in the same run; share = bound ms / step ms (see rnn_tui.bench.bound)",
-        f"{'cell':<6}{'H':>5}{'B':>4}{'T':>4}{'bound ms':>10}{'step ms':>9}{'share':>7}",
+        " dtype, timed alone,",
+        " alternated one for one with real trainer steps; share = bound ms / step ms, medians"
+        " (see rnn_tui.bench.bound).",
+        " CPU = this thread's CPU time, which leaves out the moments other processes held the"
+        " core.",
+        f"{'':<19}{'--------- wall ---------':>26}{'------ thread CPU ------':>26}",
+        f"{'cell':<6}{'H':>5}{'B':>4}{'T':>4}" + f"{'bound ms':>10}{'step ms':>9}{'share':>7}" * 2,
     ]
-    for key, bound in bounds.items():
-        cell, H, B, _ = key
-        step_ms = trainer_step_ms(by_key[key])
+    shares: dict[Key, float] = {}
+    for pair in pairs:
+        c = pair.config
+        bw, sw, bc, sc = pair.medians_ms()
+        shares[key_of(c)] = bc / sc
         lines.append(
-            f"{cell:<6}{H:>5}{B:>4}{T:>4}{bound.step_ms:>10.2f}{step_ms:>9.2f}"
-            f"{bound.step_ms / step_ms:>7.2f}"
+            f"{c.cell:<6}{c.hidden:>5}{c.batch:>4}{c.seq_len:>4}"
+            f"{bw:>10.2f}{sw:>9.2f}{bw / sw:>7.2f}{bc:>10.2f}{sc:>9.2f}{bc / sc:>7.2f}"
         )
-    lines.append("per product, ms per step (mean over every timed pass):")
-    for key, bound in bounds.items():
-        parts = ", ".join(f"{name.split()[0]} {ms:.2f}" for name, ms in bound.breakdown())
-        lines.append(f"  {key[0]} H={key[1]}: {parts}")
-    return lines
+    lines.append("per product, ms per step (mean over every timed pass, wall):")
+    for pair in pairs:
+        parts = ", ".join(f"{name.split()[0]} {ms:.2f}" for name, ms in pair.bound.breakdown())
+        lines.append(f"  {pair.config.cell} H={pair.config.hidden}: {parts}")
+    return lines, shares
 
 
 def report(
@@ -220,7 +216,7 @@ def report(
     corpus: Corpus,
     ref: ReferenceBench,
     fast: list[TrainerBench],
-    bounds: dict[Key, CellMatmulBound],
+    pairs: list[StepVsBound],
     pinned: int,
 ) -> tuple[list[str], float, float, float]:
     """The printed lines, the same-shape and batched speedups over the reference, and the share
@@ -251,9 +247,9 @@ def report(
     )
     lines.append("")
     by_key = {key_of(f.config): f for f in fast}
-    lines += bound_table(bounds, by_key, plan.seq_len)
-    target = bounds[(*plan.bound_row, plan.seq_len)]
-    share = target.step_ms / trainer_step_ms(by_key[(*plan.bound_row, plan.seq_len)])
+    table, shares = bound_table(pairs)
+    lines += table
+    share = shares[(*plan.bound_row, plan.seq_len)]
     same, batched = by_key[same_shape_key(plan)], by_key[(*plan.batched_row, plan.seq_len)]
     same_x, batched_x = same.rate / ref.rate, batched.rate / ref.rate
     lines.append(
@@ -278,17 +274,15 @@ def run_train(plan: Plan, corpus_path: Path) -> int:
         corpus = load_corpus(corpus_path)
         ref = ReferenceBench(corpus, plan.ref_hidden)
         fast = [TrainerBench(corpus, config) for config in trainer_configs(plan)]
+        pairs = [
+            StepVsBound(corpus, Config(cell=c, hidden=H, batch=B, seq_len=plan.seq_len))
+            for c, H, B in plan.bound_rows
+            if c in CELLS
+        ]
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    bounds = {
-        (c, H, B, plan.seq_len): CellMatmulBound(
-            c, H, B, plan.seq_len, corpus.vocab.size, Config().dtype
-        )
-        for c, H, B in plan.bound_rows
-        if c in CELLS
-    }
-    items: list[Timed] = [ref, *fast, *bounds.values()]
+    items: list[Timed] = [ref, *fast, *pairs]
     for item in items:
         item.warm(plan.warmup)
     per_round = plan.seconds / plan.rounds
@@ -298,6 +292,6 @@ def run_train(plan: Plan, corpus_path: Path) -> int:
             item.round(per_round)
     for f in fast:
         f.measure_eval()
-    lines, *_ = report(plan, corpus, ref, fast, bounds, pinned)
+    lines, *_ = report(plan, corpus, ref, fast, pairs, pinned)
     print("\n".join(lines), flush=True)
     return 0

@@ -177,21 +177,6 @@ def keep_mask(reset: np.ndarray | None, dtype: np.dtype) -> np.ndarray | None:
     return (~reset.T)[..., None].astype(dtype)
 
 
-def masked(x: np.ndarray, keep: np.ndarray | None, t: int | None = None) -> np.ndarray:
-    """The state as a step reads it: `x` with reset streams zeroed, x * keep[t] for one step's
-    `x: (B, H)`, x * keep for a window's `x: (T, B, H)`; `x` itself when nothing resets."""
-    if keep is None:
-        return x
-    return x * (keep if t is None else keep[t])
-
-
-def mask_in_place(dx: np.ndarray, keep: np.ndarray | None, t: int) -> None:
-    """Zero the rows of `dx: (..., B, H)` whose state was reset before step t: a reset state
-    sent nothing on to step t, so it receives no gradient from it."""
-    if keep is not None:
-        dx *= keep[t]
-
-
 def scatter_rows(ids: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     """sum of `rows: (N, W)` grouped by `ids: (N,)` into an (n, W) array: the gradient of an
     index lookup. Sorting once, then one contiguous np.add.reduce per distinct id, is several
@@ -229,11 +214,6 @@ def sigmoid_via_tanh(
     passes `one` and `half` as `Cell.scalar`s: a ufunc converts a Python float on every call."""
     s += one
     s *= half
-
-
-def dsigmoid(s: np.ndarray) -> np.ndarray:
-    """sigmoid'(a) written with s = sigmoid(a): s (1 - s)."""
-    return s * (1 - s)
 
 
 def dtanh(y: np.ndarray) -> np.ndarray:
