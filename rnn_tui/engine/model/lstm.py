@@ -126,9 +126,17 @@ class LSTM(Cell):
         T, B, H = dh_out.shape
         i, f, o, g = (tr.gates[:, :, k] for k in range(4))  # (T, B, H) each
 
-        # The local derivatives of every step at once, in place, (T, B, H) each: K[:, :, k]
-        # turns dc_t (dh_t for o) into da_k, as in the module docstring.
-        K = self.empty(T, B, 4, H)
+        dh_all = self.dh_rows(T, B, profile)  # (T, k, B, H)
+        k = dh_all.shape[1]
+        has_out = output_steps(dh_out)  # (T,) the steps with an output gradient
+        dc_all = self.empty(T, k, B, H)  # dL/dc_t, both rows
+        dc_next = self.empty(k, B, H)  # f_{t+1} dc_{t+1}
+        da_all = self.empty(T, k, B, 4, H)  # da_t, both rows, every step
+
+        # The local derivatives of every step at once, (T, B, H) each: K[:, :, j] turns dc_t
+        # (dh_t for o) into da_j, as in the module docstring. With one row (k = 1) K is
+        # written where da goes, and the loop turns it into da in place: no array more.
+        K = da_all[:, 0] if k == 1 else self.empty(T, B, 4, H)
         dS = K[:, :, :3]  # i, f, o: sigmoid'(a) = s (1 - s)
         np.subtract(1, tr.gates[:, :, :3], out=dS)  # 1 - s
         dS *= tr.gates[:, :, :3]  # s (1 - s)
@@ -139,26 +147,23 @@ class LSTM(Cell):
         dc_dh = dtanh(tr.tcs)  # tanh'(c_t)
         dc_dh *= o  # dc_t / dh_t = o_t tanh'(c_t)
 
-        dh_all = self.dh_rows(T, B, profile)  # (T, k, B, H)
-        k = dh_all.shape[1]
-        has_out = output_steps(dh_out)  # (T,) the steps with an output gradient
-        dc_all = self.empty(T, k, B, H)  # dL/dc_t, both rows
-        dc_next = self.empty(k, B, H)  # f_{t+1} dc_{t+1}
-        da_all = self.empty(T, k, B, 4, H)  # da_t, both rows, every step
         dh2, da2 = dh_all.reshape(T, k * B, H), da_all.reshape(T, k * B, 4 * H)  # for the matmul
         # Newest step first; iterating gives the rows faster than indexing by t, and the local
         # derivatives get a k axis of 1: a ufunc on operands of equal ndim is twice as fast.
-        steps = zip(range(T - 1, -1, -1), dh_all[::-1], dc_all[::-1], dc_all[::-1, :, :, None],
-                    da_all[::-1], da_all[::-1, :, :, 2], dc_dh[::-1, None], K[::-1, None],
-                    K[::-1, None, :, 2], f[::-1, None], strict=True)  # fmt: skip
-        for t, dh, dc, dc_b, da, da_o, dc_dh_t, K_t, K_o, f_t in steps:
+        Ks = (K[::-1, None, :, j] for j in range(4))  # (1, B, H) rows of K_i, K_f, K_o, K_g
+        das = (da_all[::-1, :, :, j] for j in range(4))  # (k, B, H) rows of da_i, .., da_g
+        steps = zip(range(T - 1, -1, -1), dh_all[::-1], dc_all[::-1], dc_dh[::-1, None],
+                    f[::-1, None], *Ks, *das, strict=True)  # fmt: skip
+        for t, dh, dc, dc_dh_t, f_t, K_i, K_f, K_o, K_g, da_i, da_f, da_o, da_g in steps:
             if has_out[t]:  # dh holds W_h^T da_{t+1}, from step t+1
                 add_output_grad(dh, dh_out[t], profile and t == T - 1, B * T)  # + W_hy^T dy_t
             np.multiply(dh, dc_dh_t, out=dc)  # dc_t = dh_t o_t tanh'(c_t)
             if t < T - 1:
                 dc += dc_next  # + f_{t+1} dc_{t+1} (nothing follows the window's last step)
-            np.multiply(dc_b, K_t, out=da)  # da_i, da_f, da_g = dc_t K (o: the next line)
+            np.multiply(dc, K_i, out=da_i)  # da_i = dc_t g_t sigmoid'(a_i)
+            np.multiply(dc, K_f, out=da_f)  # da_f = dc_t c_{t-1} sigmoid'(a_f)
             np.multiply(dh, K_o, out=da_o)  # da_o = dh_t tanh(c_t) sigmoid'(a_o)
+            np.multiply(dc, K_g, out=da_g)  # da_g = dc_t i_t tanh'(a_g)
             if t == 0:
                 break  # dL/dh_0 and dL/dc_0 are not needed
             np.matmul(da2[t], Wh, out=dh2[t - 1])  # W_h^T da_t
