@@ -216,6 +216,11 @@ def sigmoid_via_tanh(
     s *= half
 
 
+def dsigmoid(s: np.ndarray) -> np.ndarray:
+    """sigmoid'(a) written with s = sigmoid(a): s (1 - s)."""
+    return s * (1 - s)
+
+
 def dtanh(y: np.ndarray) -> np.ndarray:
     """tanh'(a) written with y = tanh(a): 1 - y^2."""
     return 1 - y**2

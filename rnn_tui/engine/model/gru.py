@@ -29,6 +29,7 @@ Layout as in `rnn.py`: one row per stream, h: (B, H), time-major (T, B, ...) ins
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 
@@ -40,6 +41,7 @@ from rnn_tui.engine.model.base import (
     Trace,
     add_output_grad,
     blend,
+    dsigmoid,
     dtanh,
     keep_rows,
     logits_of,
@@ -112,40 +114,41 @@ class GRU(Cell):
         z, r, n = tr.gates[:, :, 0], tr.gates[:, :, 1], tr.gates[:, :, 2]  # (T, B, H) each
 
         # The local derivatives of every step at once: K[:, :, k] turns dh_t into dU_t's block k.
-        Kn = dtanh(n)  # tanh'(a_n)
-        Kn *= 1 - z  # da_n / dh_t = (1 - z_t) tanh'(a_n)
+        # (Contiguous temporaries, each written once into K: in-place passes over K's strided
+        # blocks are several times slower.)
+        Kn = (1 - z) * dtanh(n)  # da_n / dh_t = (1 - z_t) tanh'(a_n)
         K = self.empty(T, B, 3, H)
-        dS = K[:, :, :2]  # z, r: sigmoid'(a) = s (1 - s)
-        np.subtract(1, tr.gates[:, :, :2], out=dS)  # 1 - s
-        dS *= tr.gates[:, :, :2]  # s (1 - s)
-        K[:, :, 0] *= tr.hprev - n  # (h_{t-1} - n_t) sigmoid'(a_z)
-        K[:, :, 1] *= tr.un  # (U_n h_{t-1}) sigmoid'(a_r) ...
-        K[:, :, 1] *= Kn  # ... Kn
+        np.multiply(tr.hprev - n, dsigmoid(z), out=K[:, :, 0])  # (h_{t-1} - n_t) sigmoid'(a_z)
+        np.multiply(Kn * tr.un, dsigmoid(r), out=K[:, :, 1])  # Kn (U_n h_{t-1}) sigmoid'(a_r)
         np.multiply(Kn, r, out=K[:, :, 2])  # Kn r_t
 
         dh_all = self.dh_rows(T, B, profile)  # (T, k, B, H)
         k = dh_all.shape[1]
         has_out = output_steps(dh_out)  # (T,) the steps with an output gradient
-        dU_all = self.empty(T, k, B, 3, H)  # dU_t, both rows, every step
+        d_in = self.empty(T, B, 3, H)  # row 0's dU_t, every step
+        # One row (k = 1): each step's dU goes straight into d_in. Two: into a scratch that
+        # stays in cache for the matmul, row 0 copied out (faster than a window of both rows).
+        dU_rows = d_in[::-1, None] if k == 1 else repeat(self.empty(k, B, 3, H), T)
         dh_direct = self.empty(k, B, H)  # scratch: z_t dh_t
-        dh2, dU2 = dh_all.reshape(T, k * B, H), dU_all.reshape(T, k * B, 3 * H)  # for the matmul
+        dh2 = dh_all.reshape(T, k * B, H)  # for the matmul
         # Newest step first; iterating gives the rows faster than indexing by t, and the local
         # derivatives get a k axis of 1: a ufunc on operands of equal ndim is twice as fast.
-        steps = zip(range(T - 1, -1, -1), dh_all[::-1], dh_all[::-1, :, :, None], dU_all[::-1],
+        steps = zip(range(T - 1, -1, -1), dh_all[::-1], dh_all[::-1, :, :, None], dU_rows,
                     K[::-1, None], z[::-1, None], strict=True)  # fmt: skip
         for t, dh, dh_b, dU, K_t, z_t in steps:
             if has_out[t]:  # dh holds what step t+1 sent back
                 add_output_grad(dh, dh_out[t], profile and t == T - 1, B * T)  # + W_hy^T dy_t
             np.multiply(dh_b, K_t, out=dU)  # dU_t = (da_z, da_r, r_t da_n)
+            if k == 2:
+                d_in[t] = dU[0]  # keep row 0's
             if t == 0:
                 break  # dL/dh_0 is not needed
             dh_prev = dh_all[t - 1]
-            np.matmul(dU2[t], Wh, out=dh2[t - 1])  # W_h^T dU_t
+            np.matmul(dU.reshape(k * B, 3 * H), Wh, out=dh2[t - 1])  # W_h^T dU_t
             dh_prev += np.multiply(dh, z_t, out=dh_direct)  # + z_t dh_t, the direct path
             if tr.keep is not None:
                 dh_prev *= tr.keep[t]  # a reset h_{t-1} fed nothing to step t
 
-        d_in = np.ascontiguousarray(dU_all[:, 0])  # (T, B, 3, H): row 0 (a copy if k = 2)
         dWh = sum_outer(d_in, tr.hprev) if weights else None  # (3H, H): sum_t dU_t h_{t-1}^T
         # The input side of n sits outside r_t: it gets da_n, not r_t da_n. Overwriting that
         # block (after dW_h used it) turns d_in into (da_z, da_r, da_n).

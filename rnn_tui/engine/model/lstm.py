@@ -28,6 +28,7 @@ Layout as in `rnn.py`: one row per stream, h: (B, H), time-major (T, B, ...) ins
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 
@@ -131,12 +132,12 @@ class LSTM(Cell):
         has_out = output_steps(dh_out)  # (T,) the steps with an output gradient
         dc_all = self.empty(T, k, B, H)  # dL/dc_t, both rows
         dc_next = self.empty(k, B, H)  # f_{t+1} dc_{t+1}
-        da_all = self.empty(T, k, B, 4, H)  # da_t, both rows, every step
+        d_in = self.empty(T, B, 4, H)  # row 0's da_t, every step
 
         # The local derivatives of every step at once, (T, B, H) each: K[:, :, j] turns dc_t
         # (dh_t for o) into da_j, as in the module docstring. With one row (k = 1) K is
         # written where da goes, and the loop turns it into da in place: no array more.
-        K = da_all[:, 0] if k == 1 else self.empty(T, B, 4, H)
+        K = d_in if k == 1 else self.empty(T, B, 4, H)
         dS = K[:, :, :3]  # i, f, o: sigmoid'(a) = s (1 - s)
         np.subtract(1, tr.gates[:, :, :3], out=dS)  # 1 - s
         dS *= tr.gates[:, :, :3]  # s (1 - s)
@@ -147,14 +148,22 @@ class LSTM(Cell):
         dc_dh = dtanh(tr.tcs)  # tanh'(c_t)
         dc_dh *= o  # dc_t / dh_t = o_t tanh'(c_t)
 
-        dh2, da2 = dh_all.reshape(T, k * B, H), da_all.reshape(T, k * B, 4 * H)  # for the matmul
+        dh2 = dh_all.reshape(T, k * B, H)  # for the matmul
+        # One row: each step's da goes straight into d_in. Two: into a scratch that stays in
+        # cache for the matmul, row 0 copied out (faster than a window of both rows).
+        if k == 1:
+            da_rows = d_in[::-1, None]  # (T, 1, B, 4, H), newest first
+            das = [d_in[::-1, None, :, j] for j in range(4)]  # rows of da_i, da_f, da_o, da_g
+        else:
+            scratch = self.empty(k, B, 4, H)
+            da_rows = repeat(scratch, T)
+            das = [repeat(scratch[:, :, j], T) for j in range(4)]
         # Newest step first; iterating gives the rows faster than indexing by t, and the local
         # derivatives get a k axis of 1: a ufunc on operands of equal ndim is twice as fast.
         Ks = (K[::-1, None, :, j] for j in range(4))  # (1, B, H) rows of K_i, K_f, K_o, K_g
-        das = (da_all[::-1, :, :, j] for j in range(4))  # (k, B, H) rows of da_i, .., da_g
         steps = zip(range(T - 1, -1, -1), dh_all[::-1], dc_all[::-1], dc_dh[::-1, None],
-                    f[::-1, None], *Ks, *das, strict=True)  # fmt: skip
-        for t, dh, dc, dc_dh_t, f_t, K_i, K_f, K_o, K_g, da_i, da_f, da_o, da_g in steps:
+                    f[::-1, None], da_rows, *Ks, *das, strict=True)  # fmt: skip
+        for t, dh, dc, dc_dh_t, f_t, da, K_i, K_f, K_o, K_g, da_i, da_f, da_o, da_g in steps:
             if has_out[t]:  # dh holds W_h^T da_{t+1}, from step t+1
                 add_output_grad(dh, dh_out[t], profile and t == T - 1, B * T)  # + W_hy^T dy_t
             np.multiply(dh, dc_dh_t, out=dc)  # dc_t = dh_t o_t tanh'(c_t)
@@ -164,14 +173,15 @@ class LSTM(Cell):
             np.multiply(dc, K_f, out=da_f)  # da_f = dc_t c_{t-1} sigmoid'(a_f)
             np.multiply(dh, K_o, out=da_o)  # da_o = dh_t tanh(c_t) sigmoid'(a_o)
             np.multiply(dc, K_g, out=da_g)  # da_g = dc_t i_t tanh'(a_g)
+            if k == 2:
+                d_in[t] = da[0]  # keep row 0's
             if t == 0:
                 break  # dL/dh_0 and dL/dc_0 are not needed
-            np.matmul(da2[t], Wh, out=dh2[t - 1])  # W_h^T da_t
+            np.matmul(da.reshape(k * B, 4 * H), Wh, out=dh2[t - 1])  # W_h^T da_t
             np.multiply(dc, f_t, out=dc_next)  # f_t dc_t, on to c_{t-1}
             if tr.keep is not None:
                 dh_all[t - 1] *= tr.keep[t]  # a reset h_{t-1} fed nothing to step t
                 dc_next *= tr.keep[t]  # nor did a reset c_{t-1}
-        d_in = np.ascontiguousarray(da_all[:, 0])  # (T, B, 4, H): row 0 (a copy if k = 2)
         dWh = sum_outer(d_in, tr.hprev) if weights else None  # (4H, H): sum_t da_t h_{t-1}^T
         return Backward(d_in=d_in, dWh=dWh, dh_all=dh_all, dc_all=dc_all[:, 0])
 

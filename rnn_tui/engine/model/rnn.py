@@ -16,6 +16,8 @@ the input lookup and the gradient profile are shared with the other cells (see `
 
 from __future__ import annotations
 
+from itertools import repeat
+
 import numpy as np
 
 from rnn_tui.engine.model.base import (
@@ -77,23 +79,25 @@ class RNN(Cell):
         k = dh_all.shape[1]
         has_out = output_steps(dh_out)  # (T,) the steps with an output gradient
         tanh_d = dtanh(tr.hs[1:])  # (T, B, H): tanh'(a_t) = 1 - h_t^2
-        da_all = self.empty(T, k, B, H)  # da_t, both rows, every step
-        dh2, da2 = dh_all.reshape(T, k * B, H), da_all.reshape(T, k * B, H)  # for the matmul
+        d_in = self.empty(T, B, H)  # row 0's da_t, every step
+        # One row (k = 1): each step's da goes straight into d_in. Two: into a scratch that
+        # stays in cache for the matmul, row 0 copied out (faster than a window of both rows).
+        da_rows = d_in[::-1, None] if k == 1 else repeat(self.empty(k, B, H), T)
+        dh2 = dh_all.reshape(T, k * B, H)  # for the matmul
         # Newest step first; iterating gives the (k, B, H) rows faster than indexing by t, and
         # a (1, B, H) row of tanh_d multiplies a (k, B, H) one twice as fast as a (B, H) row.
-        steps = zip(
-            range(T - 1, -1, -1), dh_all[::-1], da_all[::-1], tanh_d[::-1, None], strict=True
-        )
+        steps = zip(range(T - 1, -1, -1), dh_all[::-1], da_rows, tanh_d[::-1, None], strict=True)
         for t, dh, da, tanh_d_t in steps:  # dh holds W_hh^T da_{t+1}, from step t+1
             if has_out[t]:
                 add_output_grad(dh, dh_out[t], profile and t == T - 1, B * T)  # + W_hy^T dy_t
             np.multiply(dh, tanh_d_t, out=da)  # da_t = dh_t * tanh'(a_t)
+            if k == 2:
+                d_in[t] = da[0]  # keep row 0's
             if t == 0:
                 break  # dL/dh_0 is not needed
-            np.matmul(da2[t], Whh, out=dh2[t - 1])  # W_hh^T da_t
+            np.matmul(da.reshape(k * B, H), Whh, out=dh2[t - 1])  # W_hh^T da_t
             if tr.keep is not None:
                 dh_all[t - 1] *= tr.keep[t]  # a reset h_{t-1} fed nothing to step t
-        d_in = np.ascontiguousarray(da_all[:, 0])  # (T, B, H): row 0's da_t (a copy if k = 2)
         dWh = sum_outer(d_in, tr.hprev) if weights else None  # (H, H): sum_t da_t h_{t-1}^T
         return Backward(d_in=d_in, dWh=dWh, dh_all=dh_all)
 
