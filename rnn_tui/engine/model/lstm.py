@@ -88,29 +88,36 @@ class LSTM(Cell):
         T, B = Xt.shape
         H = self.H
         table, WhT = self.loop_weights(params)  # i, f, o columns halved for sigmoid_via_tanh
-        gates = table[Xt].reshape(T, B, 4, H)  # W_x x_t + b, turned into i, f, o, g in place
-        a_all = gates.reshape(T, B, 4 * H)  # the same, one row per stream: a_t
-        i, f, o, g = (gates[:, :, k] for k in range(4))  # (T, B, H) views
+        # Gate-major storage, (T, 4, B, H): each step's i, f, o, g blocks are contiguous for
+        # all streams (passes over strided blocks are several times slower); the trace shows
+        # it as (T, B, 4, H). Filled with W_x x_t + b, turned into i, f, o, g in place.
+        gm = self.empty(T, 4, B, H)
+        for k in range(4):
+            gm[:, k] = table[:, k * H : (k + 1) * H][Xt]  # (T, B, H): block k of W_x x_t + b
+        i, f, o, g = gm[:, 0], gm[:, 1], gm[:, 2], gm[:, 3]  # (T, B, H) contiguous blocks
         hs, cs, tcs = self.empty(T + 1, B, H), self.empty(T + 1, B, H), self.empty(T, B, H)
         hprev, cprev = hs[:-1], cs[:-1]  # h_{t-1}, c_{t-1} as step t read them
         if keep is not None:
             hprev, cprev = self.empty(T, B, H), self.empty(T, B, H)  # zeroed after a reset
         wh, ig = self.empty(B, 4 * H), self.empty(B, H)  # scratch: W_h h_{t-1}, i_t * g_t
+        wh_gm = wh.reshape(B, 4, H).transpose(1, 0, 2)  # (4, B, H): W_h h_{t-1} by gate
         one, half = self.scalar(1), self.scalar(0.5)
         hs[0], cs[0] = state
         # One step's rows: iterating gives them faster than indexing by t.
-        steps = zip(a_all, a_all[:, :, : 3 * H], i, f, o, g, hs[:-1], cs[:-1], hprev, cprev,
+        steps = zip(gm, gm[:, :3], i, f, o, g, hs[:-1], cs[:-1], hprev, cprev,
                     hs[1:], cs[1:], tcs, keep_rows(keep, T), strict=True)  # fmt: skip
         for a, ifo, i_t, f_t, o_t, g_t, h_last, c_last, h_prev, c_prev, h_t, c_t, tc, kp in steps:
             if kp is not None:  # 0 after a reset
                 np.multiply(h_last, kp, out=h_prev)
                 np.multiply(c_last, kp, out=c_prev)
-            a += np.matmul(h_prev, WhT, out=wh)  # a_t = W_x x_t + W_h h_{t-1} + b
+            np.matmul(h_prev, WhT, out=wh)  # W_h h_{t-1}
+            a += wh_gm  # a_t = W_x x_t + W_h h_{t-1} + b: (4, B, H)
             np.tanh(a, out=a)  # g_t = tanh(a_g); tanh(a/2) for i, f, o
             sigmoid_via_tanh(ifo, one, half)  # i_t, f_t, o_t = sigmoid(a_i, a_f, a_o)
             product_sum(f_t, c_prev, i_t, g_t, out=c_t, tmp=ig)  # c_t = f_t c_{t-1} + i_t g_t
             np.tanh(c_t, out=tc)  # tanh(c_t)
             np.multiply(o_t, tc, out=h_t)  # h_t = o_t tanh(c_t)
+        gates = gm.transpose(0, 2, 1, 3)  # (T, B, 4, H): i_t, f_t, o_t, g_t
         return LSTMTrace(hs=hs, hprev=hprev, keep=keep, cs=cs, cprev=cprev, gates=gates, tcs=tcs)
 
     def _backward(
