@@ -338,8 +338,9 @@ class Cell(ABC):
         """The weights as a forward loop reads them: table: (V, G*H), table[x] = W_x[:, x] + b
         (a row lookup, not a one-hot product; b added once per character), and WhT = W_h^T:
         (H, G*H), a C-ordered copy (one stream's h @ WhT is a third faster than on the
-        transposed view; many streams' is the same either way). The sigmoid gates' columns of both are halved (exactly, in floating point),
-        so the pre-activations come out as a/2 there: see `sigmoid_via_tanh`."""
+        transposed view; many streams' is the same either way). The sigmoid gates' columns of
+        both are halved (exactly, in floating point), so the pre-activations come out as a/2
+        there: see `sigmoid_via_tanh`."""
         wx, wh, b = self.names
         table = params[wx].T.copy()  # a copy always: .T of a (G*H, 1) W_x is contiguous already
         table += params[b]
