@@ -8,15 +8,21 @@ numbers sit side by side:
 2. the real `Trainer` (whole `step()` calls: batching, forward, backward, profile, clipping, Adam)
    for every (cell, H, B) row of `FAST_ROWS` whose cell exists in `rnn_tui.engine.model.CELLS`,
    and once in the reference's own shape (one stream, the same H and T) for a like-for-like ratio;
-3. a matmul-only bound: the matrix products one `RNN.loss_and_grads(profile=True)` step performs,
-   at the same shapes and dtype, on preallocated arrays; nothing else.
+3. for every cell at H=128 and H=256, B=32, a matmul-only bound (`rnn_tui.bench.bound`): the
+   very matrix products one `Trainer.step()` performs (W_h h_{t-1} per step, W_h^T da_t per
+   step, dW_h, the readout's three), at the same shapes, layouts and dtype, on preallocated
+   arrays, timed alone; nothing else. Each bound pass alternates with a real step of the same
+   (cell, H, B, T); the table gives both medians and the share reached, bound time / step
+   time (1 would mean everything but the products is free), in wall time and in the thread's
+   CPU time, which leaves out the moments other processes held the core.
 
 Every configuration is timed in many short rounds (~0.1 s), interleaved across configurations so
 a burst of load on a shared machine hits them all alike; a configuration's rate is the median of
 its rounds. The last line is
 `summary: speedup_same_shape=<x> (B=1, H=100, T=25 as the reference) speedup_batched=<y>
 (B=32, H=100, T=32) share_of_bound=<z>` (one line): the trainer's speed over the reference in
-the reference's shape, then batched as the app trains, then the share of the matmul bound.
+the reference's shape, then batched as the app trains, then the share of the matmul bound
+reached by the RNN at H=256, B=32 in CPU time (every cell's, in both times, is in the table).
 
 The configurations live in `rnn_tui.bench.timed`; the command line in `rnn_tui.bench.cli`.
 """
@@ -31,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rnn_tui.bench.timed import REF_SEQ_LEN, MatmulBound, ReferenceBench, Timed, TrainerBench
+from rnn_tui.bench.bound import StepVsBound
+from rnn_tui.bench.timed import REF_SEQ_LEN, ReferenceBench, Timed, TrainerBench
 from rnn_tui.engine.blas import keep_freed_memory, pin_blas_threads
 from rnn_tui.engine.config import Config
 from rnn_tui.engine.data import Corpus, load_corpus
@@ -51,12 +58,21 @@ FAST_ROWS: tuple[tuple[str, int, int], ...] = (
     ("lstm", 128, 32),
     ("gru", 128, 32),
 )
+# The rows compared with their matmul-only bound: every cell at H=128 and H=256, B=32.
+BOUND_ROWS: tuple[tuple[str, int, int], ...] = tuple(
+    (cell, H, 32) for H in (128, 256) for cell in ("rnn", "lstm", "gru")
+)
 # --quick: the same table at tiny sizes, for the smoke test.
 QUICK_ROWS: tuple[tuple[str, int, int], ...] = (
     ("rnn", 16, 1),
     ("rnn", 16, 4),
     ("rnn", 32, 1),
     ("rnn", 32, 4),
+)
+QUICK_BOUND_ROWS: tuple[tuple[str, int, int], ...] = (
+    ("rnn", 32, 4),
+    ("lstm", 16, 4),
+    ("gru", 16, 4),
 )
 
 ROUND_SECONDS = 0.1  # default round length: shorter than the load bursts seen on a shared machine
@@ -71,7 +87,8 @@ class Plan:
     batched_row: tuple[
         str, int, int
     ]  # the row whose rate over the reference is the batched speedup
-    bound_row: tuple[str, int, int]  # the row compared with the matmul bound (same H, B)
+    bound_row: tuple[str, int, int]  # the row whose share of its bound is in the summary
+    bound_rows: tuple[tuple[str, int, int], ...]  # rows (cell, H, B) timed beside their bound
     seq_len: int  # T of the trainer rows and of the bound
     seconds: float  # timed seconds per configuration, summed over its rounds
     rounds: int  # interleaved timing rounds; a configuration's rate is their median
@@ -90,6 +107,7 @@ def make_plan(quick: bool, seconds: float | None, rounds: int | None, seq_len: i
             rows=QUICK_ROWS,
             batched_row=("rnn", 16, 4),
             bound_row=("rnn", 32, 4),
+            bound_rows=QUICK_BOUND_ROWS,
             seq_len=T,
             seconds=secs,
             rounds=n_rounds,
@@ -100,6 +118,7 @@ def make_plan(quick: bool, seconds: float | None, rounds: int | None, seq_len: i
         rows=FAST_ROWS,
         batched_row=("rnn", 100, 32),
         bound_row=("rnn", 256, 32),
+        bound_rows=BOUND_ROWS,
         seq_len=T,
         seconds=secs,
         rounds=n_rounds,
@@ -161,12 +180,43 @@ def _fmt_rate(x: float) -> str:
     return f"{x:>12,.0f}"
 
 
+def bound_table(pairs: list[StepVsBound]) -> tuple[list[str], dict[Key, float]]:
+    """Each row's bound beside its real step, in wall time and in CPU time, and what each
+    bound is made of; also each row's CPU-time share, by (cell, H, B, T)."""
+    lines = [
+        "matmul-only bound: the step's own matrix products (forward W_h h per step, backward"
+        " W_h^T da per step,",
+        " dW_h, readout, dWhy, dh_out; the RNN's power iteration), same shapes, layouts and"
+        " dtype, timed alone,",
+        " alternated one for one with real trainer steps; share = bound ms / step ms, medians"
+        " (see rnn_tui.bench.bound).",
+        " CPU = this thread's CPU time, which leaves out the moments other processes held the"
+        " core.",
+        f"{'':<19}{'--------- wall ---------':>26}{'------ thread CPU ------':>26}",
+        f"{'cell':<6}{'H':>5}{'B':>4}{'T':>4}" + f"{'bound ms':>10}{'step ms':>9}{'share':>7}" * 2,
+    ]
+    shares: dict[Key, float] = {}
+    for pair in pairs:
+        c = pair.config
+        bw, sw, bc, sc = pair.medians_ms()
+        shares[key_of(c)] = bc / sc
+        lines.append(
+            f"{c.cell:<6}{c.hidden:>5}{c.batch:>4}{c.seq_len:>4}"
+            f"{bw:>10.2f}{sw:>9.2f}{bw / sw:>7.2f}{bc:>10.2f}{sc:>9.2f}{bc / sc:>7.2f}"
+        )
+    lines.append("per product, ms per step (mean over every timed pass, wall):")
+    for pair in pairs:
+        parts = ", ".join(f"{name.split()[0]} {ms:.2f}" for name, ms in pair.bound.breakdown())
+        lines.append(f"  {pair.config.cell} H={pair.config.hidden}: {parts}")
+    return lines, shares
+
+
 def report(
     plan: Plan,
     corpus: Corpus,
     ref: ReferenceBench,
     fast: list[TrainerBench],
-    bound: MatmulBound,
+    pairs: list[StepVsBound],
     pinned: int,
 ) -> tuple[list[str], float, float, float]:
     """The printed lines, the same-shape and batched speedups over the reference, and the share
@@ -196,21 +246,10 @@ def report(
         f" that ran the held-out evaluation; 'with evals' adds one every {every} steps, as the app does)"
     )
     lines.append("")
-    step_ms = bound.B * bound.T / bound.rate * 1e3
-    lines.append(
-        f"{bound.label}: {step_ms:.2f} ms of matmuls per step -> {bound.rate:,.0f} chars/s"
-    )
-    lines.append("  per product (mean over every timed pass, so the sum can exceed the median):")
-    for name, ms in bound.breakdown():
-        lines.append(f"  {name:<38}{ms:>8.3f} ms")
     by_key = {key_of(f.config): f for f in fast}
-    target = by_key[(*plan.bound_row, plan.seq_len)]
-    share = target.rate / bound.rate
-    fast_ms = target.config.batch * plan.seq_len / target.rate * 1e3
-    lines.append(
-        f"{target.label}: {fast_ms:.2f} ms per step, {target.rate:,.0f} chars/s"
-        f" = {share:.2f} of the bound ({fast_ms - step_ms:.2f} ms per step more than the bound)"
-    )
+    table, shares = bound_table(pairs)
+    lines += table
+    share = shares[(*plan.bound_row, plan.seq_len)]
     same, batched = by_key[same_shape_key(plan)], by_key[(*plan.batched_row, plan.seq_len)]
     same_x, batched_x = same.rate / ref.rate, batched.rate / ref.rate
     lines.append(
@@ -235,12 +274,15 @@ def run_train(plan: Plan, corpus_path: Path) -> int:
         corpus = load_corpus(corpus_path)
         ref = ReferenceBench(corpus, plan.ref_hidden)
         fast = [TrainerBench(corpus, config) for config in trainer_configs(plan)]
+        pairs = [
+            StepVsBound(corpus, Config(cell=c, hidden=H, batch=B, seq_len=plan.seq_len))
+            for c, H, B in plan.bound_rows
+            if c in CELLS
+        ]
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    _, H, B = plan.bound_row
-    bound = MatmulBound(H, B, plan.seq_len, corpus.vocab.size, Config().dtype)
-    items: list[Timed] = [ref, *fast, bound]
+    items: list[Timed] = [ref, *fast, *pairs]
     for item in items:
         item.warm(plan.warmup)
     per_round = plan.seconds / plan.rounds
@@ -250,6 +292,6 @@ def run_train(plan: Plan, corpus_path: Path) -> int:
             item.round(per_round)
     for f in fast:
         f.measure_eval()
-    lines, *_ = report(plan, corpus, ref, fast, bound, pinned)
+    lines, *_ = report(plan, corpus, ref, fast, pairs, pinned)
     print("\n".join(lines), flush=True)
     return 0

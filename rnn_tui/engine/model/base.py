@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 
@@ -144,6 +146,13 @@ def add_output_grad(dh: np.ndarray, dh_out_t: np.ndarray, seed_last: bool, n: in
         np.multiply(dh_out_t, n, out=dh[1])
 
 
+def output_steps(dh_out: np.ndarray) -> np.ndarray:
+    """(T,) bool: the steps whose output gradient `dh_out[t]: (B, H)` is not all zero. Looking
+    back from one character gives a gradient to the last output alone; a backward loop skips
+    adding the other steps' zeros (exact: adding 0 changes nothing)."""
+    return dh_out.any(axis=tuple(range(1, dh_out.ndim)))
+
+
 def power_iteration(W: np.ndarray, v: np.ndarray, iters: int = 1) -> tuple[float, np.ndarray]:
     """Largest singular value of `W: (H, H)` by power iteration on W^T W, warm-started from
     `v: (H,)`. Called once per training step with the previous `v`, one iteration tracks the
@@ -166,21 +175,6 @@ def keep_mask(reset: np.ndarray | None, dtype: np.dtype) -> np.ndarray | None:
     if reset is None:
         return None
     return (~reset.T)[..., None].astype(dtype)
-
-
-def masked(x: np.ndarray, keep: np.ndarray | None, t: int | None = None) -> np.ndarray:
-    """The state as a step reads it: `x` with reset streams zeroed, x * keep[t] for one step's
-    `x: (B, H)`, x * keep for a window's `x: (T, B, H)`; `x` itself when nothing resets."""
-    if keep is None:
-        return x
-    return x * (keep if t is None else keep[t])
-
-
-def mask_in_place(dx: np.ndarray, keep: np.ndarray | None, t: int) -> None:
-    """Zero the rows of `dx: (..., B, H)` whose state was reset before step t: a reset state
-    sent nothing on to step t, so it receives no gradient from it."""
-    if keep is not None:
-        dx *= keep[t]
 
 
 def scatter_rows(ids: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
@@ -208,15 +202,18 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-def sigmoid_via_tanh(s: np.ndarray) -> None:
+def sigmoid_via_tanh(
+    s: np.ndarray, one: float | np.ndarray = 1.0, half: float | np.ndarray = 0.5
+) -> None:
     """In place: `s` holds tanh(a/2) and becomes sigmoid(a) = (1 + tanh(a/2)) / 2.
 
     A cell's sigmoid and tanh gates are adjacent blocks of one pre-activation array. With the
     sigmoid blocks' weights halved beforehand (`Cell.loop_weights`), one np.tanh over the
     whole array gives tanh(a/2) there and tanh(a) elsewhere; this finishes the sigmoids. One
-    ufunc pass per step instead of exp, add and divide, and no overflow for large |a|."""
-    s += 1.0
-    s *= 0.5
+    ufunc pass per step instead of exp, add and divide, and no overflow for large |a|. A loop
+    passes `one` and `half` as `Cell.scalar`s: a ufunc converts a Python float on every call."""
+    s += one
+    s *= half
 
 
 def dsigmoid(s: np.ndarray) -> np.ndarray:
@@ -235,6 +232,11 @@ def product_sum(
     """out = a * b + c * d without temporaries; `tmp` (the shape of c * d) is scratch."""
     np.multiply(a, b, out=out)
     out += np.multiply(c, d, out=tmp)
+
+
+def keep_rows(keep: np.ndarray | None, T: int) -> Iterable[np.ndarray | None]:
+    """What a forward loop zips with its T steps: keep[t]: (B, 1), or None at every step."""
+    return repeat(None, T) if keep is None else keep
 
 
 def blend(a: np.ndarray, b: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
@@ -262,7 +264,7 @@ class Backward:
     """What a cell's backward loop hands back to `Cell.loss_and_grads`."""
 
     d_in: np.ndarray  # (T, B, G*H) or (T, B, G, H): dL/d(W_x x_t + b), every step
-    dWh: np.ndarray  # (G*H, H): dL/dW_h
+    dWh: np.ndarray | None  # (G*H, H): dL/dW_h; None when the caller wants no weight gradient
     dh_all: np.ndarray  # (T, k, B, H): dL/dh_t, rows as in `add_output_grad`
     dc_all: np.ndarray | None = None  # (T, B, H): dL/dc_t (LSTM only)
 
@@ -320,6 +322,11 @@ class Cell(ABC):
         """An uninitialised array of the model's dtype, for results written with `out=`."""
         return np.empty(shape, self.dtype)
 
+    def scalar(self, x: float) -> np.ndarray:
+        """`x` as a 0-d array of the model's dtype: a ufunc takes it about twice as fast as a
+        Python float, which it converts on every call (it counts in a one-stream loop)."""
+        return np.array(x, self.dtype)
+
     def dh_rows(self, T: int, B: int, profile: bool) -> np.ndarray:
         """dh_all: (T, k, B, H), dL/dh_t for a backward loop to fill from t = T down; k = 2 when
         profiling (rows as in `add_output_grad`: one matmul per step carries both), else 1."""
@@ -330,18 +337,19 @@ class Cell(ABC):
     def loop_weights(self, params: Params) -> tuple[np.ndarray, np.ndarray]:
         """The weights as a forward loop reads them: table: (V, G*H), table[x] = W_x[:, x] + b
         (a row lookup, not a one-hot product; b added once per character), and WhT = W_h^T:
-        (H, G*H). The sigmoid gates' columns of both are halved (exactly, in floating point),
-        so the pre-activations come out as a/2 there: see `sigmoid_via_tanh`."""
+        (H, G*H), a C-ordered copy (one stream's h @ WhT is a third faster than on the
+        transposed view; many streams' is the same either way). The sigmoid gates' columns of
+        both are halved (exactly, in floating point), so the pre-activations come out as a/2
+        there: see `sigmoid_via_tanh`."""
         wx, wh, b = self.names
         table = params[wx].T.copy()  # a copy always: .T of a (G*H, 1) W_x is contiguous already
         table += params[b]
-        WhT = params[wh].T
-        if self.sigmoid_gates:
-            half = np.ones((self.gates, self.H), self.dtype)
-            half[: self.sigmoid_gates] = 0.5
-            table *= half.reshape(-1)
-            WhT = WhT * half.reshape(-1)
-        return table, WhT
+        if not self.sigmoid_gates:
+            return table, np.ascontiguousarray(params[wh].T)  # C order: faster for one stream
+        half = np.ones((self.gates, self.H), self.dtype)
+        half[: self.sigmoid_gates] = 0.5
+        table *= half.reshape(-1)
+        return table, np.multiply(params[wh].T, half.reshape(-1), order="C")
 
     def forward(
         self, params: Params, X: np.ndarray, state: State, reset: np.ndarray | None = None
@@ -368,6 +376,7 @@ class Cell(ABC):
         trace = self._run(params, Xt, state, keep)  # 1. forward through the window
         loss, dWhy, dby, dh_out = readout(params, trace.hs[1:], Y.T)  # 2. the output layer
         back = self._backward(params, trace, dh_out, profile)  # 3. back through time
+        assert back.dWh is not None
         d_in = back.d_in.reshape(T * B, -1)  # 4. the input side: a lookup plus a bias
         dWx = np.ascontiguousarray(scatter_rows(Xt.reshape(-1), d_in, self.V).T)  # column x_t
         wx, wh, b = self.names
@@ -393,9 +402,15 @@ class Cell(ABC):
 
     @abstractmethod
     def _backward(
-        self, params: Params, trace: Trace, dh_out: np.ndarray, profile: bool
+        self,
+        params: Params,
+        trace: Trace,
+        dh_out: np.ndarray,
+        profile: bool,
+        weights: bool = True,
     ) -> Backward:
-        """BPTT over the window from `dh_out: (T, B, H)`, each h_t's gradient from y_t alone."""
+        """BPTT over the window from `dh_out: (T, B, H)`, each h_t's gradient from y_t alone.
+        Without `weights`, dW_h is not computed (looking back needs the inputs' gradients only)."""
 
     @abstractmethod
     def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:

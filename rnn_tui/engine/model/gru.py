@@ -29,6 +29,7 @@ Layout as in `rnn.py`: one row per stream, h: (B, H), time-major (T, B, ...) ins
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 
@@ -42,9 +43,9 @@ from rnn_tui.engine.model.base import (
     blend,
     dsigmoid,
     dtanh,
+    keep_rows,
     logits_of,
-    mask_in_place,
-    masked,
+    output_steps,
     sigmoid,
     sigmoid_via_tanh,
     sum_outer,
@@ -73,26 +74,44 @@ class GRU(Cell):
         T, B = Xt.shape
         H = self.H
         table, WhT = self.loop_weights(params)  # z, r columns halved for sigmoid_via_tanh
-        gates = table[Xt].reshape(T, B, 3, H)  # W_x x_t + b, turned into z, r, n in place
-        hs, un = self.empty(T + 1, B, H), self.empty(T, B, H)
-        uh = self.empty(B, 3 * H)  # scratch: U h_{t-1}
+        # Gate-major storage, (T, 3, B, H): each step's z, r and n blocks are contiguous for
+        # all streams (passes over strided blocks are several times slower); the trace shows
+        # it as (T, B, 3, H). Filled with W_x x_t + b, turned into z, r, n in place.
+        gm = self.empty(T, 3, B, H)
+        for k in range(3):
+            gm[:, k] = table[:, k * H : (k + 1) * H][Xt]  # (T, B, H): block k of W_x x_t + b
+        z, r, n = gm[:, 0], gm[:, 1], gm[:, 2]  # (T, B, H) contiguous blocks
+        uh_all = self.empty(T, B, 3 * H)  # U h_{t-1} of every step: U_z h / 2, U_r h / 2, U_n h
+        uh_zr = uh_all[:, :, : 2 * H].reshape(T, B, 2, H).transpose(0, 2, 1, 3)  # (T, 2, B, H)
+        un = uh_all[:, :, 2 * H :]  # (T, B, H): U_n h_{t-1}, kept for the backward pass
+        hs = self.empty(T + 1, B, H)
         hs[0] = state[0]
-        for t in range(T):
-            h_prev = masked(hs[t], keep, t)  # h_{t-1}, or 0 after a reset
-            z, r, n = gates[t, :, 0], gates[t, :, 1], gates[t, :, 2]  # (B, H) each
-            zr = gates[t, :, :2].reshape(B, 2 * H)  # z and r side by side
+        hprev = hs[:-1] if keep is None else self.empty(T, B, H)  # h_{t-1} as step t read it
+        rn = self.empty(B, H)  # scratch: r_t U_n h_{t-1}
+        one, half = self.scalar(1), self.scalar(0.5)
+        # One step's rows: iterating gives them faster than indexing by t.
+        steps = zip(gm[:, :2], z, r, n, uh_all, uh_zr, un, hs[:-1], hprev, hs[1:],
+                    keep_rows(keep, T), strict=True)  # fmt: skip
+        for zr, z_t, r_t, n_t, uh, uh_zr_t, un_t, h_last, h_prev, h_t, kp in steps:
+            if kp is not None:
+                np.multiply(h_last, kp, out=h_prev)  # h_{t-1}, 0 after a reset
             np.matmul(h_prev, WhT, out=uh)  # U_z h / 2, U_r h / 2, U_n h
-            zr += uh[:, : 2 * H]  # a_z / 2, a_r / 2
+            zr += uh_zr_t  # a_z / 2, a_r / 2: (2, B, H)
             np.tanh(zr, out=zr)  # tanh(a_z / 2), tanh(a_r / 2)
-            sigmoid_via_tanh(zr)  # z_t, r_t
-            un[t] = uh[:, 2 * H :]  # U_n h_{t-1}, kept for the backward pass
-            n += np.multiply(r, un[t], out=uh[:, 2 * H :])  # a_n = W_n x_t + b_n + r_t U_n h
-            np.tanh(n, out=n)  # n_t = tanh(a_n)
-            blend(n, h_prev, z, out=hs[t + 1])  # h_t = (1 - z_t) n_t + z_t h_{t-1}
-        return GRUTrace(hs=hs, hprev=masked(hs[:-1], keep), keep=keep, gates=gates, un=un)
+            sigmoid_via_tanh(zr, one, half)  # z_t, r_t
+            n_t += np.multiply(r_t, un_t, out=rn)  # a_n = W_n x_t + b_n + r_t U_n h
+            np.tanh(n_t, out=n_t)  # n_t = tanh(a_n)
+            blend(n_t, h_prev, z_t, out=h_t)  # h_t = (1 - z_t) n_t + z_t h_{t-1}
+        gates = gm.transpose(0, 2, 1, 3)  # (T, B, 3, H): z_t, r_t, n_t
+        return GRUTrace(hs=hs, hprev=hprev, keep=keep, gates=gates, un=un)
 
     def _backward(
-        self, params: Params, tr: GRUTrace, dh_out: np.ndarray, profile: bool
+        self,
+        params: Params,
+        tr: GRUTrace,
+        dh_out: np.ndarray,
+        profile: bool,
+        weights: bool = True,
     ) -> Backward:
         """dh_out: (T, B, H) = W_hy^T dy_t. Returns (da_z, da_r, da_n): (T, B, 3, H) for every
         step, dW_h, and dL/dh_t for the profile."""
@@ -101,6 +120,8 @@ class GRU(Cell):
         z, r, n = tr.gates[:, :, 0], tr.gates[:, :, 1], tr.gates[:, :, 2]  # (T, B, H) each
 
         # The local derivatives of every step at once: K[:, :, k] turns dh_t into dU_t's block k.
+        # (Contiguous temporaries, each written once into K: in-place passes over K's strided
+        # blocks are several times slower.)
         Kn = (1 - z) * dtanh(n)  # da_n / dh_t = (1 - z_t) tanh'(a_n)
         K = self.empty(T, B, 3, H)
         np.multiply(tr.hprev - n, dsigmoid(z), out=K[:, :, 0])  # (h_{t-1} - n_t) sigmoid'(a_z)
@@ -109,26 +130,36 @@ class GRU(Cell):
 
         dh_all = self.dh_rows(T, B, profile)  # (T, k, B, H)
         k = dh_all.shape[1]
-        dU = self.empty(k, B, 3, H)  # this step's dU_t, both rows
-        dU_all = self.empty(T, B, 3, H)  # row 0's dU_t, every step
+        has_out = output_steps(dh_out)  # (T,) the steps with an output gradient
+        d_in = self.empty(T, B, 3, H)  # row 0's dU_t, every step
+        # One row (k = 1): each step's dU goes straight into d_in. Two: into a scratch that
+        # stays in cache for the matmul, row 0 copied out (faster than a window of both rows).
+        dU_rows = d_in[::-1, None] if k == 1 else repeat(self.empty(k, B, 3, H), T)
         dh_direct = self.empty(k, B, H)  # scratch: z_t dh_t
-        for t in range(T - 1, -1, -1):
-            dh = dh_all[t]  # holds what step t+1 sent back
-            add_output_grad(dh, dh_out[t], profile and t == T - 1, B * T)  # + W_hy^T dy_t
-            np.multiply(dh[:, :, None, :], K[t], out=dU)  # dU_t = (da_z, da_r, r_t da_n)
-            dU_all[t] = dU[0]
+        dh2 = dh_all.reshape(T, k * B, H)  # for the matmul
+        # Newest step first; iterating gives the rows faster than indexing by t, and the local
+        # derivatives get a k axis of 1: a ufunc on operands of equal ndim is twice as fast.
+        steps = zip(range(T - 1, -1, -1), dh_all[::-1], dh_all[::-1, :, :, None], dU_rows,
+                    K[::-1, None], z[::-1, None], strict=True)  # fmt: skip
+        for t, dh, dh_b, dU, K_t, z_t in steps:
+            if has_out[t]:  # dh holds what step t+1 sent back
+                add_output_grad(dh, dh_out[t], profile and t == T - 1, B * T)  # + W_hy^T dy_t
+            np.multiply(dh_b, K_t, out=dU)  # dU_t = (da_z, da_r, r_t da_n)
+            if k == 2:
+                d_in[t] = dU[0]  # keep row 0's
             if t == 0:
                 break  # dL/dh_0 is not needed
             dh_prev = dh_all[t - 1]
-            np.matmul(dU.reshape(k * B, 3 * H), Wh, out=dh_prev.reshape(k * B, H))  # W_h^T dU_t
-            dh_prev += np.multiply(dh, z[t], out=dh_direct)  # + z_t dh_t, the direct path
-            mask_in_place(dh_prev, tr.keep, t)  # a reset h_{t-1} fed nothing to step t
+            np.matmul(dU.reshape(k * B, 3 * H), Wh, out=dh2[t - 1])  # W_h^T dU_t
+            dh_prev += np.multiply(dh, z_t, out=dh_direct)  # + z_t dh_t, the direct path
+            if tr.keep is not None:
+                dh_prev *= tr.keep[t]  # a reset h_{t-1} fed nothing to step t
 
-        dWh = sum_outer(dU_all, tr.hprev)  # (3H, H): sum_t dU_t h_{t-1}^T
+        dWh = sum_outer(d_in, tr.hprev) if weights else None  # (3H, H): sum_t dU_t h_{t-1}^T
         # The input side of n sits outside r_t: it gets da_n, not r_t da_n. Overwriting that
-        # block (after dW_h used it) turns dU_all into (da_z, da_r, da_n).
-        np.multiply(dh_all[:, 0], Kn, out=dU_all[:, :, 2])  # da_n = dh_t Kn
-        return Backward(d_in=dU_all, dWh=dWh, dh_all=dh_all)
+        # block (after dW_h used it) turns d_in into (da_z, da_r, da_n).
+        np.multiply(dh_all[:, 0], Kn, out=d_in[:, :, 2])  # da_n = dh_t Kn
+        return Backward(d_in=d_in, dWh=dWh, dh_all=dh_all)
 
     def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         H = self.H

@@ -28,6 +28,7 @@ Layout as in `rnn.py`: one row per stream, h: (B, H), time-major (T, B, ...) ins
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 
@@ -38,11 +39,10 @@ from rnn_tui.engine.model.base import (
     State,
     Trace,
     add_output_grad,
-    dsigmoid,
     dtanh,
+    keep_rows,
     logits_of,
-    mask_in_place,
-    masked,
+    output_steps,
     product_sum,
     sigmoid,
     sigmoid_via_tanh,
@@ -88,25 +88,45 @@ class LSTM(Cell):
         T, B = Xt.shape
         H = self.H
         table, WhT = self.loop_weights(params)  # i, f, o columns halved for sigmoid_via_tanh
-        gates = table[Xt].reshape(T, B, 4, H)  # W_x x_t + b, turned into i, f, o, g in place
-        i, f, o, g = (gates[:, :, k] for k in range(4))  # (T, B, H) views
+        # Gate-major storage, (T, 4, B, H): each step's i, f, o, g blocks are contiguous for
+        # all streams (passes over strided blocks are several times slower); the trace shows
+        # it as (T, B, 4, H). Filled with W_x x_t + b, turned into i, f, o, g in place.
+        gm = self.empty(T, 4, B, H)
+        for k in range(4):
+            gm[:, k] = table[:, k * H : (k + 1) * H][Xt]  # (T, B, H): block k of W_x x_t + b
+        i, f, o, g = gm[:, 0], gm[:, 1], gm[:, 2], gm[:, 3]  # (T, B, H) contiguous blocks
         hs, cs, tcs = self.empty(T + 1, B, H), self.empty(T + 1, B, H), self.empty(T, B, H)
+        hprev, cprev = hs[:-1], cs[:-1]  # h_{t-1}, c_{t-1} as step t read them
+        if keep is not None:
+            hprev, cprev = self.empty(T, B, H), self.empty(T, B, H)  # zeroed after a reset
         wh, ig = self.empty(B, 4 * H), self.empty(B, H)  # scratch: W_h h_{t-1}, i_t * g_t
+        wh_gm = wh.reshape(B, 4, H).transpose(1, 0, 2)  # (4, B, H): W_h h_{t-1} by gate
+        one, half = self.scalar(1), self.scalar(0.5)
         hs[0], cs[0] = state
-        for t in range(T):
-            h_prev, c_prev = masked(hs[t], keep, t), masked(cs[t], keep, t)  # 0 after a reset
-            a = gates[t].reshape(B, 4 * H)
-            a += np.matmul(h_prev, WhT, out=wh)  # a_t = W_x x_t + W_h h_{t-1} + b
+        # One step's rows: iterating gives them faster than indexing by t.
+        steps = zip(gm, gm[:, :3], i, f, o, g, hs[:-1], cs[:-1], hprev, cprev,
+                    hs[1:], cs[1:], tcs, keep_rows(keep, T), strict=True)  # fmt: skip
+        for a, ifo, i_t, f_t, o_t, g_t, h_last, c_last, h_prev, c_prev, h_t, c_t, tc, kp in steps:
+            if kp is not None:  # 0 after a reset
+                np.multiply(h_last, kp, out=h_prev)
+                np.multiply(c_last, kp, out=c_prev)
+            np.matmul(h_prev, WhT, out=wh)  # W_h h_{t-1}
+            a += wh_gm  # a_t = W_x x_t + W_h h_{t-1} + b: (4, B, H)
             np.tanh(a, out=a)  # g_t = tanh(a_g); tanh(a/2) for i, f, o
-            sigmoid_via_tanh(a[:, : 3 * H])  # i_t, f_t, o_t = sigmoid(a_i, a_f, a_o)
-            product_sum(f[t], c_prev, i[t], g[t], out=cs[t + 1], tmp=ig)  # c_t = f c + i g
-            np.tanh(cs[t + 1], out=tcs[t])  # tanh(c_t)
-            np.multiply(o[t], tcs[t], out=hs[t + 1])  # h_t = o_t tanh(c_t)
-        hprev, cprev = masked(hs[:-1], keep), masked(cs[:-1], keep)
+            sigmoid_via_tanh(ifo, one, half)  # i_t, f_t, o_t = sigmoid(a_i, a_f, a_o)
+            product_sum(f_t, c_prev, i_t, g_t, out=c_t, tmp=ig)  # c_t = f_t c_{t-1} + i_t g_t
+            np.tanh(c_t, out=tc)  # tanh(c_t)
+            np.multiply(o_t, tc, out=h_t)  # h_t = o_t tanh(c_t)
+        gates = gm.transpose(0, 2, 1, 3)  # (T, B, 4, H): i_t, f_t, o_t, g_t
         return LSTMTrace(hs=hs, hprev=hprev, keep=keep, cs=cs, cprev=cprev, gates=gates, tcs=tcs)
 
     def _backward(
-        self, params: Params, tr: LSTMTrace, dh_out: np.ndarray, profile: bool
+        self,
+        params: Params,
+        tr: LSTMTrace,
+        dh_out: np.ndarray,
+        profile: bool,
+        weights: bool = True,
     ) -> Backward:
         """dh_out: (T, B, H) = W_hy^T dy_t. Returns da_t: (T, B, 4, H) for every step, dW_h,
         and dL/dh_t, dL/dc_t for the profile."""
@@ -114,40 +134,63 @@ class LSTM(Cell):
         T, B, H = dh_out.shape
         i, f, o, g = (tr.gates[:, :, k] for k in range(4))  # (T, B, H) each
 
-        # The local derivatives of every step at once, (T, B, H) each: K[:, :, k] turns dc_t
-        # (dh_t for o) into da_k, as in the module docstring.
-        dc_dh = o * dtanh(tr.tcs)  # dc_t / dh_t = o_t tanh'(c_t)
-        K = self.empty(T, B, 4, H)
-        np.multiply(g, dsigmoid(i), out=K[:, :, 0])  # g_t sigmoid'(a_i)
-        np.multiply(tr.cprev, dsigmoid(f), out=K[:, :, 1])  # c_{t-1} sigmoid'(a_f)
-        np.multiply(tr.tcs, dsigmoid(o), out=K[:, :, 2])  # tanh(c_t) sigmoid'(a_o)
-        np.multiply(i, dtanh(g), out=K[:, :, 3])  # i_t tanh'(a_g)
-
         dh_all = self.dh_rows(T, B, profile)  # (T, k, B, H)
         k = dh_all.shape[1]
+        has_out = output_steps(dh_out)  # (T,) the steps with an output gradient
         dc_all = self.empty(T, k, B, H)  # dL/dc_t, both rows
-        dc_next = np.zeros((k, B, H), self.dtype)  # f_{t+1} dc_{t+1}: 0 after the window
-        da = self.empty(k, B, 4, H)  # this step's da_t, both rows
-        da_all = self.empty(T, B, 4, H)  # row 0's da_t, every step
-        for t in range(T - 1, -1, -1):
-            dh, dc = dh_all[t], dc_all[t]  # dh holds W_h^T da_{t+1}, from step t+1
-            add_output_grad(dh, dh_out[t], profile and t == T - 1, B * T)  # + W_hy^T dy_t
-            np.multiply(dh, dc_dh[t], out=dc)  # dc_t = dh_t o_t tanh'(c_t)
-            dc += dc_next  # + f_{t+1} dc_{t+1}
-            np.multiply(dc, K[t, :, 0], out=da[:, :, 0])  # da_i = dc_t g_t sigmoid'(a_i)
-            np.multiply(dc, K[t, :, 1], out=da[:, :, 1])  # da_f = dc_t c_{t-1} sigmoid'(a_f)
-            np.multiply(dh, K[t, :, 2], out=da[:, :, 2])  # da_o = dh_t tanh(c_t) sigmoid'(a_o)
-            np.multiply(dc, K[t, :, 3], out=da[:, :, 3])  # da_g = dc_t i_t tanh'(a_g)
-            da_all[t] = da[0]
+        dc_next = self.empty(k, B, H)  # f_{t+1} dc_{t+1}
+        d_in = self.empty(T, B, 4, H)  # row 0's da_t, every step
+
+        # The local derivatives of every step at once, (T, B, H) each: K[:, :, j] turns dc_t
+        # (dh_t for o) into da_j, as in the module docstring. With one row (k = 1) K is
+        # written where da goes, and the loop turns it into da in place: no array more.
+        K = d_in if k == 1 else self.empty(T, B, 4, H)
+        dS = K[:, :, :3]  # i, f, o: sigmoid'(a) = s (1 - s)
+        np.subtract(1, tr.gates[:, :, :3], out=dS)  # 1 - s
+        dS *= tr.gates[:, :, :3]  # s (1 - s)
+        K[:, :, 0] *= g  # g_t sigmoid'(a_i)
+        K[:, :, 1] *= tr.cprev  # c_{t-1} sigmoid'(a_f)
+        K[:, :, 2] *= tr.tcs  # tanh(c_t) sigmoid'(a_o)
+        np.multiply(i, dtanh(g), out=K[:, :, 3])  # i_t tanh'(a_g)
+        dc_dh = dtanh(tr.tcs)  # tanh'(c_t)
+        dc_dh *= o  # dc_t / dh_t = o_t tanh'(c_t)
+
+        dh2 = dh_all.reshape(T, k * B, H)  # for the matmul
+        # One row: each step's da goes straight into d_in. Two: into a scratch that stays in
+        # cache for the matmul, row 0 copied out (faster than a window of both rows).
+        if k == 1:
+            da_rows = d_in[::-1, None]  # (T, 1, B, 4, H), newest first
+            das = [d_in[::-1, None, :, j] for j in range(4)]  # rows of da_i, da_f, da_o, da_g
+        else:
+            scratch = self.empty(k, B, 4, H)
+            da_rows = repeat(scratch, T)
+            das = [repeat(scratch[:, :, j], T) for j in range(4)]
+        # Newest step first; iterating gives the rows faster than indexing by t, and the local
+        # derivatives get a k axis of 1: a ufunc on operands of equal ndim is twice as fast.
+        Ks = (K[::-1, None, :, j] for j in range(4))  # (1, B, H) rows of K_i, K_f, K_o, K_g
+        steps = zip(range(T - 1, -1, -1), dh_all[::-1], dc_all[::-1], dc_dh[::-1, None],
+                    f[::-1, None], da_rows, *Ks, *das, strict=True)  # fmt: skip
+        for t, dh, dc, dc_dh_t, f_t, da, K_i, K_f, K_o, K_g, da_i, da_f, da_o, da_g in steps:
+            if has_out[t]:  # dh holds W_h^T da_{t+1}, from step t+1
+                add_output_grad(dh, dh_out[t], profile and t == T - 1, B * T)  # + W_hy^T dy_t
+            np.multiply(dh, dc_dh_t, out=dc)  # dc_t = dh_t o_t tanh'(c_t)
+            if t < T - 1:
+                dc += dc_next  # + f_{t+1} dc_{t+1} (nothing follows the window's last step)
+            np.multiply(dc, K_i, out=da_i)  # da_i = dc_t g_t sigmoid'(a_i)
+            np.multiply(dc, K_f, out=da_f)  # da_f = dc_t c_{t-1} sigmoid'(a_f)
+            np.multiply(dh, K_o, out=da_o)  # da_o = dh_t tanh(c_t) sigmoid'(a_o)
+            np.multiply(dc, K_g, out=da_g)  # da_g = dc_t i_t tanh'(a_g)
+            if k == 2:
+                d_in[t] = da[0]  # keep row 0's
             if t == 0:
                 break  # dL/dh_0 and dL/dc_0 are not needed
-            dh_prev = dh_all[t - 1]
-            np.matmul(da.reshape(k * B, 4 * H), Wh, out=dh_prev.reshape(k * B, H))  # W_h^T da_t
-            np.multiply(dc, f[t], out=dc_next)  # f_t dc_t, on to c_{t-1}
-            mask_in_place(dh_prev, tr.keep, t)  # a reset h_{t-1} fed nothing to step t
-            mask_in_place(dc_next, tr.keep, t)  # nor did a reset c_{t-1}
-        dWh = sum_outer(da_all, tr.hprev)  # (4H, H): sum_t da_t h_{t-1}^T
-        return Backward(d_in=da_all, dWh=dWh, dh_all=dh_all, dc_all=dc_all[:, 0])
+            np.matmul(da.reshape(k * B, 4 * H), Wh, out=dh2[t - 1])  # W_h^T da_t
+            np.multiply(dc, f_t, out=dc_next)  # f_t dc_t, on to c_{t-1}
+            if tr.keep is not None:
+                dh_all[t - 1] *= tr.keep[t]  # a reset h_{t-1} fed nothing to step t
+                dc_next *= tr.keep[t]  # nor did a reset c_{t-1}
+        dWh = sum_outer(d_in, tr.hprev) if weights else None  # (4H, H): sum_t da_t h_{t-1}^T
+        return Backward(d_in=d_in, dWh=dWh, dh_all=dh_all, dc_all=dc_all[:, 0])
 
     def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         H = self.H

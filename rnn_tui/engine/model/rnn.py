@@ -16,6 +16,8 @@ the input lookup and the gradient profile are shared with the other cells (see `
 
 from __future__ import annotations
 
+from itertools import repeat
+
 import numpy as np
 
 from rnn_tui.engine.model.base import (
@@ -26,9 +28,9 @@ from rnn_tui.engine.model.base import (
     Trace,
     add_output_grad,
     dtanh,
+    keep_rows,
     logits_of,
-    mask_in_place,
-    masked,
+    output_steps,
     sum_outer,
 )
 
@@ -50,33 +52,54 @@ class RNN(Cell):
         xin = table[Xt]  # (T, B, H): W_xh x_t + b_h for every step
         hs = self.empty(T + 1, B, self.H)
         hs[0] = state[0]
-        for t in range(T):
-            h_prev = masked(hs[t], keep, t)  # h_{t-1}, or 0 after a reset
-            a = np.matmul(h_prev, WhhT, out=hs[t + 1])  # W_hh h_{t-1}
-            a += xin[t]  # a_t = W_xh x_t + W_hh h_{t-1} + b_h
+        hprev = hs[:-1] if keep is None else self.empty(T, B, self.H)  # h_{t-1} as read
+        # One step's rows, (B, H) each: iterating gives them faster than indexing by t.
+        steps = zip(xin, hs[:-1], hprev, hs[1:], keep_rows(keep, T), strict=True)
+        for x_t, h_last, h_prev, h_t, keep_t in steps:
+            if keep_t is not None:
+                np.multiply(h_last, keep_t, out=h_prev)  # h_{t-1}, 0 after a reset
+            a = np.matmul(h_prev, WhhT, out=h_t)  # W_hh h_{t-1}
+            a += x_t  # a_t = W_xh x_t + W_hh h_{t-1} + b_h
             np.tanh(a, out=a)  # h_t = tanh(a_t)
-        return Trace(hs=hs, hprev=masked(hs[:-1], keep), keep=keep)
+        return Trace(hs=hs, hprev=hprev, keep=keep)
 
-    def _backward(self, params: Params, tr: Trace, dh_out: np.ndarray, profile: bool) -> Backward:
+    def _backward(
+        self,
+        params: Params,
+        tr: Trace,
+        dh_out: np.ndarray,
+        profile: bool,
+        weights: bool = True,
+    ) -> Backward:
         """dh_out: (T, B, H) = W_hy^T dy_t. Returns da_t: (T, B, H) for every step, dW_hh, and
         dL/dh_t for the profile."""
         Whh = params["Whh"]
         T, B, H = dh_out.shape
         dh_all = self.dh_rows(T, B, profile)  # (T, k, B, H)
         k = dh_all.shape[1]
+        has_out = output_steps(dh_out)  # (T,) the steps with an output gradient
         tanh_d = dtanh(tr.hs[1:])  # (T, B, H): tanh'(a_t) = 1 - h_t^2
-        da = self.empty(k, B, H)  # this step's da_t, both rows
-        da_all = self.empty(T, B, H)  # row 0's da_t, every step
-        for t in range(T - 1, -1, -1):
-            dh = dh_all[t]  # W_hh^T da_{t+1}, from step t+1
-            add_output_grad(dh, dh_out[t], profile and t == T - 1, B * T)  # + W_hy^T dy_t
-            np.multiply(dh, tanh_d[t], out=da)  # da_t = dh_t * tanh'(a_t)
-            da_all[t] = da[0]
+        d_in = self.empty(T, B, H)  # row 0's da_t, every step
+        # One row (k = 1): each step's da goes straight into d_in. Two: into a scratch that
+        # stays in cache for the matmul, row 0 copied out (faster than a window of both rows).
+        da_rows = d_in[::-1, None] if k == 1 else repeat(self.empty(k, B, H), T)
+        dh2 = dh_all.reshape(T, k * B, H)  # for the matmul
+        # Newest step first; iterating gives the (k, B, H) rows faster than indexing by t, and
+        # a (1, B, H) row of tanh_d multiplies a (k, B, H) one twice as fast as a (B, H) row.
+        steps = zip(range(T - 1, -1, -1), dh_all[::-1], da_rows, tanh_d[::-1, None], strict=True)
+        for t, dh, da, tanh_d_t in steps:  # dh holds W_hh^T da_{t+1}, from step t+1
+            if has_out[t]:
+                add_output_grad(dh, dh_out[t], profile and t == T - 1, B * T)  # + W_hy^T dy_t
+            np.multiply(dh, tanh_d_t, out=da)  # da_t = dh_t * tanh'(a_t)
+            if k == 2:
+                d_in[t] = da[0]  # keep row 0's
             if t == 0:
                 break  # dL/dh_0 is not needed
-            np.matmul(da.reshape(k * B, H), Whh, out=dh_all[t - 1].reshape(k * B, H))  # W_hh^T da_t
-            mask_in_place(dh_all[t - 1], tr.keep, t)  # a reset h_{t-1} fed nothing to step t
-        return Backward(d_in=da_all, dWh=sum_outer(da_all, tr.hprev), dh_all=dh_all)
+            np.matmul(da.reshape(k * B, H), Whh, out=dh2[t - 1])  # W_hh^T da_t
+            if tr.keep is not None:
+                dh_all[t - 1] *= tr.keep[t]  # a reset h_{t-1} fed nothing to step t
+        dWh = sum_outer(d_in, tr.hprev) if weights else None  # (H, H): sum_t da_t h_{t-1}^T
+        return Backward(d_in=d_in, dWh=dWh, dh_all=dh_all)
 
     def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         h = np.tanh(params["Wxh"].T[x] + state[0] @ params["Whh"].T + params["bh"])  # (B, H)
