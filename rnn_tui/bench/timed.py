@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -162,88 +161,3 @@ class TrainerBench(Timed):
         chars = self.config.batch * self.config.seq_len
         per_step = chars / self.rate + self.eval_seconds / self.config.eval_every
         return chars / per_step
-
-
-class MatmulBound(Timed):
-    """Only the matrix products of one `RNN.loss_and_grads(profile=True)` step, nothing else.
-
-    Shapes and operand layouts follow rnn.py; every array is preallocated and random, and every
-    product writes into a preallocated output. Readout and dh_out are timed as single 2-D
-    products, (B*T, H)@(H, V) and (B*T, V)@(V, H): the ideal form of what rnn.py computes.
-    """
-
-    def __init__(self, H: int, B: int, T: int, V: int, dtype: str, seed: int = 0) -> None:
-        super().__init__(f"matmul bound rnn H={H} B={B} T={T} {dtype}")
-        self.B, self.T = B, T
-        rng = np.random.default_rng(seed)
-
-        def rand(*shape: int) -> np.ndarray:
-            return rng.standard_normal(shape).astype(dtype)
-
-        self.Whh, self.Why = rand(H, H), rand(V, H)
-        self.hs = rand(B, T + 1, H)  # hidden states, laid out as rnn.py's `hs`
-        self.h2 = rand(B * T, H)  # h_out (and h_{t-1}) flattened to B*T rows
-        self.d2 = rand(B * T, V)  # dlogits flattened to B*T rows
-        self.dz = rand(2 * B, H)  # the stacked (total, last-step) gradient rows
-        self.dz2 = rand(B * T, H)  # pre-activation gradients of every step
-        self.z = np.empty((B, H), dtype)
-        self.logits = np.empty((B * T, V), dtype)
-        self.dWhy = np.empty((V, H), dtype)
-        self.dh_out = np.empty((B * T, H), dtype)
-        self.dh = np.empty((2 * B, H), dtype)
-        self.dWhh = np.empty((H, H), dtype)
-        mm = np.matmul
-        self.groups: list[tuple[str, Callable[[], None]]] = [
-            (f"forward   {T} x ({B},{H})@({H},{H})", self._forward),
-            (f"readout   ({B * T},{H})@({H},{V})", lambda: mm(self.h2, self.Why.T, self.logits)),
-            (f"dWhy      ({V},{B * T})@({B * T},{H})", lambda: mm(self.d2.T, self.h2, self.dWhy)),
-            (f"dh_out    ({B * T},{V})@({V},{H})", lambda: mm(self.d2, self.Why, self.dh_out)),
-            (f"backward  {T} x ({2 * B},{H})@({H},{H})", self._backward),
-            (f"dWhh      ({H},{B * T})@({B * T},{H})", lambda: mm(self.dz2.T, self.h2, self.dWhh)),
-        ]
-        self.group_seconds = [0.0] * len(self.groups)  # summed over every timed call
-        self.calls = 0  # timed passes over all groups
-
-    def _forward(self) -> None:
-        """T products h_{t-1} @ Whh.T, each (B, H)@(H, H), on strided rows of `hs` as rnn.py."""
-        WhhT = self.Whh.T
-        for t in range(self.T):
-            np.matmul(self.hs[:, t], WhhT, out=self.z)
-
-    def _backward(self) -> None:
-        """T products dz @ Whh, each (2B, H)@(H, H): both gradients moved back in one product."""
-        for _ in range(self.T):
-            np.matmul(self.dz, self.Whh, out=self.dh)
-
-    def _pass(self, record: bool) -> float:
-        """All the products of one step once; return their seconds (timed product by product)."""
-        total = 0.0
-        for i, (_, fn) in enumerate(self.groups):
-            t0 = time.perf_counter()
-            fn()
-            dt = time.perf_counter() - t0
-            total += dt
-            if record:
-                self.group_seconds[i] += dt
-        return total
-
-    def warm(self, steps: int) -> None:
-        for _ in range(steps):
-            self._pass(record=False)
-
-    def run(self, seconds: float) -> tuple[int, float]:
-        chars, timed = 0, 0.0
-        t0 = time.perf_counter()
-        while time.perf_counter() - t0 < seconds:
-            timed += self._pass(record=True)
-            chars += self.B * self.T  # one step's worth of characters
-            self.calls += 1
-        return chars, timed
-
-    def breakdown(self) -> list[tuple[str, float]]:
-        """(product, mean milliseconds per step over every timed pass) for each group."""
-        n = max(self.calls, 1)
-        return [
-            (name, s / n * 1e3)
-            for (name, _), s in zip(self.groups, self.group_seconds, strict=True)
-        ]
