@@ -1,6 +1,6 @@
-"""What the training benchmark times: the plain reference, the real `Trainer`, and a
-matmul-only bound, each a `Timed` configuration run in short interleaved rounds by
-`rnn_tui.bench.train`.
+"""What the training benchmark times: the plain reference and the real `Trainer`, each a
+`Timed` configuration run in short interleaved rounds by `rnn_tui.bench.train` (the matmul-only
+bound of every cell is in `rnn_tui.bench.bound`).
 """
 
 from __future__ import annotations
