@@ -332,7 +332,15 @@ def make_spec(args: argparse.Namespace, typed: set[str]) -> RunSpec:
     if args.load:  # the checkpoint's settings, but what the user typed wins
         saved = load_checkpoint(args.load).config
         config = saved.with_(**{f: getattr(config, f) for f in fields})
-    configs = (config,) if compare is None else tuple(config.with_(cell=c) for c in compare)
+    own = preset.per_cell if preset is not None else {}  # per-cell settings, unless typed
+    configs = (
+        (config,)
+        if compare is None
+        else tuple(
+            config.with_(cell=c, **{k: v for k, v in own.get(c, {}).items() if k not in fields})
+            for c in compare
+        )
+    )
     return RunSpec(args.path, configs, load=args.load, lag=lag)
 
 

@@ -66,3 +66,13 @@ def test_the_lesson_names_the_lag() -> None:
     assert out.returncode == 0, out.stderr
     first = out.stdout.splitlines()[0]
     assert "recall the key 12 steps back" in first, first
+
+
+def test_lstm_rescue_gives_each_cell_its_own_step_unless_one_is_typed() -> None:
+    """If this fails, the lesson compares the LSTM with an RNN trained at a step size that
+    wrecks it (lr 0.1: no line shape left), or a typed --lr no longer wins over the preset."""
+    rnn, lstm = spec_of("--preset", "lstm-rescue").configs
+    assert (rnn.cell, rnn.lr, lstm.cell, lstm.lr) == ("rnn", 3e-2, "lstm", 0.1)
+    assert rnn.batch == lstm.batch == 4 and lstm.forget_bias == 8.0
+    typed = spec_of("--preset", "lstm-rescue", "--lr", "0.05").configs
+    assert [c.lr for c in typed] == [0.05, 0.05]

@@ -181,3 +181,47 @@ def test_recall_reads_a_trainer_snapshot_and_leaves_it_alone() -> None:
         for b in range(task.lines)
     ]  # line by line, each from its own zero state
     assert score == pytest.approx(float(np.mean(one)), abs=1e-12)
+
+
+# -- how far back the recall's gradient reaches ----------------------------------------------
+
+
+@pytest.mark.parametrize("cell_name", ["rnn", "lstm", "gru"])
+def test_the_recall_gradients_are_the_probes_looking_back_from_the_recalled_key(
+    cell_name: str,
+) -> None:
+    """If this fails, the reach printed for the long-lag lesson is not the exact gradient of
+    log p(key after '=') with respect to each input: a line mixed up with another in the
+    batch, the wrong output differentiated, or a step shifted. Checked line by line against
+    the probe's looking back, which is itself checked against finite differences."""
+    from rnn_tui.engine.probe import looking_back, probe_model
+    from rnn_tui.engine.recall import recall_gradients
+
+    corpus = _corpus(lines=200, lag=9)
+    task = recall_task(corpus)
+    assert task is not None
+    cell = make_cell(cell_name, corpus.vocab.size, 6, "float64")
+    params = cell.init_params(np.random.default_rng(5), rec_gain=1.4)
+    g = recall_gradients(task, cell, params, lines=5)  # (5, T)
+    assert g.shape == (5, task.lag + 2)
+    pm = probe_model(params, Config(cell=cell_name, hidden=6, dtype="float64"), corpus.vocab.chars)
+    for b in range(5):
+        line = np.append(task.inputs[b], task.targets[b])  # key, filler, '=', key
+        want = looking_back(pm, line, len(line) - 1)  # (T,) from the recalled key
+        np.testing.assert_allclose(g[b], want, rtol=1e-9, atol=0)
+
+
+def test_a_model_without_recurrence_reaches_nothing_and_one_with_it_reaches_the_key() -> None:
+    """If this fails, the reach says a model carries the key when no path from the key to
+    the recall exists (W_hh = 0 cuts every path: exactly 0), or says nothing reaches when a
+    path does."""
+    from rnn_tui.engine.recall import recall_reach
+
+    corpus = _corpus(lines=200, lag=5)
+    task = recall_task(corpus)
+    assert task is not None
+    cell = make_cell("rnn", corpus.vocab.size, 8, "float64")
+    params = cell.init_params(np.random.default_rng(2))
+    cut = {**params, "Whh": np.zeros_like(params["Whh"])}
+    assert recall_reach(task, cell, cut) == 0.0
+    assert recall_reach(task, cell, params) > 1e-6

@@ -14,6 +14,17 @@ same key: recall = that key's share of the lines, about `chance` = 1 / (number o
 Ties in the logits go to the lowest id (NumPy's argmax); in a long-lag vocabulary that is the
 newline, never a key, so a model with all-equal logits scores 0.
 
+How far back the recall's gradient reaches (`recall_reach`): for each held-out line b with
+inputs x_1 (the key) .. x_T (the '='), T = lag + 2, and p_b = p(key_b | line_b up to '='),
+
+    reach_b = || d log p_b / d x_1 || / || d log p_b / d x_T ||      exact BPTT, all paths
+
+the ratio `g_last[1] / g_last[T]` would be for this one loss, the one that needs the memory.
+It is measured where the window's last loss cannot show it: once a model has learnt that the
+next line's key cannot be foreseen, the gradient of the window's last loss (that next key) is
+cut at the newline, for an LSTM that recalls as much as for one that does not. The median
+over the lines is reported.
+
 Pure NumPy, no UI import; it reads the weights it is given (a trainer's `snapshot()`, a
 checkpoint's) and never changes them.
 """
@@ -26,6 +37,7 @@ import numpy as np
 
 from rnn_tui.engine.data import Corpus
 from rnn_tui.engine.model import Cell, Params
+from rnn_tui.engine.model.base import logits_of
 
 RECALL = "="  # the character after which the key is recalled
 NEWLINE = "\n"  # every line ends with one
@@ -112,3 +124,38 @@ def recall_predictions(task: RecallTask, cell: Cell, params: Params) -> np.ndarr
 def key_recall(task: RecallTask, cell: Cell, params: Params) -> float:
     """Fraction of held-out lines whose key is the model's likeliest character after '='."""
     return float(np.mean(recall_predictions(task, cell, params) == task.targets))
+
+
+REACH_LINES = 16  # held-out lines the reach is measured on (one batched pass)
+
+
+def recall_gradients(task: RecallTask, cell: Cell, params: Params, lines: int) -> np.ndarray:
+    """g: (B, T) = || d log p(key_b) / d x_t || for the first `lines` held-out lines (B of
+    them), t = 1 (the key) .. T (the '='), each line read from the zero state, x_t its one-hot
+    input treated as a continuous vector, as in `probe.input_gradients`, all lines at once."""
+    X = task.inputs[:lines]  # (B, T)
+    keys = task.targets[:lines]  # (B,)
+    B, T = X.shape
+    with np.errstate(all="ignore"):  # a diverged model gives NaN, not warnings
+        trace = cell._run(params, np.ascontiguousarray(X.T), cell.init_state(B), None)  # 1.
+        z = logits_of(params, trace.hs[T]).astype(np.float64)  # (B, V) logits after '='
+        p = np.exp(z - z.max(axis=1, keepdims=True))  # softmax, shifted
+        p /= p.sum(axis=1, keepdims=True)
+        dz = -p  # 2. d log p(key) / dz = onehot(key) - p
+        dz[np.arange(B), keys] += 1.0
+        dh_out = np.zeros((T, B, cell.H), cell.dtype)  # (T, B, H): only the last output
+        dh_out[-1] = dz @ params["Why"]  # W_hy^T dz
+        back = cell._backward(params, trace, dh_out, False, weights=False)  # 3. BPTT
+        d_in = back.d_in.reshape(T, B, -1)  # (T, B, G*H): d log p / d(W_x x_t + b)
+        dx = d_in @ params[cell.names[0]]  # 4. W_x^T da_t: (T, B, V)
+    return np.linalg.norm(dx.astype(np.float64), axis=2).T  # (B, T)
+
+
+def recall_reach(task: RecallTask, cell: Cell, params: Params, lines: int = REACH_LINES) -> float:
+    """The median over held-out lines of || d log p(key) / d x_key || / || d log p(key) /
+    d x_'=' ||: how much of the recall's gradient reaches back to the key (see the module
+    docstring). NaN when it cannot be measured (a diverged model, an all-zero gradient)."""
+    g = recall_gradients(task, cell, params, lines)  # (B, T)
+    with np.errstate(all="ignore"):
+        ratio = g[:, 0] / g[:, -1]  # (B,) key over '='
+    return float(np.median(ratio)) if np.all(np.isfinite(ratio)) else float("nan")

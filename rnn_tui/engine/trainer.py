@@ -19,7 +19,7 @@ from rnn_tui.engine.data import Corpus
 from rnn_tui.engine.model import Cell, Params, State, make_cell
 from rnn_tui.engine.model.base import LN2, cross_entropy, last_ratio, power_iteration
 from rnn_tui.engine.optim import OPTIMIZERS, Optimizer, clip_grads, global_norm
-from rnn_tui.engine.recall import RecallTask, key_recall, recall_task
+from rnn_tui.engine.recall import RecallTask, key_recall, recall_reach, recall_task
 from rnn_tui.errors import UserError
 from rnn_tui.textsafe import sanitize
 
@@ -45,6 +45,8 @@ class StepRecord:
     spectral_norm: float | None = None  # largest singular value of W_hh (vanilla RNN only)
     key_recall: float | None = None  # held-out key recall at `val_step` (long-lag corpora only)
     recall_chance: float | None = None  # recall of a guess, 1 / keys (long-lag corpora only)
+    recall_reach: float | None = None  # median ||dlog p(key)/dx_key|| / ||.../dx_'='|| at
+    # `val_step`: how much of the recall's gradient reaches the key (long-lag corpora only)
 
     def to_json(self, cell: str) -> dict[str, Any]:
         """One metrics line: every field, arrays as lists, NaN/inf as null."""
@@ -67,6 +69,7 @@ class StepRecord:
             "val_step": self.val_step,
             "key_recall": num(self.key_recall),
             "recall_chance": self.recall_chance,
+            "recall_reach": num(self.recall_reach),
             "chars_per_s": num(self.chars_per_s),
             "grad_t": nums(self.grad_t),
             "grad_last_t": nums(self.grad_last_t),
@@ -137,6 +140,7 @@ class StepRecord:
             spectral_norm=num("spectral_norm", True),
             key_recall=num("key_recall", True),
             recall_chance=num("recall_chance", True),
+            recall_reach=num("recall_reach", True),
         )
 
     @property
@@ -207,6 +211,7 @@ class Trainer:
         self.val_loss: float | None = None
         self.val_step: int | None = None
         self.key_recall: float | None = None  # measured with val_loss, on long-lag corpora
+        self.recall_reach: float | None = None  # likewise
         self.rate: float | None = None  # smoothed chars/s
         self.diverged = False
         self.last: StepRecord | None = None
@@ -315,7 +320,7 @@ class Trainer:
             self.smooth = out.loss if self.smooth is None else s * self.smooth + (1 - s) * out.loss
             if self.steps % c.eval_every == 0:
                 self.val_loss, self.val_step = self.evaluate(), self.steps
-                self.key_recall = self.recall()
+                self.key_recall, self.recall_reach = self.recall(), self.reach()
         dt = time.perf_counter() - t0
         if dt > 0:
             rate = X.size / dt
@@ -343,6 +348,7 @@ class Trainer:
             cell_grad_t=prof.cell_grad_t,
             spectral_norm=sigma,
             key_recall=self.key_recall,
+            recall_reach=self.recall_reach,
             recall_chance=None if self.recall_task is None else self.recall_task.chance,
         )
         return self.last
@@ -363,6 +369,13 @@ class Trainer:
         if self.recall_task is None:
             return None
         return key_recall(self.recall_task, self.model, self.params)
+
+    def reach(self) -> float | None:
+        """How much of the recall's gradient reaches the key on held-out lines (see
+        `recall.recall_reach`), or None when the corpus is not a long-lag one."""
+        if self.recall_task is None:
+            return None
+        return recall_reach(self.recall_task, self.model, self.params)
 
     def evaluate(self) -> float | None:
         """Mean loss on (up to `eval_chars` of) the held-out text, nats/char; None if too short.

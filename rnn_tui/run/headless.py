@@ -57,11 +57,14 @@ def recall_text(recall: float, chance: float) -> str:
 
 
 def progress_line(r: StepRecord) -> str:
-    """One progress line; on a long-lag corpus, once measured, the key recall too."""
+    """One progress line; on a long-lag corpus, once measured, the key recall too, and how
+    much of the recall's gradient reaches the key (g[key]/g[=], see `recall.recall_reach`)."""
     val = "   -  " if r.val_loss is None else f"{r.val_loss:.3f}"
     recall = ""
     if r.recall_chance is not None and r.key_recall is not None:
         recall = "  " + recall_text(r.key_recall, r.recall_chance)
+        if r.recall_reach is not None:  # the recall's gradient at the key, over at the '='
+            recall += f"  g[key]/g[=] {r.recall_reach:.1e}"
     return (
         f"step {r.step:>7}  loss {r.smooth_loss:.3f} ({r.bits:.2f} bits)  held-out {val}"
         f"  {format_rate(r.chars_per_s)} chars/s  g_last[1]/g_last[T] {r.last_ratio:.1e}{recall}"
@@ -234,8 +237,13 @@ def _report(
             continue
         c = trainer.config
         trainer.val_loss, trainer.val_step = trainer.evaluate(), trainer.steps
-        trainer.key_recall = trainer.recall()
-        final = replace(records[i], val_loss=trainer.val_loss, key_recall=trainer.key_recall)
+        trainer.key_recall, trainer.recall_reach = trainer.recall(), trainer.reach()
+        final = replace(
+            records[i],
+            val_loss=trainer.val_loss,
+            key_recall=trainer.key_recall,
+            recall_reach=trainer.recall_reach,
+        )
         print(tag(trainer) + progress_line(final), file=out, flush=True)
         text = sample_text(
             trainer.model,

@@ -75,6 +75,8 @@ class Lane:
         extra = [] if s.clip_mode != "value" else ["clip per entry"]
         if r.spectral_norm is not None:
             extra.append(f"‖W_hh‖₂ {r.spectral_norm:.2f}")
+        if r.recall_reach is not None:  # long-lag: the recall's own gradient, key over '='
+            extra.append(f"g[key]/g[=] {r.recall_reach:.1e}")
         self.grad_pane.set_data(
             r.grad_t,
             r.grad_last_t,

@@ -102,6 +102,9 @@ one scale.
   its last. The closer to 1, the further back the signal reaches; 1e-8 means the first step
   gets a hundred-millionth of what the last step gets (vanishing); far above 1 means it
   explodes.
+* **g[key]/g[=]** (long-lag corpora only) is that ratio for the one loss that needs a memory:
+  the key after `=`. It compares how strongly that prediction depends on the input at the
+  key with how strongly it depends on the `=` just before it. Near 0: the key is forgotten.
 * **Gradient clipping** guards against explosions: when |g|, the norm of the gradient of all
   the weights together, exceeds the clip value ("clip at 5"), it is scaled down. The header
   says how often that happened: "clipped 37% of the last 100 steps". Clipped most of the
