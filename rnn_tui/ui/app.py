@@ -41,8 +41,8 @@ from rnn_tui.ui.widgets.probe_pane import ProbeInput, ProbeShown, ProbeView, one
 from rnn_tui.ui.widgets.status_bar import recall_text
 
 POLL_HZ = 20.0  # snapshot polls per second: status text may change this often
-CHART_HZ = 4.0  # chart redraws per second at most: plotext is the costly part
-TYPE_HZ = 30.0  # sampler ticks per second
+CHART_HZ = 2.5  # redraws of each chart per second at most: they move, and bytes cost over SSH
+TYPE_HZ = 20.0  # sampler ticks per second: 3 characters a tick still type smoothly
 CHARS_PER_S = 60.0  # typing speed of the sample pane
 LARGE_VOCAB = 1000  # from this many characters on, the status says what the output layer costs
 DIGITS_MIN = (110, 36)  # from this window size on, the loss also shows in large digits

@@ -6,6 +6,7 @@ weight copy of its run. Compare mode has two lanes side by side.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Iterator
 
@@ -19,6 +20,7 @@ from rnn_tui.run.protocol import Snapshot
 from rnn_tui.ui.widgets import GradPane, NeuronView, NextChars, SamplePane
 
 MAX_KEPT_SAMPLES = 2000  # samples kept for --export-dir (about 0.5 MB of text at most)
+NEXT_EVERY = 0.2  # seconds between two redraws of the next-character line (nobody reads faster)
 
 
 class Lane:
@@ -47,6 +49,7 @@ class Lane:
         self.shown: deque[tuple[str, str]] = deque(maxlen=MAX_KEPT_SAMPLES)  # finished samples
         self.typing: list[str] = []  # pieces of the sample being typed, joined when it ends
         self.restart = False  # start a new sample at the next tick, even while paused
+        self._next_at = 0.0  # monotonic time of the next redraw of the next-character line
 
     def take(self, snap: Snapshot) -> None:
         """Mirror the run: its newest snapshot, its weights, and its cell if that changed."""
@@ -118,7 +121,10 @@ class Lane:
             self.recent.extend((c.char, c.hidden) for c in drawn)
             self.typed += n
             self.last = last = drawn[-1]
-            self.next_chars.show(top_chars(last.probs, vocab.chars), chosen=last.char)
+            now = time.monotonic()
+            if now >= self._next_at or self.typed >= self.sample_len:  # the last one stays
+                self._next_at = now + NEXT_EVERY
+                self.next_chars.show(top_chars(last.probs, vocab.chars), chosen=last.char)
 
     def _start_sample(self, vocab: Vocab, sampling: SampleSettings) -> None:
         assert self.weights is not None
