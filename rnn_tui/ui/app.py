@@ -232,7 +232,8 @@ class RnnApp(KeyActions, App[int]):
                 loop = asyncio.get_running_loop()  # signals must not kill us mid-draw
                 for sig in QUIT_SIGNALS:
                     loop.add_signal_handler(sig, self.on_signal, sig)
-            self.source.start(background=True)  # draw the first frame without waiting
+            # The first frame goes out before the trainer process starts to compete for the CPU.
+            self.call_after_refresh(self.source.start, True)
             self.set_interval(1 / POLL_HZ, self.poll_source)
             self.set_interval(1 / TYPE_HZ, self.type_samples)
 
