@@ -187,3 +187,13 @@ def test_probe_pane(snap_compare, size: tuple[int, int]) -> None:
         await pilot.pause()
 
     assert snap_compare(fixed_app(), terminal_size=size, run_before=open_probe)
+
+
+def test_layout_ascii(snap_compare) -> None:
+    """If this fails, the `--ascii` screen changed: a chart, border or mark drawn otherwise
+    than with the ASCII stand-ins of rnn_tui.ui.glyphs (or the layout under them moved)."""
+    app = make_app(
+        RunSpec(str(TINY), (Config(),)), UISettings(ascii_only=True), source=FixedSource()
+    )
+    app.animate = False
+    assert snap_compare(app, terminal_size=(80, 24), run_before=show_fixed)

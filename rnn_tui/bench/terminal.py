@@ -80,10 +80,11 @@ class PtyApp:
         env: dict[str, str],
         size: tuple[int, int] = (COLS, ROWS),
         words: frozenset[str] | None = None,
+        keep: bool = False,
     ) -> None:
         """Start `argv` in a `size` (columns, rows) terminal. With `words` (a corpus's words),
         the output is also followed on a `Screen` until a sample line holds WORDS_NEEDED of them
-        (`words_at`)."""
+        (`words_at`). With `keep`, every byte of the output is kept in `output` (tests)."""
         master, slave = os.openpty()
         cols, rows = size
         # The size the app sees: struct winsize is rows, columns, x pixels, y pixels.
@@ -96,6 +97,7 @@ class PtyApp:
         self.screen = Screen(cols, rows) if words is not None else None
         self.words_at: float | None = None  # monotonic time of the first line of words
         self.words_seen = threading.Event()
+        self.output: bytearray | None = bytearray() if keep else None
         self._recent: deque[bytes] = deque(maxlen=64)  # last chunks, for error messages
         self.t_spawn = time.monotonic()
         try:
@@ -124,6 +126,8 @@ class PtyApp:
             now = time.monotonic()
             self.bytes_read += len(chunk)
             self._recent.append(chunk)
+            if self.output is not None:
+                self.output += chunk
             if self.first_frame is None:
                 window = tail + chunk
                 if any(m in window for m in FRAME_MARKERS):

@@ -19,6 +19,7 @@ from functools import partial
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
+from textual.filter import LineFilter
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -29,6 +30,7 @@ from rnn_tui.run.source import RunSource, TrainerProcess
 from rnn_tui.run.spec import RunSpec, check_spec
 from rnn_tui.textsafe import sanitize
 from rnn_tui.ui.actions import bindings, palette
+from rnn_tui.ui.glyphs import line_filters
 from rnn_tui.ui.keys import PROJECTOR_THEME, KeyActions
 from rnn_tui.ui.lane import Lane
 from rnn_tui.ui.probing import LaneModel, LaneResult, Prober, Request
@@ -80,6 +82,8 @@ class RnnApp(KeyActions, App[int]):
         settings = settings or UISettings()
         self.register_theme(PROJECTOR_THEME)
         self._default_theme = self.theme
+        # --ascii and NO_COLOR: filters on every drawn line (glyphs.py)
+        self._reach = line_filters(super().get_line_filters(), settings.ascii_only, self.no_color)
         if settings.high_contrast:
             self.theme = PROJECTOR_THEME.name
         self.source = source  # where snapshots come from and commands go
@@ -467,6 +471,9 @@ class RnnApp(KeyActions, App[int]):
             with open(self._key_trace, "a", encoding="utf-8") as f:
                 f.write(f"{time.monotonic():.6f} {action.split('(')[0]}\n")
         return await super().run_action(action, default_namespace, namespaces)
+
+    def get_line_filters(self) -> list[LineFilter]:
+        return [f for f in self._reach if f.enabled]
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
