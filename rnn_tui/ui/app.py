@@ -33,6 +33,7 @@ from rnn_tui.ui.actions import bindings, palette
 from rnn_tui.ui.glyphs import line_filters
 from rnn_tui.ui.keys import PROJECTOR_THEME, KeyActions
 from rnn_tui.ui.lane import Lane
+from rnn_tui.ui.maximize import maximize_clicked
 from rnn_tui.ui.probing import LaneModel, LaneResult, Prober, Request
 from rnn_tui.ui.settings import UISettings
 from rnn_tui.ui.widgets import LossChart, SamplePane, StatusBar
@@ -471,6 +472,9 @@ class RnnApp(KeyActions, App[int]):
             with open(self._key_trace, "a", encoding="utf-8") as f:
                 f.write(f"{time.monotonic():.6f} {action.split('(')[0]}\n")
         return await super().run_action(action, default_namespace, namespaces)
+
+    def on_click(self, event: events.Click) -> None:
+        maximize_clicked(self.screen, event.widget)  # Esc restores (Textual)
 
     def get_line_filters(self) -> list[LineFilter]:
         return [f for f in self._reach if f.enabled]
