@@ -44,11 +44,12 @@ from rnn_tui.ui.widgets.probe_pane import ProbeInput, ProbeShown, ProbeView, one
 from rnn_tui.ui.widgets.status_bar import recall_text
 
 POLL_HZ = 20.0  # snapshot polls per second: status text may change this often
-CHART_HZ = 2.5  # redraws of each chart per second at most: they move, and bytes cost over SSH
+CHART_HZ = 2.2  # redraws of each chart per second at most (2 with 20 polls a second): bytes count
 TYPE_HZ = 20.0  # sampler ticks per second: 3 characters a tick still type smoothly
 CHARS_PER_S = 60.0  # typing speed of the sample pane
 LARGE_VOCAB = 1000  # from this many characters on, the status says what the output layer costs
 DIGITS_MIN = (110, 36)  # from this window size on, the loss also shows in large digits
+DIGITS_EVERY = 2.0  # seconds between two updates of the smoothed loss under the large digits
 PALETTE_HINT_MIN = 118  # from this width on, the footer shows the ^p palette hint too
 MIN_SIZE = (60, 16)  # below this the panes cannot be drawn legibly: ask for more room
 KEY_TRACE_ENV = "RNN_TUI_KEY_TRACE"  # a file: every action appends "<monotonic time> <action>"
@@ -117,6 +118,7 @@ class RnnApp(KeyActions, App[int]):
         self._last_chart = 0.0  # monotonic time of the last chart redraw
         self._stale: set[str] = set()  # chart kinds ("loss", "grads") behind the snapshot
         self._drawn_last = "grads"  # the chart kind drawn last: the other one goes next
+        self._digits: tuple[float | None, float] = (None, 0.0)  # held-out loss shown, next time
         self._type_credit = 0.0
         self._key_trace = os.environ.get(KEY_TRACE_ENV)  # for the latency benchmark
         # The panes, kept by reference: timers may fire while another screen is on top.
@@ -321,9 +323,16 @@ class RnnApp(KeyActions, App[int]):
     def _draw_loss(self, snaps: list[Snapshot]) -> None:
         r = snaps[0].record
         w, h = self.size  # the digits show from DIGITS_MIN on (a breakpoint class)
-        if r is not None and w >= DIGITS_MIN[0] and h >= DIGITS_MIN[1]:
+        now = time.monotonic()  # a new figure relays the screen out: the smoothed one waits
+        if (
+            r is not None
+            and w >= DIGITS_MIN[0]
+            and h >= DIGITS_MIN[1]
+            and (r.val_loss != self._digits[0] or now >= self._digits[1])
+        ):
             run = snaps[0].cell if self.compare else ""  # two runs: say whose figures these are
             self.loss_digits.show(r.val_loss, r.smooth_loss, run)  # relayouts only when changed
+            self._digits = (r.val_loss, now + DIGITS_EVERY)
         if self.compare:
             self.loss_chart.set_runs(
                 [(s.cell, s.loss_steps, s.loss_values, s.val_steps, s.val_values) for s in snaps]
