@@ -3,7 +3,8 @@
 "train" (the default) measures training throughput (`rnn_tui.bench.train`); "app" runs the real
 program in a pseudo-terminal (`rnn_tui.bench.app`); "soak" follows the app's memory for
 `--minutes` (`rnn_tui.bench.soak`); "probe" times the probe's recomputation per cell
-(`rnn_tui.bench.probe`). The last three are imported only when asked for.
+(`rnn_tui.bench.probe`); "quality" trains each cell with its defaults for `--minutes` and prints
+the held-out loss reached (`rnn_tui.bench.quality`). The last four are imported only when asked for.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         "mode",
         nargs="?",
         default="train",
-        choices=("train", "app", "soak", "probe"),
+        choices=("train", "app", "soak", "probe", "quality"),
         help="what to benchmark",
     )
     p.add_argument("--quick", action="store_true", help="tiny sizes and short timings (smoke)")
@@ -60,7 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--keys", type=_positive(int), help="app: key presses timed (default 60, quick 8)"
     )
     p.add_argument(
-        "--minutes", type=_positive(float), help="soak: minutes of sampling (default 30, quick 0.3)"
+        "--minutes",
+        type=_positive(float),
+        help="soak: minutes of sampling (default 30, quick 0.3);"
+        " quality: minutes of training per cell (default 5, quick 0.1)",
     )
     p.add_argument(
         "--rounds", type=_positive(int), help="interleaved timing rounds (default: ~0.1 s each)"
@@ -91,6 +95,13 @@ def _run_probe(args: argparse.Namespace) -> int:
     return run_probe_bench(args.corpus, seconds=args.seconds, quick=args.quick)
 
 
+def _run_quality(args: argparse.Namespace) -> int:
+    """Learning per minute: each cell trained with its defaults (starts processes)."""
+    from rnn_tui.bench.quality import run_quality_bench
+
+    return run_quality_bench(args.corpus, minutes=args.minutes, quick=args.quick)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the arguments and run the chosen benchmark; return the exit code."""
     args = build_parser().parse_args(argv)
@@ -104,5 +115,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "app": lambda: _run_app(args),
         "soak": lambda: _run_soak(args),
         "probe": lambda: _run_probe(args),
+        "quality": lambda: _run_quality(args),
     }
     return modes[args.mode]()
