@@ -23,6 +23,7 @@ from rnn_tui.bench.app_measure import (
     press_keys,
     rate,
     read_metrics,
+    read_trace,
 )
 from rnn_tui.bench.app_plan import AppPlan
 from rnn_tui.bench.terminal import (
@@ -100,7 +101,14 @@ class Launch:
     words_s: float = math.nan  # spawn to the first sample line of corpus words, seconds
 
 
-PROBE_KEYS = (b"i", b"\r", b"g", b"b")  # open the probe, leave its input, held-out text, look back
+# Open the probe, leave its input, held-out text, look back: each key with the action it runs.
+PROBE_KEYS = (
+    (b"i", "toggle_probe"),
+    (b"\r", "submit"),
+    (b"g", "probe_held_out"),
+    (b"b", "probe_shading"),
+)
+KEY_WAIT = 5.0  # seconds a probe key's action may take to show in the key trace
 
 
 def run_app_once(
@@ -134,9 +142,15 @@ def run_app_once(
         if not wait_for_lines(metrics, deadline, app.proc):  # the worker trains
             run.error = f"the app wrote no metrics (exit code {app.proc.poll()})"
         elif train:
-            for key in PROBE_KEYS if probe else ():
+            for key, action in PROBE_KEYS if probe else ():
+                # The next key only once this one's action ran: a key sent while the probe
+                # opens can land in its input line (a "q" typed there would never quit).
+                done = len(read_trace(trace, action))
                 app.write(key)
-                time.sleep(0.3)
+                deadline = time.monotonic() + KEY_WAIT
+                while len(read_trace(trace, action)) == done and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                time.sleep(0.3)  # and what the action set off (a focus moved by a message)
             b0, t0 = app.bytes_read, time.monotonic()
             run.measure(app.proc.pid, "ui", plan.seconds)
             run.chars_per_s = rate(read_metrics(metrics), plan.warmup, time.time())
