@@ -164,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--high-contrast", action="store_true", help="app: black on white, for projectors (h)"
     )
     p.add_argument(
+        "--ascii",
+        action="store_true",
+        help="app: ASCII characters only (no box-drawing, block or braille characters), for"
+        " consoles and fonts that lack them; NO_COLOR=1 in the environment drops the colours",
+    )
+    p.add_argument(
         "--export-dir",
         metavar="DIR",
         help="app: on quit and on the e key, write loss.csv, metrics.jsonl, samples.txt and"
@@ -417,6 +423,7 @@ def run(argv: Sequence[str]) -> int:
     settings = UISettings(
         sampling=sampling,
         high_contrast=args.high_contrast,
+        ascii_only=args.ascii,
         save_path=args.save,
         autosave_path=args.autosave,
         export_dir=args.export_dir,

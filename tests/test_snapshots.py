@@ -324,3 +324,13 @@ def test_layout_of_the_lstm_rescue_lesson_with_its_floors(snap_compare, size) ->
     """If this fails, the long-lag lesson's loss chart changed: its log axis, the counting line
     or the two floors (forgets the key 0.050, recalls the key 0.025) moved or lost a label."""
     assert snap_compare(lstm_rescue_app(), terminal_size=size, run_before=show_lstm_rescue)
+
+
+def test_layout_ascii(snap_compare) -> None:
+    """If this fails, the `--ascii` screen changed: a chart, border or mark drawn otherwise
+    than with the ASCII stand-ins of rnn_tui.ui.glyphs (or the layout under them moved)."""
+    app = make_app(
+        RunSpec(str(TINY), (Config(),)), UISettings(ascii_only=True), source=FixedSource()
+    )
+    app.animate = False
+    assert snap_compare(app, terminal_size=(80, 24), run_before=show_fixed)

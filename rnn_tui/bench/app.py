@@ -16,12 +16,20 @@ on the given corpus), and prints what it measures:
 3. idle CPU: space pauses training; once the current sample has finished typing, the CPU time
    of the app and all its child processes over a few seconds, as % of one core;
 4. first frame: spawn to the first terminal output that holds the drawn screen, median of
-   three launches;
-5. clean quit: "q" must end the app with exit code 0 within 5 s, leaving no process behind.
+   three launches, beside a bare Textual app with one Static widget launched the same way
+   (`rnn_tui.bench.bare_app`), one after the other;
+5. lightness (issue 16): the bytes the app writes to its terminal while training, per second,
+   at 120x40 and at 200x60 (one more run per round), and the CPU of the app's own process (not
+   the trainer's) at 120x40, as % of one core;
+6. words sooner: the same launches of `rnn-tui CORPUS` are read through a small screen
+   emulation (`rnn_tui.bench.screen`) until one line of the sample pane holds three distinct
+   words of the corpus (three letters or more); spawn to that moment, median of the launches;
+7. clean quit: "q" must end the app with exit code 0 within 5 s, leaving no process behind.
 
 Timings are printed, never judged: the targets are shown beside them. The exit code is non-zero
 only when something did not work (no screen, a quit that hangs or fails, leftover processes).
-The last line is `summary: live_share=<x> key_p95_ms=<y> idle_cpu_pct=<z> first_frame_ms=<w>`.
+The last line is `summary: live_share=<x> key_p95_ms=<y> idle_cpu_pct=<z> first_frame_ms=<w>
+bare_frame_ms=<b> frame_ratio=<r> out_kb_s=<k> out_kb_s_wide=<K> ui_cpu_pct=<u> words_s=<s>`.
 
 Only the standard library is used here (no Textual import): everything runs in child processes.
 """
@@ -46,9 +54,24 @@ from rnn_tui.bench.app_plan import (
     AppPlan,
     make_app_plan,
 )
-from rnn_tui.bench.app_runs import Launch, run_app_once, run_headless
+from rnn_tui.bench.app_runs import (
+    Launch,
+    launch_bare,
+    launch_for_words,
+    run_app_once,
+    run_headless,
+)
 from rnn_tui.bench.procfs import cpu_text
-from rnn_tui.bench.terminal import COLS, QUIT_TIMEOUT, ROWS
+from rnn_tui.bench.screen import corpus_words
+from rnn_tui.bench.terminal import COLS, QUIT_TIMEOUT, ROWS, WIDE, WORDS_NEEDED
+
+TARGET_KB_S, TARGET_KB_S_WIDE, TARGET_UI_PCT, TARGET_FRAME_RATIO, TARGET_WORDS_S = (
+    20.0,
+    30.0,
+    15.0,
+    1.3,
+    3.0,
+)
 
 
 def _ms(x: float) -> str:
@@ -82,6 +105,9 @@ def run_app_bench(
     apps: list[Run] = []
     probes: list[Run] = []
     launches: list[Launch] = []
+    wides: list[Run] = []  # the app at WIDE, for its terminal output
+    bare: list[Launch] = []  # the bare Textual app's launches
+    word_launches: list[Launch] = []  # the app's launches timed to its first words
     key_res: KeyResult | None = None
     idle_res: IdleResult | None = None
     problems: list[str] = []
@@ -108,34 +134,43 @@ def run_app_bench(
                 )
                 probes.append(ap)
                 launches.append(lp)
+                lw, aw, *_ = run_app_once(
+                    corpus,
+                    plan,
+                    d / f"wide{r}.jsonl",
+                    d / f"wtrace{r}.txt",
+                    train=True,
+                    extras=False,
+                    size=WIDE,
+                )
+                wides.append(aw)
+                launches.append(lw)
+                problems += [x.error for x in (aw, lw) if x.error]
                 problems += [x.error for x in (ap, lp) if x.error]
                 key_res, idle_res = k or key_res, i or idle_res
                 print(
                     f"round {r + 1}: headless {h.chars_per_s:,.0f} chars/s (cpu {h.cpu_text()});"
                     f" app {a.chars_per_s:,.0f} chars/s (cpu {a.cpu_text()};"
-                    f" terminal output {a.out_kb_s:.0f} KB/s);"
-                    f" app with the probe open {ap.chars_per_s:,.0f} chars/s",
+                    f" terminal output {a.out_kb_s:.1f} KB/s);"
+                    f" app with the probe open {ap.chars_per_s:,.0f} chars/s;"
+                    f" app at {WIDE[0]}x{WIDE[1]}: terminal output {aw.out_kb_s:.1f} KB/s"
+                    f" (cpu {aw.cpu_text()})",
                     flush=True,
                 )
                 problems += [x.error for x in (h, a, launch) if x.error]
-            for r in range(plan.launches - len(launches)):  # more launches for the first frame
-                launch, *_ = run_app_once(
-                    corpus,
-                    plan,
-                    d / f"launch{r}.jsonl",
-                    d / f"ltrace{r}.txt",
-                    train=False,
-                    extras=False,
-                )
-                launches.append(launch)
-                if launch.error:
-                    problems.append(launch.error)
+            words = corpus_words(corpus.read_text(encoding="utf-8", errors="replace"))
+            for _ in range(plan.launches):  # side by side: the bare app, then the app
+                bare.append(launch_bare())
+                word_launches.append(launch_for_words(corpus, words))
+                problems += [x.error for x in (bare[-1], word_launches[-1]) if x.error]
     except KeyboardInterrupt:
         print("interrupted: the app and its workers were stopped", file=sys.stderr)
         return 130
 
-    _print_report(plan, headless, apps, launches, key_res, idle_res, problems, probes)
-    ok = not problems and all(x.exit_code == 0 for x in launches)
+    start = _print_report(plan, headless, apps, launches, key_res, idle_res, problems, probes)
+    _print_light(start, apps, wides, bare, word_launches, problems)
+    every = launches + bare + word_launches
+    ok = not problems and all(x.exit_code == 0 for x in every)
     return 0 if ok else 1
 
 
@@ -148,9 +183,9 @@ def _print_report(
     idle_res: IdleResult | None,
     problems: list[str],
     probes: list[Run] | None = None,
-) -> None:
+) -> str:
     """Print every figure beside its target, then the problems (leftover processes are added
-    to `problems` here) and the summary line."""
+    to `problems` here); return the start of the summary line."""
     print()
     ratios = [
         a.chars_per_s / h.chars_per_s
@@ -229,8 +264,62 @@ def _print_report(
         )
     for p in problems:
         print(f"problem: {p}")
-    print(
+    # The first fields of the summary line, which _print_light completes and prints.
+    return (
         f"summary: live_share={share:.3f} key_p95_ms={p95:.1f} idle_cpu_pct={idle:.2f}"
-        f" first_frame_ms={frame:.0f}",
+        f" first_frame_ms={frame:.0f}"
+    )
+
+
+def _median(xs: list[float]) -> float:
+    good = [x for x in xs if not math.isnan(x)]
+    return statistics.median(good) if good else math.nan
+
+
+def _print_light(
+    start: str,
+    apps: list[Run],
+    wides: list[Run],
+    bare: list[Launch],
+    word_launches: list[Launch],
+    problems: list[str],
+) -> None:
+    """Terminal output, UI CPU, first frame beside a bare Textual app's, and the first words;
+    then the summary line."""
+    kb = _median([a.out_kb_s for a in apps])
+    kb_wide = _median([a.out_kb_s for a in wides])
+    print(
+        f"terminal output while training: {', '.join(f'{a.out_kb_s:.1f}' for a in apps)} KB/s"
+        f" at {COLS}x{ROWS} (target <= {TARGET_KB_S:g});"
+        f" {', '.join(f'{a.out_kb_s:.1f}' for a in wides)} KB/s at {WIDE[0]}x{WIDE[1]}"
+        f" (target <= {TARGET_KB_S_WIDE:g})"
+    )
+    uis = [a.cpu.get("ui", math.nan) for a in apps]
+    print(
+        f"UI process CPU while training at {COLS}x{ROWS}:"
+        f" {', '.join(f'{x:.1f}' for x in uis)}% of one"
+        f" core (target <= {TARGET_UI_PCT:g}%)"
+    )
+    app_ms = _median([x.frame_ms for x in word_launches])
+    bare_ms = _median([x.frame_ms for x in bare])
+    ratio = app_ms / bare_ms if bare_ms > 0 else math.nan
+    print(
+        f"first frame, side by side: app {', '.join(_ms(x.frame_ms) for x in word_launches)} ms,"
+        f" bare Textual app {', '.join(_ms(x.frame_ms) for x in bare)} ms;"
+        f" medians {_ms(app_ms)} / {_ms(bare_ms)} ms = {ratio:.2f}x"
+        f" (target <= {TARGET_FRAME_RATIO:g}x)"
+    )
+    ui = _median(uis)
+    words = _median([x.words_s for x in word_launches])
+    print(
+        f"words sooner (launch -> a sample line with {WORDS_NEEDED} distinct corpus words):"
+        f" {', '.join(f'{x.words_s:.2f}' for x in word_launches)} s;"
+        f" median {words:.2f} s (target <= {TARGET_WORDS_S:g} s)"
+    )
+    if any(math.isnan(x.words_s) for x in word_launches):  # slow, not broken: no problem
+        print("note: a launch showed no sample line of words within its time (nan)")
+    print(
+        f"{start} bare_frame_ms={bare_ms:.0f} frame_ratio={ratio:.3f} out_kb_s={kb:.2f}"
+        f" out_kb_s_wide={kb_wide:.2f} ui_cpu_pct={ui:.2f} words_s={words:.2f}",
         flush=True,
     )

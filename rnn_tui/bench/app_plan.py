@@ -24,7 +24,7 @@ class AppPlan:
     key_gap: tuple[float, float]  # random pause between two key presses, seconds
     settle: float  # seconds after pausing before idle CPU is measured (sample finishes typing)
     idle_seconds: float  # seconds over which idle CPU is measured
-    launches: int  # app launches for the first-frame median (throughput runs count)
+    launches: int  # launches of the bare app and of the app, side by side (first frame, words)
     seed: int = 0  # for the random key intervals
 
 
@@ -41,7 +41,7 @@ def make_app_plan(quick: bool, seconds: float | None, keys: int | None, sample_l
             key_gap=(0.1, 0.3),
             settle=1.0,  # the smoke test only checks that the measurement runs
             idle_seconds=1.0,
-            launches=2,
+            launches=1,
         )
     return AppPlan(
         seconds=20.0 if seconds is None else seconds,

@@ -8,6 +8,7 @@ import contextlib
 import math
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,10 +23,13 @@ from rnn_tui.bench.app_measure import (
     press_keys,
     rate,
     read_metrics,
+    read_trace,
 )
 from rnn_tui.bench.app_plan import AppPlan
 from rnn_tui.bench.terminal import (
+    COLS,
     FRAME_TIMEOUT,
+    ROWS,
     PtyApp,
     child_env,
     kill_group,
@@ -94,9 +98,17 @@ class Launch:
     quit_s: float = math.nan
     leftovers: list[int] = field(default_factory=list)
     error: str = ""
+    words_s: float = math.nan  # spawn to the first sample line of corpus words, seconds
 
 
-PROBE_KEYS = (b"i", b"\r", b"g", b"b")  # open the probe, leave its input, held-out text, look back
+# Open the probe, leave its input, held-out text, look back: each key with the action it runs.
+PROBE_KEYS = (
+    (b"i", "toggle_probe"),
+    (b"\r", "submit"),
+    (b"g", "probe_held_out"),
+    (b"b", "probe_shading"),
+)
+KEY_WAIT = 5.0  # seconds a probe key's action may take to show in the key trace
 
 
 def run_app_once(
@@ -108,6 +120,7 @@ def run_app_once(
     train: bool,
     extras: bool,
     probe: bool = False,
+    size: tuple[int, int] = (COLS, ROWS),
 ) -> tuple[Launch, Run, KeyResult | None, IdleResult | None]:
     """Launch the app in a pty. With `train`, time `plan.seconds` of training; with `extras`,
     then the key latency and the idle CPU; with `probe`, train with the probe pane open on a
@@ -116,7 +129,7 @@ def run_app_once(
     launch, run = Launch(), Run("app+probe" if probe else "app")
     keys: KeyResult | None = None
     idle: IdleResult | None = None
-    app = PtyApp(rnn_tui_argv(corpus, "--metrics", str(metrics)), child_env(str(trace)))
+    app = PtyApp(rnn_tui_argv(corpus, "--metrics", str(metrics)), child_env(str(trace)), size)
     try:
         if not app.wait_frame(FRAME_TIMEOUT):
             launch.error = (
@@ -129,9 +142,15 @@ def run_app_once(
         if not wait_for_lines(metrics, deadline, app.proc):  # the worker trains
             run.error = f"the app wrote no metrics (exit code {app.proc.poll()})"
         elif train:
-            for key in PROBE_KEYS if probe else ():
+            for key, action in PROBE_KEYS if probe else ():
+                # The next key only once this one's action ran: a key sent while the probe
+                # opens can land in its input line (a "q" typed there would never quit).
+                done = len(read_trace(trace, action))
                 app.write(key)
-                time.sleep(0.3)
+                deadline = time.monotonic() + KEY_WAIT
+                while len(read_trace(trace, action)) == done and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                time.sleep(0.3)  # and what the action set off (a focus moved by a message)
             b0, t0 = app.bytes_read, time.monotonic()
             run.measure(app.proc.pid, "ui", plan.seconds)
             run.chars_per_s = rate(read_metrics(metrics), plan.warmup, time.time())
@@ -152,3 +171,44 @@ def run_app_once(
     finally:
         launch.leftovers = app.close()
     return launch, run, keys, idle
+
+
+BARE_ARGV = [sys.executable, "-m", "rnn_tui.bench.bare_app"]  # the yardstick of the first frame
+WORDS_TIMEOUT = 60.0  # seconds to wait for the first sample line of words
+
+
+def launch_for_words(corpus: Path, words: frozenset[str]) -> Launch:
+    """Launch the app as a user would (`rnn-tui CORPUS`), note its first frame and the first
+    sample line holding WORDS_NEEDED distinct words of `words`, then quit with q."""
+    launch = Launch()
+    app = PtyApp(rnn_tui_argv(corpus), child_env(None), words=words)
+    try:
+        if not app.wait_frame(FRAME_TIMEOUT):
+            launch.error = f"no frame within {FRAME_TIMEOUT:g} s: {app.recent_output()!r}"
+            return launch
+        launch.frame_ms = app.frame_ms
+        if app.wait_words(WORDS_TIMEOUT):
+            launch.words_s = app.words_s
+        elif app.proc.poll() is not None:
+            launch.error = f"the app exited early with code {app.proc.returncode}"
+            return launch
+        launch.exit_code, launch.quit_s = app.quit()
+    finally:
+        launch.leftovers = app.close()
+    return launch
+
+
+def launch_bare() -> Launch:
+    """Launch the bare Textual app the same way, note its first frame, quit with q."""
+    launch = Launch()
+    app = PtyApp(BARE_ARGV, child_env(None))
+    try:
+        if not app.wait_frame(FRAME_TIMEOUT):
+            launch.error = f"bare app: no frame within {FRAME_TIMEOUT:g} s"
+            return launch
+        launch.frame_ms = app.frame_ms
+        time.sleep(0.3)
+        launch.exit_code, launch.quit_s = app.quit()
+    finally:
+        launch.leftovers = app.close()
+    return launch

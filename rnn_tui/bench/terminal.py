@@ -21,8 +21,11 @@ from collections import deque
 from pathlib import Path
 
 from rnn_tui.bench.procfs import session_members
+from rnn_tui.bench.screen import Screen, sample_rows, words_in
 
 COLS, ROWS = 120, 40  # size of the pseudo-terminal the app draws into
+WIDE = (200, 60)  # the larger terminal of the output measurement
+WORDS_NEEDED = 3  # "words sooner": distinct corpus words on one sample line
 QUIT_KEY = b"q"
 QUIT_TIMEOUT = 5.0  # seconds the app may take to exit after "q"
 FRAME_TIMEOUT = 30.0  # seconds to wait for the first frame before calling the launch failed
@@ -71,14 +74,30 @@ class PtyApp:
     """The app running in its own pseudo-terminal, its output read (and mostly dropped) by a
     thread: a pty whose buffer fills up blocks the app's next write, and so the whole UI."""
 
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        size: tuple[int, int] = (COLS, ROWS),
+        words: frozenset[str] | None = None,
+        keep: bool = False,
+    ) -> None:
+        """Start `argv` in a `size` (columns, rows) terminal. With `words` (a corpus's words),
+        the output is also followed on a `Screen` until a sample line holds WORDS_NEEDED of them
+        (`words_at`). With `keep`, every byte of the output is kept in `output` (tests)."""
         master, slave = os.openpty()
+        cols, rows = size
         # The size the app sees: struct winsize is rows, columns, x pixels, y pixels.
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         self.master = master
         self.first_frame: float | None = None  # monotonic time of the first drawn screen
         self.frame_seen = threading.Event()
         self.bytes_read = 0
+        self.words = words
+        self.screen = Screen(cols, rows) if words is not None else None
+        self.words_at: float | None = None  # monotonic time of the first line of words
+        self.words_seen = threading.Event()
+        self.output: bytearray | None = bytearray() if keep else None
         self._recent: deque[bytes] = deque(maxlen=64)  # last chunks, for error messages
         self.t_spawn = time.monotonic()
         try:
@@ -107,12 +126,20 @@ class PtyApp:
             now = time.monotonic()
             self.bytes_read += len(chunk)
             self._recent.append(chunk)
+            if self.output is not None:
+                self.output += chunk
             if self.first_frame is None:
                 window = tail + chunk
                 if any(m in window for m in FRAME_MARKERS):
                     self.first_frame = now
                     self.frame_seen.set()
                 tail = window[-16:]
+            if self.screen is not None and self.words is not None and self.words_at is None:
+                self.screen.feed(chunk)
+                if words_in(sample_rows(self.screen.lines()), self.words) >= WORDS_NEEDED:
+                    self.words_at = now
+                    self.words_seen.set()
+                    self.screen = None  # seen: stop following the screen
 
     def wait_frame(self, timeout: float) -> bool:
         """Wait for the first frame; False if the app exits or `timeout` s pass without one."""
@@ -122,6 +149,19 @@ class PtyApp:
                 self._reader.join(0.5)  # the output the app wrote before it died
                 return self.frame_seen.is_set()
         return True
+
+    def wait_words(self, timeout: float) -> bool:
+        """Wait for the first sample line of words; False if the app exits or time runs out."""
+        deadline = time.monotonic() + timeout
+        while not self.words_seen.wait(0.05):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                return self.words_seen.is_set()
+        return True
+
+    @property
+    def words_s(self) -> float:
+        """Spawn to the first sample line of words in s (NaN if none was seen)."""
+        return math.nan if self.words_at is None else self.words_at - self.t_spawn
 
     def write(self, data: bytes) -> float:
         """Type `data` into the app's terminal; returns the monotonic time just before."""

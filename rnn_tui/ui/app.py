@@ -19,6 +19,7 @@ from functools import partial
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
+from textual.filter import LineFilter
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -29,9 +30,11 @@ from rnn_tui.run.source import RunSource, TrainerProcess
 from rnn_tui.run.spec import RunSpec, check_spec
 from rnn_tui.textsafe import sanitize
 from rnn_tui.ui.actions import bindings, palette
+from rnn_tui.ui.glyphs import line_filters
 from rnn_tui.ui.inside import Insider
 from rnn_tui.ui.keys import PROJECTOR_THEME, KeyActions
 from rnn_tui.ui.lane import Lane
+from rnn_tui.ui.maximize import maximize_clicked
 from rnn_tui.ui.probing import LaneModel, LaneResult, Prober, Request
 from rnn_tui.ui.settings import UISettings
 from rnn_tui.ui.widgets import LossChart, SamplePane, StatusBar
@@ -42,11 +45,12 @@ from rnn_tui.ui.widgets.probe_pane import ProbeInput, ProbeShown, ProbeView, one
 from rnn_tui.ui.widgets.status_bar import recall_text
 
 POLL_HZ = 20.0  # snapshot polls per second: status text may change this often
-CHART_HZ = 4.0  # chart redraws per second at most: plotext is the costly part
-TYPE_HZ = 30.0  # sampler ticks per second
+CHART_HZ = 2.2  # redraws of each chart per second at most (2 with 20 polls a second): bytes count
+TYPE_HZ = 20.0  # sampler ticks per second: 3 characters a tick still type smoothly
 CHARS_PER_S = 60.0  # typing speed of the sample pane
 LARGE_VOCAB = 1000  # from this many characters on, the status says what the output layer costs
 DIGITS_MIN = (110, 36)  # from this window size on, the loss also shows in large digits
+DIGITS_EVERY = 2.0  # seconds between two updates of the smoothed loss under the large digits
 PALETTE_HINT_MIN = 118  # from this width on, the footer shows the ^p palette hint too
 MIN_SIZE = (60, 16)  # below this the panes cannot be drawn legibly: ask for more room
 KEY_TRACE_ENV = "RNN_TUI_KEY_TRACE"  # a file: every action appends "<monotonic time> <action>"
@@ -81,6 +85,8 @@ class RnnApp(KeyActions, App[int]):
         settings = settings or UISettings()
         self.register_theme(PROJECTOR_THEME)
         self._default_theme = self.theme
+        # --ascii and NO_COLOR: filters on every drawn line (glyphs.py)
+        self._reach = line_filters(super().get_line_filters(), settings.ascii_only, self.no_color)
         if settings.high_contrast:
             self.theme = PROJECTOR_THEME.name
         self.source = source  # where snapshots come from and commands go
@@ -113,6 +119,7 @@ class RnnApp(KeyActions, App[int]):
         self._last_chart = 0.0  # monotonic time of the last chart redraw
         self._stale: set[str] = set()  # chart kinds ("loss", "grads") behind the snapshot
         self._drawn_last = "grads"  # the chart kind drawn last: the other one goes next
+        self._digits: tuple[float | None, float] = (None, 0.0)  # held-out loss shown, next time
         self._type_credit = 0.0
         self._key_trace = os.environ.get(KEY_TRACE_ENV)  # for the latency benchmark
         # The panes, kept by reference: timers may fire while another screen is on top.
@@ -242,7 +249,8 @@ class RnnApp(KeyActions, App[int]):
                 loop = asyncio.get_running_loop()  # signals must not kill us mid-draw
                 for sig in QUIT_SIGNALS:
                     loop.add_signal_handler(sig, self.on_signal, sig)
-            self.source.start(background=True)  # draw the first frame without waiting
+            # The first frame goes out before the trainer process starts to compete for the CPU.
+            self.call_after_refresh(self.source.start, True)
             self.set_interval(1 / POLL_HZ, self.poll_source)
             self.set_interval(1 / TYPE_HZ, self.type_samples)
 
@@ -328,9 +336,16 @@ class RnnApp(KeyActions, App[int]):
             self.loss_chart.set_baselines(b.ngram_n, b.ngram_loss, b.forgets, b.recalls)
         r = snaps[0].record
         w, h = self.size  # the digits show from DIGITS_MIN on (a breakpoint class)
-        if r is not None and w >= DIGITS_MIN[0] and h >= DIGITS_MIN[1]:
+        now = time.monotonic()  # a new figure relays the screen out: the smoothed one waits
+        if (
+            r is not None
+            and w >= DIGITS_MIN[0]
+            and h >= DIGITS_MIN[1]
+            and (r.val_loss != self._digits[0] or now >= self._digits[1])
+        ):
             run = snaps[0].cell if self.compare else ""  # two runs: say whose figures these are
             self.loss_digits.show(r.val_loss, r.smooth_loss, run)  # relayouts only when changed
+            self._digits = (r.val_loss, now + DIGITS_EVERY)
         if self.compare:
             self.loss_chart.set_runs(
                 [(s.cell, s.loss_steps, s.loss_values, s.val_steps, s.val_values) for s in snaps]
@@ -480,6 +495,12 @@ class RnnApp(KeyActions, App[int]):
             with open(self._key_trace, "a", encoding="utf-8") as f:
                 f.write(f"{time.monotonic():.6f} {action.split('(')[0]}\n")
         return await super().run_action(action, default_namespace, namespaces)
+
+    def on_click(self, event: events.Click) -> None:
+        maximize_clicked(self.screen, event.widget)  # Esc restores (Textual)
+
+    def get_line_filters(self) -> list[LineFilter]:
+        return [f for f in self._reach if f.enabled]
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -6,6 +6,8 @@ weight copy of its run. Compare mode has two lanes side by side.
 
 from __future__ import annotations
 
+import math
+import time
 from collections import deque
 from collections.abc import Iterator
 
@@ -19,6 +21,11 @@ from rnn_tui.run.protocol import Snapshot
 from rnn_tui.ui.widgets import GradPane, NeuronView, NextChars, SamplePane
 
 MAX_KEPT_SAMPLES = 2000  # samples kept for --export-dir (about 0.5 MB of text at most)
+NEXT_EVERY = 0.2  # seconds between two redraws of the next-character line (nobody reads faster)
+# A sample being typed is cut short when weights this much better (smoothed training loss,
+# nats/char) arrive: early in a run each weight copy is far better than the last, and a sample
+# from nearly random weights would hold the pane for seconds; later copies differ by less.
+RESTART_GAIN = 0.25
 
 
 class Lane:
@@ -47,6 +54,9 @@ class Lane:
         self.shown: deque[tuple[str, str]] = deque(maxlen=MAX_KEPT_SAMPLES)  # finished samples
         self.typing: list[str] = []  # pieces of the sample being typed, joined when it ends
         self.restart = False  # start a new sample at the next tick, even while paused
+        self._next_at = 0.0  # monotonic time of the next redraw of the next-character line
+        self.weights_loss = -math.inf  # smoothed training loss when `weights` were copied
+        self.sample_loss = -math.inf  # the same for the weights of the sample being typed
 
     def take(self, snap: Snapshot) -> None:
         """Mirror the run: its newest snapshot, its weights, and its cell if that changed."""
@@ -56,6 +66,10 @@ class Lane:
         self.snapshot = snap
         if snap.weights is not None:
             self.weights = (snap.weights, snap.weights_step)
+            loss = snap.record.smooth_loss if snap.record is not None else -math.inf
+            self.weights_loss = loss
+            if self.sample_loss - loss >= RESTART_GAIN:
+                self.restart = True  # much better weights: show what they write at once
 
     def grad_profiles(self) -> list[np.ndarray]:
         """The (T,) gradient profiles the gradient pane draws now, for a log scale that two
@@ -120,7 +134,10 @@ class Lane:
             self.recent.extend((c.char, c.hidden) for c in drawn)
             self.typed += n
             self.last = last = drawn[-1]
-            self.next_chars.show(top_chars(last.probs, vocab.chars), chosen=last.char)
+            now = time.monotonic()
+            if now >= self._next_at or self.typed >= self.sample_len:  # the last one stays
+                self._next_at = now + NEXT_EVERY
+                self.next_chars.show(top_chars(last.probs, vocab.chars), chosen=last.char)
 
     def _start_sample(self, vocab: Vocab, sampling: SampleSettings) -> None:
         assert self.weights is not None
@@ -138,6 +155,7 @@ class Lane:
             reset_at=self.reset_at,
         )
         self.typed, self.restart = 0, False
+        self.sample_loss = self.weights_loss
         self.recent.clear()  # each sample starts from a fresh state: never join two in the view
         header = f"step {step:,} · temperature {sampling.temperature:.1f}"
         if prime:  # the kept text starts with the prime: the header says how much of it

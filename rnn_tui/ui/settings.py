@@ -21,6 +21,7 @@ class UISettings:
     log_every: int = 10  # steps between two metrics lines
     log_path: str | None = None  # where the trainer's tracebacks go; None: a temp file
     banner: str = ""  # a preset's lesson, shown in the status line until another notice
+    ascii_only: bool = False  # --ascii: no box-drawing, block or braille characters (glyphs.py)
 
     def with_(self, **changes: Any) -> UISettings:
         return replace(self, **changes)

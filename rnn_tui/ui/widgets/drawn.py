@@ -12,13 +12,18 @@ rendered by Rich into segments whose styles are the pane's own small palette, an
 small.
 
 `DrawnPane` is the base of the gradient pane and the loss chart: it caches the drawn Text until
-the data or the size changes. `flow` lays title tokens out in lines for both.
+the data or the size changes, and after new data it repaints only the rows whose cells changed
+(each up to its last changed cell): Textual sends every repainted row to the terminal as a whole,
+so a chart whose picture did not change writes nothing, and one whose curve moved a little
+writes a few rows. `flow` lays title tokens out in lines for both.
 """
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
+from textual.geometry import Region
 from textual.widget import Widget
 
 from rnn_tui.ui.widgets.colours import Palette, theme_palette
@@ -64,9 +69,20 @@ class DrawnPane(Widget):
         """How many times the pane was actually rebuilt (not served from cache)."""
 
     def changed(self) -> None:
-        """Call after new data: the next render rebuilds the text."""
+        """Call after new data: the text is rebuilt now and only the rows that differ from
+        the picture on screen are repainted (none if the picture is the same)."""
         self._version += 1
-        self.refresh()
+        width, height = self.size
+        old_key, old = self._cache_key, self._cache_text
+        if not self.is_mounted or not width or not height or old is None or old_key is None:
+            self.refresh()  # nothing on screen to compare with: draw it all when shown
+            return
+        new = self._build(width, height)
+        if old_key[1:] != self._cache_key[1:]:  # type: ignore[index]  # another size or palette
+            self.refresh()
+            return
+        for y, end in changed_rows(old, new, width):
+            self.refresh(Region(0, y, end, 1))
 
     def build_text(self, width: int, height: int) -> Text:
         """The whole pane for `width` x `height` cells."""
@@ -77,15 +93,49 @@ class DrawnPane(Widget):
         """The palette for the app's theme now: `LIGHT` on a light ground, else `DARK`."""
         return theme_palette(self)
 
-    def render(self) -> Drawn:
-        """The pane as drawn Rich Text (not selectable), rebuilt only if data or size changed."""
-        width, height = self.size
+    def _build(self, width: int, height: int) -> Text:
+        """The text for the data now at `width` x `height`, from the cache if it is there."""
         key = (self._version, width, height, self.colours.name)
         if self._cache_key != key or self._cache_text is None:
             self._cache_text = self.build_text(width, height)
             self._cache_key = key
             self.render_count += 1
-        return Drawn(self._cache_text)
+        return self._cache_text
+
+    def render(self) -> Drawn:
+        """The pane as drawn Rich Text (not selectable), rebuilt only if data or size changed."""
+        width, height = self.size
+        return Drawn(self._build(width, height))
+
+
+def _cells(line: Text) -> list[tuple[str, tuple[object, ...]]]:
+    """Each character of one line with the styles that apply to it, in order."""
+    styles: list[list[object]] = [[line.style] for _ in line.plain]
+    for span in line.spans:
+        for i in range(span.start, min(span.end, len(styles))):
+            styles[i].append(span.style)
+    return [(ch, tuple(st)) for ch, st in zip(line.plain, styles, strict=True)]
+
+
+def changed_rows(old: Text, new: Text, width: int) -> list[tuple[int, int]]:
+    """(row, cells from the left edge to repaint) of every row where `new` differs from `old`:
+    up to the row's last changed cell (Textual repaints a row from the widget's left edge)."""
+    old_lines = old.split("\n", allow_blank=True)
+    new_lines = new.split("\n", allow_blank=True)
+    out = []
+    for y in range(max(len(old_lines), len(new_lines))):
+        a = old_lines[y] if y < len(old_lines) else Text()
+        b = new_lines[y] if y < len(new_lines) else Text()
+        if a.plain == b.plain and a.spans == b.spans and a.style == b.style:
+            continue
+        ca, cb = _cells(a), _cells(b)
+        if len(ca) != len(cb):
+            out.append((y, width))
+            continue
+        last = max(i for i in range(len(cb)) if ca[i] != cb[i]) if ca != cb else -1
+        if last >= 0:
+            out.append((y, min(width, cell_len(b.plain[: last + 1]))))
+    return out
 
 
 def flow(tokens: list[Text], width: int, sep: str = "  ") -> list[Text]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -174,7 +174,10 @@ class SamplePane(ScrollView, can_focus=True):
         before = len(sample.rows)
         self._wrap_append(sample, clean)
         first_changed = self._done_rows + 1 + max(0, before - 1)
-        self._after_change(full=False, first_row=first_changed)
+        # Typing within one row repaints that row up to its last character: the blank rest of
+        # it is on the screen already (Textual sends a repainted row from the pane's left edge).
+        upto = sample.widths[-1] if len(sample.rows) == before else 0
+        self._after_change(full=False, first_row=first_changed, upto=upto)
 
     def clear(self) -> None:
         """Remove all samples."""
@@ -244,14 +247,17 @@ class SamplePane(ScrollView, can_focus=True):
 
     # ----------------------------------------------------------- rendering
 
-    def _after_change(self, full: bool, first_row: int = 0) -> None:
-        """Update the virtual size, refresh what changed and follow the end if we were there."""
+    def _after_change(self, full: bool, first_row: int = 0, upto: int = 0) -> None:
+        """Update the virtual size, refresh what changed and follow the end if we were there;
+        `upto` > 0: only row `first_row` changed, in its first `upto` cells."""
         if not self.is_mounted:
             return
         at_end = self.is_vertical_scroll_end or self.max_scroll_y <= 0
         self.virtual_size = Size(self._content_width(), self.row_count)
         if full:
             self.refresh()
+        elif upto > 0:
+            self.refresh(Region(0, first_row - self.scroll_offset.y, upto, 1))
         else:
             self.refresh_lines(first_row, max(1, self.row_count - first_row))
         if at_end and not self.is_vertical_scrollbar_grabbed:

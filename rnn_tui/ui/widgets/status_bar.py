@@ -7,6 +7,7 @@ control characters are neutralised, so a corpus called "[red]x" or "a\\x1b[2Jb" 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 
 from textual.app import RenderResult
@@ -82,6 +83,9 @@ class StatusBar(Widget):
     """
 
     MAX_LINES = 2
+    COUNTS_EVERY = 0.25
+    """Seconds between two repaints when only the step and the speed changed (they change at
+    every snapshot, 20 times a second: a quarter of that reads the same and writes less)."""
 
     def __init__(
         self,
@@ -98,6 +102,10 @@ class StatusBar(Widget):
         ]
         self.plain_text = "STARTING"
         """All fields as one plain line (for tests and logs)."""
+        self._steady = ""  # the fields other than step and speed, as last painted
+        self._painted_at = 0.0  # monotonic time of the last repaint
+        self._lines = 1  # lines of the bar as last painted
+        self._pending = False  # a repaint of the counts is due
 
     def set_status(
         self,
@@ -148,6 +156,7 @@ class StatusBar(Widget):
             if source
             else Content.assemble(("step ", "dim"), (step_s, "bold"))
         )
+        counts = [step_field, Content(f"{format_si(chars_per_s)} chars/s")]  # change often
         fields = [
             Content.assemble(
                 (f"\u00a0{badge.upper()}\u00a0", f"reverse {badge_style}"),
@@ -160,9 +169,9 @@ class StatusBar(Widget):
                 if runs
                 else [Content(_plain(cell)), Content(f"{format_si(params)} params")]
             ),
-            step_field,
+            counts[0],
             *([Content.styled(_plain(recall), "bold")] if recall else []),
-            Content(f"{format_si(chars_per_s)} chars/s"),
+            counts[1],
             Content.assemble(("lr ", "dim"), format_float(lr)),
             Content.assemble(("temp ", "dim"), format_float(temperature)),
         ]
@@ -171,13 +180,27 @@ class StatusBar(Widget):
         plain = "  ".join(f.plain for f in fields).replace("\u00a0", " ").strip()
         if plain == self.plain_text and state_s == self.state:
             return  # nothing changed: no repaint
-        width = max(1, self.size.width)
-        lines_before = len(self._pack(width))
+        steady = "  ".join(f.plain for f in fields if all(f is not c for c in counts))
         self.state = state_s
         self._fields = fields
         self.plain_text = plain
-        # A new layout only when the bar changes height; a repaint is far cheaper.
-        self.refresh(layout=len(self._pack(width)) != lines_before)
+        now = time.monotonic()
+        if steady == self._steady and now - self._painted_at < self.COUNTS_EVERY:
+            if not self._pending and self.is_mounted:  # only the counts: repaint a bit later
+                self._pending = True
+                self.set_timer(self.COUNTS_EVERY - (now - self._painted_at), self._paint)
+            return
+        self._steady = steady
+        self._paint()
+
+    def _paint(self) -> None:
+        """Repaint with the fields now; a new layout only when the bar changes height (a
+        repaint is far cheaper)."""
+        self._pending = False
+        self._painted_at = time.monotonic()
+        lines = len(self._pack(max(1, self.size.width)))
+        self.refresh(layout=lines != self._lines)
+        self._lines = lines
 
     def _pack(self, width: int) -> list[Content]:
         """Greedily pack the fields into lines of ``width`` cells, two spaces apart."""

@@ -1,0 +1,64 @@
+"""DrawnPane repaints only what changed (`rnn_tui.ui.widgets.drawn`)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from rich.text import Text
+from textual.app import App, ComposeResult
+
+from rnn_tui.ui.widgets.drawn import DrawnPane, changed_rows
+
+
+def test_changed_rows_names_only_rows_that_differ() -> None:
+    """If this fails, a chart whose picture did not change is sent to the terminal again (bytes
+    over SSH for nothing), or a changed cell is left stale on the screen."""
+    old = Text("abc\ndef\nghi")
+    old.stylize("red", 4, 5)  # the "d"
+    assert changed_rows(old, old.copy(), 10) == []
+    new = old.copy()
+    new.stylize("bold", 9, 10)  # the "h": same text, another style
+    assert changed_rows(old, new, 10) == [(2, 2)]
+    assert changed_rows(old, Text("abc\ndeX\nghi"), 10) == [(1, 3)]  # and "d" lost its red
+    assert changed_rows(old, Text("Xbc\ndef"), 10) == [(0, 1), (1, 1), (2, 10)]  # "ghi" gone
+
+
+class Letters(DrawnPane):
+    """Draws its `rows` as they are."""
+
+    rows = ["one", "two", "six"]
+
+    def build_text(self, width: int, height: int) -> Text:
+        return Text("\n".join(self.rows))
+
+
+class OneApp(App[None]):
+    def __init__(self, pane: DrawnPane) -> None:
+        super().__init__()
+        self.pane = pane
+
+    def compose(self) -> ComposeResult:
+        yield self.pane
+
+
+@pytest.mark.functional
+def test_drawn_pane_repaints_changed_rows_only() -> None:
+    """If this fails, the gradient pane and the loss chart repaint (and send) their whole area
+    at every new snapshot even when only a row moved, or when nothing did."""
+    pane = Letters()
+
+    async def main() -> None:
+        async with OneApp(pane).run_test(size=(20, 6)) as pilot:
+            await pilot.pause()
+            pane.render()
+            pane._repaint_regions.clear()
+            pane.changed()  # same picture
+            assert not pane._repaint_regions
+            pane.rows = ["one", "twX", "six"]
+            pane.changed()
+            assert {(r.y, r.height) for r in pane._repaint_regions} == {(1, 1)}
+            await pilot.pause()
+            assert "twX" in pane.render().text.plain
+
+    asyncio.run(main())

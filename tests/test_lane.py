@@ -1,0 +1,40 @@
+"""The sampler of a lane starts over when much better weights arrive (issue 16: words sooner)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from test_snapshots import fixed_snapshot
+
+from rnn_tui.engine.data import Vocab
+from rnn_tui.engine.model import make_cell
+from rnn_tui.engine.sampling import SampleSettings
+from rnn_tui.ui.lane import RESTART_GAIN, Lane
+
+VOCAB = Vocab.from_text("abc def ghi\n")
+
+
+def _snap(cell: object, loss: float, step: int):  # type: ignore[no-untyped-def]
+    base = fixed_snapshot(VOCAB.size)
+    record = replace(base.record, smooth_loss=loss, step=step)
+    weights = cell.init_params(np.random.default_rng(0))  # type: ignore[attr-defined]
+    return replace(base, record=record, weights=weights, weights_step=step)
+
+
+def test_much_better_weights_cut_the_sample_short() -> None:
+    """If this fails, a sample from nearly random weights holds the pane for seconds while far
+    better weights wait (the first words come late), or late in a run every small improvement
+    cuts samples short so none is read to its end."""
+    cell = make_cell("rnn", VOCAB.size, 8, "float32")
+    lane = Lane(cell, 0, 200, 0, "")
+    lane.take(_snap(cell, 4.0, 1))
+    lane.type(3, VOCAB, SampleSettings(), paused=False)
+    assert lane.typed == 3 and not lane.restart
+    lane.take(_snap(cell, 4.0 - RESTART_GAIN / 2, 40))  # a little better: typing goes on
+    assert not lane.restart
+    lane.take(_snap(cell, 4.0 - 2 * RESTART_GAIN, 80))  # much better: a new sample
+    assert lane.restart
+    lane.type(3, VOCAB, SampleSettings(), paused=False)
+    assert lane.typed == 3 and lane.header.startswith("step 80")
+    assert [h for h, _ in lane.samples_so_far()][0].startswith("step 1 ")
