@@ -363,6 +363,15 @@ class RnnApp(KeyActions, App[int]):
         for lane in self.lanes:
             lane.draw_grads(scale)
 
+    def _lr_text(self, snaps: list[Snapshot]) -> float | str:
+        """The learning rate as configured until the run reports one; in a comparison whose
+        runs differ (a preset's own step per cell), one per run: "rnn 0.03 · lstm 0.1"."""
+        if not snaps:
+            return self.spec.configs[0].lr
+        if len({s.lr for s in snaps}) == 1:
+            return snaps[0].lr
+        return " · ".join(f"{s.cell} {s.lr:.3g}" for s in snaps)
+
     def update_status(self) -> None:
         snaps = [lane.snapshot for lane in self.lanes if lane.snapshot is not None]
         snap = snaps[0] if snaps else None
@@ -382,7 +391,7 @@ class RnnApp(KeyActions, App[int]):
             step=r.step if r else 0,
             chars_per_s=rate if state == RunState.TRAINING.value else 0.0,
             state=state,
-            lr=snap.lr if snap else self.spec.configs[0].lr,  # as configured, until it runs
+            lr=self._lr_text(snaps),
             temperature=self.sampling.temperature,
             message=self.notice,
             source=getattr(self.source, "label", ""),  # e.g. a replay's speed and position

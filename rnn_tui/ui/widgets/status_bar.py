@@ -116,7 +116,7 @@ class StatusBar(Widget):
         step: int,
         chars_per_s: float,
         state: str,
-        lr: float,
+        lr: float | str,
         temperature: float,
         message: str = "",
         recall: str = "",
@@ -134,7 +134,8 @@ class StatusBar(Widget):
             chars_per_s: training throughput in characters per second.
             state: one of "training", "paused", "diverged", "error", "starting", "stopped",
                 "silent".
-            lr: learning rate.
+            lr: learning rate, or a text of one per run ("rnn 0.03 · lstm 0.1") when the runs
+                of a comparison differ.
             temperature: sampling temperature.
             message: short notice such as "saved checkpoint to runs/x.npz".
             recall: held-out key recall of a long-lag corpus, e.g.
@@ -172,7 +173,7 @@ class StatusBar(Widget):
             counts[0],
             *([Content.styled(_plain(recall), "bold")] if recall else []),
             counts[1],
-            Content.assemble(("lr ", "dim"), format_float(lr)),
+            Content.assemble(("lr ", "dim"), lr if isinstance(lr, str) else format_float(lr)),
             Content.assemble(("temp ", "dim"), format_float(temperature)),
         ]
         if message:
