@@ -29,7 +29,9 @@ from rnn_tui.engine.sampling import SampleSettings, sample_text
 from rnn_tui.engine.trainer import StepRecord, Trainer
 from rnn_tui.errors import UserError
 from rnn_tui.run.blowup import BlowupWatch, blowup_line
+from rnn_tui.run.listen import HeadlessRuns, ListenPlan, start_headless
 from rnn_tui.run.outputs import MetricsLog, cell_paths
+from rnn_tui.run.wire import Welcome
 from rnn_tui.textsafe import sanitize
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -138,10 +140,11 @@ def _train(
     err: Writer,
     stop: Callable[[], bool],
     seconds: float | None = None,
+    live: HeadlessRuns | None = None,
 ) -> tuple[int, dict[int, StepRecord]]:
     """The training loop: (exit code so far, the last record of each run that stepped).
     It ends after `steps` steps (None: no limit) or `seconds` of training (None: no limit),
-    whichever comes first."""
+    whichever comes first. `live` (--listen) sees every step and may pause between two."""
     for trainer in runs:
         c = trainer.config
         print(
@@ -160,6 +163,8 @@ def _train(
     deadline = None if seconds is None else start + seconds
     try:
         for _ in range(steps) if steps is not None else itertools.count():
+            if live is not None:
+                live.between_steps(stop)  # viewers' commands; waits here while paused
             if stop():  # between steps: compare-mode runs stay on the same batch
                 break
             if deadline is not None and time.monotonic() >= deadline:
@@ -173,6 +178,8 @@ def _train(
                 if trainer.diverged:
                     continue
                 record = records[i] = trainer.step()
+                if live is not None and not record.diverged:
+                    live.record(i, record)
                 if metrics is not None and metrics.due(record.step, record.diverged):
                     metrics.write(record.to_json(trainer.config.cell))
                     if (message := metrics.take_error()) is not None:
@@ -297,6 +304,7 @@ class HeadlessPlan:
     log_every: int = 10  # steps between two metrics lines
     saves: tuple[str | None, ...] = ()  # checkpoint paths written at the end (--save, --autosave)
     seconds: float | None = None  # time budget for training (--seconds); the first limit stops
+    listen: tuple[ListenPlan, Welcome] | None = None  # publish the run here (--listen)
 
 
 def run_headless_cli(
@@ -311,6 +319,11 @@ def run_headless_cli(
     exit code: 0, 1 (diverged, or a checkpoint could not be written), or 128 + the signal."""
     stdout, stderr = _Out(out or sys.stdout), _Out(err or sys.stderr)
     metrics = MetricsLog(plan.metrics, plan.log_every) if plan.metrics else None
+    live = None
+    if plan.listen is not None:
+        live = start_headless(
+            trainers, *plan.listen, lambda line: print(line, file=stdout, flush=True)
+        )
     with StopSignals() as signals:
         try:
             if metrics is not None and (message := metrics.take_error()) is not None:
@@ -320,11 +333,13 @@ def run_headless_cli(
                 return signals.signum is not None or stdout.failed is not None
 
             code, records = _train(
-                trainers, plan.steps, metrics, 2.0, stdout, stderr, stop, plan.seconds
+                trainers, plan.steps, metrics, 2.0, stdout, stderr, stop, plan.seconds, live
             )
         finally:
             if metrics is not None:
                 metrics.close()
+            if live is not None:
+                live.close(f"the headless run stopped at step {trainers[0].steps:,}")
         if signals.signum is not None:
             said = _SAID.get(signals.signum, "stopped by SIGHUP (hang-up)")
             print(said, file=stdout, flush=True)
