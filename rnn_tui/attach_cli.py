@@ -9,6 +9,7 @@ in one line and exits 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -64,28 +65,29 @@ def listen_plan(args: argparse.Namespace) -> ListenPlan | None:
     return ListenPlan(host, port, new_token(), token_shown=True)
 
 
-def token_file_for_app(plan: ListenPlan) -> tuple[ListenPlan, str]:
+def token_file_for_app(plan: ListenPlan) -> tuple[ListenPlan, str | None]:
     """The app covers the terminal, so a token it made up goes to a private file (mode 0600)
     whose name the status line shows: a projected screen never shows the token itself.
-    Returns the plan and what the status line says of the token."""
+    Returns the plan and that file (None: the token came from --token-file)."""
     if not plan.token_shown:
-        return plan, "token from --token-file"
+        return plan, None
     fd, path = tempfile.mkstemp(prefix="rnn-tui-token-", suffix=".txt")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(plan.token + "\n")
-    return replace(plan, token_shown=False), f"--token-file {path}"
+    return replace(plan, token_shown=False), path
 
 
 def run_app_listening(spec: RunSpec, settings: Any, vocab: Vocab, plan: ListenPlan) -> int:
     """The app, its run also published as `plan` says."""
     from rnn_tui.ui.app import run_app
 
-    plan, token = token_file_for_app(plan)
+    plan, path = token_file_for_app(plan)
     listener = Listener(plan, welcome_for(spec, vocab.chars))
-    host, port = listener.start()
-    line = f"listening on {host}:{port} · {token}"
-    banner = f"{settings.banner} · {line}" if settings.banner else line
     try:
+        host, port = listener.start()
+        token = "token from --token-file" if path is None else f"--token-file {path}"
+        line = f"listening on {host}:{port} · {token}"
+        banner = f"{settings.banner} · {line}" if settings.banner else line
         return run_app(
             spec,
             settings.with_(banner=banner),
@@ -94,6 +96,9 @@ def run_app_listening(spec: RunSpec, settings: Any, vocab: Vocab, plan: ListenPl
         )
     finally:
         listener.close("the app quit")
+        if path is not None:  # the file made up for this run
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
 
 class _Parser(argparse.ArgumentParser):
