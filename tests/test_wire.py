@@ -7,6 +7,7 @@ import contextlib
 import json
 import pickle
 import re
+import socket
 from dataclasses import fields, replace
 
 import numpy as np
@@ -18,8 +19,10 @@ from hypothesis import strategies as st
 from rnn_tui.engine.config import Config
 from rnn_tui.engine.data import load_corpus
 from rnn_tui.engine.trainer import StepRecord, Trainer
-from rnn_tui.run import wire
+from rnn_tui.errors import UserError
+from rnn_tui.run import listen, wire
 from rnn_tui.run.history import Run
+from rnn_tui.run.listen import Listener, ListenPlan, parse_address
 from rnn_tui.run.protocol import (
     Evaluate,
     Heartbeat,
@@ -334,3 +337,43 @@ def test_a_step_record_loses_nothing() -> None:
     sent = {f.name for f in fields(StepRecord)}
     assert sent == wire._RECORD
     assert {f.name for f in fields(Snapshot)} == wire._SNAPSHOT
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [("5000", ("127.0.0.1", 5000)), ("0.0.0.0:80", ("0.0.0.0", 80)), ("[::1]:7", ("::1", 7))],
+)
+def test_addresses_parse(text: str, address: tuple[str, int]) -> None:
+    """If this fails, --listen and attach read an address other than the one typed."""
+    assert parse_address(text) == address
+
+
+@pytest.mark.parametrize("text", ["", "host:", ":80", "5000000", "x:y", "80:"])
+def test_bad_addresses_are_one_line(text: str) -> None:
+    """If this fails, a typo in an address gives a traceback instead of a line."""
+    with pytest.raises(UserError, match=r"\[HOST:\]PORT"):
+        parse_address(text)
+
+
+def test_replies_to_a_viewer_reach_that_viewer_only() -> None:
+    """If this fails, the app sees (and shows) answers meant for an attached viewer, or the
+    viewer never gets them."""
+
+    class Sink:
+        def __init__(self) -> None:
+            self.ids = iter(range(100, 200))
+
+        def send(self, command: object) -> int:
+            return next(self.ids)
+
+    plan = ListenPlan("127.0.0.1", 0, "a-token", token_shown=False)
+    welcome = Welcome("x.txt", 40, (Config().to_json(),), ("a", "b"), False)
+    listener = Listener(plan, welcome, Sink())
+    viewer = listen._Viewer(socket.socket(), "test")
+    viewer.control = True
+    listener._take(viewer, Request(7, Evaluate("ab")))  # the sink gives it id 100
+    mine, the_apps = Reply(100, True, "0.5", (0.5,)), Reply(3, True, "saved run.npz")
+    out = listener.publish((replace(trained_snapshot(), replies=(mine, the_apps)),))
+    assert out[0].replies == (the_apps,)
+    assert list(viewer.replies) == [Reply(7, True, "0.5", (0.5,))]
+    viewer.sock.close()
