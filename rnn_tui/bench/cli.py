@@ -3,7 +3,8 @@
 "train" (the default) measures training throughput (`rnn_tui.bench.train`); "app" runs the real
 program in a pseudo-terminal (`rnn_tui.bench.app`); "soak" follows the app's memory for
 `--minutes` (`rnn_tui.bench.soak`); "probe" times the probe's recomputation per cell
-(`rnn_tui.bench.probe`). The last three are imported only when asked for.
+(`rnn_tui.bench.probe`); "attach" publishes a headless run and attaches 0 to 8 viewers
+(`rnn_tui.bench.attach`). All but "train" are imported only when asked for.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         "mode",
         nargs="?",
         default="train",
-        choices=("train", "app", "soak", "probe"),
+        choices=("train", "app", "soak", "probe", "attach"),
         help="what to benchmark",
     )
     p.add_argument("--quick", action="store_true", help="tiny sizes and short timings (smoke)")
@@ -91,6 +92,13 @@ def _run_probe(args: argparse.Namespace) -> int:
     return run_probe_bench(args.corpus, seconds=args.seconds, quick=args.quick)
 
 
+def _run_attach(args: argparse.Namespace) -> int:
+    """A headless run with --listen and 0, 1, 2, 4, 8 attached viewers."""
+    from rnn_tui.bench.attach import run_attach_bench
+
+    return run_attach_bench(args.corpus, seconds=args.seconds, quick=args.quick)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the arguments and run the chosen benchmark; return the exit code."""
     args = build_parser().parse_args(argv)
@@ -104,5 +112,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "app": lambda: _run_app(args),
         "soak": lambda: _run_soak(args),
         "probe": lambda: _run_probe(args),
+        "attach": lambda: _run_attach(args),
     }
     return modes[args.mode]()

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
+import os
 import socket
 import threading
 import time
@@ -46,6 +48,8 @@ from rnn_tui.run.wire import (
 )
 
 CONNECT_TIMEOUT = 10.0  # seconds to connect and be welcomed
+# A file: at its end, the source appends one JSON line of what it read (for the benchmark).
+TRACE_ENV = "RNN_TUI_ATTACH_TRACE"
 QUERIES = (Evaluate,)  # what a read-only viewer may ask
 # What a refusal says each command would have done.
 _WHAT = {
@@ -86,8 +90,9 @@ class RemoteSource:
         self.control = welcome.control  # whether commands are carried out
         self.configs = tuple(Config.from_json(c) for c in welcome.configs)
         self.last_heard: float | None = time.monotonic()
-        self.bytes_read = 0
-        self.snapshots_read = 0
+        self.bytes_read = 0  # since the welcome
+        self.snapshots_read = 0  # since the welcome
+        self.started = time.monotonic()
         self._lock = threading.Condition()
         self._latest: tuple[Snapshot, ...] | None = None
         self._fresh = False  # `_latest` not yet polled
@@ -131,10 +136,12 @@ class RemoteSource:
             raise UserError(f"cannot attach to {where}: it did not welcome us")
         sock.settimeout(None)
         try:
-            return cls(sock, msg, where)
+            source = cls(sock, msg, where)
         except UserError as exc:
             sock.close()
             raise UserError(f"cannot attach to {where}: its settings: {exc}") from None
+        source.start()
+        return source
 
     # -- the reader thread ----------------------------------------------------------------------
 
@@ -200,7 +207,10 @@ class RemoteSource:
     # -- the source ---------------------------------------------------------------------------
 
     def start(self, background: bool = False) -> None:
-        self._reader.start()
+        """Begin reading (if `connect` has not): frames are read from the welcome on, so none
+        pile up, stale, while the app starts."""
+        if self._reader.ident is None:  # never started
+            self._reader.start()
 
     def poll(self) -> tuple[Snapshot, ...] | None:
         """The newest snapshots since the last poll (with the weights, notice and replies of
@@ -259,6 +269,8 @@ class RemoteSource:
 
     def stop(self, timeout: float = 2.0) -> None:
         """Leave: close the connection (the run goes on without us)."""
+        if self._leaving:
+            return
         self._leaving = True
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
@@ -266,3 +278,11 @@ class RemoteSource:
             self.sock.close()
         if self._reader.is_alive():
             self._reader.join(timeout)
+        if trace := os.environ.get(TRACE_ENV):
+            line = {
+                "seconds": time.monotonic() - self.started,
+                "snapshots": self.snapshots_read,
+                "bytes": self.bytes_read,
+            }
+            with contextlib.suppress(OSError), open(trace, "a", encoding="utf-8") as f:
+                f.write(json.dumps(line) + "\n")
