@@ -42,7 +42,8 @@ def add_listen_flags(p: argparse.ArgumentParser) -> None:
         "--listen",
         metavar="[HOST:]PORT",
         help="also publish the run on this TCP address (host 127.0.0.1 unless given), for"
-        " `rnn-tui attach`; a viewer must give the token (printed at start, or --token-file)",
+        " `rnn-tui attach`; viewers must give a token: --token-file's, or one made up at start"
+        " (--headless prints it; the app puts it in a private file its status line names)",
     )
     g.add_argument(
         "--token-file",

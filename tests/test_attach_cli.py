@@ -83,8 +83,8 @@ def rnn_tui(*args: str) -> list[str]:
 
 
 @pytest.fixture
-def listening(tmp_path: Path) -> Iterator[tuple[int, Path, Path]]:
-    """A headless run publishing on a free port: (port, token file, its output file)."""
+def listening(tmp_path: Path) -> Iterator[tuple[int, Path, Path, subprocess.Popen[bytes]]]:
+    """A headless run publishing on a free port: (port, token file, its output file, it)."""
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
     out = tmp_path / "out.txt"
@@ -98,19 +98,20 @@ def listening(tmp_path: Path) -> Iterator[tuple[int, Path, Path]]:
     try:
         wait_until(lambda: "listening on" in out.read_text() or proc.poll() is not None)
         assert proc.poll() is None, out.read_text()
-        yield port, token_file, out
+        yield port, token_file, out, proc
     finally:
-        proc.terminate()
+        if proc.poll() is None:
+            proc.terminate()
         proc.wait(30)
 
 
 @pytest.mark.functional
 def test_attach_with_a_wrong_token_exits_2_and_the_run_goes_on(
-    listening: tuple[int, Path, Path], tmp_path: Path
+    listening: tuple[int, Path, Path, subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:
     """If this fails, a wrong token is let in, or turned away without saying why, or it
     disturbs the run."""
-    port, _, out = listening
+    port, _, out, _ = listening
     wrong = tmp_path / "wrong"
     wrong.write_text("not-it\n")
     done = subprocess.run(
@@ -156,11 +157,12 @@ def watch_steps(session: str, more_than: int = 2) -> list[int]:
 @pytest.mark.functional
 @pytest.mark.needs("tmux")
 def test_attach_in_tmux_sees_steps_leaves_and_comes_back(
-    listening: tuple[int, Path, Path], tmp_path: Path
+    listening: tuple[int, Path, Path, subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:
     """If this fails, a student cannot look at a run on a server from a terminal, leave with
-    q, and look again later: the end-to-end path of `rnn-tui attach`."""
-    port, token_file, _ = listening
+    q, and look again later, or is not told when the run ends: the end-to-end path of
+    `rnn-tui attach`."""
+    port, token_file, _, trainer = listening
     session = f"rnn-tui-attach-{uuid.uuid4().hex[:8]}"
     attach = " ".join(rnn_tui("attach", f"127.0.0.1:{port}", "--token-file", str(token_file)))
     for visit in range(2):
@@ -182,11 +184,20 @@ def test_attach_in_tmux_sees_steps_leaves_and_comes_back(
                 what="the refusal",
             )
             watch_steps(session, 1)
+            if visit == 1:  # the second time, the run ends first: the app says so, in one line
+                trainer.terminate()
+                wait_until(
+                    lambda: (
+                        "ended: the headless run stopped at step"
+                        in tmux("capture-pane", "-p", "-t", session)
+                    ),
+                    what="the end of the run told",
+                )
             tmux("send-keys", "-t", session, "q")
             code = wait_until(
                 lambda d=done: d.exists() and d.read_text().strip(), what="attach to quit"
             )
-            assert code == "0"
+            assert code == ("0" if visit == 0 else "1")  # 1: its run is gone, as the app's
             after = tmux("capture-pane", "-p", "-t", session)
             assert "Traceback" not in after, after
         finally:

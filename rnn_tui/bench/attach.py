@@ -129,12 +129,13 @@ def _one_count(
     return row, window
 
 
-def _stats(xs: list[float], fmt: str, low: bool = True) -> str:
-    """'mean (lowest x)' or 'mean (highest x)' of per-viewer figures; '-' for none."""
+def _stats(xs: list[float], fmt: str, low: bool = True, unit: str = "") -> str:
+    """'mean (min x)' or 'mean (max x)' of per-viewer figures; '-' for none."""
     if not xs:
         return "-"
     edge = min(xs) if low else max(xs)
-    return f"{format(statistics.fmean(xs), fmt)} ({'min' if low else 'max'} {format(edge, fmt)})"
+    mean = format(statistics.fmean(xs), fmt)
+    return f"{mean}{unit} ({'min' if low else 'max'} {format(edge, fmt)}{unit})"
 
 
 def run_attach_bench(corpus: Path, seconds: float | None = None, quick: bool = False) -> int:
@@ -199,7 +200,7 @@ def _report(rows: list[Row]) -> int:
         print(
             f"| {r.viewers} | {r.chars_per_s:,.0f} | {share:.0%} | {r.trainer_cpu:.0f}%"
             f" | {_stats(r.snapshot_hz, '.1f')} | {_stats([b / 1e3 for b in r.bytes_s], '.0f')}"
-            f" | {_stats(r.viewer_cpu, '.0f', low=False)}% | {r.machine_busy:.0f}% |"
+            f" | {_stats(r.viewer_cpu, '.0f', low=False, unit='%')} | {r.machine_busy:.0f}% |"
         )
     errors = [f"{r.viewers} viewers: {r.error}" for r in rows if r.error]
     for e in errors:
