@@ -54,6 +54,8 @@ def add_listen_flags(p: argparse.ArgumentParser) -> None:
 
 def listen_plan(args: argparse.Namespace) -> ListenPlan | None:
     """What --listen and --token-file ask for (None without --listen); a UserError if wrong."""
+    if args.shared and not args.serve:
+        raise UserError("--shared goes with --serve: one trainer for every browser session")
     if args.listen is None:
         if args.token_file:
             raise UserError("--token-file goes with --listen (or with rnn-tui attach)")

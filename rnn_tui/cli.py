@@ -197,7 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=3,
         metavar="N",
-        help="--serve: browser sessions (each its own trainer) at once",
+        help="--serve: browser sessions (each its own trainer, or a viewer with --shared) at once",
+    )
+    web.add_argument(
+        "--shared",
+        action="store_true",
+        help="--serve: one trainer for every session, each attached read-only (rnn-tui attach)",
     )
     add_listen_flags(p)
     return p
