@@ -157,13 +157,13 @@ def _opt(check: Callable[..., Any], v: Any, name: str, *args: Any) -> Any:
     return None if v is None else check(v, name, *args)
 
 
-def _fields(d: Any, name: str, expected: set[str], optional: set[str] = frozenset()) -> dict:  # type: ignore[assignment]
-    """`d` as a dict with exactly the `expected` keys (and any of `optional`)."""
+def _fields(d: Any, name: str, expected: set[str]) -> dict[str, Any]:
+    """`d` as a dict with exactly the `expected` keys: none missing, none unknown."""
     if type(d) is not dict:
         raise _fail(f"{name}: an object expected")
-    keys = set(d)
-    if not expected <= keys or not keys <= expected | optional:
-        raise _fail(f"{name}: fields {sorted(keys)} instead of {sorted(expected | optional)}")
+    if set(d) != expected:
+        keys = sorted(str(k)[:40] for k in d)[:40]
+        raise _fail(f"{name}: fields {keys} instead of {sorted(expected)}")
     return d
 
 
