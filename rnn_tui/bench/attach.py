@@ -1,13 +1,14 @@
 """Attach benchmark: `python -m rnn_tui.bench attach`.
 
 One headless trainer, `rnn-tui CORPUS --headless --listen 127.0.0.1:PORT --metrics M`, runs
-for the whole benchmark. Then, for each count in COUNTS (0 first: the reference), that many
+for the whole benchmark. Then, for each count in COUNTS, and for 0 between two counts, that many
 viewers `rnn-tui attach 127.0.0.1:PORT` start in pseudo-terminals of 120x40; once all have
 drawn their first screen and a warm-up has passed, a window of `--seconds` is measured, and the
 viewers quit (q). For each count it prints:
 
 - the trainer's chars/s in the window (from its metrics lines, which carry wall-clock times) as
-  a share of the no-viewer figure;
+  a share of its chars/s with no viewer, measured just before and just after (the first row:
+  every no-viewer window together);
 - each viewer's snapshot rate and bytes read per second (the viewer's source counts them and
   appends them to the file `RNN_TUI_ATTACH_TRACE` names when it quits), mean and lowest;
 - each viewer's CPU (its process, from /proc), as % of one core, mean and highest;
@@ -172,7 +173,10 @@ def run_attach_bench(corpus: Path, seconds: float | None = None, quick: bool = F
             if not wait_for_lines(metrics, time.monotonic() + FRAME_TIMEOUT, trainer):
                 print(f"error: the trainer wrote no metrics (exit code {trainer.poll()})")
                 return 1
-            for n in counts:
+            # No viewer before and after each count: its share is against the two windows
+            # around it, so a machine whose load drifts meanwhile skews it less.
+            schedule = [0] + [m for n in counts[1:] for m in (n, 0)]
+            for n in schedule:
                 rows.append(_one_count(n, port, token_file, trace, trainer.pid, seconds, warmup))
                 print(f"  {n} viewer(s) measured", flush=True)
         finally:
@@ -188,14 +192,27 @@ def run_attach_bench(corpus: Path, seconds: float | None = None, quick: bool = F
 
 
 def _report(rows: list[Row]) -> int:
-    base = rows[0].chars_per_s if rows else math.nan
+    """The table: the no-viewer windows together first, then each count against the no-viewer
+    windows just before and after it."""
+    zeros = [r for r in rows if r.viewers == 0]
+    if not zeros:
+        return 1
+    none = Row(0)
+    none.chars_per_s = statistics.fmean(r.chars_per_s for r in zeros)
+    none.trainer_cpu = statistics.fmean(r.trainer_cpu for r in zeros)
+    none.machine_busy = statistics.fmean(r.machine_busy for r in zeros)
+    shown = [(none, none.chars_per_s)]
+    for i, r in enumerate(rows):
+        if r.viewers:
+            around = [rows[j].chars_per_s for j in (i - 1, i + 1) if 0 <= j < len(rows)]
+            shown.append((r, statistics.fmean(around)))
     print()
     print(
         "| viewers | trainer chars/s | share of 0 viewers | trainer CPU | snapshots/s per viewer"
         " | KB/s per viewer | viewer CPU | machine busy |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
+    for r, base in shown:
         share = r.chars_per_s / base if base > 0 else math.nan
         print(
             f"| {r.viewers} | {r.chars_per_s:,.0f} | {share:.0%} | {r.trainer_cpu:.0f}%"
