@@ -377,3 +377,30 @@ def test_replies_to_a_viewer_reach_that_viewer_only() -> None:
     assert out[0].replies == (the_apps,)
     assert list(viewer.replies) == [Reply(7, True, "0.5", (0.5,))]
     viewer.sock.close()
+
+
+def test_a_viewer_cannot_flood_the_trainer_with_queries() -> None:
+    """If this fails, a read-only viewer can keep the trainer busy with queries (each one costs
+    a forward pass) and slow down the run everyone watches."""
+    sent: list[object] = []
+
+    class Sink:
+        def send(self, command: object) -> int:
+            sent.append(command)
+            return len(sent)  # and never answers
+
+    welcome = Welcome("x.txt", 40, (Config().to_json(),), ("a", "b"), False)
+    listener = Listener(ListenPlan("127.0.0.1", 0, "a-token", token_shown=False), welcome, Sink())
+    viewer = listen._Viewer(socket.socket(), "test")
+    for i in range(1, 21):
+        listener._take(viewer, Request(i, Evaluate("ab")))
+    listener._take(viewer, Request(0, Evaluate("ab")))  # no reply wanted: not even sent
+    assert len(sent) == listen.MAX_WAITING
+    viewer.control = True
+    for i in range(30, 40):  # a run never answers a pause: nothing waits for one
+        listener._take(viewer, Request(i, Pause()))
+    assert len(sent) == listen.MAX_WAITING + 10
+    refused = [r for r in viewer.replies if not r.ok]
+    assert [r.id for r in refused] == list(range(listen.MAX_WAITING + 1, 21))
+    assert all("still waiting" in r.text for r in refused)
+    viewer.sock.close()

@@ -79,6 +79,8 @@ FRAME_TIMEOUT = 10.0  # seconds a frame may take to arrive once its first byte h
 END_GRACE = 1.0  # seconds publishers get to say goodbye when the run ends
 MAX_VIEWERS = 64  # connections at once (handshakes included); more are closed at once
 QUERIES = (Evaluate,)  # what a read-only viewer may ask: it changes nothing
+ANSWERED = (Reset, SetHyper, SwitchCell, Save, Evaluate)  # what a run replies to (not Pause...)
+MAX_WAITING = 8  # a viewer's requests not yet answered; more are refused (no flooding)
 
 
 class Closed(Exception):
@@ -354,7 +356,12 @@ class Listener:
             refusal = "a viewer cannot end the run"
         elif not viewer.control and not isinstance(cmd, QUERIES):
             refusal = "read-only: attach with --control to change the run"
+        elif isinstance(cmd, QUERIES) and not request.id:
+            return  # a query nobody waits for would only cost the trainer time
         with self._cond:
+            waiting = sum(1 for v, _ in self._routes.values() if v is viewer)
+            if not refusal and isinstance(cmd, ANSWERED) and waiting >= MAX_WAITING:
+                refusal = f"{waiting} requests of this viewer are still waiting for the trainer"
             if refusal:
                 if request.id:
                     viewer.replies.append(Reply(request.id, False, refusal))
@@ -362,7 +369,7 @@ class Listener:
                 return
             assert self.sink is not None
             sid = self.sink.send(cmd)  # under the lock: its reply cannot be published before
-            if request.id:  # the route to it is known
+            if request.id and isinstance(cmd, ANSWERED):  # the route to it is known
                 self._routes[sid] = (viewer, request.id)
 
     def _snapshot_frame(
