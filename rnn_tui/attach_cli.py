@@ -80,8 +80,10 @@ def token_file_for_app(plan: ListenPlan) -> tuple[ListenPlan, str | None]:
     return replace(plan, token_shown=False), path
 
 
-def run_app_listening(spec: RunSpec, settings: Any, vocab: Vocab, plan: ListenPlan) -> int:
-    """The app, its run also published as `plan` says."""
+def run_app_listening(
+    spec: RunSpec, settings: Any, vocab: Vocab, plan: ListenPlan, record: str | None = None
+) -> int:
+    """The app, its run also published as `plan` says (and recorded into `record`, if given)."""
     from rnn_tui.ui.app import run_app
 
     plan, path = token_file_for_app(plan)
@@ -95,6 +97,7 @@ def run_app_listening(spec: RunSpec, settings: Any, vocab: Vocab, plan: ListenPl
             spec,
             settings.with_(banner=banner),
             vocab,
+            record=record,
             wrap=lambda source: PublishingSource(source, listener),
         )
     finally:

@@ -23,6 +23,7 @@ from rnn_tui.engine.sampling import MAX_PRIME, SampleSettings, prime_problem, re
 from rnn_tui.errors import UserError
 from rnn_tui.run.listen import ListenPlan, welcome_for
 from rnn_tui.run.outputs import cell_paths, check_output
+from rnn_tui.run.record import check_record_folder
 from rnn_tui.run.spec import RunSpec, build_trainers, check_spec
 from rnn_tui.textsafe import sanitize
 from rnn_tui.ui.serve.session import watch_server
@@ -149,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="append JSON lines of metrics to FILE (its folder must exist)",
     )
     p.add_argument("--log-every", type=int, default=10, help="steps between metrics lines")
+    p.add_argument(
+        "--record",
+        metavar="DIR",
+        help="record the run into the new or empty folder DIR as it goes (settings, metrics,"
+        " samples, weights now and then); `rnn-tui replay DIR` plays it back",
+    )
     p.add_argument(
         "--autosave",
         metavar="CHECKPOINT",
@@ -358,6 +365,10 @@ def _probe(args: argparse.Namespace) -> int:
 
 
 def run(argv: Sequence[str]) -> int:
+    if argv[:1] == ["replay"]:  # `rnn-tui replay DIR`: a recorded run, played back
+        from rnn_tui.replay_cli import run_replay
+
+        return run_replay(argv[1:])
     if argv[:1] == ["attach"]:  # rnn-tui attach [HOST:]PORT: its own flags
         from rnn_tui.attach_cli import run_attach
 
@@ -388,6 +399,10 @@ def run(argv: Sequence[str]) -> int:
             check_output(flag, p)
     if args.metrics:
         check_output("--metrics", args.metrics)
+    if args.record is not None:
+        if args.serve:  # every browser session would record into the same folder
+            raise UserError("--record records one run; it cannot be combined with --serve")
+        check_record_folder(args.record)
     progress = _progress(args.path) if args.path else None
     if args.seconds is not None and not args.headless:
         raise UserError("--seconds is a time budget for --headless runs; add --headless")
@@ -415,8 +430,8 @@ def run(argv: Sequence[str]) -> int:
         banner=PRESETS[args.preset].lesson_at(args.lag or DEFAULT_LAG) if args.preset else "",
     )
     if listen is not None:
-        return run_app_listening(spec, settings, vocab, listen)
-    return run_app(spec, settings, vocab)
+        return run_app_listening(spec, settings, vocab, listen, record=args.record)
+    return run_app(spec, settings, vocab, record=args.record)
 
 
 def _headless(
@@ -440,6 +455,8 @@ def _headless(
     plan = HeadlessPlan(
         steps, sampling, args.metrics, args.log_every, (args.save, args.autosave), args.seconds
     )
+    if args.record is not None:
+        plan = replace(plan, record=(args.record, spec))
     if listen is not None:  # publish the run too: what it is, then its snapshots
         plan = replace(plan, listen=(listen, welcome_for(spec, trainers[0].corpus.vocab.chars)))
     return run_headless_cli(trainers, plan)

@@ -16,7 +16,7 @@ from conftest import TINY
 from rnn_tui.engine.config import Config
 from rnn_tui.engine.presets import PRESETS
 from rnn_tui.engine.trainer import StepRecord
-from rnn_tui.run.protocol import Command, Reply, RunState, Snapshot
+from rnn_tui.run.protocol import Baselines, Command, Reply, RunState, Snapshot
 from rnn_tui.run.spec import RunSpec
 from rnn_tui.ui.app import RnnApp, make_app
 from rnn_tui.ui.settings import UISettings
@@ -187,3 +187,140 @@ def test_probe_pane(snap_compare, size: tuple[int, int]) -> None:
         await pilot.pause()
 
     assert snap_compare(fixed_app(), terminal_size=size, run_before=open_probe)
+
+
+async def show_inside(pilot, presses: int) -> None:
+    """The fixed screen with seeded weights, `w` pressed `presses` times, and the inside
+    views' worker finished."""
+    from dataclasses import replace
+
+    from rnn_tui.engine.model import make_cell
+
+    app: RnnApp = pilot.app
+    c = app.spec.configs[0]
+    cell = make_cell(c.cell, app.vocab.size, c.hidden, c.dtype)
+    params = cell.init_params(np.random.default_rng(0), rec_gain=1.5)
+    snap = replace(fixed_snapshot(app.vocab.size), cell=c.cell, weights=params, weights_step=1200)
+    app.show_snapshots((snap,))  # show_fixed's, in the app's own cell, with weights
+    app._draw_charts(force=True)
+    app.sample_pane.start_sample("step 1,100 · temperature 0.8")
+    app.sample_pane.append_chars(SAMPLE)
+    for _ in range(presses):
+        await pilot.press("w")
+    ins = app.inside
+    for _ in range(400):  # the worker thread computes: wait for its last result
+        await pilot.pause(0.02)
+        if ins.computed and not ins._busy and ins._waiting is None:
+            break
+    await pilot.pause()
+
+
+def fixed_cell_app(cell: str) -> RnnApp:
+    app = make_app(RunSpec(str(TINY), (Config(cell=cell),)), UISettings(), source=FixedSource())
+    app.animate = False
+    return app
+
+
+# -- the long-lag lesson: the counting line and the two floors on a log axis -------------------
+
+LAG_T = 84  # lstm-rescue's window: one long-lag line of lag 80
+
+
+def longlag_snapshot(cell: str, floor: float, fade: float, recall: float) -> Snapshot:
+    """A moment of the lstm-rescue lesson for one cell: the loss falling from ln 11 towards
+    `floor`, a gradient profile fading by `fade` per step back, the key recalled `recall`."""
+    steps = np.arange(1, 1501, dtype=float)
+    start = math.log(11)
+    loss = floor + (start - floor) * np.exp(-steps / 70)
+    val_steps = np.arange(100, 1501, 100, dtype=float)
+    val = floor * 1.08 + (start - floor) * np.exp(-val_steps / 70)
+    t = np.arange(LAG_T)
+    grad_last = 0.5 * fade ** (LAG_T - 1 - t)
+    grad_t = 0.5 * (1 - fade ** (LAG_T - t)) / (1 - fade)
+    record = StepRecord(
+        step=1500,
+        chars=1500 * 32 * LAG_T,
+        loss=float(loss[-1]),
+        smooth_loss=float(loss[-1]),
+        val_loss=float(val[-1]),
+        val_step=1500,
+        grad_t=grad_t,
+        grad_last_t=grad_last,
+        grad_norm=0.3,
+        clipped=False,
+        chars_per_s=28_000.0,
+        lr=3e-2,
+        diverged=False,
+        cell_grad_t=grad_t * 0.8 if cell == "lstm" else None,
+        spectral_norm=5.2 if cell == "rnn" else None,
+        key_recall=recall,
+        recall_chance=1 / 8,
+    )
+    return Snapshot(
+        state=RunState.TRAINING,
+        record=record,
+        loss_steps=steps,
+        loss_values=loss,
+        val_steps=val_steps,
+        val_values=val,
+        grad_history=np.array([grad_last * (1 + 0.1 * math.sin(k)) for k in range(40)]),
+        lr=3e-2,
+        clip_mode="norm",
+        clip=1.0,
+        cell=cell,
+        baselines=Baselines(6, 0.1132, 2 * math.log(8) / 84, math.log(8) / 84),
+    )
+
+
+def lstm_rescue_app() -> RnnApp:
+    """The app as `rnn-tui --preset lstm-rescue` builds it, with no trainer behind it."""
+    preset = PRESETS["lstm-rescue"]
+    config = Config().with_(**preset.changes)
+    assert preset.compare is not None
+    spec = RunSpec(None, tuple(config.with_(cell=c) for c in preset.compare))
+    app = make_app(spec, UISettings(banner=preset.lesson), source=FixedSource())
+    app.animate = False
+    return app
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_spectrum_view(snap_compare, size: tuple[int, int]) -> None:
+    """If this fails, the spectrum view's look changed: its numbers, its one line of meaning,
+    the unit circle or the eigenvalues moved, or it no longer takes the gradient pane's place."""
+
+    async def run_before(pilot) -> None:
+        await show_inside(pilot, 1)
+
+    assert snap_compare(fixed_cell_app("rnn"), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_gates_view(snap_compare, size: tuple[int, int]) -> None:
+    """If this fails, the gates view's look changed: a gate's shares or histogram moved or
+    were cut, or its meaning line went."""
+
+    async def run_before(pilot) -> None:
+        await show_inside(pilot, 2)
+
+    assert snap_compare(fixed_cell_app("lstm"), terminal_size=size, run_before=run_before)
+
+
+async def show_lstm_rescue(pilot) -> None:
+    app: RnnApp = pilot.app
+    rnn = longlag_snapshot("rnn", 2 * math.log(8) / 84, 0.7, 0.15)
+    lstm = longlag_snapshot("lstm", 0.027, 0.99, 0.96)
+    app.show_snapshots((rnn, lstm))
+    app._draw_charts(force=True)
+    for lane, text in zip(
+        app.lanes, ("C" + "." * 80 + "=H\n", "C" + "." * 80 + "=C\n"), strict=True
+    ):
+        lane.sample_pane.start_sample("step 1,500 · temperature 0.8")
+        lane.sample_pane.append_chars(text * 2)
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_layout_of_the_lstm_rescue_lesson_with_its_floors(snap_compare, size) -> None:
+    """If this fails, the long-lag lesson's loss chart changed: its log axis, the counting line
+    or the two floors (forgets the key 0.050, recalls the key 0.025) moved or lost a label."""
+    assert snap_compare(lstm_rescue_app(), terminal_size=size, run_before=show_lstm_rescue)

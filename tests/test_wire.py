@@ -24,6 +24,7 @@ from rnn_tui.run import listen, wire
 from rnn_tui.run.history import Run
 from rnn_tui.run.listen import Listener, ListenPlan, parse_address
 from rnn_tui.run.protocol import (
+    Baselines,
     Evaluate,
     Heartbeat,
     Pause,
@@ -61,7 +62,10 @@ def trained_snapshot(cell: str = "rnn", steps: int = 3) -> Snapshot:
     run = Run(trainer)
     for _ in range(steps):
         run.record(trainer.step())
-    return run.snapshot(RunState.TRAINING, "a notice", 7, (Reply(3, True, "saved x.npz"),))
+    baselines = Baselines(ngram_n=3, ngram_loss=1.9, forgets=None, recalls=0.25)
+    return run.snapshot(
+        RunState.TRAINING, "a notice", 7, (Reply(3, True, "saved x.npz"),), baselines
+    )
 
 
 def frame_parts(frame: bytes) -> tuple[bytes, bytes]:
@@ -127,7 +131,9 @@ def test_two_runs_an_lstm_and_missing_values_come_back() -> None:
     grads = lstm.grad_history.copy()
     grads[0, 0] = np.nan  # a blow-up shows as NaN in the heat strip
     record = replace(lstm.record, val_loss=None, val_step=None, spectral_norm=None)
-    lstm = replace(lstm, grad_history=grads, record=record, weights=None, replies=())
+    lstm = replace(
+        lstm, grad_history=grads, record=record, weights=None, replies=(), baselines=None
+    )
     empty = replace(
         trained_snapshot(),
         state=RunState.STARTING,

@@ -3,8 +3,10 @@
 "train" (the default) measures training throughput (`rnn_tui.bench.train`); "app" runs the real
 program in a pseudo-terminal (`rnn_tui.bench.app`); "soak" follows the app's memory for
 `--minutes` (`rnn_tui.bench.soak`); "probe" times the probe's recomputation per cell
-(`rnn_tui.bench.probe`); "attach" publishes a headless run and attaches 0 to 8 viewers
-(`rnn_tui.bench.attach`). All but "train" are imported only when asked for.
+(`rnn_tui.bench.probe`); "quality" trains each cell with its defaults for `--minutes` and prints
+the held-out loss reached (`rnn_tui.bench.quality`); "attach" publishes a headless run and
+attaches 0 to 8 viewers (`rnn_tui.bench.attach`). All but "train" are imported only when asked
+for.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         "mode",
         nargs="?",
         default="train",
-        choices=("train", "app", "soak", "probe", "attach"),
+        choices=("train", "app", "soak", "probe", "quality", "attach"),
         help="what to benchmark",
     )
     p.add_argument("--quick", action="store_true", help="tiny sizes and short timings (smoke)")
@@ -61,7 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--keys", type=_positive(int), help="app: key presses timed (default 60, quick 8)"
     )
     p.add_argument(
-        "--minutes", type=_positive(float), help="soak: minutes of sampling (default 30, quick 0.3)"
+        "--minutes",
+        type=_positive(float),
+        help="soak: minutes of sampling (default 30, quick 0.3);"
+        " quality: minutes of training per cell (default 5, quick 0.1)",
     )
     p.add_argument(
         "--rounds", type=_positive(int), help="interleaved timing rounds (default: ~0.1 s each)"
@@ -92,6 +97,13 @@ def _run_probe(args: argparse.Namespace) -> int:
     return run_probe_bench(args.corpus, seconds=args.seconds, quick=args.quick)
 
 
+def _run_quality(args: argparse.Namespace) -> int:
+    """Learning per minute: each cell trained with its defaults (starts processes)."""
+    from rnn_tui.bench.quality import run_quality_bench
+
+    return run_quality_bench(args.corpus, minutes=args.minutes, quick=args.quick)
+
+
 def _run_attach(args: argparse.Namespace) -> int:
     """A headless run with --listen and 0, 1, 2, 4, 8 attached viewers."""
     from rnn_tui.bench.attach import run_attach_bench
@@ -112,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "app": lambda: _run_app(args),
         "soak": lambda: _run_soak(args),
         "probe": lambda: _run_probe(args),
+        "quality": lambda: _run_quality(args),
         "attach": lambda: _run_attach(args),
     }
     return modes[args.mode]()

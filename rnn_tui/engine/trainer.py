@@ -78,6 +78,67 @@ class StepRecord:
             "diverged": self.diverged,
         }
 
+    @classmethod
+    def from_json(cls, data: Any) -> StepRecord:
+        """A record back from one metrics line (`to_json`): null numbers as NaN, arrays as
+        read-only float64. Anything that is not such a line raises ValueError."""
+        if not isinstance(data, dict):
+            raise ValueError("a metrics line must be a JSON object")
+
+        def integer(key: str, optional: bool = False) -> int | None:
+            x = data.get(key)
+            if x is None and optional:
+                return None
+            if not isinstance(x, int) or isinstance(x, bool) or x < 0:
+                raise ValueError(f"{key} must be a count, not {x!r:.40}")
+            return x
+
+        def num(key: str, optional: bool = False) -> float | None:
+            if key not in data and not optional:
+                raise ValueError(f"{key} is missing")
+            x = data.get(key)
+            if x is None:
+                return None if optional else math.nan  # to_json writes NaN and inf as null
+            if not isinstance(x, (int, float)) or isinstance(x, bool):
+                raise ValueError(f"{key} must be a number, not {x!r:.40}")
+            return float(x)
+
+        def nums(key: str, optional: bool = False) -> np.ndarray | None:
+            x = data.get(key)
+            if x is None and optional:
+                return None
+            if not isinstance(x, list) or not all(
+                g is None or (isinstance(g, (int, float)) and not isinstance(g, bool)) for g in x
+            ):
+                raise ValueError(f"{key} must be a list of numbers")
+            a = np.array([math.nan if g is None else g for g in x], np.float64)  # (T,)
+            a.flags.writeable = False
+            return a
+
+        grad_t, grad_last_t = nums("grad_t"), nums("grad_last_t")
+        assert grad_t is not None and grad_last_t is not None
+        if not 0 < len(grad_t) == len(grad_last_t):
+            raise ValueError("grad_t and grad_last_t must be profiles of one window length")
+        return cls(
+            step=integer("step") or 0,
+            chars=integer("chars") or 0,
+            loss=num("loss") or 0.0,
+            smooth_loss=num("smooth_loss") or 0.0,
+            val_loss=num("val_loss", True),
+            val_step=integer("val_step", True),
+            grad_t=grad_t,
+            grad_last_t=grad_last_t,
+            grad_norm=num("grad_norm") or 0.0,
+            clipped=bool(data.get("clipped")),
+            chars_per_s=num("chars_per_s", True) or 0.0,
+            lr=num("lr") or 0.0,
+            diverged=bool(data.get("diverged")),
+            cell_grad_t=nums("cell_grad_t", True),
+            spectral_norm=num("spectral_norm", True),
+            key_recall=num("key_recall", True),
+            recall_chance=num("recall_chance", True),
+        )
+
     @property
     def bits(self) -> float:
         """Smoothed training loss in bits per character."""

@@ -28,9 +28,12 @@ from rnn_tui.engine.checkpoint import save_checkpoint
 from rnn_tui.engine.sampling import SampleSettings, sample_text
 from rnn_tui.engine.trainer import StepRecord, Trainer
 from rnn_tui.errors import UserError
+from rnn_tui.run.baselines import baseline_lines, metrics_fields, work_out
 from rnn_tui.run.blowup import BlowupWatch, blowup_line
 from rnn_tui.run.listen import HeadlessRuns, ListenPlan, start_headless
 from rnn_tui.run.outputs import MetricsLog, cell_paths
+from rnn_tui.run.record import Recorder
+from rnn_tui.run.spec import RunSpec
 from rnn_tui.run.wire import Welcome
 from rnn_tui.textsafe import sanitize
 
@@ -140,20 +143,29 @@ def _train(
     err: Writer,
     stop: Callable[[], bool],
     seconds: float | None = None,
+    recorder: Recorder | None = None,
     live: HeadlessRuns | None = None,
 ) -> tuple[int, dict[int, StepRecord]]:
     """The training loop: (exit code so far, the last record of each run that stepped).
     It ends after `steps` steps (None: no limit) or `seconds` of training (None: no limit),
     whichever comes first. `live` (--listen) sees every step and may pause between two."""
-    for trainer in runs:
-        c = trainer.config
-        print(
-            f"training {c.cell} H={c.hidden} T={c.seq_len} B={c.batch} {c.optimizer} lr={c.lr:g}"
-            f" on {sanitize(trainer.corpus.path)} ({trainer.corpus.vocab.size} characters,"
-            f" {trainer.model.n_params():,} parameters)",
-            file=out,
-            flush=True,
-        )
+    # The counting baseline and any floors: worked out once (the runs share the corpus) before
+    # training starts, so every metrics line carries them and the clock below counts training.
+    baselines, counted_in = work_out(runs[0])
+    if live is not None:
+        live.baselines = baselines  # viewers draw them too
+    header = [
+        f"training {c.cell} H={c.hidden} T={c.seq_len} B={c.batch} {c.optimizer} lr={c.lr:g}"
+        f" on {sanitize(t.corpus.path)} ({t.corpus.vocab.size} characters,"
+        f" {t.model.n_params():,} parameters)"
+        for t, c in ((t, t.config) for t in runs)
+    ]
+    # One write, newlines and all (print() writes its end apart, and a line-buffered stream
+    # flushes each part): output that goes away after its first line (`| head -1`) then stops
+    # the run at the first progress line, after some training, as it always has.
+    out.write("".join(line + "\n" for line in header + baseline_lines(baselines, counted_in)))
+    out.flush()
+    reference = metrics_fields(baselines)
     tag = _tagger(runs)
     code = 0
     next_print = time.monotonic() + progress_every
@@ -181,8 +193,12 @@ def _train(
                 if live is not None and not record.diverged:
                     live.record(i, record)
                 if metrics is not None and metrics.due(record.step, record.diverged):
-                    metrics.write(record.to_json(trainer.config.cell))
+                    metrics.write({**record.to_json(trainer.config.cell), **reference})
                     if (message := metrics.take_error()) is not None:
+                        print(f"rnn-tui: {message}", file=err, flush=True)
+                if recorder is not None:  # --record: it thins the lines itself
+                    recorder.add(i, record)
+                    if (message := recorder.take_error()) is not None:
                         print(f"rnn-tui: {message}", file=err, flush=True)
                 if record.diverged:
                     print(
@@ -304,6 +320,7 @@ class HeadlessPlan:
     log_every: int = 10  # steps between two metrics lines
     saves: tuple[str | None, ...] = ()  # checkpoint paths written at the end (--save, --autosave)
     seconds: float | None = None  # time budget for training (--seconds); the first limit stops
+    record: tuple[str, RunSpec] | None = None  # --record: the folder, and the run it holds
     listen: tuple[ListenPlan, Welcome] | None = None  # publish the run here (--listen)
 
 
@@ -319,6 +336,7 @@ def run_headless_cli(
     exit code: 0, 1 (diverged, or a checkpoint could not be written), or 128 + the signal."""
     stdout, stderr = _Out(out or sys.stdout), _Out(err or sys.stderr)
     metrics = MetricsLog(plan.metrics, plan.log_every) if plan.metrics else None
+    recorder = Recorder(*plan.record, trainers) if plan.record else None
     live = None
     if plan.listen is not None:
         live = start_headless(
@@ -333,11 +351,24 @@ def run_headless_cli(
                 return signals.signum is not None or stdout.failed is not None
 
             code, records = _train(
-                trainers, plan.steps, metrics, 2.0, stdout, stderr, stop, plan.seconds, live
+                trainers,
+                plan.steps,
+                metrics,
+                2.0,
+                stdout,
+                stderr,
+                stop,
+                plan.seconds,
+                recorder,
+                live,
             )
         finally:
             if metrics is not None:
                 metrics.close()
+            if recorder is not None:
+                recorder.close()  # the last step and its weights
+                if (message := recorder.take_error()) is not None:
+                    print(f"rnn-tui: {message}", file=stderr, flush=True)
             if live is not None:
                 live.close(f"the headless run stopped at step {trainers[0].steps:,}")
         if signals.signum is not None:

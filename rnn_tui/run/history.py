@@ -10,7 +10,7 @@ from collections import deque
 import numpy as np
 
 from rnn_tui.engine.trainer import StepRecord, Trainer
-from rnn_tui.run.protocol import Reply, RunState, Snapshot
+from rnn_tui.run.protocol import Baselines, Reply, RunState, Snapshot
 
 WEIGHTS_EVERY = 2.0  # seconds between two weight copies for the sampler
 GRAD_ROWS = 64  # gradient-profile rows kept for the heat strip; past this, pairs are merged
@@ -181,7 +181,12 @@ class Run:
         self.grads.add(r.step, r.grad_last_t)
 
     def snapshot(
-        self, state: RunState, message: str, seq: int, replies: tuple[Reply, ...] = ()
+        self,
+        state: RunState,
+        message: str,
+        seq: int,
+        replies: tuple[Reply, ...] = (),
+        baselines: Baselines | None = None,
     ) -> Snapshot:
         t = self.trainer
         now = time.monotonic()
@@ -218,4 +223,5 @@ class Run:
             seq=seq,
             cell=t.config.cell,
             replies=replies,
+            baselines=baselines,
         )

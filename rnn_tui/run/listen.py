@@ -39,6 +39,7 @@ from rnn_tui.errors import UserError
 from rnn_tui.run.history import Run
 from rnn_tui.run.outputs import cell_paths
 from rnn_tui.run.protocol import (
+    Baselines,
     Command,
     Evaluate,
     Heartbeat,
@@ -465,6 +466,10 @@ class PublishingSource:
         listener.sink = inner
 
     @property
+    def label(self) -> str:  # type: ignore[override]
+        return self.inner.label
+
+    @property
     def last_heard(self) -> float | None:  # type: ignore[override]
         return self.inner.last_heard
 
@@ -512,6 +517,7 @@ class HeadlessRuns:
         self._message = ""
         self._seq = 0
         self._last_publish = 0.0
+        self.baselines: Baselines | None = None  # the corpus's reference losses, once known
 
     def send(self, command: Command) -> int:
         """A viewer's command (from its thread): done between two steps."""
@@ -556,7 +562,13 @@ class HeadlessRuns:
             state = RunState.STARTING
         replies, self._replies = tuple(self._replies), []
         snaps = tuple(
-            r.snapshot(state, self._message if i == 0 else "", self._seq, replies if i == 0 else ())
+            r.snapshot(
+                state,
+                self._message if i == 0 else "",
+                self._seq,
+                replies if i == 0 else (),
+                self.baselines,
+            )
             for i, r in enumerate(self.runs)
         )
         self._message = ""

@@ -119,6 +119,18 @@ class RunState(str, enum.Enum):
 
 
 @dataclass(frozen=True)
+class Baselines:
+    """Loss levels of the corpus that the loss chart draws as flat lines, worked out once at the
+    start (the same for every run on the corpus), nats/char. See rnn_tui.engine.ngram and
+    rnn_tui.engine.floors."""
+
+    ngram_n: int = 0  # the n of the counting baseline (1..6); 0: none (not worked out, or none)
+    ngram_loss: float | None = None  # its held-out loss: what counting characters achieves
+    forgets: float | None = None  # long-lag corpora: 2 ln K / L, a model that cannot recall
+    recalls: float | None = None  # long-lag corpora: ln K / L, a model that recalls the key
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything the app draws of one run, as of one moment. Arrays are copies it owns."""
 
@@ -143,6 +155,7 @@ class Snapshot:
     replies: tuple[Reply, ...] = ()  # answers to requests since the last snapshot (first run)
     # (K, 2) the first and last training step each grad_history row stands for
     grad_history_steps: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
+    baselines: Baselines | None = None  # the corpus's reference losses; None until known
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ class RunSource(Protocol):
     """What the app reads a run from, and sends commands to."""
 
     last_heard: float | None  # monotonic time the newest snapshot arrived, if any
+    label: str  # what the status line says of the source ("" for a live trainer)
 
     def start(self, background: bool = False) -> None:
         """Begin producing snapshots (`background`: do not block the caller)."""
@@ -61,6 +62,7 @@ class TrainerProcess:
         log_path: str | None = None,
         metrics_path: str | None = None,
         log_every: int = 10,
+        record: str | None = None,
     ) -> None:
         import multiprocessing as mp
 
@@ -73,6 +75,7 @@ class TrainerProcess:
         self._ids = itertools.count(1)  # command ids, for matching replies
         self.failure = ""  # why the worker could not start its runs, if it could not
         self.last_heard: float | None = None  # monotonic time the last snapshot arrived
+        self.label = ""  # a live trainer is what the status line shows by default
         # A thread moves snapshots from the pipe to this inbox, so the UI never reads the pipe:
         # a worker killed in the middle of a message leaves a read that never completes.
         self._inbox: queue.Queue[tuple[Snapshot, ...]] = queue.Queue()
@@ -89,6 +92,7 @@ class TrainerProcess:
                 metrics_path,
                 log_every,
                 os.getpid(),  # the worker watches for this process to go
+                record,  # --record DIR
             ),
             name="rnn-tui-trainer",
             daemon=True,

@@ -34,6 +34,7 @@ from rnn_tui.engine.config import CELL_NAMES, CLIP_MODES
 from rnn_tui.engine.model import Params
 from rnn_tui.engine.trainer import StepRecord
 from rnn_tui.run.protocol import (
+    Baselines,
     Command,
     Evaluate,
     Heartbeat,
@@ -322,8 +323,27 @@ def _params_in(d: Any, arrays: _Arrays) -> Params:
 _SNAPSHOT = {
     "state", "record", "loss_steps", "loss_values", "val_steps", "val_values", "grad_history",
     "grad_history_steps", "lr", "clip_mode", "clip", "cell", "clip_share", "clip_steps",
-    "message", "weights", "weights_step", "seq", "replies",
+    "message", "weights", "weights_step", "seq", "replies", "baselines",
 }  # fmt: skip
+
+
+def _baselines_out(b: Baselines | None) -> dict[str, Any] | None:
+    if b is None:
+        return None
+    opt = {k: None if v is None else float(v) for k, v in vars(b).items() if k != "ngram_n"}
+    return {"ngram_n": int(b.ngram_n), **opt}
+
+
+def _baselines_in(d: Any) -> Baselines | None:
+    if d is None:
+        return None
+    d = _fields(d, "baselines", {"ngram_n", "ngram_loss", "forgets", "recalls"})
+    return Baselines(
+        ngram_n=_int(d["ngram_n"], "baselines.ngram_n", 0, 16),
+        ngram_loss=_opt(_float, d["ngram_loss"], "baselines.ngram_loss", True),
+        forgets=_opt(_float, d["forgets"], "baselines.forgets", True),
+        recalls=_opt(_float, d["recalls"], "baselines.recalls", True),
+    )
 
 
 def _snapshot_out(s: Snapshot, out: _Out) -> dict[str, Any]:
@@ -347,6 +367,7 @@ def _snapshot_out(s: Snapshot, out: _Out) -> dict[str, Any]:
         "weights_step": int(s.weights_step),
         "seq": int(s.seq),
         "replies": [_reply_out(r) for r in s.replies],
+        "baselines": _baselines_out(s.baselines),
     }
 
 
@@ -397,6 +418,7 @@ def _snapshot_in(d: Any, arrays: _Arrays) -> Snapshot:
         weights_step=_int(d["weights_step"], "snapshot.weights_step", 0),
         seq=_int(d["seq"], "snapshot.seq", 0),
         replies=tuple(_reply_in(r) for r in replies),
+        baselines=_baselines_in(d["baselines"]),
     )
 
 

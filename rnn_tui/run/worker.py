@@ -13,6 +13,7 @@ import os
 import queue
 import signal
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -22,10 +23,12 @@ from rnn_tui.engine.blas import keep_freed_memory
 from rnn_tui.engine.checkpoint import save_checkpoint
 from rnn_tui.engine.trainer import StepRecord, Trainer
 from rnn_tui.errors import UserError
+from rnn_tui.run.baselines import floors_only, metrics_fields, work_out
 from rnn_tui.run.blowup import BlowupWatch, blowup_line
 from rnn_tui.run.history import Run
 from rnn_tui.run.outputs import MetricsLog, cell_paths
 from rnn_tui.run.protocol import (
+    Baselines,
     Evaluate,
     Failure,
     Heartbeat,
@@ -41,6 +44,7 @@ from rnn_tui.run.protocol import (
     Step,
     SwitchCell,
 )
+from rnn_tui.run.record import Recorder
 from rnn_tui.run.spec import RunSpec, build_trainers
 
 SNAPSHOT_HZ = 10.0  # snapshots per second sent to the UI while training
@@ -62,8 +66,10 @@ class TrainerLoop:
         metrics_path: str | None = None,
         log_every: int = 10,
         parent: int | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.runs = [Run(t) for t in trainers]
+        self.recorder = recorder  # --record: writes the run as it goes
         self.watches = [BlowupWatch() for _ in self.runs]  # one per run: its first blow-up
         self.parent = os.getppid() if parent is None else parent  # the app's process id
         self.commands = commands  # queue of Request from the app
@@ -78,6 +84,25 @@ class TrainerLoop:
         self.message = ""
         self.replies: list[Reply] = []  # answers waiting for the next snapshot
         self.last_publish = 0.0  # monotonic time of the last snapshot sent
+        # The corpus's reference losses: the floors at once, the counting baseline once
+        # `start_baselines` has worked it out (one for all runs: they share the corpus).
+        self.baselines: Baselines = floors_only(trainers[0])
+        self.baseline_seconds: float | None = None  # how long the counting took, once done
+
+    def start_baselines(self) -> threading.Thread:
+        """Work out the counting baseline in a thread of this process, so that neither the
+        first snapshot nor the first step waits for it (NumPy's sorts run without the GIL).
+        Each snapshot after it is done carries it; so do the metrics lines."""
+
+        def count() -> None:
+            try:
+                self.baselines, self.baseline_seconds = work_out(self.runs[0].trainer)
+            except Exception:  # never fatal: the chart just lacks the line
+                self._log_exception()
+
+        thread = threading.Thread(target=count, name="ngram-baseline", daemon=True)
+        thread.start()
+        return thread
 
     @property
     def idle(self) -> bool:
@@ -127,6 +152,7 @@ class TrainerLoop:
         self._train_step()
 
     def _reset(self, cmd: Reset) -> Reply:
+        stopped = self._stop_recording()
         for run, watch in zip(self.runs, self.watches, strict=True):
             run.trainer.reset()
             run.error = ""
@@ -135,7 +161,7 @@ class TrainerLoop:
             watch.reset()
         if self.blown:  # the loop paused itself at a blow-up; r after c is the way on
             self.paused, self.blown = False, False
-        self.message = "weights reset"
+        self.message = "weights reset" + stopped
         return Reply(0, True, self.message)
 
     def _set_hyper(self, cmd: SetHyper) -> Reply:
@@ -153,10 +179,17 @@ class TrainerLoop:
     def _switch_cell(self, cmd: SwitchCell) -> Reply:
         """A new model of another cell, same corpus and settings, from the seed."""
         old = self.runs[0].trainer
+        stopped = self._stop_recording()
         self.runs = [Run(Trainer(old.corpus, old.config.with_(cell=cmd.cell)))]
         self.watches = [BlowupWatch()]
-        self.message = f"training {cmd.cell} from the seed"
+        self.message = f"training {cmd.cell} from the seed" + stopped
         return Reply(0, True, self.message)
+
+    def _stop_recording(self) -> str:
+        """A recording holds one run from its start: a reset or a new cell ends it."""
+        if self.recorder is None or self.recorder.stopped:
+            return ""
+        return "; " + self.recorder.stop()
 
     def _evaluate(self, cmd: Evaluate) -> Reply:
         """The loss of each run's current weights on the query's text, nats/char."""
@@ -201,9 +234,13 @@ class TrainerLoop:
                 )
                 continue
             if self.metrics is not None and self.metrics.due(record.step):
-                self.metrics.write(record.to_json(run.trainer.config.cell))
+                line = record.to_json(run.trainer.config.cell)
+                self.metrics.write({**line, **metrics_fields(self.baselines)})
                 self.message = self.metrics.take_error() or self.message
             run.record(record)
+            if self.recorder is not None:  # --record: it thins the lines itself
+                self.recorder.add(self.runs.index(run), record)
+                self.message = self.recorder.take_error() or self.message
             if watch.check(record, run.trainer.config.clip_mode):
                 self._blew_up(run, record)
 
@@ -228,7 +265,9 @@ class TrainerLoop:
         self.last_publish = time.monotonic()
         replies = tuple(self.replies)
         snaps = tuple(
-            r.snapshot(self.state, self.message, self.seq, replies if i == 0 else ())
+            r.snapshot(
+                self.state, self.message, self.seq, replies if i == 0 else (), self.baselines
+            )
             for i, r in enumerate(self.runs)
         )
         self.message = ""
@@ -244,6 +283,7 @@ class TrainerLoop:
         period = 1.0 / SNAPSHOT_HZ
         self.publish(force=True)
         self.last_publish = 0.0  # the first step's snapshot goes at once: words start sooner
+        counting: threading.Thread | None = None
         while self.running:
             idle = self.idle
             try:  # block while idle (no CPU), otherwise just look
@@ -266,6 +306,8 @@ class TrainerLoop:
                         self.snapshots.put_nowait((Heartbeat(),))
                 else:
                     self.publish()
+            if counting is None:  # after the first step and its snapshot, which never wait
+                counting = self.start_baselines()
 
 
 def default_log_path() -> str:
@@ -280,6 +322,7 @@ def worker_main(
     metrics_path: str | None,
     log_every: int,
     parent: int,
+    record: str | None = None,
 ) -> None:
     """Entry point of the worker process: build the spec's trainers here, then run them.
     `parent` is the app's process id, known before this process started: the app may die
@@ -296,10 +339,15 @@ def worker_main(
         snapshots.close()
         snapshots.join_thread()
         return
-    loop = TrainerLoop(trainers, commands, snapshots, log_path, metrics_path, log_every, parent)
+    recorder = Recorder(record, spec, trainers) if record else None
+    loop = TrainerLoop(
+        trainers, commands, snapshots, log_path, metrics_path, log_every, parent, recorder
+    )
     try:
         loop.run()
     finally:
         if loop.metrics is not None:
             loop.metrics.close()
+        if recorder is not None:
+            recorder.close()  # the last step and its weights
         snapshots.cancel_join_thread()  # exit now, even if unread snapshots fill the pipe

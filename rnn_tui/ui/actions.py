@@ -7,8 +7,11 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
+from rnn_tui.run.replay import SEEK_SHARE
+
 LR_FACTOR = 1.5  # `+` and `-` multiply or divide the learning rate by this
 TEMP_STEP = 0.1  # `t` and `T` change the temperature by this
+SEEK_PERCENT = round(100 * SEEK_SHARE)  # a replay's ← / → move by this share of the recording
 
 
 @dataclass(frozen=True)
@@ -137,8 +140,13 @@ ACTIONS: tuple[Action, ...] = (
     Action("Esc", "close the probe pane", (("escape", "close_probe"),)),
     Action(
         "← / →",
-        "probe: move the cursor (↑ / ↓ a row, Home / End); Enter or Tab leaves the input line",
-        (),
+        "probe: move the cursor (↑ / ↓ a row, Home / End); Enter or Tab leaves the input line;"
+        f" replay only, probe closed: back / forward {SEEK_PERCENT}% of the recording",
+        (("left", "replay_seek(-1)"), ("right", "replay_seek(1)")),
+        palette=(
+            ("Replay: back", f"←: {SEEK_PERCENT}% of the recording", "replay_seek(-1)"),
+            ("Replay: forward", f"→: {SEEK_PERCENT}% of the recording", "replay_seek(1)"),
+        ),
     ),
     Action(
         "b",
@@ -161,6 +169,19 @@ ACTIONS: tuple[Action, ...] = (
         palette=(("Probe: the sample being typed", "y", "probe_sample"),),
     ),
     Action(
+        "w",
+        "gradient pane: gradients, the eigenvalues of the recurrent matrix against the unit"
+        " circle, the gates' saturation (LSTM, GRU)",
+        (("w", "inside_view"),),
+        palette=(
+            (
+                "Inside the cell: next view",
+                "w: gradients / spectrum / gates",
+                "inside_view",
+            ),
+        ),
+    ),
+    Action(
         "h",
         "high contrast for projectors",
         (("h", "toggle_contrast"),),
@@ -179,6 +200,24 @@ ACTIONS: tuple[Action, ...] = (
         "export loss.csv, metrics.jsonl, samples.txt and a checkpoint (--export-dir)",
         (("e", "export"),),
         palette=(("Export loss, metrics, samples and model", "e: to --export-dir", "export"),),
+    ),
+    Action(
+        "< / >",
+        "replay only: slower / faster (half / twice the speed)",
+        (
+            ("less_than_sign,comma", "replay_speed(0.5)"),
+            ("greater_than_sign,full_stop", "replay_speed(2)"),
+        ),
+        palette=(
+            ("Replay: slower", "<: half the speed", "replay_speed(0.5)"),
+            ("Replay: faster", ">: twice the speed", "replay_speed(2)"),
+        ),
+    ),
+    Action(
+        "j",
+        "replay only: jump to a step (asks for its number)",
+        (("j", "replay_go_to"),),
+        palette=(("Replay: jump to a step", "j", "replay_go_to"),),
     ),
     Action("ctrl+p", "command palette: every action above, searchable by name", ()),
 )

@@ -29,6 +29,7 @@ from rnn_tui.run.source import RunSource, TrainerProcess
 from rnn_tui.run.spec import RunSpec, check_spec
 from rnn_tui.textsafe import sanitize
 from rnn_tui.ui.actions import bindings, palette
+from rnn_tui.ui.inside import Insider
 from rnn_tui.ui.keys import PROJECTOR_THEME, KeyActions
 from rnn_tui.ui.lane import Lane
 from rnn_tui.ui.probing import LaneModel, LaneResult, Prober, Request
@@ -137,6 +138,13 @@ class RnnApp(KeyActions, App[int]):
             self.draw_probe,
         )
         self._probe_echo = ""  # the input line's value as the app set it (not typed)
+        self.inside = Insider(  # the spectrum and gates views in the gradient panes' place (w)
+            self.lanes,
+            lambda: self.spec,
+            vocab.chars,
+            lambda work: self.run_worker(work, thread=True, group="inside", exit_on_error=False),
+            self.call_from_thread,
+        )
         self._probe_weights: tuple[int, ...] = ()  # ids of the weights probed last
 
     # -- what the run says, mirrored -----------------------------------------------------------
@@ -188,6 +196,7 @@ class RnnApp(KeyActions, App[int]):
                     yield self.loss_chart
                 for lane in self.lanes:
                     yield lane.grad_pane
+                yield from self.inside.panes
             with Horizontal(id="bottom"):
                 for lane, probe_view in zip(self.lanes, self.probe_views, strict=True):
                     with lane.box:
@@ -224,6 +233,7 @@ class RnnApp(KeyActions, App[int]):
             lane.grad_pane.border_title = f"gradient through time{name}"
             lane.box.border_title = f"samples{name}"
         self.lanes[0].box.border_subtitle = "i: probe"
+        self.inside.mount()
         for view in self.probe_views:
             view.vocab_size = V
         self.update_status()
@@ -281,6 +291,7 @@ class RnnApp(KeyActions, App[int]):
             lane.take(snap)
         if self.prober.is_open and self._weights_ids() != self._probe_weights:
             self.probe_compute()  # new weights: the class watches the surprise fade
+        self.inside.take()  # new weights: a new spectrum, if it shows
         self.model_strip.show([lane.cell.name for lane in self.lanes])
         snap = snaps[0]
         if snap.message:
@@ -315,6 +326,8 @@ class RnnApp(KeyActions, App[int]):
             self._drawn_last = kind
 
     def _draw_loss(self, snaps: list[Snapshot]) -> None:
+        if (b := snaps[0].baselines) is not None:  # the runs share the corpus: one set
+            self.loss_chart.set_baselines(b.ngram_n, b.ngram_loss, b.forgets, b.recalls)
         r = snaps[0].record
         w, h = self.size  # the digits show from DIGITS_MIN on (a breakpoint class)
         if r is not None and w >= DIGITS_MIN[0] and h >= DIGITS_MIN[1]:
@@ -359,6 +372,7 @@ class RnnApp(KeyActions, App[int]):
             lr=snap.lr if snap else self.spec.configs[0].lr,  # as configured, until it runs
             temperature=self.sampling.temperature,
             message=self.notice,
+            source=getattr(self.source, "label", ""),  # e.g. a replay's speed and position
             recall=recall_text(
                 [
                     (s.cell if self.compare else "", s.record.key_recall, s.record.recall_chance)
@@ -488,6 +502,7 @@ def make_app(
     *,
     source: RunSource | None = None,
     vocab: Vocab | None = None,
+    record: str | None = None,
     wrap: Callable[[RunSource], RunSource] | None = None,
 ) -> RnnApp:
     """The app exactly as the command line builds it; its trainer process builds the runs.
@@ -498,7 +513,7 @@ def make_app(
         s = s.with_(metrics_path=os.path.join(s.export_dir, "metrics.jsonl"))
 
     def new_source(spec: RunSpec) -> RunSource:
-        made = TrainerProcess(spec, s.log_path, s.metrics_path, s.log_every)
+        made = TrainerProcess(spec, s.log_path, s.metrics_path, s.log_every, record)
         return made if wrap is None else wrap(made)
 
     return RnnApp(
@@ -514,10 +529,13 @@ def run_app(
     spec: RunSpec,
     settings: UISettings,
     vocab: Vocab,
+    record: str | None = None,
     wrap: Callable[[RunSource], RunSource] | None = None,
 ) -> int:
-    """Run the app until the user quits; the trainer process is stopped whatever happens."""
-    app = make_app(spec, settings, vocab=vocab, wrap=wrap)
+    """Run the app until the user quits; the trainer process is stopped whatever happens.
+    `record`: a folder the trainer process records the run into (--record); `wrap`: see
+    `make_app`."""
+    app = make_app(spec, settings, vocab=vocab, record=record, wrap=wrap)
     try:
         app.run()
     finally:

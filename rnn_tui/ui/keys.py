@@ -16,10 +16,12 @@ from rnn_tui.engine.data import Vocab
 from rnn_tui.engine.model import CELLS, Cell
 from rnn_tui.engine.sampling import MAX_TEMPERATURE, SampleSettings, most_varying_unit
 from rnn_tui.run.protocol import Pause, Reset, Resume, Save, SetHyper, Snapshot, Step, SwitchCell
+from rnn_tui.run.replay import ReplaySource
 from rnn_tui.run.source import RunSource
 from rnn_tui.run.spec import RunSpec
 from rnn_tui.ui.actions import LR_FACTOR, TEMP_STEP
 from rnn_tui.ui.export import ensure_dir, export_run
+from rnn_tui.ui.inside import Insider
 from rnn_tui.ui.keep import configs_now, held_checkpoints, save_held
 from rnn_tui.ui.lane import Lane
 from rnn_tui.ui.probing import LOOKING_BACK, NEURON, SURPRISE, Prober
@@ -27,6 +29,7 @@ from rnn_tui.ui.settings import UISettings
 from rnn_tui.ui.widgets import HelpScreen
 from rnn_tui.ui.widgets.prime_input import PrimeScreen, prime_notice
 from rnn_tui.ui.widgets.probe_pane import KEYS_HINT, ProbeInput, ProbeView
+from rnn_tui.ui.widgets.step_input import StepScreen
 
 CLIP_CYCLE = ("norm", "off")  # what `c` cycles through
 SIGNAL_GRACE = 5.0  # seconds from a quit signal to the end of the process, whatever happens
@@ -76,6 +79,8 @@ class KeyActions:
     probe_input: ProbeInput  # the probe's input line
     probe_compute: Callable[[], None]  # recompute the probe with the newest weights
     set_probe_text: Callable[[str], None]  # probe a text, shown in the input line too
+    inside: Insider  # the spectrum and gates views in the gradient panes' place
+    poll_source: Callable[[], None]  # take the source's newest snapshots now
 
     def say(self, notice: str) -> None:
         self.notice = notice
@@ -288,6 +293,11 @@ class KeyActions:
         self.probe_views[0].focus()
         self.say("probe: the sample being typed")
 
+    def action_inside_view(self) -> None:
+        """Cycle the gradient panes' place: gradients, spectrum, gates (for gated cells)."""
+        self.inside.cycle()
+        self.say(self.inside.status())
+
     def action_toggle_contrast(self) -> None:
         projector = self.theme != PROJECTOR_THEME.name
         self.theme = PROJECTOR_THEME.name if projector else self._default_theme
@@ -340,6 +350,45 @@ class KeyActions:
             return reply.ok, reply.text
         held = save_held(path, self.lanes, self.spec, self.vocab.chars)
         return held.startswith("saved"), held
+
+    # -- a replay (rnn-tui replay DIR) -------------------------------------------------------------
+
+    def _replay(self) -> ReplaySource | None:
+        """The replay the app shows, or None (saying these keys are for replays)."""
+        if isinstance(self.source, ReplaySource):
+            return self.source
+        self.say("that key moves through a replay: rnn-tui replay DIR (a run made with --record)")
+        return None
+
+    def action_replay_speed(self, factor: float) -> None:
+        if (replay := self._replay()) is not None:
+            self.say(replay.set_speed(factor))
+
+    def _replay_moved(self, notice: str) -> None:
+        """After a jump: the snapshot of the new position at once, and a new sample from its
+        weights where they changed (even while the replay is paused)."""
+        before = [lane.weights[1] if lane.weights else None for lane in self.lanes]
+        self.poll_source()
+        for lane, step in zip(self.lanes, before, strict=True):
+            if lane.weights is not None and lane.weights[1] != step:
+                lane.start_over()
+        self.say(notice)
+
+    def action_replay_seek(self, direction: int) -> None:
+        if self.prober.is_open:  # the arrows move the probe's cursor there
+            return
+        if (replay := self._replay()) is not None:
+            self._replay_moved(replay.seek(direction))
+
+    def action_replay_go_to(self) -> None:
+        if (replay := self._replay()) is None or isinstance(self.screen, StepScreen):
+            return
+
+        def chosen(step: int | None) -> None:
+            if step is not None:  # None: the viewer cancelled
+                self._replay_moved(replay.go_to(step))
+
+        self.push_screen(StepScreen(replay.first, replay.last), chosen)
 
     # -- a new trainer, and the end ------------------------------------------------------------
 

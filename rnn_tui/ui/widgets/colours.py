@@ -32,6 +32,7 @@ class Palette:
     held_out: RGB  # the held-out loss (curve, legend, the large digits)
     runs: tuple[RGB, RGB]  # the two runs of --compare: the run is told by its colour
     uniform: RGB  # the loss chart's line at ln V, the loss of guessing uniformly
+    counting: RGB  # the loss chart's counting lines: the n-gram baseline, the long-lag floors
     grad_t: RGB  # grad_t bars: the gradient of all T losses
     grad_last: RGB  # the grad_last_t line: the gradient of the last loss alone
     cell_grad: RGB  # the LSTM's cell-state gradient dL/dc_t
@@ -58,6 +59,7 @@ DARK = Palette(
     held_out=(255, 110, 200),  # pink
     runs=((200, 130, 255), (220, 220, 50)),  # violet, lemon (not the orange of grad_last)
     uniform=(150, 150, 150),  # grey
+    counting=(100, 160, 255),  # sky blue (far lighter than the grad_t bars' muted blue)
     grad_t=(40, 68, 110),  # a muted blue: the bars are the background of the profile
     grad_last=(255, 170, 50),  # orange, the boldest thing in the pane (5:1 on the bars)
     cell_grad=(80, 200, 110),  # green
@@ -72,6 +74,7 @@ LIGHT = Palette(
     held_out=(180, 0, 120),  # magenta
     runs=((110, 50, 200), (120, 110, 0)),  # violet, olive
     uniform=(100, 100, 100),  # grey
+    counting=(0, 90, 200),  # blue (far darker than the grad_t bars' pale blue)
     grad_t=(170, 195, 240),  # a pale blue: the bars are the background of the profile
     grad_last=(150, 55, 0),  # a deep orange, the boldest thing in the pane (4:1 on the bars)
     cell_grad=(0, 125, 50),  # green

@@ -56,6 +56,12 @@ yes/no questions the model would still need, on average, to pin down each charac
   (overfitting).
 * With `--compare`, each run has a colour of its own: its solid line is its training loss,
   its beads its held-out loss.
+* The blue dotted line labelled **counting** is the held-out loss of the best n-gram model of
+  this text (a table of which character follows the last n-1): below it, the network beats
+  counting. On a long-lag corpus the axis is logarithmic and two more lines mark the floors:
+  **forgets the key** (2 ln K / L, for K keys and lines of L characters: a model that counts
+  the filler but cannot carry the key) and **recalls the key** (ln K / L: only each line's
+  first key stays unpredictable).
 
 ## Gradient pane
 
@@ -116,6 +122,24 @@ one scale.
   saturated tanh units often still shrink it. LSTM and GRU cells add gates and an additive
   memory path that keep the gradient alive over many more steps: try `rnn-tui --preset
   lstm-rescue`, and press `l` to switch cells.
+
+## Inside the cell (w)
+
+**w** puts another view in the gradient pane's place, and **w** again goes on: gradients,
+spectrum, gates (a lone vanilla RNN has no gates, so its cycle skips them).
+
+* **Spectrum**: the eigenvalues λ of the recurrent matrix, drawn as points against the unit
+  circle: W_hh for the RNN; for the LSTM and the GRU, the recurrent block of the candidate
+  state (W_hg, the LSTM's g; U_n, the GRU's n). Above them, the spectral radius ρ (the largest
+  |λ|) and the spectral norm (the largest singular value, the most the matrix stretches any
+  vector). Eigenvalues outside the unit circle mean that repeated multiplication by the matrix
+  grows some directions (gradients can explode); inside it they shrink (gradients vanish).
+* **Gates** (LSTM, GRU): for each gate, the share of its values below 0.1 and above 0.9, and a
+  small histogram of its values from 0 to 1, over 512 characters of held-out text. Saturated
+  gates (near 0 or 1) pass or block rather than mix. The LSTM's forget gate values near 1 are
+  what carries its gradient back: from c_t to c_(t-1) the gradient is multiplied by f_t alone.
+
+Both are computed from each new copy of the weights (every 2 s), in the background.
 
 ## Sample pane
 

@@ -1,6 +1,20 @@
 """Loss curve widget: smoothed training loss and held-out loss against step, drawn with plotext,
 under a dotted line at ln V, the loss of guessing uniformly among the V characters.
 
+Flat reference lines, once the trainer has worked them out (`protocol.Baselines`): the counting
+baseline, the held-out loss of the best n-gram model of the corpus ("counting: 5-gram 1.35"),
+so a class sees when the network beats counting; and on a long-lag corpus its two floors,
+2 ln K / L for a model that counts but forgets the key and ln K / L for one that recalls it
+(rnn_tui.engine.floors), all in the palette's `counting` colour, each labelled at its left end
+where the curves, falling from ln V, have long left.
+
+With the floors the y axis is logarithmic. The floors (0.050 and 0.025 nats/char at lag 80) lie
+a factor of two apart, a hundred times below ln V: on a linear axis from 0 to ln V they share
+the bottom row, and a zoomed axis would lose ln V and the start of the curves. On a log axis a
+factor of two is always the same height, so the floors, the counting line and ln V each get
+their own row, and the last hundredths of a nat, where the LSTM and the RNN part, are as tall
+as the first nats.
+
 Each curve has the colour of its meaning (`colours.Palette`): the training loss, the held-out loss,
 or in compare mode the run. The held-out curve is always drawn in beads (•), the training curve
 as a solid line, so that a run's two curves are told apart without a second colour. On a light
@@ -44,6 +58,53 @@ def uniform_label(value: float, room: int) -> str:
     """The label written on the ln V line, as long as `room` cells allow."""
     long = f"uniform guess ln V = {value:.2f}"
     return long if len(long) + 4 <= room else f"ln V = {value:.2f}"
+
+
+def counting_label(n: int, value: float, room: int) -> str:
+    """The label written on the counting-baseline line, as long as `room` cells allow."""
+    long = f"counting: {n}-gram {format_level(value)}"
+    return long if len(long) + 4 <= room else f"{n}-gram {format_level(value)}"
+
+
+def floor_label(recalls: bool, value: float, room: int) -> str:
+    """The label of a long-lag floor: the model that recalls the key, or the one that forgets."""
+    word = "recalls" if recalls else "forgets"
+    long = f"{word} the key {format_level(value)}"
+    return long if len(long) + 4 <= room else f"{word} {format_level(value)}"
+
+
+def format_level(v: float) -> str:
+    """A reference loss with two significant decimals at least: 1.35, 0.113 -> 0.11, 0.050."""
+    return f"{v:.2f}" if v >= 0.1 else f"{v:.3f}"
+
+
+def log_ticks(lo: float, hi: float, max_ticks: int) -> list[float]:
+    """Round tick values for a log axis inside [lo, hi] (both > 0): 1, 2, 5 x 10^k, or only the
+    powers of ten (every other one, and so on) when those are too many for ``max_ticks``."""
+    if not (lo > 0 and hi > lo and math.isfinite(hi)):
+        return []
+    k_lo, k_hi = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    for mults, every in (((1, 2, 5), 1), ((1, 3), 1), ((1,), 1), ((1,), 2), ((1,), 3)):
+        ticks = [
+            float(f"{m}e{k}")  # exact decimal values: 0.05, not 0.05000000000000001
+            for k in range(k_lo, k_hi + 1)
+            if k % every == 0
+            for m in mults
+            if lo <= m * 10.0**k <= hi
+        ]
+        if len(ticks) <= max(2, max_ticks):
+            return ticks
+    return ticks
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """A flat labelled line across the chart: a loss level to compare the curves with."""
+
+    value: float  # nats/char
+    label: str  # written on the line
+    role: str  # its colour's role in the palette
+    right: bool  # the label at the right end (ln V, above the curves' start) or the left
 
 
 def _finite_pairs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -174,6 +235,8 @@ class LossChart(DrawnPane):
         `vocab_size`: the corpus's V, for the ln V line; None draws no line."""
         super().__init__(name=name, id=id, classes=classes)
         self.uniform = uniform_loss(vocab_size)  # ln V, nats/char, or None
+        self.counting: tuple[int, float] | None = None  # (n, held-out loss) of the n-gram model
+        self.floors: tuple[float, float] | None = None  # long-lag (forgets, recalls), nats/char
         self._series: list[_Series] = []  # what is drawn, in drawing order
         self._title_extra = ""
         self._has_any = False
@@ -218,6 +281,46 @@ class LossChart(DrawnPane):
             series.append(_Series.make(f"{name} train", steps, train, role, False))
             series.append(_Series.make(f"{name} held-out", val_steps, val, role, True))
         self._set_series(series, title_extra)
+
+    def set_baselines(
+        self,
+        ngram_n: int = 0,
+        ngram_loss: float | None = None,
+        forgets: float | None = None,
+        recalls: float | None = None,
+    ) -> None:
+        """The flat reference lines besides ln V (plain values of `protocol.Baselines`): the
+        counting baseline, an n-gram model's held-out loss (drawn when `ngram_loss` is a
+        finite number above 0), and a long-lag corpus's two floors (drawn, on a log axis, when
+        both are known). Redraws only when they changed."""
+
+        def level(v: float | None) -> float | None:
+            return float(v) if v is not None and math.isfinite(v) and v > 0 else None
+
+        loss = level(ngram_loss)
+        counting = (int(ngram_n), loss) if loss is not None else None
+        low, high = level(recalls), level(forgets)
+        floors = (high, low) if low is not None and high is not None else None
+        if (counting, floors) != (self.counting, self.floors):
+            self.counting, self.floors = counting, floors
+            self.changed()
+
+    def _references(self, room: int) -> list[_Reference]:
+        """The flat lines to draw, most important first (a label that would share a row
+        with one before it is left out): the floors, the counting line, ln V."""
+        refs = []
+        if self.floors is not None:
+            forgets, recalls = self.floors
+            refs.append(_Reference(recalls, floor_label(True, recalls, room), "counting", False))
+            refs.append(_Reference(forgets, floor_label(False, forgets, room), "counting", False))
+        if self.counting is not None:
+            n, loss = self.counting
+            refs.append(_Reference(loss, counting_label(n, loss, room), "counting", False))
+        if self.uniform is not None:
+            refs.append(
+                _Reference(self.uniform, uniform_label(self.uniform, room), "uniform", True)
+            )
+        return refs
 
     def _set_series(self, series: list[_Series], title_extra: str) -> None:
         self._series = series
@@ -281,6 +384,8 @@ class LossChart(DrawnPane):
         small = width < MIN_PLOT_WIDTH or height < MIN_PLOT_HEIGHT
         # One title line per curve when there are several runs and room; else one or two.
         lines = 1 if small or height < 8 else 2
+        if self.floors is not None and height < 14:  # a short chart: its rows go to the floors
+            lines = 1
         if len(self._series) > 2 and height >= 14:
             lines = len(self._series)
         title_lines = self._title_lines(width, lines)
@@ -300,10 +405,14 @@ class LossChart(DrawnPane):
     def _build_plot(self, width: int, height: int) -> Text:
         """Draw both curves with plotext at exactly ``width`` x ``height`` and return ANSI-parsed
         Text."""
+        log = self.floors is not None  # see the module's docstring
         xs_all = np.concatenate([series.xs for series in self._series])
         ys_all = np.concatenate([series.ys for series in self._series])
-        if self.uniform is not None:  # the ln V line is always in view
-            ys_all = np.append(ys_all, self.uniform)
+        refs = self._references(width)
+        ys_all = np.append(ys_all, [r.value for r in refs])  # every reference line in view
+        if log:  # a loss is >= 0; a zero (or a rounding below it) sits at the axis's bottom
+            bottom = 0.8 * min(r.value for r in refs if r.role == "counting")
+            ys_all = np.log10(np.maximum(ys_all, bottom))
         x_lo, x_hi = float(xs_all.min()), float(xs_all.max())
         y_lo, y_hi = float(ys_all.min()), float(ys_all.max())
         if x_hi <= x_lo:
@@ -314,14 +423,25 @@ class LossChart(DrawnPane):
             pad = 0.04 * (y_hi - y_lo)
             y_lo, y_hi = y_lo - pad, y_hi + pad
 
+        def y_of(v: float) -> float:
+            """Where a loss goes on the y axis: itself, or its log10 on a log axis."""
+            return math.log10(max(v, 10.0**y_lo)) if log else v
+
         canvas_h = max(1, height - 3)  # frame top/bottom and the x tick labels
-        y_ticks = nice_ticks(y_lo, y_hi, max(2, min(6, canvas_h // 2 + 1)))
-        y_step = y_ticks[1] - y_ticks[0] if len(y_ticks) > 1 else 1.0
-        y_labels = [format_loss_tick(v, y_step) for v in y_ticks]
+        max_y_ticks = max(2, min(6, canvas_h // 2 + 1))
+        if log:
+            y_values = log_ticks(10.0**y_lo, 10.0**y_hi, max_y_ticks)
+            y_ticks = [math.log10(v) for v in y_values]
+            y_labels = [f"{v:g}" for v in y_values]
+        else:
+            y_ticks = nice_ticks(y_lo, y_hi, max_y_ticks)
+            y_step = y_ticks[1] - y_ticks[0] if len(y_ticks) > 1 else 1.0
+            y_labels = [format_loss_tick(v, y_step) for v in y_ticks]
         label_w = max((len(s) for s in y_labels), default=3)
         canvas_w = max(2, width - label_w - 2)
         x_ticks = nice_ticks(x_lo, x_hi, max(2, min(8, canvas_w // 10)))
         x_labels = [format_step(v) for v in x_ticks]
+        refs = self._references(canvas_w)  # the same lines, labels fitted to the canvas
 
         import plotext as plt  # a fifth of a second: loaded on the first draw
 
@@ -336,28 +456,45 @@ class LossChart(DrawnPane):
         # Braille and quarter-block cells hold 2 dot columns; one point per cell, joined by
         # lines, draws a smooth curve at half the cost of one point per dot column.
         max_points = canvas_w
-        if self.uniform is not None:
-            # The ln V line, before the curves, which are drawn over it: dotted, on the curves'
-            # own scale, with one braille dot per cell or one (heavier) quarter block every
-            # other cell; its label at the right end, on the same row, in the line's colour.
-            n = max(2, canvas_w if line == "braille" else canvas_w // 2)
-            ink = plt.pixel(foreground=colours.uniform)
-            dots = plt.marker(line, ink)
-            fig.draw(
-                fig.signal(np.linspace(x_lo, x_hi, n).tolist(), [self.uniform] * n, marker=dots)
-            )
-            label = plt.colorize(uniform_label(self.uniform, canvas_w), ink)
-            fig.draw(fig.text(x_hi, self.uniform, label, alignment="right"))
+        # The reference lines, before the curves, which are drawn over them: dotted, on the
+        # curves' own scale, with one braille dot per cell or one (heavier) quarter block every
+        # other cell.
+        n = max(2, canvas_w if line == "braille" else canvas_w // 2)
+        for ref in refs:
+            dots = plt.marker(line, plt.pixel(foreground=colours.roles()[ref.role]))
+            y = [y_of(ref.value)] * n
+            fig.draw(fig.signal(np.linspace(x_lo, x_hi, n).tolist(), y, marker=dots))
         for series in self._series:
             if series.xs.size == 0:
                 continue
             dx, dy = downsample(series.xs, series.ys, max_points)
+            if log:
+                dy = np.log10(np.maximum(dy, 10.0**y_lo))
             ink = plt.pixel(foreground=series.rgb(colours))
             mark = plt.marker(HELD_OUT_GLYPH if series.held_out else line, ink)
             sig = fig.signal(dx.tolist(), dy.tolist(), marker=mark)
             if dx.size > 1:
                 sig.lines()
             fig.draw(sig)
+        # Each line's label on its row, in its colour, over the curves (at the left end, a
+        # falling curve crosses the row in a cell or two). A row holds one label: one whose row
+        # an earlier, more important label has goes on the other row within one row of its
+        # line's exact height, if that one is free, and is left out if not.
+        taken: set[int] = set()
+        for ref in refs:
+            at = (y_hi - y_of(ref.value)) / (y_hi - y_lo) * (canvas_h - 1)  # rows from the top
+            near = math.floor(at + 0.5)  # the row plotext writes text at `at` in
+            other = near + 1 if at > near else near - 1  # the next nearest
+            free = [r for r in (near, other) if 0 <= r < canvas_h and r not in taken]
+            if not free or abs(free[0] - at) >= 1:
+                continue
+            row = free[0]
+            taken.add(row)
+            ink = plt.pixel(foreground=colours.roles()[ref.role])
+            label = plt.colorize(ref.label[: canvas_w - 1], ink)
+            y = y_hi - row / max(1, canvas_h - 1) * (y_hi - y_lo)  # that row's centre
+            x = x_hi if ref.right else x_lo
+            fig.draw(fig.text(x, y, label, alignment="right" if ref.right else "left"))
         fig.ruler("x").lim(x_lo, x_hi)
         fig.ruler("y").lim(y_lo, y_hi)
         fig.ruler("x").ticks(x_ticks, x_labels)

@@ -113,6 +113,7 @@ class StatusBar(Widget):
         message: str = "",
         recall: str = "",
         runs: Sequence[tuple[str, int]] = (),
+        source: str = "",
     ) -> None:
         """Show the current status.
 
@@ -132,13 +133,24 @@ class StatusBar(Widget):
                 "recall rnn 13% · lstm 96% (chance 1 in 8)"; empty for other corpora.
             runs: (cell, parameters) of each run in compare mode, shown each on its own
                 ("rnn 1.77k · lstm 6k params") instead of `cell` and the sum `params`.
+            source: what the run's source says of itself in place of the step, e.g.
+                "replay 2.0x · step 1,200 of 9,800"; its first word is the badge while the
+                run moves ("REPLAY" rather than "TRAINING"). Empty for a live trainer.
         """
         state_s = _plain(state)
         badge_style = STATE_STYLES.get(state_s, "bold")
+        badge = state_s
+        if source and state_s == "training":  # not training here, but playing or showing it
+            badge = _plain(source).split(" ", 1)[0]
         step_s = f"{step:,}" if isinstance(step, int) else _plain(step)
+        step_field = (
+            Content.styled(_plain(source), "bold")
+            if source
+            else Content.assemble(("step ", "dim"), (step_s, "bold"))
+        )
         fields = [
             Content.assemble(
-                (f"\u00a0{state_s.upper()}\u00a0", f"reverse {badge_style}"),
+                (f"\u00a0{badge.upper()}\u00a0", f"reverse {badge_style}"),
                 " ",
                 (_plain(corpus), "bold"),
             ),
@@ -148,7 +160,7 @@ class StatusBar(Widget):
                 if runs
                 else [Content(_plain(cell)), Content(f"{format_si(params)} params")]
             ),
-            Content.assemble(("step ", "dim"), (step_s, "bold")),
+            step_field,
             *([Content.styled(_plain(recall), "bold")] if recall else []),
             Content(f"{format_si(chars_per_s)} chars/s"),
             Content.assemble(("lr ", "dim"), format_float(lr)),
