@@ -9,6 +9,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from conftest import patience
 from test_serve import descendants, serving
 
 pytestmark = pytest.mark.functional
@@ -24,8 +25,11 @@ def cmdline(pid: int) -> str:
 async def screen_text(ws: aiohttp.ClientWebSocketResponse, needles: tuple[str, ...]) -> str:
     """What a session's terminal shows, escape sequences left out, once it holds `needles`."""
     text = ""
+    deadline = asyncio.get_running_loop().time() + patience(60)
     while not all(n in text for n in needles):
-        msg = await ws.receive(timeout=60)
+        left = deadline - asyncio.get_running_loop().time()
+        assert left > 0, f"the session never showed {needles}: {text[-2000:]!r}"
+        msg = await ws.receive(timeout=left)
         assert msg.type == aiohttp.WSMsgType.BINARY, (msg, text[-2000:])
         text += re.sub(r"\x1b\[[0-9;?<>=$]*[A-Za-z]", "", msg.data.decode(errors="replace"))
     return text

@@ -88,7 +88,7 @@ class RemoteSource:
         self.welcome = welcome  # what the run is
         self.where = where  # host:port, for messages
         self.control = welcome.control  # whether commands are carried out
-        self.label = "attached" if self.control else "attached, read-only"  # for the status line
+        self.label = ""  # the status line shows the run's own state and step, as live
         self.configs = tuple(Config.from_json(c) for c in welcome.configs)
         self.last_heard: float | None = time.monotonic()
         self.bytes_read = 0  # since the welcome
