@@ -14,12 +14,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, NoReturn
 
+from rnn_tui.attach_cli import add_listen_flags, listen_plan, run_app_listening
 from rnn_tui.engine.checkpoint import load_checkpoint
 from rnn_tui.engine.config import CELL_NAMES, CLIP_MODES, DTYPES, OPTIMIZERS, Config, SettingError
 from rnn_tui.engine.longlag import DEFAULT_LAG, line_length
 from rnn_tui.engine.presets import PRESETS
 from rnn_tui.engine.sampling import MAX_PRIME, SampleSettings, prime_problem, read_prime
 from rnn_tui.errors import UserError
+from rnn_tui.run.listen import ListenPlan, welcome_for
 from rnn_tui.run.outputs import cell_paths, check_output
 from rnn_tui.run.record import check_record_folder
 from rnn_tui.run.spec import RunSpec, build_trainers, check_spec
@@ -208,8 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=3,
         metavar="N",
-        help="--serve: browser sessions (each its own trainer) at once",
+        help="--serve: browser sessions (each its own trainer, or a viewer with --shared) at once",
     )
+    web.add_argument(
+        "--shared",
+        action="store_true",
+        help="--serve: one trainer for every session, each attached read-only (rnn-tui attach)",
+    )
+    add_listen_flags(p)
     return p
 
 
@@ -375,6 +383,10 @@ def run(argv: Sequence[str]) -> int:
         from rnn_tui.replay_cli import run_replay
 
         return run_replay(argv[1:])
+    if argv[:1] == ["attach"]:  # rnn-tui attach [HOST:]PORT: its own flags
+        from rnn_tui.attach_cli import run_attach
+
+        return run_attach(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.probe is not None:
@@ -408,9 +420,10 @@ def run(argv: Sequence[str]) -> int:
     progress = _progress(args.path) if args.path else None
     if args.seconds is not None and not args.headless:
         raise UserError("--seconds is a time budget for --headless runs; add --headless")
+    listen = listen_plan(args)
     if args.headless and not args.serve:  # serve() refuses the two together
         steps = args.steps if args.seconds is None or "steps" in typed else None
-        return _headless(spec, args, sampling, progress, steps)
+        return _headless(spec, args, sampling, progress, steps, listen)
     vocab = check_spec(spec, progress)  # the trainer process reads the ids; this one need not
     check_prime(sampling.prime, vocab.chars)
     if args.serve:  # each session starts its own app and trainer
@@ -431,6 +444,8 @@ def run(argv: Sequence[str]) -> int:
         log_every=args.log_every,
         banner=PRESETS[args.preset].lesson_at(args.lag or DEFAULT_LAG) if args.preset else "",
     )
+    if listen is not None:
+        return run_app_listening(spec, settings, vocab, listen, record=args.record)
     return run_app(spec, settings, vocab, record=args.record)
 
 
@@ -440,6 +455,7 @@ def _headless(
     sampling: SampleSettings,
     progress: Callable[[int, int], None] | None,
     steps: int | None,
+    listen: ListenPlan | None = None,
 ) -> int:
     """Train here, in this process, without the UI: `steps` steps (None: no step limit) or
     --seconds, whichever ends first."""
@@ -456,6 +472,8 @@ def _headless(
     )
     if args.record is not None:
         plan = replace(plan, record=(args.record, spec))
+    if listen is not None:  # publish the run too: what it is, then its snapshots
+        plan = replace(plan, listen=(listen, welcome_for(spec, trainers[0].corpus.vocab.chars)))
     return run_headless_cli(trainers, plan)
 
 

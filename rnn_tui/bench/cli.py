@@ -4,7 +4,9 @@
 program in a pseudo-terminal (`rnn_tui.bench.app`); "soak" follows the app's memory for
 `--minutes` (`rnn_tui.bench.soak`); "probe" times the probe's recomputation per cell
 (`rnn_tui.bench.probe`); "quality" trains each cell with its defaults for `--minutes` and prints
-the held-out loss reached (`rnn_tui.bench.quality`). The last four are imported only when asked for.
+the held-out loss reached (`rnn_tui.bench.quality`); "attach" publishes a headless run and
+attaches 0 to 8 viewers (`rnn_tui.bench.attach`). All but "train" are imported only when asked
+for.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         "mode",
         nargs="?",
         default="train",
-        choices=("train", "app", "soak", "probe", "quality"),
+        choices=("train", "app", "soak", "probe", "quality", "attach"),
         help="what to benchmark",
     )
     p.add_argument("--quick", action="store_true", help="tiny sizes and short timings (smoke)")
@@ -102,6 +104,13 @@ def _run_quality(args: argparse.Namespace) -> int:
     return run_quality_bench(args.corpus, minutes=args.minutes, quick=args.quick)
 
 
+def _run_attach(args: argparse.Namespace) -> int:
+    """A headless run with --listen and 0, 1, 2, 4, 8 attached viewers."""
+    from rnn_tui.bench.attach import run_attach_bench
+
+    return run_attach_bench(args.corpus, seconds=args.seconds, quick=args.quick)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the arguments and run the chosen benchmark; return the exit code."""
     args = build_parser().parse_args(argv)
@@ -116,5 +125,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "soak": lambda: _run_soak(args),
         "probe": lambda: _run_probe(args),
         "quality": lambda: _run_quality(args),
+        "attach": lambda: _run_attach(args),
     }
     return modes[args.mode]()

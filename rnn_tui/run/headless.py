@@ -30,9 +30,11 @@ from rnn_tui.engine.trainer import StepRecord, Trainer
 from rnn_tui.errors import UserError
 from rnn_tui.run.baselines import baseline_lines, metrics_fields, work_out
 from rnn_tui.run.blowup import BlowupWatch, blowup_line
+from rnn_tui.run.listen import HeadlessRuns, ListenPlan, start_headless
 from rnn_tui.run.outputs import MetricsLog, cell_paths
 from rnn_tui.run.record import Recorder
 from rnn_tui.run.spec import RunSpec
+from rnn_tui.run.wire import Welcome
 from rnn_tui.textsafe import sanitize
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -145,13 +147,16 @@ def _train(
     stop: Callable[[], bool],
     seconds: float | None = None,
     recorder: Recorder | None = None,
+    live: HeadlessRuns | None = None,
 ) -> tuple[int, dict[int, StepRecord]]:
     """The training loop: (exit code so far, the last record of each run that stepped).
     It ends after `steps` steps (None: no limit) or `seconds` of training (None: no limit),
-    whichever comes first."""
+    whichever comes first. `live` (--listen) sees every step and may pause between two."""
     # The counting baseline and any floors: worked out once (the runs share the corpus) before
     # training starts, so every metrics line carries them and the clock below counts training.
     baselines, counted_in = work_out(runs[0])
+    if live is not None:
+        live.baselines = baselines  # viewers draw them too
     header = [
         f"training {c.cell} H={c.hidden} T={c.seq_len} B={c.batch} {c.optimizer} lr={c.lr:g}"
         f" on {sanitize(t.corpus.path)} ({t.corpus.vocab.size} characters,"
@@ -173,6 +178,8 @@ def _train(
     deadline = None if seconds is None else start + seconds
     try:
         for _ in range(steps) if steps is not None else itertools.count():
+            if live is not None:
+                live.between_steps(stop)  # viewers' commands; waits here while paused
             if stop():  # between steps: compare-mode runs stay on the same batch
                 break
             if deadline is not None and time.monotonic() >= deadline:
@@ -186,6 +193,8 @@ def _train(
                 if trainer.diverged:
                     continue
                 record = records[i] = trainer.step()
+                if live is not None and not record.diverged:
+                    live.record(i, record)
                 if metrics is not None and metrics.due(record.step, record.diverged):
                     metrics.write({**record.to_json(trainer.config.cell), **reference})
                     if (message := metrics.take_error()) is not None:
@@ -320,6 +329,7 @@ class HeadlessPlan:
     saves: tuple[str | None, ...] = ()  # checkpoint paths written at the end (--save, --autosave)
     seconds: float | None = None  # time budget for training (--seconds); the first limit stops
     record: tuple[str, RunSpec] | None = None  # --record: the folder, and the run it holds
+    listen: tuple[ListenPlan, Welcome] | None = None  # publish the run here (--listen)
 
 
 def run_headless_cli(
@@ -335,6 +345,11 @@ def run_headless_cli(
     stdout, stderr = _Out(out or sys.stdout), _Out(err or sys.stderr)
     metrics = MetricsLog(plan.metrics, plan.log_every) if plan.metrics else None
     recorder = Recorder(*plan.record, trainers) if plan.record else None
+    live = None
+    if plan.listen is not None:
+        live = start_headless(
+            trainers, *plan.listen, lambda line: print(line, file=stdout, flush=True)
+        )
     with StopSignals() as signals:
         try:
             if metrics is not None and (message := metrics.take_error()) is not None:
@@ -344,7 +359,16 @@ def run_headless_cli(
                 return signals.signum is not None or stdout.failed is not None
 
             code, records = _train(
-                trainers, plan.steps, metrics, 2.0, stdout, stderr, stop, plan.seconds, recorder
+                trainers,
+                plan.steps,
+                metrics,
+                2.0,
+                stdout,
+                stderr,
+                stop,
+                plan.seconds,
+                recorder,
+                live,
             )
         finally:
             if metrics is not None:
@@ -353,6 +377,8 @@ def run_headless_cli(
                 recorder.close()  # the last step and its weights
                 if (message := recorder.take_error()) is not None:
                     print(f"rnn-tui: {message}", file=stderr, flush=True)
+            if live is not None:
+                live.close(f"the headless run stopped at step {trainers[0].steps:,}")
         if signals.signum is not None:
             said = _SAID.get(signals.signum, "stopped by SIGHUP (hang-up)")
             print(said, file=stdout, flush=True)

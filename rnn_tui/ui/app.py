@@ -274,7 +274,9 @@ class RnnApp(KeyActions, App[int]):
             self.source_lost, self.silent = ended, False
             w = self.lanes[0].weights
             self.notice = (
-                f"{ended}: r starts a new one from the weights of step {w[1]:,}"
+                ended  # nothing to restart (an attached run): say only what happened
+                if self.new_source is None
+                else f"{ended}: r starts a new one from the weights of step {w[1]:,}"
                 if w is not None
                 else f"{ended}: r starts a new one"
             )
@@ -303,7 +305,7 @@ class RnnApp(KeyActions, App[int]):
         if snap.message:
             self.notice = snap.message
         for reply in snap.replies:  # the answer to `s`: where it saved, or why it could not
-            if reply.id in self.awaited:
+            if reply.id in self.awaited or not reply.ok:  # a refusal is always told
                 self.awaited.discard(reply.id)
                 self.notice = reply.text
         self.update_status()
@@ -531,15 +533,18 @@ def make_app(
     source: RunSource | None = None,
     vocab: Vocab | None = None,
     record: str | None = None,
+    wrap: Callable[[RunSource], RunSource] | None = None,
 ) -> RnnApp:
-    """The app exactly as the command line builds it; its trainer process builds the runs."""
+    """The app exactly as the command line builds it; its trainer process builds the runs.
+    `wrap` is applied to every trainer's source (--listen publishes what it yields)."""
     s = settings or UISettings()
     if s.export_dir and not s.metrics_path:  # the export folder gets the metrics as they come
         os.makedirs(s.export_dir, exist_ok=True)
         s = s.with_(metrics_path=os.path.join(s.export_dir, "metrics.jsonl"))
 
     def new_source(spec: RunSpec) -> RunSource:
-        return TrainerProcess(spec, s.log_path, s.metrics_path, s.log_every, record)
+        made = TrainerProcess(spec, s.log_path, s.metrics_path, s.log_every, record)
+        return made if wrap is None else wrap(made)
 
     return RnnApp(
         source or new_source(spec),
@@ -550,10 +555,17 @@ def make_app(
     )
 
 
-def run_app(spec: RunSpec, settings: UISettings, vocab: Vocab, record: str | None = None) -> int:
+def run_app(
+    spec: RunSpec,
+    settings: UISettings,
+    vocab: Vocab,
+    record: str | None = None,
+    wrap: Callable[[RunSource], RunSource] | None = None,
+) -> int:
     """Run the app until the user quits; the trainer process is stopped whatever happens.
-    `record`: a folder the trainer process records the run into (--record)."""
-    app = make_app(spec, settings, vocab=vocab, record=record)
+    `record`: a folder the trainer process records the run into (--record); `wrap`: see
+    `make_app`."""
+    app = make_app(spec, settings, vocab=vocab, record=record, wrap=wrap)
     try:
         app.run()
     finally:

@@ -27,6 +27,7 @@ SERVE_FLAGS = {
     "--port": True,
     "--allow-origin": True,
     "--max-sessions": True,
+    "--shared": False,
 }
 LOOPBACK_NAMES = ("localhost",)  # names that are loopback whatever the resolver says
 
@@ -98,7 +99,15 @@ def serve(
 
     from rnn_tui.ui.serve.server import SessionServer
 
-    session = [sys.executable, "-m", "rnn_tui", *session_argv(argv)]
+    shared = None
+    if args.shared:  # one trainer; each session attaches to it (rnn_tui.ui.serve.shared)
+        from rnn_tui.ui.serve.shared import SharedTrainer
+
+        shared = SharedTrainer.start(session_argv(argv))
+        print(shared.control_line(), file=sys.stderr, flush=True)
+    session = (
+        shared.viewer_argv() if shared else [sys.executable, "-m", "rnn_tui", *session_argv(argv)]
+    )
     # exec: the shell becomes the app, so the session's pid is the app's own.
     command = "exec " + shlex.join(session)
     title = f"rnn-tui · {sanitize(args.path or args.preset)}"  # shown in the banner and the tab
@@ -110,7 +119,13 @@ def serve(
         title=title,
         allowed_origins=getattr(args, "allow_origin", None) or [],
     )
+    if shared is not None:
+        server.what = "every browser connection watches the one run, read-only"
     if warning := exposure_warning(args.host):
         print(warning, file=sys.stderr, flush=True)
-    asyncio.run(server.run())
+    try:  # the server's own checks (the port in use) come in here too
+        asyncio.run(server.run())
+    finally:
+        if shared is not None:
+            shared.stop()
     return 0

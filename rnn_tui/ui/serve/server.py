@@ -113,6 +113,7 @@ class SessionServer(Server):
             templates_path=TEMPLATES,
         )
         self.max_sessions = max_sessions
+        self.what = "each browser connection trains its own model"  # said at start
         self.sessions: set[Session] = set()  # a slot each, held until the process is gone
         self.allowed_origins: set[tuple[str, str, int]] = set()
         for origin in allowed_origins:
@@ -323,7 +324,7 @@ class SessionServer(Server):
                 loop.add_signal_handler(sig, stop.set)
             print(
                 f"rnn-tui: serving {self.title} on http://{_url_host(self.host)}:{self.port}/"
-                f" (each browser connection trains its own model; at most {self.max_sessions}"
+                f" ({self.what}; at most {self.max_sessions}"
                 " at once). Ctrl+C stops.",
                 flush=True,
             )
