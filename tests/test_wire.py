@@ -410,3 +410,27 @@ def test_a_viewer_cannot_flood_the_trainer_with_queries() -> None:
     assert [r.id for r in refused] == list(range(listen.MAX_WAITING + 1, 21))
     assert all("still waiting" in r.text for r in refused)
     viewer.sock.close()
+
+
+def test_every_field_of_a_step_record_crosses_the_wire() -> None:
+    """If this fails, a StepRecord field (a new one, say) is dropped on the way to an attached
+    app, which then shows nothing where the trainer's own app shows a figure (the key recall,
+    the recall's reach). Every field is set here, so a field added later must be added too."""
+    snap = trained_snapshot()
+    r = snap.record
+    assert r is not None
+    full = replace(
+        r,
+        val_loss=1.5,
+        val_step=2,
+        cell_grad_t=r.grad_t * 2,
+        spectral_norm=1.1,
+        key_recall=0.5,
+        recall_chance=0.125,
+        recall_reach=0.3,
+    )
+    unset = [f.name for f in fields(full) if getattr(full, f.name) is None]
+    assert not unset, f"set these in the test too: {unset}"
+    back = round_trip(Snapshots((replace(snap, record=full),)))
+    assert isinstance(back, Snapshots)
+    assert_same(full, back.runs[0].record)

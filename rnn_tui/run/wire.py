@@ -246,13 +246,14 @@ def _record_out(r: StepRecord, out: _Out) -> dict[str, Any]:
         "spectral_norm": None if r.spectral_norm is None else float(r.spectral_norm),
         "key_recall": None if r.key_recall is None else float(r.key_recall),
         "recall_chance": None if r.recall_chance is None else float(r.recall_chance),
+        "recall_reach": None if r.recall_reach is None else float(r.recall_reach),
     }
 
 
 _RECORD = {
     "step", "chars", "loss", "smooth_loss", "val_loss", "val_step", "grad_t", "grad_last_t",
     "grad_norm", "clipped", "chars_per_s", "lr", "diverged", "cell_grad_t", "spectral_norm",
-    "key_recall", "recall_chance",
+    "key_recall", "recall_chance", "recall_reach",
 }  # fmt: skip
 
 
@@ -284,6 +285,7 @@ def _record_in(d: Any, arrays: _Arrays) -> StepRecord:
         spectral_norm=_opt(_float, d["spectral_norm"], "record.spectral_norm"),
         key_recall=_opt(_float, d["key_recall"], "record.key_recall"),
         recall_chance=_opt(_float, d["recall_chance"], "record.recall_chance", True),
+        recall_reach=_opt(_float, d["recall_reach"], "record.recall_reach"),
     )
 
 
