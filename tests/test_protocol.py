@@ -193,3 +193,18 @@ def test_clip_share_counts_steps_no_snapshot_showed(tiny, tmp_path: Path) -> Non
     loop.publish()
     snap = newest(loop)[0]
     assert (snap.clip_steps, snap.clip_share) == (30, 1.0)
+
+
+def test_a_learning_rate_factor_keeps_each_runs_own_rate() -> None:
+    """If this fails, + or - in a comparison whose cells train at their own rates (the
+    lstm-rescue preset: rnn 0.03, lstm 0.1) sets both to one rate, or a factor escapes
+    the range a learning rate may have."""
+    from rnn_tui.engine.config import Config
+
+    rnn, lstm = Config(cell="rnn", lr=0.03), Config(cell="lstm", lr=0.1)
+    up = p.SetHyper(lr_factor=1.5)
+    assert [up.applied_to(c).lr for c in (rnn, lstm)] == pytest.approx([0.045, 0.15], rel=1e-12)
+    assert up.describe([up.applied_to(rnn), up.applied_to(lstm)]) == "lr rnn 0.045 · lstm 0.15"
+    assert p.SetHyper(lr_factor=10.0).applied_to(Config(lr=5.0)).lr == 10.0
+    assert p.SetHyper(lr_factor=0.5).applied_to(Config(lr=1.5e-6)).lr == 1e-6
+    assert p.SetHyper(clip_mode="off").applied_to(lstm) == lstm.with_(clip_mode="off")

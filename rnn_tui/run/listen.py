@@ -597,15 +597,12 @@ class HeadlessRuns:
             self.say("weights reset by an attached viewer")
             return Reply(0, True, self._message)
         elif isinstance(cmd, SetHyper):
-            changes = {k: v for k, v in vars(cmd).items() if v is not None}
             try:
                 for run in self.runs:
-                    run.trainer.set_config(run.trainer.config.with_(**changes))
+                    run.trainer.set_config(cmd.applied_to(run.trainer.config))
             except UserError as exc:
                 return Reply(0, False, str(exc))
-            text = ", ".join(
-                f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in changes.items()
-            )
+            text = cmd.describe([run.trainer.config for run in self.runs])
             self.say(f"{text} (set by an attached viewer)")
             return Reply(0, True, text)
         elif isinstance(cmd, SwitchCell):

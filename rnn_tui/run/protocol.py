@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rnn_tui.engine.config import Config
 from rnn_tui.engine.model import Params
 from rnn_tui.engine.trainer import StepRecord
+
+LR_MIN, LR_MAX = 1e-6, 10.0  # the learning rates a command may reach
 
 # -- commands: what the app may ask of a run ---------------------------------------------------
 
@@ -51,6 +54,31 @@ class SetHyper:
     lr: float | None = None  # learning rate
     clip_mode: str | None = None  # "norm", "value" or "off"
     clip: float | None = None  # clipping threshold
+    lr_factor: float | None = None  # multiply each run's own learning rate by this (the app's
+    # + and -: in a comparison whose cells have their own steps, each keeps its own)
+
+    def applied_to(self, config: Config) -> Config:
+        """`config` with these changes; the factor's result is kept within [1e-6, 10]."""
+        changes = {k: v for k, v in vars(self).items() if v is not None and k != "lr_factor"}
+        if self.lr_factor is not None:
+            changes["lr"] = min(LR_MAX, max(LR_MIN, config.lr * self.lr_factor))
+        return config.with_(**changes)
+
+    def describe(self, configs: list[Config]) -> str:
+        """What changed, for the status line: "lr 0.0045", "lr rnn 0.045 · lstm 0.15"."""
+        parts = [
+            f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in vars(self).items()
+            if v is not None and k not in ("lr_factor",)
+        ]
+        if self.lr_factor is not None:
+            lrs = [c.lr for c in configs]
+            parts.append(
+                f"lr {lrs[0]:.3g}"
+                if len(set(lrs)) == 1
+                else "lr " + " · ".join(f"{c.cell} {c.lr:.3g}" for c in configs)
+            )
+        return ", ".join(parts)
 
 
 @dataclass(frozen=True)

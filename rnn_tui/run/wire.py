@@ -449,13 +449,16 @@ def _command_in(d: Any) -> Command:
         raise _fail("request.command: an unknown command")
     kind = d["type"]
     if kind == "set_hyper":
-        d = _fields(d, "set_hyper", {"type", "lr", "clip_mode", "clip"})
+        d = _fields(d, "set_hyper", {"type", "lr", "clip_mode", "clip", "lr_factor"})
         lr = _opt(_float, d["lr"], "set_hyper.lr", True)
         clip = _opt(_float, d["clip"], "set_hyper.clip", True)
+        factor = _opt(_float, d["lr_factor"], "set_hyper.lr_factor", True)
         if (lr is not None and not 0 < lr <= MAX_LR) or (clip is not None and clip <= 0):
             raise _fail("set_hyper: lr must be in (0, 10] and clip above 0")
+        if factor is not None and not 0 < factor <= MAX_LR:
+            raise _fail("set_hyper: lr_factor must be in (0, 10]")
         mode = _opt(_choice, d["clip_mode"], "set_hyper.clip_mode", CLIP_MODES)
-        return SetHyper(lr=lr, clip_mode=mode, clip=clip)
+        return SetHyper(lr=lr, clip_mode=mode, clip=clip, lr_factor=factor)
     if kind == "switch_cell":
         d = _fields(d, "switch_cell", {"type", "cell"})
         return SwitchCell(_choice(d["cell"], "switch_cell.cell", CELL_NAMES))

@@ -165,16 +165,9 @@ class TrainerLoop:
         return Reply(0, True, self.message)
 
     def _set_hyper(self, cmd: SetHyper) -> Reply:
-        changes = {k: v for k, v in vars(cmd).items() if v is not None}
         for run in self.runs:
-            run.trainer.set_config(run.trainer.config.with_(**changes))
-        return Reply(
-            0,
-            True,
-            ", ".join(
-                f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in changes.items()
-            ),
-        )
+            run.trainer.set_config(cmd.applied_to(run.trainer.config))
+        return Reply(0, True, cmd.describe([run.trainer.config for run in self.runs]))
 
     def _switch_cell(self, cmd: SwitchCell) -> Reply:
         """A new model of another cell, same corpus and settings, from the seed."""

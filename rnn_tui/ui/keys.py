@@ -15,7 +15,18 @@ from textual.theme import Theme
 from rnn_tui.engine.data import Vocab
 from rnn_tui.engine.model import CELLS, Cell
 from rnn_tui.engine.sampling import MAX_TEMPERATURE, SampleSettings, most_varying_unit
-from rnn_tui.run.protocol import Pause, Reset, Resume, Save, SetHyper, Snapshot, Step, SwitchCell
+from rnn_tui.run.protocol import (
+    LR_MAX,
+    LR_MIN,
+    Pause,
+    Reset,
+    Resume,
+    Save,
+    SetHyper,
+    Snapshot,
+    Step,
+    SwitchCell,
+)
 from rnn_tui.run.replay import ReplaySource
 from rnn_tui.run.source import RunSource
 from rnn_tui.run.spec import RunSpec
@@ -114,9 +125,12 @@ class KeyActions:
     def _set_lr(self, factor: float) -> None:
         if self.snapshot is None:
             return
-        lr = min(10.0, max(1e-6, self.snapshot.lr * factor))
-        self.source.send(SetHyper(lr=lr))
-        self.say(f"learning rate {lr:.3g}")
+        lrs = sorted({lane.snapshot.lr for lane in self.lanes if lane.snapshot is not None})
+        self.source.send(SetHyper(lr_factor=factor))  # each run's own rate, times the factor
+        self.say(
+            "learning rate "
+            + " · ".join(f"{min(LR_MAX, max(LR_MIN, lr * factor)):.3g}" for lr in lrs)
+        )
 
     def action_lr_up(self) -> None:
         self._set_lr(LR_FACTOR)
