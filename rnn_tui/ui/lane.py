@@ -55,6 +55,8 @@ class Lane:
         self.typing: list[str] = []  # pieces of the sample being typed, joined when it ends
         self.restart = False  # start a new sample at the next tick, even while paused
         self._next_at = 0.0  # monotonic time of the next redraw of the next-character line
+        self.next_shown: tuple[SampledChar, int] | None = None  # the character whose guesses
+        # that line shows, and how many characters of its sample were typed then
         self.weights_loss = -math.inf  # smoothed training loss when `weights` were copied
         self.sample_loss = -math.inf  # the same for the weights of the sample being typed
 
@@ -138,6 +140,7 @@ class Lane:
             if now >= self._next_at or self.typed >= self.sample_len:  # the last one stays
                 self._next_at = now + NEXT_EVERY
                 self.next_chars.show(top_chars(last.probs, vocab.chars), chosen=last.char)
+                self.next_shown = (last, self.typed)
 
     def _start_sample(self, vocab: Vocab, sampling: SampleSettings) -> None:
         assert self.weights is not None
