@@ -93,7 +93,7 @@ PRESETS: dict[str, Preset] = {
         corpus="longlag",
         compare=("rnn", "lstm"),
         per_cell={"rnn": {"lr": 3e-2}},
-        lesson="lesson: recall the key 80 steps back; compare the grad_last_t lines: the LSTM's"
-        " reaches the key, the RNN's fades away",
+        lesson="lesson: recall the key 80 steps back; across the dots the RNN's grad_last_t line"
+        " fades, the LSTM's stays level; g[key]/g[=]: how much of the recall reaches the key",
     ),
 }
