@@ -93,7 +93,7 @@ PRESETS: dict[str, Preset] = {
         corpus="longlag",
         compare=("rnn", "lstm"),
         per_cell={"rnn": {"lr": 3e-2}},
-        lesson="lesson: recall the key 80 steps back; across the dots the RNN's grad_last_t line"
-        " fades, the LSTM's stays level; g[key]/g[=]: how much of the recall reaches the key",
+        lesson="lesson: recall the key 80 steps back; the RNN's grad_last_t line fades over the"
+        " dots, the LSTM's stays level; see g[key]/g[=]",
     ),
 }

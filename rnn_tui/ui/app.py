@@ -343,7 +343,11 @@ class RnnApp(KeyActions, App[int]):
             r is not None
             and w >= DIGITS_MIN[0]
             and h >= DIGITS_MIN[1]
-            and (r.val_loss != self._digits[0] or now >= self._digits[1])
+            and (
+                r.val_loss != self._digits[0]
+                or now >= self._digits[1]
+                or snaps[0].state != RunState.TRAINING  # paused: settle on the last figure
+            )
         ):
             run = snaps[0].cell if self.compare else ""  # two runs: say whose figures these are
             self.loss_digits.show(r.val_loss, r.smooth_loss, run)  # relayouts only when changed

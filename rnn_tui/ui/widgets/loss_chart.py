@@ -332,7 +332,9 @@ class LossChart(DrawnPane):
         """Title tokens: coloured legend entries with the latest values in nats and bits.
 
         ``compact`` 0 is the full form ("train 1.83 nats/char (2.64 bits)") plus the extra text;
-        1 drops the extra text, 2 also the "nats/char" unit, 3 shortens "bits" to "b".
+        1 drops the extra text, 2 also the "nats/char" unit, 3 shortens "bits" to "b", 4 drops
+        the bits, 5 keeps only each run's training curve, named by its run ("━ rnn 0.05  ━ lstm
+        0.03"): a comparison in a short, narrow chart still names every run's colour.
         """
         parts: list[Text] = []
         colours = self.colours
@@ -344,15 +346,16 @@ class LossChart(DrawnPane):
             if not math.isfinite(v):
                 return "nan" if math.isnan(v) else "inf"
             unit = " nats/char" if with_unit and compact < 2 else ""
-            return f"{v:.2f}{unit} ({v / LN2:.2f}{bits_word})"
+            return f"{v:.2f}{unit}" + (f" ({v / LN2:.2f}{bits_word})" if compact < 4 else "")
 
         for series in self._series:
             value, label, rgb = series.raw_last, series.label, series.rgb(colours)
-            if value is None:
+            if value is None or (compact >= 5 and series.held_out and len(self._series) > 2):
                 continue
             t = Text()
             t.append(f"{series.glyph} ", rgb_style(rgb, bold=True))
-            t.append(label + " ", rgb_style(rgb, bold=True))
+            shown = label.split(" ", 1)[0] if compact >= 5 else label
+            t.append(shown + " ", rgb_style(rgb, bold=True))
             bad = not math.isfinite(value)
             t.append(
                 value_text(value, series.with_unit),
@@ -366,7 +369,7 @@ class LossChart(DrawnPane):
     def _title_lines(self, width: int, max_lines: int) -> list[Text]:
         """The most detailed title that fits in ``max_lines`` lines of ``width`` cells."""
         lines: list[Text] = []
-        for compact in (0, 1, 2, 3):
+        for compact in (0, 1, 2, 3, 4, 5):
             lines = flow(self._title_parts(compact), width)
             if len(lines) <= max_lines:
                 return lines
