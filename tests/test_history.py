@@ -87,3 +87,55 @@ def test_reset_starts_the_gradient_history_over(tmp_path: Path) -> None:
         snap = loop.snapshots.get_nowait()[0]
     assert snap.grad_history_steps.tolist() == [[1, 1], [2, 2]]
     np.testing.assert_allclose(snap.grad_history[-1], snap.record.grad_last_t, rtol=1e-12)
+
+
+def test_weights_go_often_while_the_run_is_young_or_improving() -> None:
+    """If this fails, the sample pane types from nearly random weights for seconds after launch
+    (copies only every WEIGHTS_EVERY seconds while the loss falls fast), or a settled run sends
+    its weights through the pipe several times a second for nothing."""
+    from rnn_tui.run.history import (
+        EARLY_SECONDS,
+        LOSS_DROP,
+        WEIGHTS_EARLY_EVERY,
+        WEIGHTS_EVERY,
+        weights_due,
+    )
+
+    assert WEIGHTS_EARLY_EVERY < WEIGHTS_EVERY
+    early, late = EARLY_SECONDS / 2, EARLY_SECONDS * 3
+    assert weights_due(WEIGHTS_EARLY_EVERY, early, 0.0)  # young: the early cadence
+    assert not weights_due(WEIGHTS_EARLY_EVERY / 2, early, 10.0)  # never more often than that
+    assert not weights_due(WEIGHTS_EARLY_EVERY, late, LOSS_DROP / 2)  # settled, small gain
+    assert weights_due(WEIGHTS_EARLY_EVERY, late, LOSS_DROP)  # settled, but much better now
+    assert weights_due(WEIGHTS_EVERY, late, 0.0)  # settled: the plain cadence
+    assert not weights_due(WEIGHTS_EVERY * 0.9, late, float("nan"))  # a NaN loss sends no extra
+
+
+def test_run_snapshots_carry_weights_on_the_early_cadence(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If this fails, the trainer process does not send the sampler weight copies early in a run
+    (first words come late), or sends one with every snapshot (a copy per 0.1 s forever)."""
+    from rnn_tui.run import history
+    from rnn_tui.run.history import Run
+
+    clock = [100.0]
+    monkeypatch.setattr(history.time, "monotonic", lambda: clock[0])
+    trainer = Trainer(load_corpus(TINY), Config(hidden=8, seq_len=5, batch=2))
+    run = Run(trainer)
+    assert run.snapshot(p.RunState.TRAINING, "", 0).weights is None  # no step yet: no weights
+    run.record(trainer.step())
+
+    def sent(dt: float) -> bool:
+        clock[0] += dt
+        return run.snapshot(p.RunState.TRAINING, "", 0).weights is not None
+
+    assert sent(0.0)  # the first step's weights go at once
+    assert not sent(history.WEIGHTS_EARLY_EVERY / 2)
+    assert sent(history.WEIGHTS_EARLY_EVERY / 2)  # young run: the early cadence
+    clock[0] += history.EARLY_SECONDS
+    assert sent(0.0)  # (the first copy past the early window: WEIGHTS_EVERY elapsed)
+    assert not sent(history.WEIGHTS_EARLY_EVERY)  # settled, loss unchanged: wait
+    assert sent(history.WEIGHTS_EVERY)
+    run.clear()  # a reset starts the early cadence again
+    run.send_weights = True
+    assert sent(0.0)
+    assert sent(history.WEIGHTS_EARLY_EVERY)
