@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import queue
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -90,24 +89,31 @@ def test_reset_starts_the_gradient_history_over(tmp_path: Path) -> None:
     np.testing.assert_allclose(snap.grad_history[-1], snap.record.grad_last_t, rtol=1e-12)
 
 
-def test_weights_go_sooner_once_the_loss_fell() -> None:
+def test_weights_go_often_while_the_run_is_young_or_improving() -> None:
     """If this fails, the sample pane types from nearly random weights for seconds after launch
-    (a copy that writes better text waits for the WEIGHTS_EVERY cadence), or a run sends its
-    weights through the pipe several times a second although they write nothing new."""
-    from rnn_tui.run.history import LOSS_DROP, WEIGHTS_EVERY, WEIGHTS_SOONEST, weights_due
+    (copies only every WEIGHTS_EVERY seconds while the loss falls fast), or a settled run sends
+    its weights through the pipe several times a second for nothing."""
+    from rnn_tui.run.history import (
+        EARLY_SECONDS,
+        LOSS_DROP,
+        WEIGHTS_EARLY_EVERY,
+        WEIGHTS_EVERY,
+        weights_due,
+    )
 
-    assert WEIGHTS_SOONEST < WEIGHTS_EVERY
-    assert weights_due(WEIGHTS_SOONEST, LOSS_DROP)  # much better now: at once
-    assert not weights_due(WEIGHTS_SOONEST / 2, 10 * LOSS_DROP)  # never more often than that
-    assert not weights_due(WEIGHTS_SOONEST, LOSS_DROP / 2)  # a small gain waits
-    assert weights_due(WEIGHTS_EVERY, 0.0)  # the plain cadence
-    assert not weights_due(WEIGHTS_EVERY * 0.9, float("nan"))  # a NaN loss sends no extra
+    assert WEIGHTS_EARLY_EVERY < WEIGHTS_EVERY
+    early, late = EARLY_SECONDS / 2, EARLY_SECONDS * 3
+    assert weights_due(WEIGHTS_EARLY_EVERY, early, 0.0)  # young: the early cadence
+    assert not weights_due(WEIGHTS_EARLY_EVERY / 2, early, 10.0)  # never more often than that
+    assert not weights_due(WEIGHTS_EARLY_EVERY, late, LOSS_DROP / 2)  # settled, small gain
+    assert weights_due(WEIGHTS_EARLY_EVERY, late, LOSS_DROP)  # settled, but much better now
+    assert weights_due(WEIGHTS_EVERY, late, 0.0)  # settled: the plain cadence
+    assert not weights_due(WEIGHTS_EVERY * 0.9, late, float("nan"))  # a NaN loss sends no extra
 
 
-def test_run_snapshots_carry_weights_when_the_loss_fell(monkeypatch: pytest.MonkeyPatch) -> None:
-    """If this fails, the trainer process does not send the sampler a copy of much better
-    weights before WEIGHTS_EVERY seconds passed (first words come late), or sends one with
-    every snapshot (a copy per 0.1 s for nothing)."""
+def test_run_snapshots_carry_weights_on_the_early_cadence(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If this fails, the trainer process does not send the sampler weight copies early in a run
+    (first words come late), or sends one with every snapshot (a copy per 0.1 s forever)."""
     from rnn_tui.run import history
     from rnn_tui.run.history import Run
 
@@ -118,15 +124,18 @@ def test_run_snapshots_carry_weights_when_the_loss_fell(monkeypatch: pytest.Monk
     assert run.snapshot(p.RunState.TRAINING, "", 0).weights is None  # no step yet: no weights
     run.record(trainer.step())
 
-    def sent(dt: float, loss: float | None = None) -> bool:
+    def sent(dt: float) -> bool:
         clock[0] += dt
-        if loss is not None:
-            trainer.last = replace(trainer.last, smooth_loss=loss)
         return run.snapshot(p.RunState.TRAINING, "", 0).weights is not None
 
-    soonest = history.WEIGHTS_SOONEST
-    assert sent(0.0, 4.0)  # the first step's weights go at once
-    assert not sent(soonest / 2, 3.0)  # much better, but the last copy is fresh
-    assert sent(soonest / 2, 3.0)  # much better: sooner than WEIGHTS_EVERY
-    assert not sent(soonest, 2.9)  # a small gain waits
-    assert sent(history.WEIGHTS_EVERY)  # the plain cadence
+    assert sent(0.0)  # the first step's weights go at once
+    assert not sent(history.WEIGHTS_EARLY_EVERY / 2)
+    assert sent(history.WEIGHTS_EARLY_EVERY / 2)  # young run: the early cadence
+    clock[0] += history.EARLY_SECONDS
+    assert sent(0.0)  # (the first copy past the early window: WEIGHTS_EVERY elapsed)
+    assert not sent(history.WEIGHTS_EARLY_EVERY)  # settled, loss unchanged: wait
+    assert sent(history.WEIGHTS_EVERY)
+    run.clear()  # a reset starts the early cadence again
+    run.send_weights = True
+    assert sent(0.0)
+    assert sent(history.WEIGHTS_EARLY_EVERY)

@@ -13,13 +13,13 @@ import numpy as np
 from rnn_tui.engine.trainer import StepRecord, Trainer
 from rnn_tui.run.protocol import Baselines, Reply, RunState, Snapshot
 
-WEIGHTS_EVERY = 2.0  # seconds between two weight copies for the sampler
-# Early in a run each copy writes far better text than the last: a copy also goes as soon as the
-# smoothed loss fell LOSS_DROP nats/char below that of the last copy (the gain that cuts a sample
-# short in the UI's lane, `lane.RESTART_GAIN`), at most every WEIGHTS_SOONEST seconds. So the
-# sampler gets the copies that change what it writes without waiting, and no others: a copy at
-# H=128 is 0.14 MB (0.03 ms to copy, 0.12 ms to pickle), but the app redoes work for each.
-WEIGHTS_SOONEST = 0.25
+WEIGHTS_EVERY = 2.0  # seconds between two weight copies for the sampler, once a run has settled
+# Early in a run each copy writes far better text than the last: the sampler gets one this often
+# during the first EARLY_SECONDS of training, and later whenever the smoothed loss fell by
+# LOSS_DROP nats/char since the last copy (the gain that cuts a sample short in the UI's lane).
+# A copy at H=128 is 0.14 MB, 0.03 ms to copy and 0.12 ms to pickle: four a second cost little.
+WEIGHTS_EARLY_EVERY = 0.25
+EARLY_SECONDS = 10.0
 LOSS_DROP = 0.25
 GRAD_ROWS = 64  # gradient-profile rows kept for the heat strip; past this, pairs are merged
 CLIP_WINDOW = 100  # the clipping share counts this many recent steps
@@ -158,13 +158,15 @@ class ClipCount:
         return self.clipped / len(self.flags) if self.flags else 0.0
 
 
-def weights_due(since_copy: float, loss_drop: float) -> bool:
-    """Whether a snapshot carries a weight copy, `since_copy` seconds after the last one, whose
-    smoothed loss was `loss_drop` nats/char above the loss now: every WEIGHTS_EVERY seconds, and
-    sooner (not before WEIGHTS_SOONEST) once the loss fell by LOSS_DROP."""
+def weights_due(since_copy: float, since_start: float, loss_drop: float) -> bool:
+    """Whether a snapshot carries a weight copy: every WEIGHTS_EVERY seconds, and every
+    WEIGHTS_EARLY_EVERY seconds while the run is young (`since_start` seconds of training) or
+    its smoothed loss fell by LOSS_DROP nats/char since the last copy (`loss_drop`)."""
     if since_copy >= WEIGHTS_EVERY:
         return True
-    return since_copy >= WEIGHTS_SOONEST and loss_drop >= LOSS_DROP
+    if since_copy < WEIGHTS_EARLY_EVERY:
+        return False
+    return since_start < EARLY_SECONDS or loss_drop >= LOSS_DROP
 
 
 class Run:
@@ -184,6 +186,7 @@ class Run:
         self.last_val_step: int | None = None
         self.grads = GradHistory()
         self.clips = ClipCount()
+        self.started: float | None = None  # monotonic time of the first snapshot with a step
 
     @property
     def stopped(self) -> bool:
@@ -210,8 +213,11 @@ class Run:
         now = time.monotonic()
         weights = None
         if t.last is not None:
+            if self.started is None:
+                self.started = now
             loss = t.last.smooth_loss
-            if self.send_weights or weights_due(now - self.last_weights, self.weights_loss - loss):
+            due = weights_due(now - self.last_weights, now - self.started, self.weights_loss - loss)
+            if self.send_weights or due:
                 weights = t.snapshot()
                 self.last_weights, self.send_weights, self.weights_loss = now, False, loss
         ls, lv = self.loss.arrays()
