@@ -4,7 +4,6 @@ into snapshots. No UI import here."""
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 
@@ -13,14 +12,7 @@ import numpy as np
 from rnn_tui.engine.trainer import StepRecord, Trainer
 from rnn_tui.run.protocol import Baselines, Reply, RunState, Snapshot
 
-WEIGHTS_EVERY = 2.0  # seconds between two weight copies for the sampler, once a run has settled
-# Early in a run each copy writes far better text than the last: the sampler gets one this often
-# during the first EARLY_SECONDS of training, and later whenever the smoothed loss fell by
-# LOSS_DROP nats/char since the last copy (the gain that cuts a sample short in the UI's lane).
-# A copy at H=128 is 0.14 MB, 0.03 ms to copy and 0.12 ms to pickle: four a second cost little.
-WEIGHTS_EARLY_EVERY = 0.25
-EARLY_SECONDS = 10.0
-LOSS_DROP = 0.25
+WEIGHTS_EVERY = 2.0  # seconds between two weight copies for the sampler
 GRAD_ROWS = 64  # gradient-profile rows kept for the heat strip; past this, pairs are merged
 CLIP_WINDOW = 100  # the clipping share counts this many recent steps
 HISTORY_POINTS = 2048  # loss points kept; past this, pairs are merged (the whole run stays)
@@ -158,17 +150,6 @@ class ClipCount:
         return self.clipped / len(self.flags) if self.flags else 0.0
 
 
-def weights_due(since_copy: float, since_start: float, loss_drop: float) -> bool:
-    """Whether a snapshot carries a weight copy: every WEIGHTS_EVERY seconds, and every
-    WEIGHTS_EARLY_EVERY seconds while the run is young (`since_start` seconds of training) or
-    its smoothed loss fell by LOSS_DROP nats/char since the last copy (`loss_drop`)."""
-    if since_copy >= WEIGHTS_EVERY:
-        return True
-    if since_copy < WEIGHTS_EARLY_EVERY:
-        return False
-    return since_start < EARLY_SECONDS or loss_drop >= LOSS_DROP
-
-
 class Run:
     """One trainer and what the UI needs of its past: loss curves, gradient profiles."""
 
@@ -177,7 +158,6 @@ class Run:
         self.error = ""  # set when the trainer raised; cleared by reset
         self.send_weights = True  # the next snapshot carries a weight copy
         self.last_weights = -1.0  # monotonic time of the last weight copy
-        self.weights_loss = math.inf  # smoothed training loss at the last weight copy
         self.clear()
 
     def clear(self) -> None:
@@ -186,7 +166,6 @@ class Run:
         self.last_val_step: int | None = None
         self.grads = GradHistory()
         self.clips = ClipCount()
-        self.started: float | None = None  # monotonic time of the first snapshot with a step
 
     @property
     def stopped(self) -> bool:
@@ -212,14 +191,9 @@ class Run:
         t = self.trainer
         now = time.monotonic()
         weights = None
-        if t.last is not None:
-            if self.started is None:
-                self.started = now
-            loss = t.last.smooth_loss
-            due = weights_due(now - self.last_weights, now - self.started, self.weights_loss - loss)
-            if self.send_weights or due:
-                weights = t.snapshot()
-                self.last_weights, self.send_weights, self.weights_loss = now, False, loss
+        if t.last is not None and (self.send_weights or now - self.last_weights >= WEIGHTS_EVERY):
+            weights = t.snapshot()
+            self.last_weights, self.send_weights = now, False
         ls, lv = self.loss.arrays()
         vs, vv = self.val.arrays()
         grads, grad_steps = self.grads.rows()
