@@ -37,7 +37,6 @@ from rnn_tui.ui.keep import configs_now, held_checkpoints, save_held
 from rnn_tui.ui.lane import Lane
 from rnn_tui.ui.probing import LOOKING_BACK, NEURON, SURPRISE, Prober
 from rnn_tui.ui.settings import UISettings
-from rnn_tui.ui.widgets import HelpScreen
 from rnn_tui.ui.widgets.prime_input import PrimeScreen, prime_notice
 from rnn_tui.ui.widgets.probe_pane import KEYS_HINT, ProbeInput, ProbeView
 from rnn_tui.ui.widgets.step_input import StepScreen
@@ -318,6 +317,8 @@ class KeyActions:
         self.say("high contrast for projectors" if projector else "normal colours")
 
     def action_help(self) -> None:
+        from rnn_tui.ui.widgets.help_screen import HelpScreen  # Markdown: not for the first frame
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.vocab.size))
 

@@ -4,6 +4,8 @@ run's first step at the top and the newest at the bottom."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from rich.style import Style
 from rich.text import Text
@@ -38,7 +40,7 @@ CAPTIONS = (  # what the strip is, the longest that fits
     "  grad_last_t over the whole run",
     "  grad_last_t history",
 )
-UPPER, LOWER = "▀", "▄"  # two history rows per text row: upper half and lower half
+UPPER = "▀"  # two history rows per text row: upper half (fg) and lower half (bg)
 
 
 def _lerp_palette(stops: list[tuple[int, int, int]], n: int) -> list[tuple[int, int, int]]:
@@ -69,6 +71,22 @@ def heat_index(logv: np.ndarray, status: np.ndarray, lo: int, hi: int) -> np.nda
     return idx
 
 
+def stable_merge(hist: np.ndarray, weights: np.ndarray, n_out: int) -> np.ndarray:
+    """Merge the K rows of ``hist: (K, T)`` into at most ``n_out`` rows, in groups of
+    ``g = ceil(K / n_out)`` neighbours counted from the first row (the last group may be
+    short); each group is `merge_rows`' weighted geometric mean (``weights: (K,)``).
+
+    The groups stay put while rows are added: only the last one changes until ``g`` grows,
+    so the strip on screen changes in its newest line, not all over (issue 16: less output).
+    Returns (ceil(K / g), T)."""
+    k = hist.shape[0]
+    g = max(1, math.ceil(k / max(1, n_out)))
+    if g == 1:
+        return np.array(hist, dtype=np.float64)
+    groups = [merge_rows(hist[a : a + g], weights[a : a + g], 1) for a in range(0, k, g)]
+    return np.vstack(groups)
+
+
 def heat_rows(
     hist: np.ndarray,
     steps: np.ndarray,
@@ -84,28 +102,28 @@ def heat_rows(
 
     ``hist: (K, T)`` holds grad_last_t rows, the run's first row first; ``steps: (K, 2)`` the
     first and last training step of each. Neighbouring rows are merged (geometric mean, weighted
-    by their steps) until they fit in ``lines`` text lines. ``group`` timesteps per column,
+    by their steps) until they fit in ``lines`` text lines (see `stable_merge`). ``group`` timesteps per column,
     column c ``widths[c]`` cells wide; ``scale`` = (lo, hi), the bars' decades: values beyond
     take the end colours, and the legend marks that end ≤ or ≥.
     """
     lo, hi = scale
     weights = np.maximum(1, steps[:, 1] - steps[:, 0] + 1)
-    shown = merge_rows(hist, weights, 2 * lines)
+    shown = stable_merge(hist, weights, 2 * lines)
     logv, status = group_columns(shown, group)
     idx = heat_index(logv, status, lo, hi)  # (K', C)
     k, ncols = idx.shape
     n_colours = N_HEAT + 2
-    if k % 2:  # an odd count: the first line's upper half stays empty (n_colours: no colour)
-        idx = np.vstack([np.full((1, ncols), n_colours), idx])
+    if k % 2:  # an odd count: the last line's lower half stays empty (n_colours: no colour),
+        idx = np.vstack([idx, np.full((1, ncols), n_colours)])  # so older lines keep their pairs
     upper, lower = idx[0::2], idx[1::2]
-    codes = np.where(upper == n_colours, ord(LOWER), ord(UPPER))
+    codes = np.full(upper.shape, ord(UPPER))
     sids = upper * (n_colours + 1) + lower  # one style per (upper, lower) colour pair
     rgbs = [*HEAT_PALETTE, colours.zero, colours.bad, None]
 
     def style_of(sid: int) -> Style:
         up, low = divmod(sid, n_colours + 1)
-        if rgbs[up] is None:  # the lower half alone, drawn as a lower half block
-            return rgb_style(rgbs[low])
+        if rgbs[low] is None:  # the upper half alone
+            return rgb_style(rgbs[up])
         return rgb_style(rgbs[up], rgbs[low])
 
     dim = Style(dim=True)

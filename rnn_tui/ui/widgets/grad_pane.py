@@ -84,6 +84,19 @@ MIN_BARS = 5  # the header and key shorten until the profile keeps this many row
 HEAT_SHARE = 0.45  # at most this share of the rows under the header goes to the heat strip
 
 
+def steady(new: np.ndarray, old: np.ndarray | None, band: float) -> np.ndarray:
+    """``new: (T,)`` with each entry that moved less than ``band`` decades from ``old: (T,)``
+    (both finite and positive) kept at its old value: the profile as drawn. With ``band`` one
+    braille dot (a quarter of a row), a wobble finer than the line can show repaints nothing
+    and a bar is at most two eighths of a row off (issue 16: less output)."""
+    if old is None or old.shape != new.shape or band <= 0:
+        return new
+    both = np.isfinite(new) & np.isfinite(old) & (new > 0) & (old > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        moved = np.abs(np.log10(np.where(both, new, 1.0) / np.where(both, old, 1.0)))
+    return np.where(both & (moved < band), old, new)
+
+
 def bptt_text(t_steps: int, reset_at: str, short: bool = False) -> str:
     """What one window of training is: ``truncated BPTT: T = 32, state carried across
     windows`` (or reset at each line, when the run resets its state after a newline)."""
@@ -127,6 +140,10 @@ class GradPane(DrawnPane):
         self._has_data = False
         self._range: tuple[int, int] | None = None
         self._scale: tuple[int, int] | None = None
+        # The profiles as drawn (see `steady`) and the decades one braille dot (a quarter of a
+        # row) spans in the last layout; the header's numbers use the exact profiles.
+        self._drawn: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
+        self._band = 0.0
 
     def set_data(
         self,
@@ -197,6 +214,12 @@ class GradPane(DrawnPane):
         self._scale = scale
         own = decade_range(g, gl, *([] if cg is None else [cg]))  # the strip saturates
         self._range = scale if scale is not None else self._next_range(own)
+        d = self._drawn
+        self._drawn = (
+            steady(g, None if d is None else d[0], self._band),
+            steady(gl, None if d is None else d[1], self._band),
+            None if cg is None else steady(cg, None if d is None else d[2], self._band),
+        )
         self.changed()
 
     def _next_range(self, new: tuple[int, int] | None) -> tuple[int, int] | None:
@@ -342,9 +365,12 @@ class GradPane(DrawnPane):
         edges = column_edges(ncols, avail)  # the columns share the whole width
         widths = np.diff(edges)
 
-        bars = group_columns(self._grad_t, group)
-        last = group_columns(self._grad_last_t, group)
-        cell = None if self._cell_grad is None else group_columns(self._cell_grad, group)
+        g, gl, cg = (
+            self._drawn if self._drawn is not None else (self._grad_t, self._grad_last_t, None)
+        )
+        bars = group_columns(g, group)
+        last = group_columns(gl, group)
+        cell = None if cg is None else group_columns(cg, group)
         statuses = [bars[1], last[1]] + ([] if cell is None else [cell[1]])
         any_bad = any(bool((s == BAD).any()) for s in statuses)
         any_zero = bool((bars[1] == ZERO).any() or (last[1] == ZERO).any())
@@ -379,6 +405,7 @@ class GradPane(DrawnPane):
         if bars_h < 1:
             return _join(header[:height])
 
+        self._band = (hi - lo) / (4 * bars_h)  # one braille dot, for the next data
         colours: Palette = self.colours
         lines: list[Text] = list(header)
         lines += bar_rows(bars, last, cell, lo, hi, bars_h, label_w, widths, colours)

@@ -190,6 +190,8 @@ Enter or Tab and the arrow keys to move the cursor; **Esc** closes it.
 
 ## Keys
 
+Click a pane (loss, gradients, samples) to fill the screen with it; **Esc** gives the others back.
+
 {help_table()}
 
 Press **?**, **Esc** or **q** to close this help.

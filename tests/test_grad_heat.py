@@ -1,0 +1,44 @@
+"""The heat strip under the gradient profile: what changes on screen when a row is added."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.text import Text
+
+from rnn_tui.ui.widgets.colours import DARK
+from rnn_tui.ui.widgets.grad_heat import heat_rows, stable_merge
+
+
+def test_heat_strip_groups_stay_put_while_rows_are_added() -> None:
+    """If this fails, every new history row regroups the whole heat strip, so all its lines
+    are repainted at every snapshot (tens of KB/s more over SSH), or a merged line no longer
+    holds the weighted geometric mean of its rows."""
+    rng = np.random.default_rng(3)
+    hist = 10.0 ** rng.uniform(-6, 1, (40, 6))
+    weights = rng.integers(1, 9, 40)
+    before = stable_merge(hist[:38], weights[:38], 14)  # g = 3: 13 rows
+    after = stable_merge(hist[:39], weights[:39], 14)  # one row more, same groups
+    assert before.shape == (13, 6) and after.shape == (13, 6)
+    np.testing.assert_allclose(after[:-1], before[:-1], rtol=1e-12)  # only the newest changed
+    w = weights[36:39].astype(np.float64)[:, None]
+    expected = 10.0 ** ((np.log10(hist[36:39]) * w).sum(axis=0) / w.sum())  # the last group
+    np.testing.assert_allclose(after[-1], expected, rtol=1e-10)
+    np.testing.assert_allclose(stable_merge(hist[:14], weights[:14], 14), hist[:14], rtol=0)
+
+
+def test_heat_strip_keeps_its_older_lines_when_a_row_is_added() -> None:
+    """If this fails, adding one history row changes the colours of older lines of the strip
+    (rows paired anew), and the terminal repaints the whole strip for one new row."""
+    rng = np.random.default_rng(5)
+    hist = 10.0 ** rng.uniform(-4, 0, (9, 8))
+    steps = np.repeat(np.arange(1, 10)[:, None], 2, axis=1)
+    widths = np.ones(8, np.int64)
+
+    def strip(k: int) -> list[Text]:
+        return heat_rows(hist[:k], steps[:k], 1, 5, 4, widths, (-4, 0), DARK)[1:-1]
+
+    odd, even = strip(7), strip(8)  # 7 rows: 4 lines, the last half empty; 8 rows: 4 lines
+    assert len(odd) == len(even) == 4
+    for a, b in zip(odd[:3], even[:3], strict=True):
+        assert a.plain == b.plain and a.spans == b.spans
+    assert odd[3].spans != even[3].spans  # the newest line took the new row
