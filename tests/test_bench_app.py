@@ -48,3 +48,14 @@ def test_quick_app_bench_ends_with_summary() -> None:
         x = float(value)
         assert math.isfinite(x) and x >= 0, last
     assert words == "nan" or float(words) > 0, last
+
+
+def test_a_rate_can_start_later_than_the_warm_up() -> None:
+    """If this fails, the throughput with the probe open counts the seconds in which the probe
+    was being opened (or leaves out the warm-up it should)."""
+    from rnn_tui.bench.app_measure import rate
+
+    points = [(0.0, 0), (1.0, 100), (2.0, 300), (3.0, 600)]
+    assert rate(points, 0.5, 10.0) == 250.0  # from the first line after the warm-up
+    assert rate(points, 0.5, 10.0, start=1.5) == 300.0  # from the first line after `start`
+    assert rate(points, 1.5, 10.0, start=0.2) == 300.0  # the later of the two wins

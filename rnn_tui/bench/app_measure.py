@@ -45,11 +45,14 @@ def read_metrics(path: Path) -> list[tuple[float, int]]:
     return points
 
 
-def rate(points: list[tuple[float, int]], warmup: float, end: float) -> float:
-    """chars/s between the first line `warmup` s after the run's first line and `end`."""
+def rate(
+    points: list[tuple[float, int]], warmup: float, end: float, start: float = -math.inf
+) -> float:
+    """chars/s between the first line `warmup` s after the run's first line (and not before
+    `start`, e.g. once the probe is open) and `end`."""
     if not points:
         return math.nan
-    t0 = points[0][0] + warmup
+    t0 = max(points[0][0] + warmup, start)
     kept = [(t, c) for t, c in points if t0 <= t <= end]
     if len(kept) < 2 or kept[-1][0] <= kept[0][0]:
         return math.nan
