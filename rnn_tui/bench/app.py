@@ -42,6 +42,7 @@ import platform
 import statistics
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from rnn_tui.bench.app_measure import IdleResult, KeyResult, Run
@@ -80,7 +81,11 @@ def _ms(x: float) -> str:
 
 
 def run_app_bench(
-    corpus: Path, seconds: float | None = None, keys: int | None = None, quick: bool = False
+    corpus: Path,
+    seconds: float | None = None,
+    keys: int | None = None,
+    quick: bool = False,
+    rounds: int | None = None,
 ) -> int:
     """Run every phase and print the report; the summary is the last line. Returns 0 when the
     app worked (drew, trained, quit cleanly), 1 otherwise; 2 for a missing corpus."""
@@ -90,6 +95,8 @@ def run_app_bench(
     corpus = corpus.resolve()  # checked by cli.main, like the numbers
     c = Config()
     plan = make_app_plan(quick, seconds, keys, SampleSettings().sample_len)
+    if rounds is not None:  # more rounds: a steadier median on a noisy machine
+        plan = replace(plan, rounds=rounds)
     print(
         f"rnn_tui bench app: corpus {corpus} ({corpus.stat().st_size:,} bytes), default config"
         f" ({c.cell} H={c.hidden} B={c.batch} T={c.seq_len} {c.dtype}), pty {COLS}x{ROWS}",

@@ -69,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
         " quality: minutes of training per cell (default 5, quick 0.1)",
     )
     p.add_argument(
-        "--rounds", type=_positive(int), help="interleaved timing rounds (default: ~0.1 s each)"
+        "--rounds",
+        type=_positive(int),
+        help="interleaved timing rounds (train: default ~0.1 s each; app: default 2)",
     )
     p.add_argument("--seq-len", type=int, help="BPTT window T of the trainer and the bound")
     p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="UTF-8 text to train on")
@@ -80,7 +82,9 @@ def _run_app(args: argparse.Namespace) -> int:
     """The live-app benchmark (imported only when asked for: it starts processes)."""
     from rnn_tui.bench.app import run_app_bench
 
-    return run_app_bench(args.corpus, seconds=args.seconds, keys=args.keys, quick=args.quick)
+    return run_app_bench(
+        args.corpus, seconds=args.seconds, keys=args.keys, quick=args.quick, rounds=args.rounds
+    )
 
 
 def _run_soak(args: argparse.Namespace) -> int:
