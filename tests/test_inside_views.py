@@ -115,12 +115,14 @@ def test_w_cycles_gradients_spectrum_gates_for_the_lstm() -> None:
 
 @pytest.mark.functional
 def test_a_vanilla_rnn_skips_the_gates() -> None:
-    """If this fails, a lone vanilla RNN's cycle stops at an empty gates view."""
+    """If this fails, a lone vanilla RNN's cycle stops at an empty gates view, or its
+    spectrum pane promises gates that `w` will not show."""
 
     async def script(app: RnnApp, pilot) -> None:
         await feed(pilot, weights_for(app, 1))
         await pilot.press("w")
         assert app.inside.view == SPECTRUM
+        assert app.inside.panes[0].border_subtitle == "w: gradients"
         await pilot.press("w")
         assert app.inside.view == GRADIENTS
         assert app.lanes[0].grad_pane.display

@@ -131,10 +131,17 @@ class Insider:
             lane.grad_pane.display = not inside
             pane.display = inside
             pane.border_title = self.title(lane)
-            pane.border_subtitle = HINT[view]
+            pane.border_subtitle = self.hint(view)
         if inside:
             self.redraw()
             self.request(force=True)
+
+    def hint(self, view: str) -> str:
+        """What `w` leads to from `view`: the next of `views()` (no gates view for a lone RNN)."""
+        views = self.views()
+        if view not in views:
+            return HINT[view]
+        return "w: " + views[(views.index(view) + 1) % len(views)]
 
     def title(self, lane: Lane) -> str:
         """The pane's title: what it shows, for which cell in compare mode."""
