@@ -38,3 +38,18 @@ def test_much_better_weights_cut_the_sample_short() -> None:
     lane.type(3, VOCAB, SampleSettings(), paused=False)
     assert lane.typed == 3 and lane.header.startswith("step 80")
     assert [h for h, _ in lane.samples_so_far()][0].startswith("step 1 ")
+
+
+def test_weights_of_another_cell_are_not_sampled_from() -> None:
+    """If this fails, a cell switch (`l`) can crash the app: a copy of the old cell's weights
+    carried over by the source reaches the new cell's sampler (KeyError 'Wx' in LSTM.step)."""
+    rnn = make_cell("rnn", VOCAB.size, 8, "float32")
+    lstm = make_cell("lstm", VOCAB.size, 8, "float32")
+    lane = Lane(rnn, 0, 200, 0, "")
+    lane.take(_snap(rnn, 4.0, 1))
+    stale = replace(_snap(rnn, 4.0, 2), cell="lstm")  # the new cell, the old cell's weights
+    lane.take(stale)
+    assert lane.cell.name == "lstm" and lane.weights is None
+    lane.type(3, VOCAB, SampleSettings(), paused=False)  # nothing to sample from yet
+    lane.take(replace(_snap(lstm, 4.0, 3), cell="lstm"))  # its own weights are taken
+    assert lane.weights is not None and lane.weights[1] == 3

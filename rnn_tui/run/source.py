@@ -160,7 +160,7 @@ class TrainerProcess:
         and replies carried by older snapshots in between are kept, so none is lost by
         skipping."""
         latest: tuple[Snapshot, ...] | None = None
-        weights: dict[int, tuple[Params, int]] = {}
+        weights: dict[int, tuple[Params, int, str]] = {}  # run -> (weights, step, their cell)
         message = ""
         replies: list[Reply] = []
         held, self._held = self._held, []
@@ -171,14 +171,16 @@ class TrainerProcess:
             latest = snaps
             for i, snap in enumerate(snaps):
                 if snap.weights is not None:
-                    weights[i] = (snap.weights, snap.weights_step)
+                    weights[i] = (snap.weights, snap.weights_step, snap.cell)
             message = snaps[0].message or message
             replies.extend(snaps[0].replies)
         if latest is None:
             return None
         out = []
         for i, snap in enumerate(latest):
-            if i in weights and snap.weights is None:
+            # Carried over only to a snapshot of the same cell: weights of a cell the run has
+            # since switched from would not fit the new one.
+            if i in weights and snap.weights is None and weights[i][2] == snap.cell:
                 snap = replace(snap, weights=weights[i][0], weights_step=weights[i][1])
             if i == 0:
                 snap = replace(snap, message=message, replies=tuple(replies))

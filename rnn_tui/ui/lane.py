@@ -66,12 +66,20 @@ class Lane:
             self.cell = make_cell(snap.cell, self.cell.V, self.cell.H, self.cell.dtype)
             self.forget_sample()
         self.snapshot = snap
-        if snap.weights is not None:
+        if snap.weights is not None and self._fits(snap.weights):
             self.weights = (snap.weights, snap.weights_step)
             loss = snap.record.smooth_loss if snap.record is not None else -math.inf
             self.weights_loss = loss
             if self.sample_loss - loss >= RESTART_GAIN:
                 self.restart = True  # much better weights: show what they write at once
+
+    def _fits(self, params: Params) -> bool:
+        """Whether `params` are weights of this lane's cell (a source that carried a copy over
+        a cell switch must not have the sampler run one cell's equations on another's)."""
+        shapes = self.cell.param_shapes()
+        return params.keys() == shapes.keys() and all(
+            params[k].shape == s for k, s in shapes.items()
+        )
 
     def grad_profiles(self) -> list[np.ndarray]:
         """The (T,) gradient profiles the gradient pane draws now, for a log scale that two
