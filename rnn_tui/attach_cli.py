@@ -15,22 +15,16 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from rnn_tui.engine.data import Vocab
 from rnn_tui.errors import UserError
-from rnn_tui.run.listen import (
-    Listener,
-    ListenPlan,
-    PublishingSource,
-    new_token,
-    parse_address,
-    read_token,
-    welcome_for,
-)
-from rnn_tui.run.remote import RemoteSource
-from rnn_tui.run.spec import RunSpec
+from rnn_tui.run.address import ListenPlan, new_token, parse_address, read_token
 from rnn_tui.textsafe import sanitize
+
+if TYPE_CHECKING:
+    from rnn_tui.engine.text import Vocab
+    from rnn_tui.run.remote import RemoteSource
+    from rnn_tui.run.spec import RunSpec
 
 TOKEN_ENV = "RNN_TUI_TOKEN"
 
@@ -84,6 +78,7 @@ def run_app_listening(
     spec: RunSpec, settings: Any, vocab: Vocab, plan: ListenPlan, record: str | None = None
 ) -> int:
     """The app, its run also published as `plan` says (and recorded into `record`, if given)."""
+    from rnn_tui.run.listen import Listener, PublishingSource, welcome_for
     from rnn_tui.ui.app import run_app
 
     plan, path = token_file_for_app(plan)
@@ -145,11 +140,15 @@ def run_attach(argv: Sequence[str]) -> int:
         token = os.environ[TOKEN_ENV].strip()
     else:
         raise UserError(f"attach needs the run's token: --token-file FILE or ${TOKEN_ENV}")
+    from rnn_tui.run.remote import RemoteSource
+
     source = RemoteSource.connect(host, port, token, control=args.control)
     return _run_app(source, args)
 
 
 def _run_app(source: RemoteSource, args: Any) -> int:
+    from rnn_tui.engine.text import Vocab
+    from rnn_tui.run.spec import RunSpec
     from rnn_tui.ui.app import RnnApp
     from rnn_tui.ui.settings import UISettings
 

@@ -12,21 +12,24 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rnn_tui.attach_cli import add_listen_flags, listen_plan, run_app_listening
-from rnn_tui.engine.checkpoint import load_checkpoint
 from rnn_tui.engine.config import CELL_NAMES, CLIP_MODES, DTYPES, OPTIMIZERS, Config, SettingError
 from rnn_tui.engine.longlag import DEFAULT_LAG, line_length
 from rnn_tui.engine.presets import PRESETS
-from rnn_tui.engine.sampling import MAX_PRIME, SampleSettings, prime_problem, read_prime
+from rnn_tui.engine.sample_settings import MAX_PRIME, SampleSettings, prime_problem, read_prime
 from rnn_tui.errors import UserError
-from rnn_tui.run.listen import ListenPlan, welcome_for
 from rnn_tui.run.outputs import cell_paths, check_output
-from rnn_tui.run.record import check_record_folder
-from rnn_tui.run.spec import RunSpec, build_trainers, check_spec
+from rnn_tui.run.spec import RunSpec, check_spec
 from rnn_tui.textsafe import sanitize
 from rnn_tui.ui.serve.session import watch_server
+
+if TYPE_CHECKING:
+    from rnn_tui.run.address import ListenPlan
+
+# Only what every command needs is imported above: the app draws its first frame before NumPy
+# and the model code are loaded, so what needs them is imported where it is used.
 
 DEFAULTS = Config()
 SAMPLING = SampleSettings()
@@ -344,6 +347,8 @@ def make_spec(args: argparse.Namespace, typed: set[str]) -> RunSpec:
     if compare is not None and args.load:
         raise UserError("--load resumes one model; it cannot be combined with --compare")
     if args.load:  # the checkpoint's settings, but what the user typed wins
+        from rnn_tui.engine.checkpoint import load_checkpoint
+
         saved = load_checkpoint(args.load).config
         config = saved.with_(**{f: getattr(config, f) for f in fields})
     own = preset.per_cell if preset is not None else {}  # per-cell settings, unless typed
@@ -416,6 +421,8 @@ def run(argv: Sequence[str]) -> int:
     if args.record is not None:
         if args.serve:  # every browser session would record into the same folder
             raise UserError("--record records one run; it cannot be combined with --serve")
+        from rnn_tui.run.record import check_record_folder
+
         check_record_folder(args.record)
     progress = _progress(args.path) if args.path else None
     if args.seconds is not None and not args.headless:
@@ -460,7 +467,9 @@ def _headless(
     """Train here, in this process, without the UI: `steps` steps (None: no step limit) or
     --seconds, whichever ends first."""
     from rnn_tui.engine.blas import keep_freed_memory
+    from rnn_tui.run.build import build_trainers
     from rnn_tui.run.headless import HeadlessPlan, run_headless_cli
+    from rnn_tui.run.listen import welcome_for
 
     keep_freed_memory()  # this process only trains: reuse freed memory instead of page-faulting
     trainers = build_trainers(spec, progress)

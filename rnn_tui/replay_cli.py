@@ -12,8 +12,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from rnn_tui.engine.data import Vocab
-from rnn_tui.engine.sampling import SampleSettings
+from rnn_tui.engine.sample_settings import SampleSettings
+from rnn_tui.engine.text import Vocab
 from rnn_tui.errors import UserError
 from rnn_tui.run.record import read_recording
 from rnn_tui.run.replay import MAX_SPEED, MIN_SPEED, ReplaySource

@@ -12,7 +12,7 @@ from conftest import TINY, wait_for
 from rnn_tui.engine.checkpoint import load_checkpoint
 from rnn_tui.engine.config import Config
 from rnn_tui.engine.data import load_corpus
-from rnn_tui.engine.sampling import SampleSettings
+from rnn_tui.engine.sample_settings import SampleSettings
 from rnn_tui.engine.trainer import Trainer
 from rnn_tui.run.spec import RunSpec
 from rnn_tui.ui.app import RnnApp, make_app

@@ -9,7 +9,8 @@ import pytest
 from conftest import TINY, wait_for
 
 from rnn_tui.engine.config import Config
-from rnn_tui.run.listen import Listener, ListenPlan, PublishingSource, welcome_for
+from rnn_tui.run.address import ListenPlan
+from rnn_tui.run.listen import Listener, PublishingSource, welcome_for
 from rnn_tui.run.protocol import Pause, Reply, SetHyper, Snapshot
 from rnn_tui.run.remote import RemoteSource
 from rnn_tui.run.spec import RunSpec, check_spec

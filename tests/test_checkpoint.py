@@ -392,7 +392,7 @@ def test_control_characters_in_the_path_stay_out_of_the_message(tmp_path: Path) 
 def test_sample_settings_of_the_wrong_type_are_refused(field: str, value: object) -> None:
     """If this fails, a top-k of 2.5 or a sample length of 1.5 is taken as given and fails later
     with a traceback (these are the viewer's settings now, not the checkpoint's)."""
-    from rnn_tui.engine.sampling import SampleSettings
+    from rnn_tui.engine.sample_settings import SampleSettings
 
     with pytest.raises(UserError, match=f"setting {field} must be"):
         SampleSettings(**{field: value})

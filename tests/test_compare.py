@@ -15,8 +15,9 @@ from rnn_tui.cli import _typed, build_parser, make_spec
 from rnn_tui.engine.longlag import line_length, make_lines
 from rnn_tui.engine.trainer import Trainer
 from rnn_tui.errors import UserError
+from rnn_tui.run.build import build_trainers
 from rnn_tui.run.headless import run_headless
-from rnn_tui.run.spec import RunSpec, build_trainers
+from rnn_tui.run.spec import RunSpec
 from rnn_tui.ui.app import make_app
 
 

@@ -23,8 +23,9 @@ from rnn_tui.engine.presets import PRESETS
 from rnn_tui.engine.trainer import Trainer
 from rnn_tui.run import protocol as p
 from rnn_tui.run.blowup import BLOWUP_NORM, BlowupWatch, short_float, weights_norm
+from rnn_tui.run.build import build_trainers
 from rnn_tui.run.headless import run_headless
-from rnn_tui.run.spec import RunSpec, build_trainers
+from rnn_tui.run.spec import RunSpec
 from rnn_tui.run.worker import TrainerLoop
 
 EXPLODING = Config().with_(**PRESETS["exploding"].changes)  # what `--preset exploding` trains

@@ -322,8 +322,8 @@ def test_closed_output_pipe_stops_quietly_and_saves(tmp_path: Path) -> None:
 def _headless_args(*argv: str):
     """The trainers and the plan `rnn-tui TINY --headless ARGV` runs with."""
     from rnn_tui.cli import _typed, build_parser, make_spec, sampling_from_args
+    from rnn_tui.run.build import build_trainers
     from rnn_tui.run.headless import HeadlessPlan
-    from rnn_tui.run.spec import build_trainers
 
     parser = build_parser()
     args = parser.parse_args([str(TINY), "--headless", *argv])

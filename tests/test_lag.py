@@ -10,7 +10,7 @@ import pytest
 from rnn_tui.cli import build_parser, make_spec
 from rnn_tui.engine.longlag import line_length
 from rnn_tui.engine.recall import recall_task
-from rnn_tui.run.spec import read_corpus
+from rnn_tui.run.build import read_corpus
 
 
 def spec_of(*argv: str):

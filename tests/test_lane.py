@@ -9,7 +9,7 @@ from test_snapshots import fixed_snapshot
 
 from rnn_tui.engine.data import Vocab
 from rnn_tui.engine.model import make_cell
-from rnn_tui.engine.sampling import SampleSettings
+from rnn_tui.engine.sample_settings import SampleSettings
 from rnn_tui.ui.lane import RESTART_GAIN, Lane
 
 VOCAB = Vocab.from_text("abc def ghi\n")

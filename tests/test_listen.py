@@ -18,7 +18,8 @@ from rnn_tui.engine.data import load_corpus
 from rnn_tui.engine.trainer import Trainer
 from rnn_tui.errors import UserError
 from rnn_tui.run import listen, wire
-from rnn_tui.run.listen import HeadlessRuns, Listener, ListenPlan, welcome_for
+from rnn_tui.run.address import ListenPlan
+from rnn_tui.run.listen import HeadlessRuns, Listener, welcome_for
 from rnn_tui.run.protocol import Evaluate, Pause, Request, Resume, RunState, Snapshot
 from rnn_tui.run.remote import RemoteSource
 from rnn_tui.run.spec import RunSpec

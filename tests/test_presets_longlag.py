@@ -8,7 +8,7 @@ import pytest
 
 from rnn_tui.cli import build_parser, make_spec
 from rnn_tui.engine.recall import recall_task
-from rnn_tui.run.spec import build_trainers
+from rnn_tui.run.build import build_trainers
 
 pytestmark = pytest.mark.functional
 

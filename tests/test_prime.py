@@ -13,7 +13,8 @@ from rnn_tui.cli import main
 from rnn_tui.engine.config import Config
 from rnn_tui.engine.data import Vocab
 from rnn_tui.engine.model import make_cell
-from rnn_tui.engine.sampling import MAX_PRIME, SampleSettings, distribution, read_prime
+from rnn_tui.engine.sample_settings import MAX_PRIME, SampleSettings, read_prime
+from rnn_tui.engine.sampling import distribution
 from rnn_tui.run.spec import RunSpec
 from rnn_tui.ui.app import RnnApp, make_app
 from rnn_tui.ui.lane import Lane

@@ -15,7 +15,8 @@ from textual import events
 from rnn_tui.engine.config import Config
 from rnn_tui.engine.model import make_cell
 from rnn_tui.engine.probe import PROBE_LIMIT, looking_back, probe, probe_model
-from rnn_tui.run.spec import RunSpec, read_corpus
+from rnn_tui.run.build import read_corpus
+from rnn_tui.run.spec import RunSpec
 from rnn_tui.ui.app import RnnApp, make_app
 from rnn_tui.ui.widgets.colours import DARK
 from rnn_tui.ui.widgets.probe_pane import (

@@ -23,6 +23,7 @@ from rnn_tui.engine.data import load_corpus
 from rnn_tui.engine.trainer import StepRecord, Trainer
 from rnn_tui.errors import UserError
 from rnn_tui.run import protocol as p
+from rnn_tui.run.build import build_trainers
 from rnn_tui.run.record import (
     CHECKPOINT_BYTES,
     LINES_PER_S,
@@ -36,7 +37,7 @@ from rnn_tui.run.record import (
     read_recording,
 )
 from rnn_tui.run.replay import NO_SAVE, REFUSED, ReplaySource
-from rnn_tui.run.spec import RunSpec, build_trainers
+from rnn_tui.run.spec import RunSpec
 from rnn_tui.run.worker import TrainerLoop
 
 SMALL = Config(hidden=16, seq_len=8, batch=4, eval_every=50, eval_chars=512)

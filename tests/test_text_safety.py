@@ -14,7 +14,7 @@ from test_app import spec_for, step_of
 
 from rnn_tui.engine.config import Config
 from rnn_tui.engine.data import load_corpus
-from rnn_tui.engine.sampling import SampleSettings
+from rnn_tui.engine.sample_settings import SampleSettings
 from rnn_tui.engine.trainer import Trainer
 from rnn_tui.ui.app import make_app
 from rnn_tui.ui.settings import UISettings

@@ -21,8 +21,9 @@ from rnn_tui.engine.data import load_corpus
 from rnn_tui.engine.trainer import StepRecord, Trainer
 from rnn_tui.errors import UserError
 from rnn_tui.run import listen, wire
+from rnn_tui.run.address import ListenPlan, parse_address
 from rnn_tui.run.history import Run
-from rnn_tui.run.listen import Listener, ListenPlan, parse_address
+from rnn_tui.run.listen import Listener
 from rnn_tui.run.protocol import (
     Baselines,
     Evaluate,

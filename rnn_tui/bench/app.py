@@ -90,7 +90,7 @@ def run_app_bench(
     """Run every phase and print the report; the summary is the last line. Returns 0 when the
     app worked (drew, trained, quit cleanly), 1 otherwise; 2 for a missing corpus."""
     from rnn_tui.engine.config import Config  # light: no numpy, no Textual
-    from rnn_tui.engine.sampling import SampleSettings
+    from rnn_tui.engine.sample_settings import SampleSettings
 
     corpus = corpus.resolve()  # checked by cli.main, like the numbers
     c = Config()

@@ -1,7 +1,7 @@
 """Corpus loading: a UTF-8 text file becomes a sorted character vocabulary and one id array.
 
-The file is read twice in chunks of `CHUNK_BYTES` with an incremental UTF-8 decoder: pass 1
-validates it and collects its characters (`scan_vocab` stops there), pass 2 writes each
+The file is read twice in chunks (`text._Source`): pass 1 validates it and collects its
+characters (`text.scan_vocab` stops there), pass 2 writes each
 character's id into an array allocated once, of the smallest integer type that holds the
 vocabulary (uint8 up to 256 characters, uint16 up to 65536, int32 beyond). Peak memory is that
 array plus a few chunks: about the file's size for ASCII text, not a multiple of it.
@@ -13,27 +13,23 @@ without a traceback.
 
 from __future__ import annotations
 
-import codecs
-import errno
 import os
-import stat
-import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from rnn_tui.engine.text import (
+    CHUNK_BYTES,
+    MAX_CORPUS_BYTES,
+    Progress,
+    Vocab,
+    _show,
+    _Source,
+    check_learnable,
+)
+from rnn_tui.engine.text import read_text as read_text  # the reading half, re-exported
+from rnn_tui.engine.text import scan_vocab as scan_vocab
 from rnn_tui.errors import UserError
-from rnn_tui.textsafe import sanitize
-
-MAX_CORPUS_BYTES = 256 * 1024 * 1024  # a limit on the file, so a wrong path cannot fill memory
-CHUNK_BYTES = 1 << 18  # read and decode this much at a time; bounds the temporary arrays
-PROGRESS_EVERY = 0.05  # seconds between progress calls (at most ~20 a second)
-
-Progress = Callable[[int, int], None]  # (bytes_done, bytes_total)
-
-_ASCII = bytes(range(128))
-_HIGH = bytes(range(128, 256))
 
 
 def ids_dtype(vocab_size: int) -> np.dtype:
@@ -43,51 +39,19 @@ def ids_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16 if vocab_size <= 1 << 16 else np.int32)
 
 
-def _show(path: str) -> str:
-    """A file name made safe for a one-line message: controls become visible stand-ins."""
-    return sanitize(path).replace("\n", "\u2424")
-
-
-@dataclass(frozen=True)
-class Vocab:
-    """A sorted tuple of distinct characters; a character's id is its index.
-
-    Sorting makes the ids the same on every run and every machine (a `set` is not ordered).
-    """
-
-    chars: tuple[str, ...]
-
-    @classmethod
-    def from_text(cls, text: str) -> Vocab:
-        return cls(tuple(sorted(set(text))))
-
-    @property
-    def size(self) -> int:
-        return len(self.chars)
-
-    @property
-    def dtype(self) -> np.dtype:
-        """The dtype of this vocabulary's id arrays (see `ids_dtype`)."""
-        return ids_dtype(self.size)
-
-    def encode(self, text: str) -> np.ndarray:
-        """Characters to ids, `(len(text),)` of `self.dtype`; a character outside the vocabulary
-        is an error."""
-        enc = _Encoder(self)
-        ids = np.empty(len(text), self.dtype)
-        for at in range(0, len(text), CHUNK_BYTES):
-            part = text[at : at + CHUNK_BYTES]
-            bad = enc.into(part, ids[at : at + len(part)])
-            if bad >= 0:
-                raise UserError(
-                    f"character {part[bad]!r} at position {at + bad} is not in the vocabulary"
-                )
-        return ids
-
-    def decode(self, ids: np.ndarray | list[int]) -> str:
-        """Ids back to text."""
-        chars = self.chars
-        return "".join(chars[int(i)] for i in ids)
+def encode(vocab: Vocab, text: str) -> np.ndarray:
+    """Characters to ids, `(len(text),)` of `ids_dtype(vocab.size)`; a character outside the vocabulary
+    is an error."""
+    enc = _Encoder(vocab)
+    ids = np.empty(len(text), ids_dtype(vocab.size))
+    for at in range(0, len(text), CHUNK_BYTES):
+        part = text[at : at + CHUNK_BYTES]
+        bad = enc.into(part, ids[at : at + len(part)])
+        if bad >= 0:
+            raise UserError(
+                f"character {part[bad]!r} at position {at + bad} is not in the vocabulary"
+            )
+    return ids
 
 
 class _Encoder:
@@ -130,7 +94,7 @@ class _Encoder:
 class Corpus:
     """A loaded text: its vocabulary and the ids of its training and held-out parts.
 
-    `train` and `val` are slices of one array of `vocab.dtype`, not copies."""
+    `train` and `val` are slices of one array of `ids_dtype(vocab.size)`, not copies."""
 
     path: str  # as the user gave it, for messages and the status line
     vocab: Vocab
@@ -146,197 +110,10 @@ class Corpus:
         return len(self.train) + len(self.val)
 
 
-def _describe_os_error(path: str, exc: OSError) -> str:
-    reasons = {
-        errno.ENOENT: "no such file",
-        errno.EACCES: "permission denied",
-        errno.EPERM: "permission denied",
-        errno.ELOOP: "too many levels of symbolic links (a symlink loop?)",
-        errno.ENOTDIR: "a part of the path is not a directory",
-        errno.ENAMETOOLONG: "the file name is too long",
-    }
-    reason = reasons.get(exc.errno or 0, exc.strerror or str(exc))
-    return f"cannot read corpus {_show(path)}: {reason}"
-
-
-class _Source:
-    """The bytes of a corpus file, read in chunks, once per pass.
-
-    A pseudo-file (st_size 0 with content, as under /proc, or a size with no blocks behind it,
-    as under /sys) changes between reads: it is read once, up to `max_bytes`, and its passes
-    are over that copy.
-    """
-
-    def __init__(self, path: str, max_bytes: int, passes: int, progress: Progress | None):
-        self.path, self.name, self.max_bytes = path, _show(path), max_bytes
-        try:
-            st = os.stat(path)  # follows symlinks; a loop raises ELOOP here
-        except OSError as exc:
-            raise UserError(_describe_os_error(path, exc)) from None
-        if stat.S_ISDIR(st.st_mode):
-            raise UserError(f"corpus {self.name} is a directory; give a text file")
-        if not stat.S_ISREG(st.st_mode):
-            # A FIFO or device would block or never end: refuse before opening it.
-            raise UserError(
-                f"corpus {self.name} is not a regular file (a pipe or device?); give a text file"
-            )
-        if st.st_size > max_bytes:
-            raise UserError(
-                f"corpus {self.name} is {st.st_size / 2**20:.0f} MiB; the limit is"
-                f" {max_bytes / 2**20:.0f} MiB"
-            )
-        try:
-            self.file = open(path, "rb")  # noqa: SIM115 (closed on leaving the `with`)
-        except OSError as exc:
-            raise UserError(_describe_os_error(path, exc)) from None
-        try:
-            self.before = os.fstat(self.file.fileno())
-            # No size, or a size with no blocks on disk (sysfs says 4096 for a few bytes).
-            pseudo = self.before.st_size == 0 or self.before.st_blocks == 0
-            self.copy = self.file.read(max_bytes) if pseudo else None
-        except OSError as exc:
-            self.file.close()
-            raise UserError(_describe_os_error(path, exc)) from None
-        size = len(self.copy) if self.copy is not None else self.before.st_size
-        self.size, self.sizes = size, []  # bytes read by each pass
-        self.total, self.done, self.last = size * passes, 0, 0.0
-        self.progress = progress
-        self.bom = False  # the text began with a byte-order mark
-
-    def __enter__(self) -> _Source:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.file.close()
-
-    def chunks(self) -> Iterator[bytes]:
-        if self.copy is not None:
-            for at in range(0, len(self.copy), CHUNK_BYTES):
-                yield self.copy[at : at + CHUNK_BYTES]
-            self.sizes.append(len(self.copy))
-            return
-        n = 0
-        try:
-            self.file.seek(0)
-            while chunk := self.file.read(min(CHUNK_BYTES, self.max_bytes + 1 - n)):
-                n += len(chunk)
-                if n > self.max_bytes:
-                    limit = self.max_bytes / 2**20
-                    raise UserError(
-                        f"corpus {self.name} grew past the {limit:.0f} MiB limit while read"
-                    )
-                yield chunk
-        except OSError as exc:
-            raise UserError(_describe_os_error(self.path, exc)) from None
-        self.sizes.append(n)
-
-    def texts(self) -> Iterator[tuple[str, bytes]]:
-        """The file's text chunk by chunk, without a leading byte-order mark, each with the bytes
-        read for it (which may hold part of a character, or the mark). Bad UTF-8 raises a
-        UserError naming its byte offset and line."""
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        offset = lines = 0  # bytes and newlines fed to the decoder so far
-        start = True  # no character yet: a byte-order mark would be the first
-        for chunk in self._with_end():
-            pending = len(decoder.getstate()[0])  # bytes of a character split across chunks
-            try:
-                text = decoder.decode(chunk, final=not chunk)
-            except UnicodeDecodeError as exc:
-                bad = offset - pending + exc.start
-                line = lines + exc.object.count(b"\n", 0, exc.start) + 1
-                raise UserError(
-                    f"corpus {self.name} is not UTF-8 text: byte 0x{exc.object[exc.start]:02x}"
-                    f" at offset {bad} (line {line})"
-                ) from None
-            offset += len(chunk)
-            lines += chunk.count(b"\n")
-            self._advance(len(chunk))
-            if start and text:
-                start = False
-                self.bom = text[0] == "\ufeff"
-                text = text[1:] if self.bom else text  # a byte-order mark is not text
-            yield text, chunk
-
-    def _with_end(self) -> Iterator[bytes]:
-        yield from self.chunks()
-        yield b""  # the end: flush the decoder (an unfinished character is an error)
-
-    def _advance(self, n: int) -> None:
-        self.done += n
-        now = time.monotonic()
-        if self.progress and n and now - self.last >= PROGRESS_EVERY and self.done < self.total:
-            self.last = now
-            self.progress(self.done, self.total)
-
-    def finish(self) -> None:
-        """Refuse the file if it changed between the first look and the last read."""
-        after = os.fstat(self.file.fileno())
-        if self.copy is None:
-            changed = (self.before.st_size, self.before.st_mtime_ns) != (
-                after.st_size,
-                after.st_mtime_ns,
-            )
-            if changed or any(n != after.st_size for n in self.sizes):
-                raise UserError(
-                    f"corpus {self.name} changed while it was read; try again once it is written"
-                )
-        if self.progress and self.total:
-            self.progress(self.total, self.total)
-
-    def scan(self) -> tuple[Vocab, int]:
-        """Pass 1: the vocabulary and the number of characters."""
-        if self.size == 0:
-            raise UserError(f"corpus {self.name} is empty")
-        seen = bytearray()  # ASCII bytes seen so far, each once
-        high: set[str] = set()  # the other characters
-        rest = codecs.getincrementaldecoder("utf-8")()  # for the non-ASCII bytes alone
-        first = True  # no non-ASCII character yet: a byte-order mark would be the first
-        n = 0
-        for text, chunk in self.texts():
-            n += len(text)
-            seen += bytes(set(chunk.translate(None, seen + _HIGH)))  # ASCII not seen before
-            if not chunk.isascii():  # UTF-8 without its ASCII bytes is still UTF-8
-                more = rest.decode(chunk.translate(None, _ASCII))
-                if first and more:
-                    first, more = False, more[1:] if self.bom else more
-                high.update(more)
-        return Vocab(tuple(sorted(high.union(map(chr, seen))))), n
-
-
-def check_learnable(name: str, vocab: Vocab, n: int, n_val: int, min_train: int) -> None:
-    if n == 0:
-        raise UserError(f"corpus {name} is empty")
-    if vocab.size < 2:
-        raise UserError(
-            f"corpus {name} holds one distinct character ({vocab.chars[0]!r}); there is nothing"
-            " to learn"
-        )
-    if n - n_val < min_train:
-        raise UserError(
-            f"corpus {name} is too short: {n - n_val} training characters, one window needs"
-            f" {min_train} (shorten the window or give a longer text)"
-        )
-
-
 def _split(path: str, vocab: Vocab, ids: np.ndarray, n_val: int) -> Corpus:
     """train and val as two views of `ids`, not copies."""
     cut = len(ids) - n_val
     return Corpus(path=path, vocab=vocab, train=ids[:cut], val=ids[cut:])
-
-
-def scan_vocab(
-    path: str | os.PathLike[str],
-    max_bytes: int = MAX_CORPUS_BYTES,
-    progress: Progress | None = None,
-) -> tuple[Vocab, int]:
-    """The vocabulary of `path` and its number of characters, without its ids (pass 1 only):
-    the same checks and messages as `load_corpus` for the file itself."""
-    with _Source(str(path), max_bytes, 1, progress) as src:
-        vocab, n = src.scan()
-        src.finish()
-    if n == 0:
-        raise UserError(f"corpus {src.name} is empty")
-    return vocab, n
 
 
 def load_corpus(
@@ -351,14 +128,16 @@ def load_corpus(
     `min_train_chars` is what one training window needs (seq_len + 1): a shorter text is refused.
     `progress(bytes_done, bytes_total)` is called now and then (at most ~20 times a second)
     and last with done == total; the total counts both passes over the file (twice its size).
-    Returns train: (N_train,) and val: (N_val,) ids of `vocab.dtype`, views of one array.
+    Returns train: (N_train,) and val: (N_val,) ids of `ids_dtype(vocab.size)`, views of one array.
     """
     p = str(path)
     with _Source(p, max_bytes, 2, progress) as src:
         vocab, n = src.scan()
         n_val = int(n * val_fraction)
         check_learnable(src.name, vocab, n, n_val, min_train_chars)
-        ids = np.empty(n, vocab.dtype)  # (N,) all the ids; pages are touched as they are filled
+        ids = np.empty(
+            n, ids_dtype(vocab.size)
+        )  # (N,) all the ids; pages are touched as they are filled
         enc, at = _Encoder(vocab), 0
         for text, raw in src.texts():  # pass 2
             if at + len(text) > n or enc.into(text, ids[at : at + len(text)], raw) >= 0:
@@ -371,23 +150,12 @@ def load_corpus(
     return _split(p, vocab, ids, n_val)
 
 
-def read_text(path: str | os.PathLike[str], max_bytes: int = MAX_CORPUS_BYTES) -> str:
-    """Read a whole UTF-8 text file (for small files; `load_corpus` streams), refusing anything
-    that is not a readable regular file of text. A leading byte-order mark is dropped."""
-    with _Source(str(path), max_bytes, 1, None) as src:
-        text = "".join(t for t, _ in src.texts())
-        src.finish()
-    if src.size == 0:
-        raise UserError(f"corpus {src.name} is empty")
-    return text
-
-
 def corpus_from_text(
     text: str, name: str, val_fraction: float = 0.1, min_train_chars: int = 2
 ) -> Corpus:
     """A corpus from text already in memory (a generated one); `name` stands in for a path.
-    train: (N_train,) and val: (N_val,) ids of `vocab.dtype`, views of one array."""
+    train: (N_train,) and val: (N_val,) ids of `ids_dtype(vocab.size)`, views of one array."""
     vocab = Vocab.from_text(text)
     n_val = int(len(text) * val_fraction)
     check_learnable(_show(name), vocab, len(text), n_val, min_train_chars)
-    return _split(name, vocab, vocab.encode(text), n_val)
+    return _split(name, vocab, encode(vocab, text), n_val)

@@ -18,8 +18,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 KEYS = "ABCDEFGH"  # the values to remember: 8, so a guess is right one time in eight
 FILLER = "."  # what stands between the key and its recall
 DEFAULT_LAG = 80  # filler characters per line
@@ -28,6 +26,8 @@ DEFAULT_LINES = 600  # lines in the shipped file: ~50 KB
 
 def make_lines(n_lines: int, lag: int = DEFAULT_LAG, seed: int = 0, keys: str = KEYS) -> str:
     """`n_lines` lines of `key + FILLER * lag + '=' + key`, each ending with a newline."""
+    import numpy as np  # here only: the command line reads this module before the first frame
+
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(keys), n_lines)
     filler = FILLER * lag

@@ -15,13 +15,13 @@ import numpy as np
 
 from rnn_tui.engine.blas import pin_blas_threads
 from rnn_tui.engine.config import Config
-from rnn_tui.engine.data import Corpus
+from rnn_tui.engine.data import Corpus, encode
 from rnn_tui.engine.model import Cell, Params, State, make_cell
 from rnn_tui.engine.model.base import LN2, cross_entropy, last_ratio, power_iteration
 from rnn_tui.engine.optim import OPTIMIZERS, Optimizer, clip_grads, global_norm
 from rnn_tui.engine.recall import RecallTask, key_recall, recall_reach, recall_task
+from rnn_tui.engine.text import check_fits
 from rnn_tui.errors import UserError
-from rnn_tui.textsafe import sanitize
 
 
 @dataclass(frozen=True)
@@ -156,17 +156,6 @@ class StepRecord:
     def last_ratio(self) -> float:
         """See `rnn_tui.engine.model.base.last_ratio`."""
         return last_ratio(self.grad_last_t)
-
-
-def check_fits(n_train: int, config: Config, name: str) -> None:
-    """Refuse a text too short for B streams of at least one window (T + 1 characters) each:
-    the streams are equal cuts of the `n_train` training characters."""
-    if n_train // config.batch < config.seq_len + 1:
-        need = config.batch * (config.seq_len + 1)
-        raise UserError(
-            f"corpus {sanitize(name)} has {n_train} training characters; batch {config.batch}"
-            f" x (window {config.seq_len} + 1) needs {need}: lower the batch or the window"
-        )
 
 
 class TrainerDiverged(RuntimeError):
@@ -355,7 +344,7 @@ class Trainer:
 
     def loss_on(self, text: str) -> float:
         """Mean loss of the current weights on `text` read from a zero state, nats/char."""
-        ids = self.corpus.vocab.encode(text)  # a character outside the vocabulary: UserError
+        ids = encode(self.corpus.vocab, text)  # a character outside the vocabulary: UserError
         if len(ids) < 2:
             raise UserError("give at least two characters to evaluate")
         state = self.model.init_state(1)

@@ -25,12 +25,14 @@ from dataclasses import dataclass, field, replace
 from typing import IO, Any, Protocol
 
 from rnn_tui.engine.checkpoint import save_checkpoint
-from rnn_tui.engine.sampling import SampleSettings, sample_text
+from rnn_tui.engine.sample_settings import SampleSettings
+from rnn_tui.engine.sampling import sample_text
 from rnn_tui.engine.trainer import StepRecord, Trainer
 from rnn_tui.errors import UserError
+from rnn_tui.run.address import ListenPlan
 from rnn_tui.run.baselines import baseline_lines, metrics_fields, work_out
 from rnn_tui.run.blowup import BlowupWatch, blowup_line
-from rnn_tui.run.listen import HeadlessRuns, ListenPlan, start_headless
+from rnn_tui.run.listen import HeadlessRuns, start_headless
 from rnn_tui.run.outputs import MetricsLog, cell_paths
 from rnn_tui.run.record import Recorder
 from rnn_tui.run.spec import RunSpec

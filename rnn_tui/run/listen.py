@@ -22,20 +22,20 @@ import contextlib
 import hmac
 import itertools
 import queue
-import secrets
 import select
 import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Protocol
 
 from rnn_tui.engine.checkpoint import save_checkpoint
 from rnn_tui.engine.model import Params
 from rnn_tui.engine.trainer import StepRecord, Trainer
 from rnn_tui.errors import UserError
+from rnn_tui.run.address import ListenPlan, listening_line
 from rnn_tui.run.history import Run
 from rnn_tui.run.outputs import cell_paths
 from rnn_tui.run.protocol import (
@@ -72,7 +72,6 @@ from rnn_tui.run.wire import (
     read_message,
 )
 
-DEFAULT_HOST = "127.0.0.1"  # --listen PORT alone listens on this machine only
 SNAPSHOT_HZ = 10.0  # snapshots per second a headless run publishes (as the trainer process)
 HEARTBEAT = 1.0  # seconds without news after which a viewer is told the run lives
 HELLO_TIMEOUT = 5.0  # seconds a new connection has to send its token
@@ -86,54 +85,6 @@ MAX_WAITING = 8  # a viewer's requests not yet answered; more are refused (no fl
 
 class Closed(Exception):
     """The other side closed the connection, or this side is closing it."""
-
-
-def parse_address(text: str, default_host: str = DEFAULT_HOST) -> tuple[str, int]:
-    """`[HOST:]PORT` (an IPv6 host in brackets) as (host, port); a UserError if malformed.
-    Port 0 asks the system for any free port."""
-    host, sep, port = text.rpartition(":")
-    host = host.strip("[]") if sep else default_host
-    if not port.isdigit() or not 0 <= int(port) <= 65535 or (sep and not host):
-        raise UserError(f"give an address as [HOST:]PORT, e.g. 127.0.0.1:5000 (got {text!r})")
-    return host, int(port)
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(24)
-
-
-def read_token(path: str) -> str:
-    """The token in file `path` (surrounding whitespace left out); a UserError if none."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            token = f.read(1024).strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(
-            f"cannot read the token file {path}: {getattr(exc, 'strerror', exc)}"
-        ) from None
-    if not token or len(token) > 256 or not token.isprintable():
-        raise UserError(f"the token file {path} must hold one line of 1 to 256 characters")
-    return token
-
-
-@dataclass(frozen=True)
-class ListenPlan:
-    """Where to publish a run and the token a viewer must give."""
-
-    host: str
-    port: int
-    token: str
-    token_shown: bool  # the token was generated here (so it is printed), not read from a file
-
-
-def listening_line(plan: ListenPlan, address: tuple[str, int]) -> str:
-    """What a listening run prints: where, and the token (if made up here) or where it is."""
-    where = f"{address[0]}:{address[1]}"
-    if plan.token_shown:
-        return (
-            f"listening on {where}: attach with  RNN_TUI_TOKEN={plan.token} rnn-tui attach {where}"
-        )
-    return f"listening on {where}: attach with  rnn-tui attach {where} --token-file FILE"
 
 
 def welcome_for(spec: RunSpec, chars: tuple[str, ...]) -> Welcome:

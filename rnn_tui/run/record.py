@@ -35,7 +35,8 @@ import numpy as np
 from rnn_tui.engine.checkpoint import Checkpoint, load_checkpoint, write_checkpoint
 from rnn_tui.engine.config import Config
 from rnn_tui.engine.model import Params
-from rnn_tui.engine.sampling import SampleSettings, sample_text
+from rnn_tui.engine.sample_settings import SampleSettings
+from rnn_tui.engine.sampling import sample_text
 from rnn_tui.engine.trainer import StepRecord, Trainer
 from rnn_tui.errors import UserError
 from rnn_tui.run.history import ClipCount

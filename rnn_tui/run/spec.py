@@ -1,9 +1,9 @@
 """What a run is made of: plain data, cheap to send, built into trainers where they run.
 
 A `RunSpec` names the corpus, the settings and a checkpoint to resume from, never the corpus
-itself or a live model. The trainer process builds its trainers from it (`build_trainers`); a
-process that does not train checks it without reading the ids (`check_spec`), so bad input is
-refused before the app opens. When the app restarts a trainer that died, the spec also carries
+itself or a live model. The trainer process builds its trainers from it (`build.py`); a
+process that does not train checks it without reading the ids (`check_spec`, pure Python
+unless the spec names a checkpoint), so bad input is refused before the app opens. When the app restarts a trainer that died, the spec also carries
 the last weights the app holds. No UI import here.
 """
 
@@ -12,20 +12,15 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from rnn_tui.engine.checkpoint import Checkpoint, load_checkpoint
 from rnn_tui.engine.config import Config
-from rnn_tui.engine.data import (
-    Corpus,
-    Vocab,
-    check_learnable,
-    corpus_from_text,
-    load_corpus,
-    scan_vocab,
-)
-from rnn_tui.engine.longlag import DEFAULT_LAG, make_lines
-from rnn_tui.engine.resume import check_resume, restore
-from rnn_tui.engine.trainer import Trainer, check_fits
+from rnn_tui.engine.longlag import DEFAULT_LAG
+from rnn_tui.engine.text import Vocab, check_fits, check_learnable, scan_vocab
+
+if TYPE_CHECKING:
+    from rnn_tui.engine.checkpoint import Checkpoint
+    from rnn_tui.engine.trainer import Trainer
 
 GENERATED = "long-lag (generated)"  # the corpus name of a run with no file (--preset)
 GENERATED_LINES = 600  # lines of the generated long-lag corpus
@@ -49,34 +44,13 @@ class RunSpec:
         return GENERATED if self.corpus is None else self.corpus
 
 
-def read_corpus(spec: RunSpec, progress: Progress | None = None) -> Corpus:
-    """The spec's corpus, split as its first config says; refused if a window does not fit."""
-    c = spec.configs[0]
-    need = c.seq_len + 1  # one window and its targets
-    if spec.corpus is None:
-        return corpus_from_text(
-            make_lines(GENERATED_LINES, spec.lag), GENERATED, c.val_fraction, need
-        )
-    return load_corpus(spec.corpus, c.val_fraction, min_train_chars=need, progress=progress)
-
-
-def build_trainers(spec: RunSpec, progress: Progress | None = None) -> list[Trainer]:
-    """The spec's trainers, fresh or resumed, on its corpus (read here)."""
-    corpus = read_corpus(spec, progress)
-    make = _trainer_class(spec.trainer_class)
-    trainers = [make(corpus, config) for config in spec.configs]
-    resume = spec.resume or ((load_checkpoint(spec.load),) if spec.load else ())
-    for trainer, ckpt in zip(trainers, resume, strict=False):
-        if ckpt is not None:
-            restore(trainer, ckpt, spec.load or "checkpoint")
-    return trainers
-
-
 def check_spec(spec: RunSpec, progress: Progress | None = None) -> Vocab:
     """Refuse what `build_trainers` would refuse, reading the corpus once without keeping its
     ids (the trainer process reads them); return the vocabulary."""
     c = spec.configs[0]
     if spec.corpus is None:
+        from rnn_tui.engine.longlag import make_lines  # NumPy: not before the first frame
+
         text = make_lines(GENERATED_LINES, spec.lag)
         vocab, n = Vocab.from_text(text), len(text)
     else:
@@ -85,13 +59,20 @@ def check_spec(spec: RunSpec, progress: Progress | None = None) -> Vocab:
     check_learnable(spec.corpus_name, vocab, n, n_val, c.seq_len + 1)
     for config in spec.configs:
         check_fits(n - n_val, config, spec.corpus_name)
-    if spec.load is not None:
+    if spec.load is not None:  # NumPy: only a run resumed from a checkpoint loads it first
+        from rnn_tui.engine.checkpoint import load_checkpoint
+        from rnn_tui.engine.resume import check_resume
+
         check_resume(load_checkpoint(spec.load), vocab.chars, c, spec.load)
-    _trainer_class(spec.trainer_class)
+    if spec.trainer_class:
+        trainer_class(spec.trainer_class)
     return vocab
 
 
-def _trainer_class(name: str) -> type[Trainer]:
+def trainer_class(name: str) -> type[Trainer]:
+    """The Trainer subclass "module:Class" names ("": Trainer itself)."""
+    from rnn_tui.engine.trainer import Trainer  # NumPy: imported when a run is built
+
     if not name:
         return Trainer
     module, _, attr = name.partition(":")

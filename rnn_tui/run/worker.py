@@ -25,6 +25,7 @@ from rnn_tui.engine.trainer import StepRecord, Trainer
 from rnn_tui.errors import UserError
 from rnn_tui.run.baselines import floors_only, metrics_fields, work_out
 from rnn_tui.run.blowup import BlowupWatch, blowup_line
+from rnn_tui.run.build import build_trainers
 from rnn_tui.run.history import Run
 from rnn_tui.run.outputs import MetricsLog, cell_paths
 from rnn_tui.run.protocol import (
@@ -45,7 +46,7 @@ from rnn_tui.run.protocol import (
     SwitchCell,
 )
 from rnn_tui.run.record import Recorder
-from rnn_tui.run.spec import RunSpec, build_trainers
+from rnn_tui.run.spec import RunSpec
 
 SNAPSHOT_HZ = 10.0  # snapshots per second sent to the UI while training
 HEARTBEAT = 1.0  # seconds between two heartbeats while idle: the UI knows the worker lives

@@ -23,8 +23,8 @@ from textual.filter import LineFilter
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from rnn_tui.engine.data import Vocab
 from rnn_tui.engine.model import Cell, make_cell
+from rnn_tui.engine.text import Vocab
 from rnn_tui.run.protocol import RunState, Snapshot
 from rnn_tui.run.source import RunSource, TrainerProcess
 from rnn_tui.run.spec import RunSpec, check_spec

@@ -29,7 +29,8 @@ from rnn_tui.engine.config import Config
 from rnn_tui.engine.inside import GATES, GateStats, Spectrum, cell_spectrum, gate_stats
 from rnn_tui.engine.model import Params
 from rnn_tui.engine.probe import probe_model
-from rnn_tui.run.spec import RunSpec, read_corpus
+from rnn_tui.run.build import read_corpus
+from rnn_tui.run.spec import RunSpec
 from rnn_tui.ui.lane import Lane
 from rnn_tui.ui.widgets.inside_pane import GATES as GATES_VIEW
 from rnn_tui.ui.widgets.inside_pane import MATRIX, SPECTRUM, InsidePane, InsideShown

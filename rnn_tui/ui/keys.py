@@ -12,9 +12,10 @@ from pathlib import Path
 
 from textual.theme import Theme
 
-from rnn_tui.engine.data import Vocab
 from rnn_tui.engine.model import CELLS, Cell
-from rnn_tui.engine.sampling import MAX_TEMPERATURE, SampleSettings, most_varying_unit
+from rnn_tui.engine.sample_settings import MAX_TEMPERATURE, SampleSettings
+from rnn_tui.engine.sampling import most_varying_unit
+from rnn_tui.engine.text import Vocab
 from rnn_tui.run.protocol import (
     LR_MAX,
     LR_MIN,

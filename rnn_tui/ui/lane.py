@@ -14,9 +14,10 @@ from collections.abc import Iterator
 import numpy as np
 from textual.containers import Vertical
 
-from rnn_tui.engine.data import Vocab
 from rnn_tui.engine.model import Cell, Params, make_cell
-from rnn_tui.engine.sampling import SampledChar, SampleSettings, sample_chars, top_chars
+from rnn_tui.engine.sample_settings import SampleSettings
+from rnn_tui.engine.sampling import SampledChar, sample_chars, top_chars
+from rnn_tui.engine.text import Vocab
 from rnn_tui.run.protocol import Snapshot
 from rnn_tui.ui.widgets import GradPane, NeuronView, NextChars, SamplePane
 

@@ -31,7 +31,8 @@ from rnn_tui.engine.probe import (
     probe,
     probe_model,
 )
-from rnn_tui.run.spec import RunSpec, read_corpus
+from rnn_tui.run.build import read_corpus
+from rnn_tui.run.spec import RunSpec
 
 HELD_OUT_CHARS = 320  # characters of a held-out passage (`g`)
 HELD_OUT_KEEP = 1_000_000  # held-out characters kept in memory to draw passages from

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from rnn_tui.engine.sampling import SampleSettings
+from rnn_tui.engine.sample_settings import SampleSettings
 
 
 @dataclass(frozen=True)

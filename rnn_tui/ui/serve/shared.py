@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rnn_tui.errors import UserError
-from rnn_tui.run.listen import new_token
+from rnn_tui.run.address import new_token
 from rnn_tui.textsafe import sanitize
 
 START_TIMEOUT = 120.0  # seconds the trainer may take to read its corpus and listen

@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from rnn_tui.engine.sampling import prime_problem, read_prime
+from rnn_tui.engine.sample_settings import prime_problem, read_prime
 from rnn_tui.textsafe import sanitize
 
 HINT = "Enter: set · Esc: cancel · empty: no prime · \\n: a newline"
