@@ -48,6 +48,12 @@ async def wait_for(
         await pilot.pause(0.05)
 
 
+async def booted(pilot) -> None:
+    """Wait until the app has built its panes: `RnnApp.boot` runs after the first frame, and
+    keys other than q do nothing before it has."""
+    await wait_for(pilot, lambda: pilot.app.booted, what="the panes (RnnApp.boot)")
+
+
 def wait_until(check: Callable[[], Any], seconds: float = WAIT, what: str = "the condition") -> Any:
     """Poll `check()` until it returns something true and return that; fail after `seconds`
     (times the scale). For processes and servers outside an app."""

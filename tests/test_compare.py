@@ -133,7 +133,9 @@ def test_app_compare_mode_shows_both_runs_on_one_scale() -> None:
         async with app.run_test(size=(120, 40)) as pilot:
             loop = asyncio.get_running_loop()
             end = loop.time() + 30
-            while not all(lane.snapshot and lane.snapshot.record for lane in app.lanes):
+            while not app.booted or not all(
+                lane.snapshot and lane.snapshot.record for lane in app.lanes
+            ):
                 assert loop.time() < end
                 await pilot.pause(0.1)
             await pilot.pause(0.5)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
 import pytest
-from conftest import TINY
+from conftest import TINY, booted
 from test_snapshots import FixedSource
 
 from rnn_tui.engine.config import Config
-from rnn_tui.run.spec import RunSpec
+from rnn_tui.run.spec import RunSpec, check_spec
 from rnn_tui.ui.app import RnnApp, make_app
 from rnn_tui.ui.settings import UISettings
 
@@ -47,3 +49,72 @@ def test_first_frame_before_the_trainer_starts() -> None:
         assert source.drawn_at_start is True
 
     asyncio.run(main())
+
+
+def test_first_frame_shows_before_the_model_exists(monkeypatch) -> None:
+    """If this fails, the first picture waits for the model: the panes' boxes, the status and
+    the keys should be on screen before the lanes (their cells and weights) are made."""
+    seen: dict[str, object] = {}
+    build = RnnApp.build
+
+    def watching_build(self: RnnApp) -> None:
+        status = self.status_bar
+        seen["drawn"] = bool(status._render_cache.lines) and status.region.width > 0
+        seen["lanes"] = len(self.lanes)
+        seen["boxes"] = [b.border_title for b in self.query(".grads, .lane")]
+        build(self)
+
+    monkeypatch.setattr(RnnApp, "build", watching_build)
+
+    async def main() -> None:
+        spec = RunSpec(str(TINY), (Config(),))
+        app = RnnApp(FixedSource(), spec=spec, vocab=check_spec(spec), settings=UISettings())
+        async with app.run_test(size=(80, 24)) as pilot:
+            await booted(pilot)
+            assert len(app.lanes) == 1 and app.lanes[0].grad_pane.is_mounted
+
+    asyncio.run(main())
+    assert seen == {
+        "drawn": True,
+        "lanes": 0,
+        "boxes": ["gradient through time", "samples"],
+    }
+
+
+# What the first frame must not wait for: the model code and the libraries of the panes.
+HEAVY = ("numpy", "plotext", "rnn_tui.engine.model", "rnn_tui.ui.lane", "rnn_tui.run.worker")
+
+FIRST_FRAME = """
+import asyncio, sys
+from rnn_tui.cli import build_parser, make_spec, _typed
+from rnn_tui.run.spec import check_spec
+from rnn_tui.ui.app import RnnApp, make_app
+
+async def boot(self):  # the first frame is out: note what was loaded for it, then quit
+    print(",".join(m for m in HEAVY if m in sys.modules) or "none")
+    self.exit(0)
+
+RnnApp.boot = boot
+argv = [sys.argv[1]]
+parser = build_parser()
+spec = make_spec(parser.parse_args(argv), _typed(argv, parser))
+app = make_app(spec, vocab=check_spec(spec))
+
+async def main():
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+
+asyncio.run(main())
+"""
+
+
+def test_first_frame_loads_neither_numpy_nor_the_model_code() -> None:
+    """If this fails, a module the first frame needs imports NumPy, plotext or the model code
+    at its top, and the app's first picture waits for them again (about twice as long as a
+    bare Textual app's): import it where it is used, after the first frame."""
+    code = f"HEAVY = {HEAVY!r}\n{FIRST_FRAME}"
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(TINY)], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "none"

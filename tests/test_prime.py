@@ -131,9 +131,14 @@ def fed_app() -> RnnApp:
     """The app of one run, fed by hand: weights given, samples typed on demand."""
     app = make_app(RunSpec(str(TINY), (Config(hidden=32),)), source=FixedSource())
     app.animate = False
-    lane = app.lanes[0]
-    lane.weights = (lane.cell.init_params(np.random.default_rng(0)), 1200)
     return app
+
+
+async def show_fed(pilot) -> None:
+    """The fixed screen, then weights for the sampler (once the lanes exist)."""
+    await show_fixed(pilot)
+    lane = pilot.app.lanes[0]
+    lane.weights = (lane.cell.init_params(np.random.default_rng(0)), 1200)
 
 
 def prime_row_styles(app: RnnApp) -> list[tuple[str, bool]]:
@@ -153,7 +158,7 @@ def test_p_key_sets_the_prime_and_the_next_sample_shows_it_dimmed() -> None:
     async def main() -> None:
         app = fed_app()
         async with app.run_test(size=(120, 40)) as pilot:
-            await show_fixed(pilot)
+            await show_fed(pilot)
             app.lanes[0].type(30, app.vocab, app.sampling, paused=False)
             await pilot.press("P")
             assert isinstance(app.screen, PrimeScreen)
@@ -185,7 +190,7 @@ def test_prime_box_refuses_unknown_characters_and_esc_cancels() -> None:
     async def main() -> None:
         app = fed_app()
         async with app.run_test(size=(120, 40)) as pilot:
-            await show_fixed(pilot)
+            await show_fed(pilot)
             await pilot.press("P", *"The Zoo", "enter")
             assert isinstance(app.screen, PrimeScreen)  # still open, saying why
             error = str(app.screen.query_one("#prime-error").render())

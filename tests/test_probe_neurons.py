@@ -10,14 +10,14 @@ import asyncio
 import numpy as np
 import pytest
 from rich.style import Style
-from test_probe_pane import probe_app, settle, shown
+from test_probe_pane import booted_with_weights, probe_app, settle, shown
 from textual import events
 
 from rnn_tui.engine.config import Config
 from rnn_tui.engine.model import make_cell
 from rnn_tui.engine.probe import probe, probe_model
+from rnn_tui.ui.actions import NEURON, SURPRISE
 from rnn_tui.ui.app import RnnApp
-from rnn_tui.ui.probing import NEURON, SURPRISE
 from rnn_tui.ui.widgets.neuron_view import PALETTE, SHADES, palette_index
 
 VOCAB = ("\n", " ", "a", "b", "c", "d")
@@ -100,6 +100,7 @@ def test_neuron_shading_keys_and_colours() -> None:
     async def main() -> None:
         app = probe_app()
         async with app.run_test(size=(120, 40)) as pilot:
+            await booted_with_weights(pilot)
             await pilot.press("i")
             app.probe_input.post_message(events.Paste(PROBED))
             await pilot.press("enter", "left", "left")
@@ -152,6 +153,7 @@ def test_compare_lanes_shade_their_own_models_units() -> None:
     async def main() -> None:
         app = probe_app(compare=True)
         async with app.run_test(size=(120, 40)) as pilot:
+            await booted_with_weights(pilot)
             await pilot.press("i")
             app.probe_input.post_message(events.Paste(PROBED))
             await pilot.press("enter", "m")

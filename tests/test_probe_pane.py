@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import booted
 from test_snapshots import TINY, FixedSource, fixed_snapshot
 from textual import events
 
@@ -43,11 +44,17 @@ def probe_app(compare: bool = False) -> RnnApp:
     configs = (Config(), Config(cell="lstm")) if compare else (Config(),)
     app = make_app(RunSpec(str(TINY), configs), source=FixedSource())
     app.animate = False  # no timers: nothing but the probe moves
+    return app
+
+
+async def booted_with_weights(pilot) -> None:
+    """Once the app has built its lanes, give each the weights a trainer would have sent."""
+    await booted(pilot)
+    app = pilot.app
     for i, lane in enumerate(app.lanes):
         c = app.spec.configs[i]
         cell = make_cell(c.cell, app.vocab.size, c.hidden, c.dtype)
         lane.weights = (cell.init_params(np.random.default_rng(i), rec_gain=1.5), STEP)
-    return app
 
 
 async def settle(pilot, app: RnnApp) -> None:
@@ -99,6 +106,7 @@ def test_open_type_move_close() -> None:
     async def main() -> None:
         app = probe_app()
         async with app.run_test(size=(120, 40)) as pilot:
+            await booted_with_weights(pilot)
             await pilot.press("i")
             assert app.screen.has_class("-probe") and app.probe_input.has_focus
             await pilot.press(*"the cat q", "space", *"sat")
@@ -132,6 +140,7 @@ def test_paste_keeps_newlines_and_cuts_a_long_text_to_its_end() -> None:
     async def main() -> None:
         app = probe_app()
         async with app.run_test(size=(120, 40)) as pilot:
+            await booted_with_weights(pilot)
             await pilot.press("i")
             app.probe_input.post_message(events.Paste("one line\nanother"))
             await settle(pilot, app)
@@ -155,6 +164,7 @@ def test_unknown_characters_and_empty_text() -> None:
     async def main() -> None:
         app = probe_app()
         async with app.run_test(size=(80, 24)) as pilot:
+            await booted_with_weights(pilot)
             await pilot.press("i")
             await settle(pilot, app)
             assert EMPTY in shown(app)
@@ -181,6 +191,7 @@ def test_shading_and_numbers_are_the_engines() -> None:
         app = probe_app()
         text = "the baker opened the door"
         async with app.run_test(size=(120, 40)) as pilot:
+            await booted_with_weights(pilot)
             await pilot.press("i")
             app.probe_input.post_message(events.Paste(text))
             await settle(pilot, app)
@@ -224,6 +235,7 @@ def test_held_out_sample_and_new_weights() -> None:
         held = read_corpus(app.spec)
         held_text = "".join(held.vocab.chars[i] for i in held.val.tolist())
         async with app.run_test(size=(120, 40)) as pilot:
+            await booted_with_weights(pilot)
             await pilot.press("g")
             for _ in range(400):
                 await pilot.pause(0.02)
@@ -256,6 +268,7 @@ def test_compare_shows_both_models_on_one_text_and_cursor() -> None:
     async def main() -> None:
         app = probe_app(compare=True)
         async with app.run_test(size=(120, 40)) as pilot:
+            await booted_with_weights(pilot)
             await pilot.press("i")
             app.probe_input.post_message(events.Paste("abc=abc"))
             await pilot.press("enter", "left", "b")

@@ -324,7 +324,7 @@ def test_the_replay_plays_at_its_speed_and_stops_at_the_end(tiny, tmp_path) -> N
     snap = source.poll()[0]
     assert snap.record.step == 300 and snap.state is p.RunState.PAUSED
     assert "end of the recording" in snap.message
-    source.seek(-1)
+    source.seek(-0.05)
     assert source.poll()[0].record.step == shown_at(300 - 0.05 * 299)  # 5% of the steps back
 
 

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import TINY
+from conftest import TINY, booted
 
 from rnn_tui.engine.config import Config
 from rnn_tui.engine.presets import PRESETS
@@ -107,6 +107,7 @@ def fixed_app(banner: str = "") -> RnnApp:
 
 async def show_fixed(pilot) -> None:
     app: RnnApp = pilot.app
+    await booted(pilot)
     app.show_snapshots((fixed_snapshot(app.vocab.size),))
     app._draw_charts(force=True)
     app.sample_pane.start_sample("step 1,100 · temperature 0.8")

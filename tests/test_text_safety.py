@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import wait_for
+from conftest import booted, wait_for
 from test_app import spec_for, step_of
 
 from rnn_tui.engine.config import Config
@@ -45,6 +45,7 @@ def test_hostile_text_is_shown_as_text_in_every_pane(tmp_path: Path) -> None:
 
     async def main() -> None:
         async with app.run_test(size=(100, 30)) as pilot:
+            await booted(pilot)
             pane = app.query_one(SamplePane)
             await wait_for(pilot, lambda: sum(len(t) for _, t in pane.samples) > 150)
             await pilot.pause(0.3)
@@ -75,6 +76,7 @@ def test_thousands_of_characters_still_train_and_draw(tmp_path: Path) -> None:
 
     async def main() -> None:
         async with app.run_test(size=(80, 24)) as pilot:
+            await booted(pilot)
             await wait_for(pilot, lambda: step_of(app) > 3)
             assert "3,000 distinct characters" in app.notice
             pane = app.query_one(SamplePane)

@@ -9,7 +9,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from conftest import TINY, wait_for
+from conftest import TINY, booted, wait_for
 from test_app import spec_for, step_of
 
 from rnn_tui.engine.checkpoint import load_checkpoint
@@ -66,6 +66,7 @@ def test_killed_trainer_is_noticed_saved_from_held_weights_and_restarted(
 
     async def main() -> None:
         async with app.run_test(size=(100, 30)) as pilot:
+            await booted(pilot)
             await wait_for(pilot, lambda: step_of(app) > 0 and held_step(app) > 0)
             old = app.source
             loop = asyncio.get_running_loop()
@@ -99,6 +100,7 @@ def test_autosave_after_the_trainer_died_writes_the_held_weights(tiny, tmp_path:
 
     async def main() -> None:
         async with app.run_test(size=(100, 30)) as pilot:
+            await booted(pilot)
             await wait_for(pilot, lambda: held_step(app) > 0)
             os.kill(app.source.process.pid, signal.SIGKILL)
             await wait_for(pilot, lambda: bool(app.source_lost), timeout=10)
@@ -120,6 +122,7 @@ def test_stopped_trainer_is_reported_and_autosave_falls_back(tiny, tmp_path: Pat
     async def main() -> None:
         nonlocal pid
         async with app.run_test(size=(100, 30)) as pilot:
+            await booted(pilot)
             await wait_for(pilot, lambda: held_step(app) > 0)
             pid = app.source.process.pid
             os.kill(pid, signal.SIGSTOP)
@@ -150,6 +153,7 @@ def test_metrics_to_a_full_disk_are_told_once_and_training_goes_on(tiny) -> None
 
     async def main() -> None:
         async with app.run_test(size=(100, 30)) as pilot:
+            await booted(pilot)
             await wait_for(pilot, lambda: "cannot write to /dev/full" in app.notice)
             assert "training goes on" in app.notice and "\n" not in app.notice
             step = step_of(app)
@@ -169,6 +173,7 @@ def test_export_after_its_folder_was_deleted_recreates_all_it_claims(tiny, tmp_p
 
     async def main() -> None:
         async with app.run_test(size=(100, 30)) as pilot:
+            await booted(pilot)
             await wait_for(pilot, lambda: step_of(app) > 5)
             shutil.rmtree(out)
             await pilot.press("e")

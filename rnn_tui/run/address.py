@@ -3,7 +3,6 @@ ask for, read before anything is built (standard library only)."""
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 
 from rnn_tui.errors import UserError
@@ -22,6 +21,8 @@ def parse_address(text: str, default_host: str = DEFAULT_HOST) -> tuple[str, int
 
 
 def new_token() -> str:
+    import secrets  # here: the app's first frame does not wait for hashlib
+
     return secrets.token_urlsafe(24)
 
 

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from rnn_tui.engine.config import Config
-from rnn_tui.engine.model import Params
-from rnn_tui.engine.trainer import StepRecord
+
+if TYPE_CHECKING:  # only named here: the app imports this module before its first frame
+    import numpy as np
+
+    from rnn_tui.engine.model import Params
+    from rnn_tui.engine.trainer import StepRecord
 
 LR_MIN, LR_MAX = 1e-6, 10.0  # the learning rates a command may reach
 
@@ -158,6 +161,13 @@ class Baselines:
     recalls: float | None = None  # long-lag corpora: ln K / L, a model that recalls the key
 
 
+def _no_rows() -> np.ndarray:
+    """(0, 2) int64: a history with no rows yet."""
+    import numpy as np  # a snapshot is only ever made where NumPy is loaded already
+
+    return np.zeros((0, 2), np.int64)
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """Everything the app draws of one run, as of one moment. Arrays are copies it owns."""
@@ -182,7 +192,7 @@ class Snapshot:
     seq: int = 0  # increases by one per snapshot
     replies: tuple[Reply, ...] = ()  # answers to requests since the last snapshot (first run)
     # (K, 2) the first and last training step each grad_history row stands for
-    grad_history_steps: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
+    grad_history_steps: np.ndarray = field(default_factory=_no_rows)
     baselines: Baselines | None = None  # the corpus's reference losses; None until known
 
 

@@ -38,7 +38,6 @@ from rnn_tui.run.record import Recording
 REFUSED = "a replay cannot change training"  # the answer to n, r, +/-, c, l
 NO_SAVE = "a replay cannot save checkpoints: its weights are in the recording folder"
 SNAPSHOT_HZ = 10.0  # snapshots per second at most while playing, as a live trainer sends
-SEEK_SHARE = 0.05  # ← / → move by this share of the recording
 MIN_SPEED, MAX_SPEED = 1 / 16, 4096.0  # bounds of the replay speed
 TARGET_SECONDS = 120.0  # without --speed, a longer run plays in about this long
 GAP_CAP = 5.0  # seconds: a longer gap between two lines was a pause, and counts as this
@@ -169,10 +168,11 @@ class ReplaySource:
         self._force = True
         return f"replay at {self.label.split(' ')[1]}"
 
-    def seek(self, direction: int) -> str:
-        """Move back (-1) or forward (+1) by SEEK_SHARE of the recording."""
-        stride = max(1.0, SEEK_SHARE * (self.last - self.first))
-        return self.go_to(self.position + direction * stride)
+    def seek(self, share: float) -> str:
+        """Move by `share` of the recording: forward if positive, back if negative; at least
+        one step."""
+        stride = max(1.0, abs(share) * (self.last - self.first))
+        return self.go_to(self.position + (stride if share > 0 else -stride))
 
     def go_to(self, step: float) -> str:
         """Show the run at `step` (within the recording); returns the notice."""

@@ -12,15 +12,18 @@ import itertools
 import os
 import queue
 import signal
+import sys
+import tempfile
 import threading
 import time
 from dataclasses import replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from rnn_tui.engine.model import Params
 from rnn_tui.run.protocol import Command, Failure, Heartbeat, Quit, Reply, Request, Snapshot
 from rnn_tui.run.spec import RunSpec
-from rnn_tui.run.worker import default_log_path, worker_main
+
+if TYPE_CHECKING:
+    from rnn_tui.engine.model import Params
 
 
 class RunSource(Protocol):
@@ -48,12 +51,32 @@ class RunSource(Protocol):
         """End the source and what it runs."""
 
 
+def default_log_path() -> str:
+    return os.path.join(tempfile.gettempdir(), f"rnn-tui-{os.getuid()}.log")
+
+
+def _worker_main(*args: Any) -> None:
+    """The trainer process's entry: `worker.worker_main`, imported there, so that an app
+    making its handle before its first frame does not load NumPy and the model code for it."""
+    from rnn_tui.run.worker import worker_main
+
+    worker_main(*args)
+
+
+def _has_fd(stream: TextIO | None) -> bool:
+    """Whether `stream` has a real file descriptor (a running Textual app's stderr has not)."""
+    try:
+        return stream is not None and stream.fileno() >= 0
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 class TrainerProcess:
     """The UI's handle on a worker process: send commands, poll the newest snapshot, stop.
 
-    Create the first one before `App.run()`: a multiprocessing queue needs a resource tracker,
-    which cannot be started inside a running Textual app (its stderr has no file descriptor
-    there); once one runs, later handles (a restarted trainer) may be made at any time.
+    Making the handle is cheap: the pipes and the process are made when first needed (`start`,
+    or a command sent before it), so an app makes it before its first frame and starts it
+    after. Commands sent before the worker runs wait in the pipe.
     """
 
     def __init__(
@@ -64,12 +87,11 @@ class TrainerProcess:
         log_every: int = 10,
         record: str | None = None,
     ) -> None:
-        import multiprocessing as mp
-
-        ctx = mp.get_context("spawn")  # a clean interpreter: no UI state, no inherited threads
         self.log_path = log_path or default_log_path()
-        self.commands = ctx.Queue()
-        self.snapshots = ctx.Queue(maxsize=8)  # small: the worker drops, never piles up
+        # What the child is given: it builds its trainers from the spec (the corpus is read
+        # where it is used) and watches for this process to go.
+        self._args = (spec, self.log_path, metrics_path, log_every, os.getpid(), record)
+        self.process: Any = None  # multiprocessing's Process, once made (`_open`)
         self._starter: threading.Thread | None = None
         self._held: list[tuple[Snapshot, ...]] = []  # read by `request`, handed out by `poll`
         self._ids = itertools.count(1)  # command ids, for matching replies
@@ -81,19 +103,25 @@ class TrainerProcess:
         self._inbox: queue.Queue[tuple[Snapshot, ...]] = queue.Queue()
         self._reader = threading.Thread(target=self._read_pipe, name="read-snapshots", daemon=True)
         self._stopping = threading.Event()
-        # The child builds its trainers from the spec: the corpus is read where it is used.
+
+    def _open(self) -> None:
+        """Make the pipes and the (not yet started) process, once."""
+        if self.process is not None:
+            return
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")  # a clean interpreter: no UI state, no inherited threads
+        # The first pipe starts multiprocessing's resource tracker, which is handed stderr's
+        # file descriptor: inside a running Textual app that is the terminal's own stderr.
+        real = sys.stderr if _has_fd(sys.stderr) else sys.__stderr__
+        with contextlib.redirect_stderr(real):
+            self.commands = ctx.Queue()
+            self.snapshots = ctx.Queue(maxsize=8)  # small: the worker drops, never piles up
+        spec, log_path, metrics_path, log_every, parent, record = self._args
         self.process = ctx.Process(
-            target=worker_main,
-            args=(
-                spec,
-                self.commands,
-                self.snapshots,
-                self.log_path,
-                metrics_path,
-                log_every,
-                os.getpid(),  # the worker watches for this process to go
-                record,  # --record DIR
-            ),
+            target=_worker_main,
+            args=(spec, self.commands, self.snapshots, log_path, metrics_path, log_every)
+            + (parent, record),  # the process to watch, and --record DIR
             name="rnn-tui-trainer",
             daemon=True,
         )
@@ -102,6 +130,7 @@ class TrainerProcess:
         """Start the worker. Starting blocks for a few tenths of a second (a new interpreter);
         `background` does it in a thread so the UI draws at once. Commands sent meanwhile
         wait in the queue."""
+        self._open()
         self._reader.start()
         if background:
             self._starter = threading.Thread(target=self.process.start, name="start-trainer")
@@ -111,7 +140,7 @@ class TrainerProcess:
 
     def ended(self) -> str | None:
         """None while the worker runs (or is starting); once it is gone, how it ended."""
-        if self.process.pid is None or self.process.is_alive():
+        if self.process is None or self.process.pid is None or self.process.is_alive():
             return None
         code = self.process.exitcode
         if self.failure:
@@ -127,6 +156,7 @@ class TrainerProcess:
     def send(self, command: Command) -> int:
         """Send a command; return its id (a reply to it, if any, carries the same id)."""
         cid = next(self._ids)
+        self._open()
         if self.process.pid is None or self.process.is_alive():
             with contextlib.suppress(OSError, ValueError):
                 self.commands.put(Request(cid, command))
@@ -190,7 +220,7 @@ class TrainerProcess:
     def request(self, command: Command, timeout: float = 1.0) -> Reply | None:
         """Send a command and wait up to `timeout` seconds for the reply to it; None if none
         came. Snapshots read meanwhile, other replies included, are kept for the next `poll`."""
-        if not self.process.is_alive():
+        if self.process is None or not self.process.is_alive():
             return None
         cid = self.send(command)
         end = time.monotonic() + timeout
@@ -213,7 +243,7 @@ class TrainerProcess:
         self._stopping.set()
         if self._starter is not None:
             self._starter.join(timeout)  # never leave a worker that starts after we stopped
-        if self.process.pid is None:
+        if self.process is None or self.process.pid is None:
             return
         if self.process.is_alive():
             with contextlib.suppress(OSError, ValueError):

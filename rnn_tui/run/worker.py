@@ -12,7 +12,6 @@ import contextlib
 import os
 import queue
 import signal
-import tempfile
 import threading
 import time
 import traceback
@@ -302,10 +301,6 @@ class TrainerLoop:
                     self.publish()
             if counting is None:  # after the first step and its snapshot, which never wait
                 counting = self.start_baselines()
-
-
-def default_log_path() -> str:
-    return os.path.join(tempfile.gettempdir(), f"rnn-tui-{os.getuid()}.log")
 
 
 def worker_main(

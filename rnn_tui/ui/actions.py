@@ -7,11 +7,12 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
-from rnn_tui.run.replay import SEEK_SHARE
-
 LR_FACTOR = 1.5  # `+` and `-` multiply or divide the learning rate by this
 TEMP_STEP = 0.1  # `t` and `T` change the temperature by this
-SEEK_PERCENT = round(100 * SEEK_SHARE)  # a replay's ← / → move by this share of the recording
+SURPRISE, LOOKING_BACK, NEURON = "surprise", "looking back", "neuron"  # the probe's shadings
+SHADINGS = (SURPRISE, LOOKING_BACK, NEURON)  # what `b` cycles through, in this order
+SEEK_SHARE = 0.05  # a replay's ← / → move by this share of the recording
+SEEK_PERCENT = round(100 * SEEK_SHARE)  # the same share, as the help says it
 
 
 @dataclass(frozen=True)

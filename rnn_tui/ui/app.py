@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
+from typing import TYPE_CHECKING
 
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
@@ -23,26 +24,27 @@ from textual.filter import LineFilter
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from rnn_tui.engine.model import Cell, make_cell
 from rnn_tui.engine.text import Vocab
-from rnn_tui.run.protocol import RunState, Snapshot
+from rnn_tui.run.protocol import RunState
 from rnn_tui.run.source import RunSource, TrainerProcess
 from rnn_tui.run.spec import RunSpec, check_spec
 from rnn_tui.textsafe import sanitize
 from rnn_tui.ui.actions import bindings, palette
-from rnn_tui.ui.glyphs import line_filters
-from rnn_tui.ui.inside import Insider
 from rnn_tui.ui.keys import PROJECTOR_THEME, KeyActions
-from rnn_tui.ui.lane import Lane
 from rnn_tui.ui.maximize import maximize_clicked
-from rnn_tui.ui.probing import LaneModel, LaneResult, Prober, Request
 from rnn_tui.ui.settings import UISettings
-from rnn_tui.ui.widgets import LossChart, SamplePane, StatusBar
-from rnn_tui.ui.widgets.grad_pane import decade_range
-from rnn_tui.ui.widgets.loss_readout import LossReadout
 from rnn_tui.ui.widgets.model_strip import ModelStrip
-from rnn_tui.ui.widgets.probe_pane import ProbeInput, ProbeShown, ProbeView, one_line
-from rnn_tui.ui.widgets.status_bar import recall_text
+from rnn_tui.ui.widgets.status_bar import StatusBar, recall_text
+
+if TYPE_CHECKING:  # loaded by `RnnApp.boot`, after the first frame
+    from rnn_tui.engine.model import Cell
+    from rnn_tui.run.protocol import Snapshot
+    from rnn_tui.ui.inside import Insider
+    from rnn_tui.ui.lane import Lane
+    from rnn_tui.ui.probing import LaneResult, Prober, Request
+    from rnn_tui.ui.widgets import LossChart, SamplePane
+    from rnn_tui.ui.widgets.loss_readout import LossReadout
+    from rnn_tui.ui.widgets.probe_pane import ProbeInput, ProbeView
 
 POLL_HZ = 20.0  # snapshot polls per second: status text may change this often
 CHART_HZ = 2.2  # redraws of each chart per second at most (2 with 20 polls a second): bytes count
@@ -86,7 +88,11 @@ class RnnApp(KeyActions, App[int]):
         self.register_theme(PROJECTOR_THEME)
         self._default_theme = self.theme
         # --ascii and NO_COLOR: filters on every drawn line (glyphs.py)
-        self._reach = line_filters(super().get_line_filters(), settings.ascii_only, self.no_color)
+        self._reach = super().get_line_filters()
+        if settings.ascii_only or self.no_color:
+            from rnn_tui.ui.glyphs import line_filters
+
+            self._reach = line_filters(self._reach, settings.ascii_only, self.no_color)
         if settings.high_contrast:
             self.theme = PROJECTOR_THEME.name
         self.source = source  # where snapshots come from and commands go
@@ -97,17 +103,10 @@ class RnnApp(KeyActions, App[int]):
         self.sampling = settings.sampling  # temperature and top-k now (t / T change it)
         self.corpus_name = os.path.basename(spec.corpus_name) or spec.corpus_name
         self.animate = animate  # False in snapshot tests: no timers, nothing moves
-        c = spec.configs[0]
-        self.lanes = [
-            Lane(
-                make_cell(k.cell, vocab.size, k.hidden, k.dtype),
-                i,
-                settings.sampling.sample_len,
-                c.seed,
-                c.reset_at,
-            )
-            for i, k in enumerate(spec.configs)
-        ]
+        # The panes and what feeds them are made by `boot`, after the first frame: they need
+        # NumPy and the model code, which take longer to load than Textual takes to draw.
+        self.booted = False  # whether `boot` has built and mounted the panes
+        self.lanes: list[Lane] = []  # one per run: its cell, gradient pane and samples
         self.saved_message: str | None = None  # what the autosave said, printed after exit
         self.neuron_unit = 0  # the hidden unit the neuron view colours by
         self.neuron_view = False  # whether the first lane shows the neuron view
@@ -123,13 +122,44 @@ class RnnApp(KeyActions, App[int]):
         self._type_credit = 0.0
         self._key_trace = os.environ.get(KEY_TRACE_ENV)  # for the latency benchmark
         # The panes, kept by reference: timers may fire while another screen is on top.
-        self.loss_chart = LossChart(id="loss", vocab_size=vocab.size)
-        self.loss_digits = LossReadout(id="loss-digits")  # held-out loss, large, big windows
         self.status_bar = StatusBar(id="status")
         self.model_strip = ModelStrip([k.cell for k in spec.configs], settings.banner, id="model")
         self.footer = Footer(compact=True)
         self.too_small = Static(id="too-small")
-        # The probe pane (i): one view per lane in the lane's box, one input line under them.
+        self._probe_echo = ""  # the input line's value as the app set it (not typed)
+        self._probe_weights: tuple[int, ...] = ()  # ids of the weights probed last
+        # Made by `boot`:
+        self.loss_chart: LossChart  # the loss curves
+        self.loss_digits: LossReadout  # held-out loss, large, in big windows
+        self.probe_views: list[ProbeView]  # the probe pane (i): one view per lane, in its box
+        self.probe_input: ProbeInput  # ... and one input line under them
+        self.prober: Prober  # the probe's text, cursor, shading and worker
+        self.inside: Insider  # the spectrum and gates views in the gradient panes' place (w)
+
+    def build(self) -> None:
+        """Make the lanes and panes (NumPy and the model code are imported here)."""
+        from rnn_tui.engine.model import make_cell
+        from rnn_tui.ui.inside import Insider
+        from rnn_tui.ui.lane import Lane
+        from rnn_tui.ui.probing import Prober
+        from rnn_tui.ui.widgets import LossChart
+        from rnn_tui.ui.widgets.loss_readout import LossReadout
+        from rnn_tui.ui.widgets.probe_pane import ProbeInput, ProbeView
+
+        spec, vocab, settings = self.spec, self.vocab, self.settings
+        c = spec.configs[0]
+        self.lanes = [
+            Lane(
+                make_cell(k.cell, vocab.size, k.hidden, k.dtype),
+                i,
+                settings.sampling.sample_len,
+                c.seed,
+                c.reset_at,
+            )
+            for i, k in enumerate(spec.configs)
+        ]
+        self.loss_chart = LossChart(id="loss", vocab_size=vocab.size)
+        self.loss_digits = LossReadout(id="loss-digits")
         self.probe_views = [
             ProbeView(id=f"probe{i}", classes="probe") for i in range(len(self.lanes))
         ]
@@ -144,22 +174,20 @@ class RnnApp(KeyActions, App[int]):
             self.call_from_thread,
             self.draw_probe,
         )
-        self._probe_echo = ""  # the input line's value as the app set it (not typed)
-        self.inside = Insider(  # the spectrum and gates views in the gradient panes' place (w)
+        self.inside = Insider(
             self.lanes,
             lambda: self.spec,
             vocab.chars,
             lambda work: self.run_worker(work, thread=True, group="inside", exit_on_error=False),
             self.call_from_thread,
         )
-        self._probe_weights: tuple[int, ...] = ()  # ids of the weights probed last
 
     # -- what the run says, mirrored -----------------------------------------------------------
 
     @property
     def snapshot(self) -> Snapshot | None:
         """The newest snapshot of the first run."""
-        return self.lanes[0].snapshot
+        return self.lanes[0].snapshot if self.lanes else None
 
     @property
     def cell(self) -> Cell:
@@ -171,7 +199,7 @@ class RnnApp(KeyActions, App[int]):
 
     @property
     def compare(self) -> bool:
-        return len(self.lanes) > 1
+        return len(self.spec.configs) > 1
 
     @property
     def state(self) -> str:
@@ -195,23 +223,17 @@ class RnnApp(KeyActions, App[int]):
     # -- layout ------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        """The first frame: the model strip, the panes' empty boxes with their titles, the
+        status (STARTING) and the keys. `boot` puts the panes in the boxes' place."""
         yield self.model_strip
         with Vertical(id="main", classes="compare" if self.compare else ""):
             with Horizontal(id="top"):
-                with Vertical(id="loss-box"):
-                    yield self.loss_digits
-                    yield self.loss_chart
-                for lane in self.lanes:
-                    yield lane.grad_pane
-                yield from self.inside.panes
+                yield Vertical(id="loss-box")
+                for _ in self.spec.configs:
+                    yield Static(classes="grads")
             with Horizontal(id="bottom"):
-                for lane, probe_view in zip(self.lanes, self.probe_views, strict=True):
-                    with lane.box:
-                        yield lane.sample_pane
-                        yield lane.neurons
-                        yield probe_view
-                        yield lane.next_chars
-            yield self.probe_input
+                for _ in self.spec.configs:
+                    yield Static(classes="lane")
         yield self.status_bar
         yield self.footer
         yield self.too_small
@@ -226,7 +248,38 @@ class RnnApp(KeyActions, App[int]):
                 f" this one is {w}x{h}. Make it bigger: training goes on meanwhile."
             )
 
-    def on_mount(self) -> None:
+    def _title_panes(self) -> None:
+        """Each box's title, on the first frame's empty boxes and on the panes alike."""
+        names = [f": {c.cell}" if self.compare else "" for c in self.spec.configs]
+        self.query_one("#loss-box").border_title = "loss"
+        for box, name in zip(self.query(".grads").exclude(".inside"), names, strict=False):
+            box.border_title = f"gradient through time{name}"
+        for box, name in zip(self.query(".lane"), names, strict=False):
+            box.border_title = f"samples{name}"
+        self.query(".lane").first().border_subtitle = "i: probe"
+
+    async def on_mount(self) -> None:
+        self._title_panes()
+        if self.animate:
+            with contextlib.suppress(RuntimeError, ValueError, NotImplementedError):
+                loop = asyncio.get_running_loop()  # signals must not kill us mid-draw
+                for sig in QUIT_SIGNALS:
+                    loop.add_signal_handler(sig, self.on_signal, sig)
+            self.call_after_refresh(self.boot)  # the first frame goes out first
+        else:
+            await self.boot()
+
+    async def boot(self) -> None:
+        """Load NumPy and the model code, build the panes in the first frame's boxes' place,
+        then start the trainer process: the first frame does not wait for any of it, and the
+        trainer, a new interpreter loading NumPy and the corpus, does not compete with it."""
+        if self.animate:
+            self.source.start(True)  # it loads on the other core while this one builds
+        self.build()
+        with self.batch_update():  # no frame between the empty boxes and the panes
+            await self.query_one("#main").remove()
+            await self.mount(_Panes(self), before=self.status_bar)
+        self._title_panes()
         V, H = self.vocab.size, self.cell.H
         if V >= LARGE_VOCAB:  # say what a large vocabulary costs, once, at the start
             readout = V * H + V  # W_hy and b_y: one row per character
@@ -234,25 +287,20 @@ class RnnApp(KeyActions, App[int]):
                 f"{V:,} distinct characters: the output layer holds {readout:,} of"
                 f" {self.cell.n_params():,} weights and most of each step's time"
             )
-        self.query_one("#loss-box").border_title = "loss"
-        for lane in self.lanes:
-            name = f": {lane.cell.name}" if self.compare else ""
-            lane.grad_pane.border_title = f"gradient through time{name}"
-            lane.box.border_title = f"samples{name}"
-        self.lanes[0].box.border_subtitle = "i: probe"
         self.inside.mount()
         for view in self.probe_views:
             view.vocab_size = V
+        self.booted = True
+        self.screen.refresh_bindings()  # the keys were held back until now (`check_action`)
         self.update_status()
         if self.animate:
-            with contextlib.suppress(RuntimeError, ValueError, NotImplementedError):
-                loop = asyncio.get_running_loop()  # signals must not kill us mid-draw
-                for sig in QUIT_SIGNALS:
-                    loop.add_signal_handler(sig, self.on_signal, sig)
-            # The first frame goes out before the trainer process starts to compete for the CPU.
-            self.call_after_refresh(self.source.start, True)
             self.set_interval(1 / POLL_HZ, self.poll_source)
             self.set_interval(1 / TYPE_HZ, self.type_samples)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Until the panes are built (`boot`), only quitting: every other key acts on them, so
+        it is shown dimmed (None) and does nothing."""
+        return True if self.booted or action == "quit_app" else None
 
     # -- source -> screen --------------------------------------------------------------------
 
@@ -363,6 +411,8 @@ class RnnApp(KeyActions, App[int]):
     def _draw_grads(self, snaps: list[Snapshot]) -> None:
         # Side by side, both panes share one log scale, or the contrast would be invisible;
         # each pane's heat strip uses its bars' scale.
+        from rnn_tui.ui.widgets.grad_pane import decade_range
+
         scale = None
         if self.compare:
             scale = decade_range(*(a for lane in self.lanes for a in lane.grad_profiles()))
@@ -431,6 +481,8 @@ class RnnApp(KeyActions, App[int]):
     def probe_compute(self) -> None:
         """Have the prober compute for the text, cursor and shading now, with each lane's
         newest weights, in its worker thread."""
+        from rnn_tui.ui.probing import LaneModel
+
         models = []
         for lane, config in zip(self.lanes, self.spec.configs, strict=False):
             w = lane.weights
@@ -442,6 +494,8 @@ class RnnApp(KeyActions, App[int]):
 
     def draw_probe(self, req: Request, out: tuple[LaneResult, ...], ms: float) -> None:
         """Show a computation's numbers in each lane's probe view."""
+        from rnn_tui.ui.widgets.probe_pane import ProbeShown
+
         timing = f" · {ms:.0f} ms" if self.animate else ""
         for view, r in zip(self.probe_views, out, strict=False):
             message = r.error
@@ -472,6 +526,8 @@ class RnnApp(KeyActions, App[int]):
         """Probe `text`; `echo` shows it in the input line too (newlines as ↵)."""
         self.prober.set_text(text)
         if echo:
+            from rnn_tui.ui.widgets.probe_pane import one_line
+
             self._probe_echo = one_line(self.prober.text)
             self.probe_input.value = self._probe_echo
         self.probe_compute()
@@ -577,3 +633,30 @@ def run_app(
     if app.saved_message:
         print(f"rnn-tui: {sanitize(app.saved_message)}", file=sys.stderr)
     return app.return_code or 0  # 1 after a crash, 128 + n after signal n
+
+
+class _Panes(Vertical):
+    """#main once `RnnApp.boot` has built the panes: loss and gradients on top, the samples
+    (or the probe) below, then the probe's input line."""
+
+    def __init__(self, app: RnnApp) -> None:
+        super().__init__(id="main", classes="compare" if app.compare else "")
+        self._rnn = app
+
+    def compose(self) -> ComposeResult:
+        a = self._rnn
+        with Horizontal(id="top"):
+            with Vertical(id="loss-box"):
+                yield a.loss_digits
+                yield a.loss_chart
+            for lane in a.lanes:
+                yield lane.grad_pane
+            yield from a.inside.panes
+        with Horizontal(id="bottom"):
+            for lane, probe_view in zip(a.lanes, a.probe_views, strict=True):
+                with lane.box:
+                    yield lane.sample_pane
+                    yield lane.neurons
+                    yield probe_view
+                    yield lane.next_chars
+        yield a.probe_input

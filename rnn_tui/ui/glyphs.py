@@ -25,7 +25,7 @@ from rich.style import Style
 from textual.color import Color
 from textual.filter import LineFilter, Monochrome, NoColor
 
-from rnn_tui.ui.widgets.grad_heat import HEAT_PALETTE
+from rnn_tui.ui.widgets.colours import HEAT_PALETTE
 
 RAMP = " .:-=+*#%@"  # dark (small gradient) to bright (large), one ASCII character per step
 HEAT_CELLS = "▀▄█"  # heat-strip cells (two history rows, one per colour) and its legend

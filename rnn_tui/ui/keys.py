@@ -9,13 +9,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.theme import Theme
 
-from rnn_tui.engine.model import CELLS, Cell
-from rnn_tui.engine.sample_settings import MAX_TEMPERATURE, SampleSettings
-from rnn_tui.engine.sampling import most_varying_unit
-from rnn_tui.engine.text import Vocab
+from rnn_tui.engine.config import CELL_NAMES
+from rnn_tui.engine.sample_settings import MAX_TEMPERATURE
 from rnn_tui.run.protocol import (
     LR_MAX,
     LR_MIN,
@@ -24,23 +23,24 @@ from rnn_tui.run.protocol import (
     Resume,
     Save,
     SetHyper,
-    Snapshot,
     Step,
     SwitchCell,
 )
-from rnn_tui.run.replay import ReplaySource
-from rnn_tui.run.source import RunSource
 from rnn_tui.run.spec import RunSpec
-from rnn_tui.ui.actions import LR_FACTOR, TEMP_STEP
-from rnn_tui.ui.export import ensure_dir, export_run
-from rnn_tui.ui.inside import Insider
-from rnn_tui.ui.keep import configs_now, held_checkpoints, save_held
-from rnn_tui.ui.lane import Lane
-from rnn_tui.ui.probing import LOOKING_BACK, NEURON, SURPRISE, Prober
-from rnn_tui.ui.settings import UISettings
-from rnn_tui.ui.widgets.prime_input import PrimeScreen, prime_notice
-from rnn_tui.ui.widgets.probe_pane import KEYS_HINT, ProbeInput, ProbeView
-from rnn_tui.ui.widgets.step_input import StepScreen
+from rnn_tui.ui.actions import LOOKING_BACK, LR_FACTOR, NEURON, SEEK_SHARE, SURPRISE, TEMP_STEP
+
+if TYPE_CHECKING:  # NumPy and the model code load after the first frame (`RnnApp.boot`)
+    from rnn_tui.engine.model import Cell
+    from rnn_tui.engine.sample_settings import SampleSettings
+    from rnn_tui.engine.text import Vocab
+    from rnn_tui.run.protocol import Snapshot
+    from rnn_tui.run.replay import ReplaySource
+    from rnn_tui.run.source import RunSource
+    from rnn_tui.ui.inside import Insider
+    from rnn_tui.ui.lane import Lane
+    from rnn_tui.ui.probing import Prober
+    from rnn_tui.ui.settings import UISettings
+    from rnn_tui.ui.widgets.probe_pane import ProbeInput, ProbeView
 
 CLIP_CYCLE = ("norm", "off")  # what `c` cycles through
 SIGNAL_GRACE = 5.0  # seconds from a quit signal to the end of the process, whatever happens
@@ -152,7 +152,7 @@ class KeyActions:
         if self.compare:
             self.say("compare mode trains fixed cells; start without --compare to switch")
             return
-        names = list(CELLS)
+        names = list(CELL_NAMES)
         cell = names[(names.index(self.cell.name) + 1) % len(names)]
         self.source.send(SwitchCell(cell))  # the lane follows when the run says it switched
         self.say(f"switched to {cell}: training restarts from the seed")
@@ -171,6 +171,8 @@ class KeyActions:
         self._set_temperature(TEMP_STEP)
 
     def action_prime(self) -> None:
+        from rnn_tui.ui.widgets.prime_input import PrimeScreen, prime_notice
+
         """Ask for the text every sample continues; a new sample starts with it at once."""
 
         def chosen(prime: str | None) -> None:
@@ -213,6 +215,8 @@ class KeyActions:
         self._show_unit(self.neuron_unit + delta)
 
     def action_most_varying_unit(self) -> None:
+        from rnn_tui.engine.sampling import most_varying_unit
+
         if self.prober.is_open:
             units = self._probe_neuron_units()
             for i, view in enumerate(self.probe_views):  # each model its own unit
@@ -229,6 +233,8 @@ class KeyActions:
         """Open or close the probe pane: it takes the sample panes' place while open."""
         if on == self.prober.is_open:
             return
+        from rnn_tui.ui.widgets.probe_pane import KEYS_HINT
+
         self.prober.is_open = on
         self.probe_input.screen.set_class(on, "-probe")  # the main screen, even under help
         for lane in self.lanes:
@@ -337,6 +343,8 @@ class KeyActions:
         stem = Path(self.spec.corpus_name).stem or "model"
         path = self.settings.save_path or f"{stem}{cell}-step{step}.npz"
         if self.source_lost:  # nobody to ask: write the weights the app holds
+            from rnn_tui.ui.keep import save_held
+
             self.say(save_held(path, self.lanes, self.spec, self.vocab.chars))
         else:
             self.awaited.add(self.source.send(Save(path)))  # its reply becomes the notice
@@ -346,6 +354,8 @@ class KeyActions:
         folder = self.settings.export_dir or "."
         try:
             name = f"rnn-tui-{time.strftime('%Y%m%d-%H%M%S')}.svg"
+            from rnn_tui.ui.export import ensure_dir
+
             path = self.save_screenshot(filename=name, path=ensure_dir(folder))
             self.say(f"screenshot saved to {path}")
         except OSError as exc:
@@ -356,6 +366,8 @@ class KeyActions:
         if not folder:
             self.say("start with --export-dir DIR to export loss, metrics, samples and model")
         else:
+            from rnn_tui.ui.export import export_run
+
             self.say(export_run(folder, self.lanes, lambda p: self.save_model(p, 0.5)))
 
     def save_model(self, path: str, timeout: float = 1.0) -> tuple[bool, str]:
@@ -364,6 +376,8 @@ class KeyActions:
         reply = None if self.source_lost else self.source.request(Save(path), timeout)
         if reply is not None:
             return reply.ok, reply.text
+        from rnn_tui.ui.keep import save_held
+
         held = save_held(path, self.lanes, self.spec, self.vocab.chars)
         return held.startswith("saved"), held
 
@@ -371,6 +385,8 @@ class KeyActions:
 
     def _replay(self) -> ReplaySource | None:
         """The replay the app shows, or None (saying these keys are for replays)."""
+        from rnn_tui.run.replay import ReplaySource
+
         if isinstance(self.source, ReplaySource):
             return self.source
         self.say("that key moves through a replay: rnn-tui replay DIR (a run made with --record)")
@@ -394,9 +410,11 @@ class KeyActions:
         if self.prober.is_open:  # the arrows move the probe's cursor there
             return
         if (replay := self._replay()) is not None:
-            self._replay_moved(replay.seek(direction))
+            self._replay_moved(replay.seek(direction * SEEK_SHARE))
 
     def action_replay_go_to(self) -> None:
+        from rnn_tui.ui.widgets.step_input import StepScreen
+
         if (replay := self._replay()) is None or isinstance(self.screen, StepScreen):
             return
 
@@ -413,6 +431,8 @@ class KeyActions:
         if self.new_source is None:
             self.say("cannot start a new trainer from here; quit and start again")
             return
+        from rnn_tui.ui.keep import configs_now, held_checkpoints
+
         held = tuple(held_checkpoints(self.lanes, self.spec, self.vocab.chars))
         spec = RunSpec(
             self.spec.corpus,
@@ -452,6 +472,8 @@ class KeyActions:
             # the final model, and the metrics file has no step after it.
             self.source.send(Pause())
         if s.export_dir and ran:
+            from rnn_tui.ui.export import export_run
+
             self.saved_message = export_run(s.export_dir, self.lanes, self.save_model)
         if s.autosave_path and ran:
             self.saved_message = self.save_model(s.autosave_path)[1]

@@ -33,11 +33,10 @@ from rnn_tui.engine.probe import (
 )
 from rnn_tui.run.build import read_corpus
 from rnn_tui.run.spec import RunSpec
+from rnn_tui.ui.actions import LOOKING_BACK, SHADINGS, SURPRISE
 
 HELD_OUT_CHARS = 320  # characters of a held-out passage (`g`)
 HELD_OUT_KEEP = 1_000_000  # held-out characters kept in memory to draw passages from
-SURPRISE, LOOKING_BACK, NEURON = "surprise", "looking back", "neuron"
-SHADINGS = (SURPRISE, LOOKING_BACK, NEURON)  # what `b` cycles through, in this order
 
 
 @dataclass(frozen=True)

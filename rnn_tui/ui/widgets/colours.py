@@ -134,3 +134,34 @@ def rgb_style(fg: RGB | None, bg: RGB | None = None, bold: bool = False) -> Styl
         bgcolor = Color.from_rgb(*bg) if bg else None
         style = _STYLES[key] = Style(color=color, bgcolor=bgcolor, bold=bold)
     return style
+
+
+# Viridis-like stops: dark purple (tiny gradient) -> blue -> green -> yellow (large gradient).
+_HEAT_STOPS = [
+    (68, 1, 84),
+    (72, 40, 120),
+    (62, 74, 137),
+    (49, 104, 142),
+    (38, 130, 142),
+    (31, 158, 137),
+    (53, 183, 121),
+    (109, 205, 89),
+    (180, 222, 44),
+    (253, 231, 37),
+]
+N_HEAT = 24
+
+
+def _lerp_palette(stops: list[RGB], n: int) -> list[RGB]:
+    """Interpolate ``n`` colours evenly along the given colour stops."""
+    out = []
+    for i in range(n):
+        pos = i / (n - 1) * (len(stops) - 1)
+        k = min(int(pos), len(stops) - 2)
+        f = pos - k
+        a, b = stops[k], stops[k + 1]
+        out.append(tuple(round(a[j] + (b[j] - a[j]) * f) for j in range(3)))
+    return out  # type: ignore[return-value]
+
+
+HEAT_PALETTE: list[RGB] = _lerp_palette(_HEAT_STOPS, N_HEAT)

@@ -10,7 +10,7 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
-from rnn_tui.ui.widgets.colours import Palette, rgb_style
+from rnn_tui.ui.widgets.colours import HEAT_PALETTE, N_HEAT, Palette, rgb_style
 from rnn_tui.ui.widgets.grad_scale import (
     BAD,
     OK,
@@ -21,41 +21,12 @@ from rnn_tui.ui.widgets.grad_scale import (
 )
 from rnn_tui.ui.widgets.grad_style import grid_text
 
-# Viridis-like stops: dark purple (tiny gradient) -> blue -> green -> yellow (large gradient).
-_HEAT_STOPS = [
-    (68, 1, 84),
-    (72, 40, 120),
-    (62, 74, 137),
-    (49, 104, 142),
-    (38, 130, 142),
-    (31, 158, 137),
-    (53, 183, 121),
-    (109, 205, 89),
-    (180, 222, 44),
-    (253, 231, 37),
-]
-N_HEAT = 24
 CAPTIONS = (  # what the strip is, the longest that fits
     "  grad_last_t over the whole run, down to the newest step",
     "  grad_last_t over the whole run",
     "  grad_last_t history",
 )
 UPPER = "▀"  # two history rows per text row: upper half (fg) and lower half (bg)
-
-
-def _lerp_palette(stops: list[tuple[int, int, int]], n: int) -> list[tuple[int, int, int]]:
-    """Interpolate ``n`` colours evenly along the given colour stops."""
-    out = []
-    for i in range(n):
-        pos = i / (n - 1) * (len(stops) - 1)
-        k = min(int(pos), len(stops) - 2)
-        f = pos - k
-        a, b = stops[k], stops[k + 1]
-        out.append(tuple(round(a[j] + (b[j] - a[j]) * f) for j in range(3)))
-    return out  # type: ignore[return-value]
-
-
-HEAT_PALETTE: list[tuple[int, int, int]] = _lerp_palette(_HEAT_STOPS, N_HEAT)
 
 
 def heat_index(logv: np.ndarray, status: np.ndarray, lo: int, hi: int) -> np.ndarray:
