@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from rnn_tui.engine.config import Config
 from rnn_tui.engine.data import load_corpus
 from rnn_tui.engine.trainer import Trainer
 from rnn_tui.run import protocol as p
-from rnn_tui.run.history import GRAD_ROWS, GradHistory
+from rnn_tui.run.history import GRAD_ROWS, GradHistory, Run
 from rnn_tui.run.worker import TrainerLoop
 
 
@@ -87,3 +88,22 @@ def test_reset_starts_the_gradient_history_over(tmp_path: Path) -> None:
         snap = loop.snapshots.get_nowait()[0]
     assert snap.grad_history_steps.tolist() == [[1, 1], [2, 2]]
     np.testing.assert_allclose(snap.grad_history[-1], snap.record.grad_last_t, rtol=1e-12)
+
+
+def test_weight_copies_follow_a_falling_loss_sooner_than_the_clock() -> None:
+    """If this fails, early in a run the sampler waits up to 2 s for weights that already write
+    words (copies only by the clock), or gets a copy with every snapshot (a loss that did not
+    fall far enough still sends one)."""
+    trainer = Trainer(load_corpus(TINY, 0.1, 33), Config(hidden=8, batch=2))
+    trainer.step()
+    run = Run(trainer)
+
+    def sends(loss: float) -> bool:
+        trainer.last = replace(trainer.last, smooth_loss=loss)
+        return run.snapshot(p.RunState.TRAINING, "", 0).weights is not None
+
+    assert sends(4.0)  # the first snapshot always carries weights
+    assert not sends(4.0 - p.WEIGHTS_GAIN / 2)  # not far enough, and well within 2 s
+    assert sends(4.0 - p.WEIGHTS_GAIN)  # fell by the gain: at once
+    assert not sends(4.0 - p.WEIGHTS_GAIN)  # the next copy is measured from this one
+    assert sends(4.0 - 2 * p.WEIGHTS_GAIN)

@@ -4,15 +4,17 @@ into snapshots. No UI import here."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 
 import numpy as np
 
 from rnn_tui.engine.trainer import StepRecord, Trainer
-from rnn_tui.run.protocol import Baselines, Reply, RunState, Snapshot
+from rnn_tui.run.protocol import WEIGHTS_GAIN, Baselines, Reply, RunState, Snapshot
 
-WEIGHTS_EVERY = 2.0  # seconds between two weight copies for the sampler
+WEIGHTS_EVERY = 2.0  # seconds between two weight copies for the sampler, at most
+# ... and sooner once the smoothed loss has fallen by WEIGHTS_GAIN (protocol.py) since the last.
 GRAD_ROWS = 64  # gradient-profile rows kept for the heat strip; past this, pairs are merged
 CLIP_WINDOW = 100  # the clipping share counts this many recent steps
 HISTORY_POINTS = 2048  # loss points kept; past this, pairs are merged (the whole run stays)
@@ -158,6 +160,7 @@ class Run:
         self.error = ""  # set when the trainer raised; cleared by reset
         self.send_weights = True  # the next snapshot carries a weight copy
         self.last_weights = -1.0  # monotonic time of the last weight copy
+        self.weights_loss = math.inf  # the smoothed training loss of that copy
         self.clear()
 
     def clear(self) -> None:
@@ -191,9 +194,15 @@ class Run:
         t = self.trainer
         now = time.monotonic()
         weights = None
-        if t.last is not None and (self.send_weights or now - self.last_weights >= WEIGHTS_EVERY):
+        r = t.last
+        if r is not None and (
+            self.send_weights
+            or now - self.last_weights >= WEIGHTS_EVERY
+            or r.smooth_loss <= self.weights_loss - WEIGHTS_GAIN
+        ):
             weights = t.snapshot()
             self.last_weights, self.send_weights = now, False
+            self.weights_loss = r.smooth_loss
         ls, lv = self.loss.arrays()
         vs, vv = self.val.arrays()
         grads, grad_steps = self.grads.rows()

@@ -18,15 +18,16 @@ from rnn_tui.engine.model import Cell, Params, make_cell
 from rnn_tui.engine.sample_settings import SampleSettings
 from rnn_tui.engine.sampling import SampledChar, sample_chars, top_chars
 from rnn_tui.engine.text import Vocab
-from rnn_tui.run.protocol import Snapshot
+from rnn_tui.run.protocol import WEIGHTS_GAIN, Snapshot
 from rnn_tui.ui.widgets import GradPane, NeuronView, NextChars, SamplePane
 
 MAX_KEPT_SAMPLES = 2000  # samples kept for --export-dir (about 0.5 MB of text at most)
 NEXT_EVERY = 0.2  # seconds between two redraws of the next-character line (nobody reads faster)
 # A sample being typed is cut short when weights this much better (smoothed training loss,
 # nats/char) arrive: early in a run each weight copy is far better than the last, and a sample
-# from nearly random weights would hold the pane for seconds; later copies differ by less.
-RESTART_GAIN = 0.25
+# from nearly random weights would hold the pane for seconds; later copies differ by less. The
+# trainer sends a copy as soon as its loss has fallen by as much.
+RESTART_GAIN = WEIGHTS_GAIN
 
 
 class Lane:
