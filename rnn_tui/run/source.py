@@ -19,11 +19,11 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from rnn_tui.run.protocol import Command, Failure, Heartbeat, Quit, Reply, Request, Snapshot
 from rnn_tui.run.spec import RunSpec
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the protocol is imported where it is used: not before the first frame
     from rnn_tui.engine.model import Params
+    from rnn_tui.run.protocol import Command, Reply, Snapshot
 
 
 class RunSource(Protocol):
@@ -155,6 +155,8 @@ class TrainerProcess:
 
     def send(self, command: Command) -> int:
         """Send a command; return its id (a reply to it, if any, carries the same id)."""
+        from rnn_tui.run.protocol import Request
+
         cid = next(self._ids)
         self._open()
         if self.process.pid is None or self.process.is_alive():
@@ -165,6 +167,8 @@ class TrainerProcess:
     def _read_pipe(self) -> None:
         """The reader thread: snapshots into the inbox until the source stops (or the pipe
         breaks); a Failure is kept as `failure`."""
+        from rnn_tui.run.protocol import Failure, Heartbeat
+
         while not self._stopping.is_set():
             try:
                 item = self.snapshots.get(timeout=0.5)
@@ -240,6 +244,8 @@ class TrainerProcess:
     def stop(self, timeout: float = 2.0) -> None:
         """Ask the worker to quit; kill it if it has not within `timeout` seconds (it ignores
         SIGTERM, which belongs to the app, so there is no gentler second try)."""
+        from rnn_tui.run.protocol import Quit, Request
+
         self._stopping.set()
         if self._starter is not None:
             self._starter.join(timeout)  # never leave a worker that starts after we stopped

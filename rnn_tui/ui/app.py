@@ -25,7 +25,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from rnn_tui.engine.text import Vocab
-from rnn_tui.run.protocol import RunState
 from rnn_tui.run.source import RunSource, TrainerProcess
 from rnn_tui.run.spec import RunSpec, check_spec
 from rnn_tui.textsafe import sanitize
@@ -204,6 +203,8 @@ class RnnApp(KeyActions, App[int]):
     @property
     def state(self) -> str:
         """The state the status shows: the runs' own, or what became of their source."""
+        from rnn_tui.run.protocol import RunState
+
         if self.source_lost:
             return "stopped"
         if self.silent:
@@ -218,6 +219,8 @@ class RnnApp(KeyActions, App[int]):
     @property
     def paused(self) -> bool:
         """Whether no run trains now (paused, stopped, or its source gone)."""
+        from rnn_tui.run.protocol import RunState
+
         return self.state not in (RunState.TRAINING.value, RunState.STARTING.value, "silent")
 
     # -- layout ------------------------------------------------------------------------------
@@ -382,6 +385,8 @@ class RnnApp(KeyActions, App[int]):
             self._drawn_last = kind
 
     def _draw_loss(self, snaps: list[Snapshot]) -> None:
+        from rnn_tui.run.protocol import RunState
+
         if (b := snaps[0].baselines) is not None:  # the runs share the corpus: one set
             self.loss_chart.set_baselines(b.ngram_n, b.ngram_loss, b.forgets, b.recalls)
         r = snaps[0].record
@@ -429,6 +434,8 @@ class RnnApp(KeyActions, App[int]):
         return " · ".join(f"{s.cell} {s.lr:.3g}" for s in snaps)
 
     def update_status(self) -> None:
+        from rnn_tui.run.protocol import RunState
+
         snaps = [lane.snapshot for lane in self.lanes if lane.snapshot is not None]
         snap = snaps[0] if snaps else None
         r = snap.record if snap else None

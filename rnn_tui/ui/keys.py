@@ -15,17 +15,6 @@ from textual.theme import Theme
 
 from rnn_tui.engine.config import CELL_NAMES
 from rnn_tui.engine.sample_settings import MAX_TEMPERATURE
-from rnn_tui.run.protocol import (
-    LR_MAX,
-    LR_MIN,
-    Pause,
-    Reset,
-    Resume,
-    Save,
-    SetHyper,
-    Step,
-    SwitchCell,
-)
 from rnn_tui.run.spec import RunSpec
 from rnn_tui.ui.actions import LOOKING_BACK, LR_FACTOR, NEURON, SEEK_SHARE, SURPRISE, TEMP_STEP
 
@@ -100,6 +89,8 @@ class KeyActions:
     # -- training ------------------------------------------------------------------------------
 
     def action_toggle_pause(self) -> None:
+        from rnn_tui.run.protocol import Pause, Resume
+
         if self.source_lost:
             self.say("the trainer process is gone: r starts a new one")
         elif self.snapshot is not None and self.snapshot.state.stopped:
@@ -112,9 +103,13 @@ class KeyActions:
             self.say("paused: n steps once, space resumes")
 
     def action_one_step(self) -> None:
+        from rnn_tui.run.protocol import Step
+
         self.source.send(Step())
 
     def action_reset(self) -> None:
+        from rnn_tui.run.protocol import Reset
+
         if self.source_lost:
             self.restart_source()
             return
@@ -123,6 +118,8 @@ class KeyActions:
             lane.forget_sample()
 
     def _set_lr(self, factor: float) -> None:
+        from rnn_tui.run.protocol import LR_MAX, LR_MIN, SetHyper
+
         if self.snapshot is None:
             return
         lrs = sorted({lane.snapshot.lr for lane in self.lanes if lane.snapshot is not None})
@@ -139,6 +136,8 @@ class KeyActions:
         self._set_lr(1 / LR_FACTOR)
 
     def action_cycle_clip(self) -> None:
+        from rnn_tui.run.protocol import SetHyper
+
         mode = self.snapshot.clip_mode if self.snapshot else "norm"
         nxt = (
             CLIP_CYCLE[(CLIP_CYCLE.index(mode) + 1) % len(CLIP_CYCLE)]
@@ -149,6 +148,8 @@ class KeyActions:
         self.say(f"clipping {nxt}")
 
     def action_next_cell(self) -> None:
+        from rnn_tui.run.protocol import SwitchCell
+
         if self.compare:
             self.say("compare mode trains fixed cells; start without --compare to switch")
             return
@@ -338,6 +339,8 @@ class KeyActions:
     # -- files -------------------------------------------------------------------------------------
 
     def action_save(self) -> None:
+        from rnn_tui.run.protocol import Save
+
         step = self.snapshot.record.step if self.snapshot and self.snapshot.record else 0
         cell = "" if self.compare else f"-{self.cell.name}"  # compare: one file per cell
         stem = Path(self.spec.corpus_name).stem or "model"
@@ -373,6 +376,8 @@ class KeyActions:
     def save_model(self, path: str, timeout: float = 1.0) -> tuple[bool, str]:
         """Have the run save its model to `path`; if its source is gone or does not answer
         within `timeout` seconds, write the weights the app holds. Returns (saved, what)."""
+        from rnn_tui.run.protocol import Save
+
         reply = None if self.source_lost else self.source.request(Save(path), timeout)
         if reply is not None:
             return reply.ok, reply.text
@@ -465,6 +470,8 @@ class KeyActions:
 
     def finish(self) -> None:
         """At the end: export and autosave what the run holds, then stop its source."""
+        from rnn_tui.run.protocol import Pause
+
         s = self.settings
         ran = self.snapshot is not None and self.snapshot.record is not None
         if (s.export_dir or s.autosave_path) and not self.source_lost:
