@@ -10,7 +10,7 @@ from test_snapshots import fixed_snapshot
 from rnn_tui.engine.data import Vocab
 from rnn_tui.engine.model import make_cell
 from rnn_tui.engine.sample_settings import SampleSettings
-from rnn_tui.ui.lane import RESTART_GAIN, Lane
+from rnn_tui.ui.lane import MIN_SHOWN, RESTART_GAIN, Lane
 
 VOCAB = Vocab.from_text("abc def ghi\n")
 
@@ -33,11 +33,30 @@ def test_much_better_weights_cut_the_sample_short() -> None:
     assert lane.typed == 3 and not lane.restart
     lane.take(_snap(cell, 4.0 - RESTART_GAIN / 2, 40))  # a little better: typing goes on
     assert not lane.restart
-    lane.take(_snap(cell, 4.0 - 2 * RESTART_GAIN, 80))  # much better: a new sample
-    assert lane.restart
+    lane.take(_snap(cell, 4.0 - 2 * RESTART_GAIN, 80))  # much better: a new sample soon
+    lane.type(MIN_SHOWN - 4, VOCAB, SampleSettings(), paused=False)  # ... not before MIN_SHOWN
+    assert lane.typed == MIN_SHOWN - 1 and lane.header.startswith("step 1 ")
+    lane.type(1, VOCAB, SampleSettings(), paused=False)
+    assert lane.typed == MIN_SHOWN  # shown in full: the next tick starts the new sample
     lane.type(3, VOCAB, SampleSettings(), paused=False)
     assert lane.typed == 3 and lane.header.startswith("step 80")
     assert [h for h, _ in lane.samples_so_far()][0].startswith("step 1 ")
+
+
+def test_paused_the_sample_is_finished_before_better_weights_show() -> None:
+    """If this fails, pausing freezes a sample half typed when better weights had come (or
+    starts a new one from them), instead of typing the sample on screen to its end."""
+    cell = make_cell("rnn", VOCAB.size, 8, "float32")
+    lane = Lane(cell, 0, 60, 0, "")
+    lane.take(_snap(cell, 4.0, 1))
+    lane.type(MIN_SHOWN, VOCAB, SampleSettings(), paused=False)
+    lane.take(_snap(cell, 3.0, 80))
+    lane.type(10, VOCAB, SampleSettings(), paused=True)
+    assert lane.typed == MIN_SHOWN + 10 and lane.header.startswith("step 1 ")
+    lane.type(100, VOCAB, SampleSettings(), paused=True)
+    assert lane.typed == 60 and lane.header.startswith("step 1 ")  # to its end, then rest
+    lane.type(5, VOCAB, SampleSettings(), paused=True)
+    assert lane.typed == 60 and lane.header.startswith("step 1 ")
 
 
 def test_weights_of_another_cell_are_not_sampled_from() -> None:

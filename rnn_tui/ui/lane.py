@@ -28,6 +28,10 @@ NEXT_EVERY = 0.2  # seconds between two redraws of the next-character line (nobo
 # from nearly random weights would hold the pane for seconds; later copies differ by less. The
 # trainer sends a copy as soon as its loss has fallen by as much.
 RESTART_GAIN = WEIGHTS_GAIN
+# ... but only once it has shown this many characters (two thirds of a second of typing, room
+# for a few words): early in a run better weights come every few tenths of a second, and cut
+# at once no sample would ever hold a line of words.
+MIN_SHOWN = 40
 
 
 class Lane:
@@ -56,6 +60,7 @@ class Lane:
         self.shown: deque[tuple[str, str]] = deque(maxlen=MAX_KEPT_SAMPLES)  # finished samples
         self.typing: list[str] = []  # pieces of the sample being typed, joined when it ends
         self.restart = False  # start a new sample at the next tick, even while paused
+        self.better = False  # much better weights came: a new sample once MIN_SHOWN are typed
         self._next_at = 0.0  # monotonic time of the next redraw of the next-character line
         self.next_shown: tuple[SampledChar, int] | None = None  # the character whose guesses
         # that line shows, and how many characters of its sample were typed then
@@ -73,7 +78,7 @@ class Lane:
             loss = snap.record.smooth_loss if snap.record is not None else -math.inf
             self.weights_loss = loss
             if self.sample_loss - loss >= RESTART_GAIN:
-                self.restart = True  # much better weights: show what they write at once
+                self.better = True  # much better weights: show what they write soon
 
     def _fits(self, params: Params) -> bool:
         """Whether `params` are weights of this lane's cell (a source that carried a copy over
@@ -132,7 +137,9 @@ class Lane:
         """Type up to `n` characters; start a new sample (from the newest weights) when done."""
         if self.weights is None:
             return
-        if self.sampler is None or self.typed >= self.sample_len or self.restart:
+        # Paused, better weights wait: the sample being typed is finished first.
+        cut = self.restart or (self.better and self.typed >= MIN_SHOWN and not paused)
+        if self.sampler is None or self.typed >= self.sample_len or cut:
             if paused and self.sampler is not None and not self.restart:
                 return  # paused: finish the current sample, then rest (no idle CPU)
             self._start_sample(vocab, sampling)
@@ -167,7 +174,7 @@ class Lane:
             seed=self.seed + self.sample_no,
             reset_at=self.reset_at,
         )
-        self.typed, self.restart = 0, False
+        self.typed, self.restart, self.better = 0, False, False
         self.sample_loss = self.weights_loss
         self.recent.clear()  # each sample starts from a fresh state: never join two in the view
         header = f"step {step:,} · temperature {sampling.temperature:.1f}"
