@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--minutes",
         type=_positive(float),
-        help="soak: minutes of sampling (default 30, quick 0.3);"
+        help="soak: minutes of sampling (default 30, quick 0.1);"
         " quality: minutes of training per cell (default 5, quick 0.1)",
     )
     p.add_argument(

@@ -2,10 +2,10 @@
 
 Runs the real program as a user would leave it running: `rnn-tui CORPUS --metrics FILE` in a
 120x40 pseudo-terminal, training with every pane live (loss chart, gradient pane, typing
-samples), for `--minutes` (default 30; `--quick`: 0.3). After a warm-up (20 s; quick: 3 s) that
+samples), for `--minutes` (default 30; `--quick`: 0.1). After a warm-up (20 s; quick: 2 s) that
 lets imports and first allocations settle, it samples the resident memory (VmRSS of
 /proc/<pid>/status) of the app process and of its worker process (the multiprocessing child that
-trains) every 10 s (quick: 3 s), and prints one line per sample: elapsed time, both RSS figures
+trains) every 10 s (quick: 2 s), and prints one line per sample: elapsed time, both RSS figures
 and their sum, the training step (from the metrics file), and the CPU and terminal output since
 the previous sample (so a stalled app shows). Then "q" quits; exit code 0 and no leftover process
 are required, as in `rnn_tui.bench.app`.
@@ -64,7 +64,7 @@ class SoakPlan:
 def make_soak_plan(quick: bool, minutes: float | None) -> SoakPlan:
     """The default plan (30 minutes, a sample every 10 s after 20 s) or the --quick one."""
     if quick:
-        return SoakPlan(minutes=0.3 if minutes is None else minutes, warmup=3.0, interval=3.0)
+        return SoakPlan(minutes=0.1 if minutes is None else minutes, warmup=2.0, interval=2.0)
     return SoakPlan(minutes=30.0 if minutes is None else minutes, warmup=20.0, interval=10.0)
 
 
