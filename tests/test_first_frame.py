@@ -118,3 +118,24 @@ def test_first_frame_loads_neither_numpy_nor_the_model_code() -> None:
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "none"
+
+
+def test_quitting_while_the_panes_are_built_ends_cleanly(monkeypatch) -> None:
+    """If this fails, q pressed in the first half second (while the panes are being built)
+    ends the app with a traceback and exit code 1 instead of quitting."""
+    build = RnnApp.build
+
+    def quit_during_build(self: RnnApp) -> None:
+        build(self)
+        self.exit(return_code=0)  # as q does, between the first frame and the panes
+
+    monkeypatch.setattr(RnnApp, "build", quit_during_build)
+
+    async def main() -> int | None:
+        spec = RunSpec(str(TINY), (Config(),))
+        app = RnnApp(FixedSource(), spec=spec, vocab=check_spec(spec), settings=UISettings())
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.2)
+        return app.return_code
+
+    assert asyncio.run(main()) == 0

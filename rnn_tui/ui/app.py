@@ -22,6 +22,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.filter import LineFilter
 from textual.screen import Screen
+from textual.widget import MountError
 from textual.widgets import Footer, Static
 
 from rnn_tui.engine.text import Vocab
@@ -279,9 +280,15 @@ class RnnApp(KeyActions, App[int]):
         if self.animate:
             self.source.start(True)  # it loads on the other core while this one builds
         self.build()
-        with self.batch_update():  # no frame between the empty boxes and the panes
-            await self.query_one("#main").remove()
-            await self.mount(_Panes(self), before=self.status_bar)
+        try:
+            with self.batch_update():  # no frame between the empty boxes and the panes
+                await self.query_one("#main").remove()
+                await self.mount(_Panes(self), before=self.status_bar)
+        except MountError:
+            if self.return_code is None:
+                raise
+        if self.return_code is not None:  # q (or a signal) while the panes were being built
+            return
         self._title_panes()
         V, H = self.vocab.size, self.cell.H
         if V >= LARGE_VOCAB:  # say what a large vocabulary costs, once, at the start

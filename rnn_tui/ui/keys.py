@@ -474,7 +474,7 @@ class KeyActions:
 
         s = self.settings
         ran = self.snapshot is not None and self.snapshot.record is not None
-        if (s.export_dir or s.autosave_path) and not self.source_lost:
+        if (s.export_dir or s.autosave_path) and ran and not self.source_lost:
             # Stop training first (commands run in order): the checkpoint saved next is then
             # the final model, and the metrics file has no step after it.
             self.source.send(Pause())
