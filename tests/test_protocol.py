@@ -208,3 +208,12 @@ def test_a_learning_rate_factor_keeps_each_runs_own_rate() -> None:
     assert p.SetHyper(lr_factor=10.0).applied_to(Config(lr=5.0)).lr == 10.0
     assert p.SetHyper(lr_factor=0.5).applied_to(Config(lr=1.5e-6)).lr == 1e-6
     assert p.SetHyper(clip_mode="off").applied_to(lstm) == lstm.with_(clip_mode="off")
+
+
+def test_learning_rates_read_as_one_figure_or_one_per_run() -> None:
+    """If this fails, the status line, the notice after + / - and a command's description say
+    the learning rate in different ways, or name no run where two runs differ."""
+    assert p.lr_text([("rnn", 0.003)]) == "0.003"
+    assert p.lr_text([("rnn", 0.003), ("lstm", 0.003)]) == "0.003"
+    assert p.lr_text([("rnn", 0.03), ("lstm", 0.1)]) == "rnn 0.03 · lstm 0.1"
+    assert p.lr_text([("rnn", 1 / 3)]) == "0.333"

@@ -55,6 +55,14 @@ class Reset:
     """Fresh weights from the seed, back to the start of the text."""
 
 
+def lr_text(rates: list[tuple[str, float]]) -> str:
+    """Learning rates as the status line shows them, from each run's (cell, lr): one figure if
+    the runs share it ("0.003"), else one per run ("rnn 0.03 · lstm 0.1")."""
+    if len({lr for _, lr in rates}) == 1:
+        return f"{rates[0][1]:.3g}"
+    return " · ".join(f"{cell} {lr:.3g}" for cell, lr in rates)
+
+
 @dataclass(frozen=True)
 class SetHyper:
     """Change settings that need no new weights; None leaves a setting as it is."""
@@ -80,12 +88,7 @@ class SetHyper:
             if v is not None and k not in ("lr_factor",)
         ]
         if self.lr_factor is not None:
-            lrs = [c.lr for c in configs]
-            parts.append(
-                f"lr {lrs[0]:.3g}"
-                if len(set(lrs)) == 1
-                else "lr " + " · ".join(f"{c.cell} {c.lr:.3g}" for c in configs)
-            )
+            parts.append("lr " + lr_text([(c.cell, c.lr) for c in configs]))
         return ", ".join(parts)
 
 

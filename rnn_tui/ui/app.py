@@ -431,14 +431,14 @@ class RnnApp(KeyActions, App[int]):
         for lane in self.lanes:
             lane.draw_grads(scale)
 
-    def _lr_text(self, snaps: list[Snapshot]) -> float | str:
-        """The learning rate as configured until the run reports one; in a comparison whose
+    def _lr_text(self, snaps: list[Snapshot]) -> str:
+        """The learning rate as configured until the runs report theirs; in a comparison whose
         runs differ (a preset's own step per cell), one per run: "rnn 0.03 · lstm 0.1"."""
+        from rnn_tui.run.protocol import lr_text
+
         if not snaps:
-            return self.spec.configs[0].lr
-        if len({s.lr for s in snaps}) == 1:
-            return snaps[0].lr
-        return " · ".join(f"{s.cell} {s.lr:.3g}" for s in snaps)
+            return lr_text([(c.cell, c.lr) for c in self.spec.configs])
+        return lr_text([(s.cell, s.lr) for s in snaps])
 
     def update_status(self) -> None:
         from rnn_tui.run.protocol import RunState

@@ -118,16 +118,14 @@ class KeyActions:
             lane.forget_sample()
 
     def _set_lr(self, factor: float) -> None:
-        from rnn_tui.run.protocol import LR_MAX, LR_MIN, SetHyper
+        from rnn_tui.run.protocol import LR_MAX, LR_MIN, SetHyper, lr_text
 
-        if self.snapshot is None:
+        snaps = [lane.snapshot for lane in self.lanes if lane.snapshot is not None]
+        if not snaps:
             return
-        lrs = sorted({lane.snapshot.lr for lane in self.lanes if lane.snapshot is not None})
         self.source.send(SetHyper(lr_factor=factor))  # each run's own rate, times the factor
-        self.say(
-            "learning rate "
-            + " · ".join(f"{min(LR_MAX, max(LR_MIN, lr * factor)):.3g}" for lr in lrs)
-        )
+        rates = [(s.cell, min(LR_MAX, max(LR_MIN, s.lr * factor))) for s in snaps]
+        self.say(f"learning rate {lr_text(rates)}")
 
     def action_lr_up(self) -> None:
         self._set_lr(LR_FACTOR)
