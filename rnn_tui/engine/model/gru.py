@@ -47,7 +47,7 @@ from rnn_tui.engine.model.base import (
     logits_of,
     output_steps,
     sigmoid,
-    sigmoid_via_tanh,
+    sigmoid_of_negated,
     sum_outer,
 )
 
@@ -73,7 +73,7 @@ class GRU(Cell):
         is reset before step t."""
         T, B = Xt.shape
         H = self.H
-        table, WhT = self.loop_weights(params)  # z, r columns halved for sigmoid_via_tanh
+        table, WhT = self.loop_weights(params)  # z, r columns negated: -a there
         # Gate-major storage, (T, 3, B, H): each step's z, r and n blocks are contiguous for
         # all streams (passes over strided blocks are several times slower); the trace shows
         # it as (T, B, 3, H). Filled with W_x x_t + b, turned into z, r, n in place.
@@ -81,27 +81,28 @@ class GRU(Cell):
         for k in range(3):
             gm[:, k] = table[:, k * H : (k + 1) * H][Xt]  # (T, B, H): block k of W_x x_t + b
         z, r, n = gm[:, 0], gm[:, 1], gm[:, 2]  # (T, B, H) contiguous blocks
-        uh_all = self.empty(T, B, 3 * H)  # U h_{t-1} of every step: U_z h / 2, U_r h / 2, U_n h
+        uh_all = self.empty(T, B, 3 * H)  # U h_{t-1} of every step: -U_z h, -U_r h, U_n h
         uh_zr = uh_all[:, :, : 2 * H].reshape(T, B, 2, H).transpose(0, 2, 1, 3)  # (T, 2, B, H)
         un = uh_all[:, :, 2 * H :]  # (T, B, H): U_n h_{t-1}, kept for the backward pass
         hs = self.empty(T + 1, B, H)
         hs[0] = state[0]
         hprev = hs[:-1] if keep is None else self.empty(T, B, H)  # h_{t-1} as step t read it
         rn = self.empty(B, H)  # scratch: r_t U_n h_{t-1}
-        one, half = self.scalar(1), self.scalar(0.5)
+        one = self.scalar(1)
         # One step's rows: iterating gives them faster than indexing by t.
         steps = zip(gm[:, :2], z, r, n, uh_all, uh_zr, un, hs[:-1], hprev, hs[1:],
                     keep_rows(keep, T), strict=True)  # fmt: skip
-        for zr, z_t, r_t, n_t, uh, uh_zr_t, un_t, h_last, h_prev, h_t, kp in steps:
-            if kp is not None:
-                np.multiply(h_last, kp, out=h_prev)  # h_{t-1}, 0 after a reset
-            np.matmul(h_prev, WhT, out=uh)  # U_z h / 2, U_r h / 2, U_n h
-            zr += uh_zr_t  # a_z / 2, a_r / 2: (2, B, H)
-            np.tanh(zr, out=zr)  # tanh(a_z / 2), tanh(a_r / 2)
-            sigmoid_via_tanh(zr, one, half)  # z_t, r_t
-            n_t += np.multiply(r_t, un_t, out=rn)  # a_n = W_n x_t + b_n + r_t U_n h
-            np.tanh(n_t, out=n_t)  # n_t = tanh(a_n)
-            blend(n_t, h_prev, z_t, out=h_t)  # h_t = (1 - z_t) n_t + z_t h_{t-1}
+        # exp(-a) of a gate far below 0 overflows to inf: sigmoid(a) = 1 / (1 + inf) = 0, exact.
+        with np.errstate(over="ignore"):
+            for zr, z_t, r_t, n_t, uh, uh_zr_t, un_t, h_last, h_prev, h_t, kp in steps:
+                if kp is not None:
+                    np.multiply(h_last, kp, out=h_prev)  # h_{t-1}, 0 after a reset
+                np.matmul(h_prev, WhT, out=uh)  # -U_z h, -U_r h, U_n h
+                zr += uh_zr_t  # -a_z, -a_r: (2, B, H)
+                sigmoid_of_negated(zr, one)  # z_t, r_t
+                n_t += np.multiply(r_t, un_t, out=rn)  # a_n = W_n x_t + b_n + r_t U_n h
+                np.tanh(n_t, out=n_t)  # n_t = tanh(a_n)
+                blend(n_t, h_prev, z_t, out=h_t)  # h_t = (1 - z_t) n_t + z_t h_{t-1}
         gates = gm.transpose(0, 2, 1, 3)  # (T, B, 3, H): z_t, r_t, n_t
         return GRUTrace(hs=hs, hprev=hprev, keep=keep, gates=gates, un=un)
 
