@@ -242,6 +242,20 @@ def product_sum(
     out += np.multiply(c, d, out=tmp)
 
 
+def gate_inputs(table: np.ndarray, Xt: np.ndarray, G: int) -> np.ndarray:
+    """W_x x_t + b of every step, gate-major: gm: (G, T, B, H), gm[k, t, b] = block k of
+    `table[Xt[t, b]]` for `table: (V, G*H)` (`Cell.loop_weights`) and ids `Xt: (T, B)`.
+
+    One np.take writing straight into the result (mode "clip" skips the buffered bounds check;
+    ids come from the vocabulary, < V). Gate-major, each gate's window is one contiguous
+    (T, B, H) block and each step's G blocks are contiguous for all streams."""
+    V, T, B = table.shape[0], *Xt.shape
+    gm = np.empty((G, T, B, table.shape[1] // G), table.dtype)
+    blocks = table.reshape(V, G, -1).transpose(1, 0, 2)  # (G, V, H): block k of every row
+    np.take(blocks, Xt, axis=1, out=gm, mode="clip")
+    return gm
+
+
 def keep_rows(keep: np.ndarray | None, T: int) -> Iterable[np.ndarray | None]:
     """What a forward loop zips with its T steps: keep[t]: (B, 1), or None at every step."""
     return repeat(None, T) if keep is None else keep

@@ -43,6 +43,7 @@ from rnn_tui.engine.model.base import (
     blend,
     dsigmoid,
     dtanh,
+    gate_inputs,
     keep_rows,
     logits_of,
     output_steps,
@@ -74,13 +75,11 @@ class GRU(Cell):
         T, B = Xt.shape
         H = self.H
         table, WhT = self.loop_weights(params)  # z, r columns negated: -a there
-        # Gate-major storage, (T, 3, B, H): each step's z, r and n blocks are contiguous for
+        # Gate-major storage, (3, T, B, H): each step's z, r and n blocks are contiguous for
         # all streams (passes over strided blocks are several times slower); the trace shows
         # it as (T, B, 3, H). Filled with W_x x_t + b, turned into z, r, n in place.
-        gm = self.empty(T, 3, B, H)
-        for k in range(3):
-            gm[:, k] = table[:, k * H : (k + 1) * H][Xt]  # (T, B, H): block k of W_x x_t + b
-        z, r, n = gm[:, 0], gm[:, 1], gm[:, 2]  # (T, B, H) contiguous blocks
+        gm = gate_inputs(table, Xt, 3)
+        z, r, n = gm  # (T, B, H) contiguous blocks
         uh_all = self.empty(T, B, 3 * H)  # U h_{t-1} of every step: -U_z h, -U_r h, U_n h
         uh_zr = uh_all[:, :, : 2 * H].reshape(T, B, 2, H).transpose(0, 2, 1, 3)  # (T, 2, B, H)
         un = uh_all[:, :, 2 * H :]  # (T, B, H): U_n h_{t-1}, kept for the backward pass
@@ -90,7 +89,7 @@ class GRU(Cell):
         rn = self.empty(B, H)  # scratch: r_t U_n h_{t-1}
         one = self.scalar(1)
         # One step's rows: iterating gives them faster than indexing by t.
-        steps = zip(gm[:, :2], z, r, n, uh_all, uh_zr, un, hs[:-1], hprev, hs[1:],
+        steps = zip(gm[:2].transpose(1, 0, 2, 3), z, r, n, uh_all, uh_zr, un, hs[:-1], hprev, hs[1:],
                     keep_rows(keep, T), strict=True)  # fmt: skip
         # exp(-a) of a gate far below 0 overflows to inf: sigmoid(a) = 1 / (1 + inf) = 0, exact.
         with np.errstate(over="ignore"):
@@ -103,7 +102,7 @@ class GRU(Cell):
                 n_t += np.multiply(r_t, un_t, out=rn)  # a_n = W_n x_t + b_n + r_t U_n h
                 np.tanh(n_t, out=n_t)  # n_t = tanh(a_n)
                 blend(n_t, h_prev, z_t, out=h_t)  # h_t = (1 - z_t) n_t + z_t h_{t-1}
-        gates = gm.transpose(0, 2, 1, 3)  # (T, B, 3, H): z_t, r_t, n_t
+        gates = gm.transpose(1, 2, 0, 3)  # (T, B, 3, H): z_t, r_t, n_t
         return GRUTrace(hs=hs, hprev=hprev, keep=keep, gates=gates, un=un)
 
     def _backward(

@@ -40,6 +40,7 @@ from rnn_tui.engine.model.base import (
     Trace,
     add_output_grad,
     dtanh_into,
+    gate_inputs,
     keep_rows,
     logits_of,
     output_steps,
@@ -88,13 +89,12 @@ class LSTM(Cell):
         T, B = Xt.shape
         H = self.H
         table, WhT = self.loop_weights(params)  # i, f, o columns negated: -a there
-        # Gate-major storage, (T, 4, B, H): each step's i, f, o, g blocks are contiguous for
+        # Gate-major storage, (4, T, B, H): each step's i, f, o, g blocks are contiguous for
         # all streams (passes over strided blocks are several times slower); the trace shows
         # it as (T, B, 4, H). Filled with W_x x_t + b, turned into i, f, o, g in place.
-        gm = self.empty(T, 4, B, H)
-        for k in range(4):
-            gm[:, k] = table[:, k * H : (k + 1) * H][Xt]  # (T, B, H): block k of W_x x_t + b
-        i, f, o, g = gm[:, 0], gm[:, 1], gm[:, 2], gm[:, 3]  # (T, B, H) contiguous blocks
+        gm = gate_inputs(table, Xt, 4)
+        i, f, o, g = gm  # (T, B, H) contiguous blocks
+        by_step = gm.transpose(1, 0, 2, 3)  # (T, 4, B, H): step t's blocks
         hs, cs, tcs = self.empty(T + 1, B, H), self.empty(T + 1, B, H), self.empty(T, B, H)
         hprev, cprev = hs[:-1], cs[:-1]  # h_{t-1}, c_{t-1} as step t read them
         if keep is not None:
@@ -104,7 +104,7 @@ class LSTM(Cell):
         one = self.scalar(1)
         hs[0], cs[0] = state
         # One step's rows: iterating gives them faster than indexing by t.
-        steps = zip(gm, gm[:, :3], i, f, o, g, hs[:-1], cs[:-1], hprev, cprev,
+        steps = zip(by_step, by_step[:, :3], i, f, o, g, hs[:-1], cs[:-1], hprev, cprev,
                     hs[1:], cs[1:], tcs, keep_rows(keep, T), strict=True)  # fmt: skip
         # exp(-a) of a gate far below 0 overflows to inf: sigmoid(a) = 1 / (1 + inf) = 0, exact.
         with np.errstate(over="ignore"):
@@ -120,7 +120,7 @@ class LSTM(Cell):
                 product_sum(f_t, c_prev, i_t, g_t, out=c_t, tmp=ig)  # c_t = f_t c_{t-1} + i_t g_t
                 np.tanh(c_t, out=tc)  # tanh(c_t)
                 np.multiply(o_t, tc, out=h_t)  # h_t = o_t tanh(c_t)
-        gates = gm.transpose(0, 2, 1, 3)  # (T, B, 4, H): i_t, f_t, o_t, g_t
+        gates = gm.transpose(1, 2, 0, 3)  # (T, B, 4, H): i_t, f_t, o_t, g_t
         return LSTMTrace(hs=hs, hprev=hprev, keep=keep, cs=cs, cprev=cprev, gates=gates, tcs=tcs)
 
     def _backward(
