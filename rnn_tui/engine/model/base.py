@@ -150,8 +150,14 @@ def add_output_grad(dh: np.ndarray, dh_out_t: np.ndarray, seed_last: bool, n: in
 def output_steps(dh_out: np.ndarray) -> np.ndarray:
     """(T,) bool: the steps whose output gradient `dh_out[t]: (B, H)` is not all zero. Looking
     back from one character gives a gradient to the last output alone; a backward loop skips
-    adding the other steps' zeros (exact: adding 0 changes nothing)."""
-    return dh_out.any(axis=tuple(range(1, dh_out.ndim)))
+    adding the other steps' zeros (exact: adding 0 changes nothing). A nonzero first entry
+    settles a step at once (in training every step has one); only the others are scanned."""
+    rows = dh_out.reshape(dh_out.shape[0], -1)  # (T, B*H)
+    has = rows[:, 0] != 0
+    rest = np.flatnonzero(~has)  # steps still undecided
+    if len(rest):
+        has[rest] = rows[rest].any(axis=1)
+    return has
 
 
 def power_iteration(W: np.ndarray, v: np.ndarray, iters: int = 1) -> tuple[float, np.ndarray]:
@@ -216,16 +222,6 @@ def sigmoid_of_negated(s: np.ndarray, one: np.ndarray) -> None:
     np.exp(s, out=s)  # exp(-a), +inf for a far below 0
     s += one  # 1 + exp(-a)
     np.divide(one, s, out=s)  # sigmoid(a), in [0, 1]
-
-
-def dsigmoid(s: np.ndarray) -> np.ndarray:
-    """sigmoid'(a) written with s = sigmoid(a): s (1 - s)."""
-    return s * (1 - s)
-
-
-def dtanh(y: np.ndarray) -> np.ndarray:
-    """tanh'(a) written with y = tanh(a): 1 - y^2."""
-    return 1 - y**2
 
 
 def dtanh_into(y: np.ndarray, out: np.ndarray) -> np.ndarray:

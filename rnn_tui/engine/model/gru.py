@@ -41,8 +41,7 @@ from rnn_tui.engine.model.base import (
     Trace,
     add_output_grad,
     blend,
-    dsigmoid,
-    dtanh,
+    dtanh_into,
     gate_inputs,
     keep_rows,
     logits_of,
@@ -120,12 +119,19 @@ class GRU(Cell):
         z, r, n = tr.gates[:, :, 0], tr.gates[:, :, 1], tr.gates[:, :, 2]  # (T, B, H) each
 
         # The local derivatives of every step at once: K[:, :, k] turns dh_t into dU_t's block k.
-        # (Contiguous temporaries, each written once into K: in-place passes over K's strided
-        # blocks are several times slower.)
-        Kn = (1 - z) * dtanh(n)  # da_n / dh_t = (1 - z_t) tanh'(a_n)
+        # (Built in two contiguous scratch arrays, each block written once into K: in-place
+        # passes over K's strided blocks are several times slower.)
+        Kn, tmp = self.empty(T, B, H), self.empty(T, B, H)
+        dtanh_into(n, out=Kn)  # tanh'(a_n)
+        Kn *= np.subtract(1, z, out=tmp)  # da_n / dh_t = (1 - z_t) tanh'(a_n)
+        tmp *= z  # sigmoid'(a_z) = z_t (1 - z_t)
         K = self.empty(T, B, 3, H)
-        np.multiply(tr.hprev - n, dsigmoid(z), out=K[:, :, 0])  # (h_{t-1} - n_t) sigmoid'(a_z)
-        np.multiply(Kn * tr.un, dsigmoid(r), out=K[:, :, 1])  # Kn (U_n h_{t-1}) sigmoid'(a_r)
+        dz = np.subtract(tr.hprev, n, out=self.empty(T, B, H))  # h_{t-1} - n_t
+        np.multiply(dz, tmp, out=K[:, :, 0])  # (h_{t-1} - n_t) sigmoid'(a_z)
+        np.subtract(1, r, out=tmp)
+        tmp *= r  # sigmoid'(a_r) = r_t (1 - r_t)
+        tmp *= Kn
+        np.multiply(tmp, tr.un, out=K[:, :, 1])  # Kn (U_n h_{t-1}) sigmoid'(a_r)
         np.multiply(Kn, r, out=K[:, :, 2])  # Kn r_t
 
         dh_all = self.dh_rows(T, B, profile)  # (T, k, B, H)

@@ -27,7 +27,7 @@ from rnn_tui.engine.model.base import (
     State,
     Trace,
     add_output_grad,
-    dtanh,
+    dtanh_into,
     keep_rows,
     logits_of,
     output_steps,
@@ -78,7 +78,7 @@ class RNN(Cell):
         dh_all = self.dh_rows(T, B, profile)  # (T, k, B, H)
         k = dh_all.shape[1]
         has_out = output_steps(dh_out)  # (T,) the steps with an output gradient
-        tanh_d = dtanh(tr.hs[1:])  # (T, B, H): tanh'(a_t) = 1 - h_t^2
+        tanh_d = dtanh_into(tr.hs[1:], out=self.empty(T, B, H))  # tanh'(a_t) = 1 - h_t^2
         d_in = self.empty(T, B, H)  # row 0's da_t, every step
         # One row (k = 1): each step's da goes straight into d_in. Two: into a scratch that
         # stays in cache for the matmul, row 0 copied out (faster than a window of both rows).
