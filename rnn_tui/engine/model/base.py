@@ -197,11 +197,51 @@ def scatter_rows(ids: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class ByInput:
+    """A window's (t, b) rows grouped by input id, for dW_x, the gradient of the input lookup.
+
+    A backward loop copies row 0's pre-activation gradients of each step out of its scratch
+    anyway; copied straight to `at[t]` they come out grouped by id, and dW_x is one
+    contiguous sum per id (gathering each id's rows afterwards cost more than the sums)."""
+
+    order: np.ndarray  # (T*B,): grouped row r is time-major row order[r] = t*B + b
+    at: np.ndarray  # (T, B): the grouped row of (t, b), the inverse of `order`
+    ids: np.ndarray  # (n,): the distinct ids, ascending
+    bounds: np.ndarray  # (n+1,): rows bounds[j]:bounds[j+1] have id ids[j]
+
+    @classmethod
+    def of(cls, Xt: np.ndarray) -> ByInput:
+        """The grouping of ids `Xt: (T, B)`."""
+        flat = Xt.reshape(-1)
+        order = np.argsort(flat, kind="stable")  # group equal ids together, in time order
+        at = np.empty_like(order)
+        at[order] = np.arange(order.size)  # where each time-major row goes
+        sorted_ids = flat[order]
+        starts = np.flatnonzero(sorted_ids[1:] != sorted_ids[:-1]) + 1  # where a new id starts
+        bounds = np.concatenate(([0], starts, [order.size]))
+        return cls(order=order, at=at.reshape(Xt.shape), ids=sorted_ids[bounds[:-1]], bounds=bounds)
+
+    def rows(self, x: np.ndarray) -> np.ndarray:
+        """`x: (T, B, W)` as (T*B, W) rows in grouped order (a copy)."""
+        return x.reshape(self.order.size, -1)[self.order]
+
+    def sums(self, rows: np.ndarray, n: int) -> np.ndarray:
+        """(n, W): row x = the sum of the grouped `rows: (T*B, W)` whose id is x."""
+        out = np.zeros((n, rows.shape[1]), rows.dtype)
+        b = self.bounds.tolist()
+        for x, lo, hi in zip(self.ids.tolist(), b[:-1], b[1:], strict=True):
+            np.add.reduce(rows[lo:hi], axis=0, out=out[x])  # one id's rows, contiguous
+        return out
+
+
 def sum_outer(d: np.ndarray, x: np.ndarray) -> np.ndarray:
     """sum over t and b of d_tb x_tb^T: the gradient of a weight W in `W x` that got the
-    pre-activation gradients `d: (T, B, G*H)` (or (T, B, G, H)) from inputs `x: (T, B, H)`."""
-    T, B, H = x.shape
-    return d.reshape(T * B, -1).T @ x.reshape(T * B, H)
+    pre-activation gradients `d: (T, B, G*H)` (or (T, B, G, H)) from inputs `x: (T, B, H)`;
+    either may come as (T*B, ...) rows, in the same order."""
+    H = x.shape[-1]
+    n = x.size // H  # T*B rows
+    return d.reshape(n, -1).T @ x.reshape(n, H)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -281,7 +321,8 @@ class Trace:
 class Backward:
     """What a cell's backward loop hands back to `Cell.loss_and_grads`."""
 
-    d_in: np.ndarray  # (T, B, G*H) or (T, B, G, H): dL/d(W_x x_t + b), every step
+    d_in: np.ndarray  # (T, B, G*H) or (T, B, G, H): dL/d(W_x x_t + b), every step; with a
+    # `ByInput`, its (T*B, G*H) rows in that grouped order instead
     dWh: np.ndarray | None  # (G*H, H): dL/dW_h; None when the caller wants no weight gradient
     dh_all: np.ndarray  # (T, k, B, H): dL/dh_t, rows as in `add_output_grad`
     dc_all: np.ndarray | None = None  # (T, B, H): dL/dc_t (LSTM only)
@@ -300,6 +341,10 @@ class Cell(ABC):
     gates: int = 1  # G, gate blocks stacked in W_x, W_h and b
     sigmoid_gates: int = 0  # how many of the leading blocks are sigmoid gates
     n_state: int = 1  # how many (B, H) arrays make up the state
+    # Whether training has the backward loop write d_in grouped by input id (`ByInput`): it
+    # pays where d_in's rows are wide (the LSTM's 4H); elsewhere grouping h_{t-1} for dW_h
+    # costs about what it saves.
+    group_inputs: bool = False
 
     def __init__(self, vocab_size: int, hidden: int, dtype: str | np.dtype = "float32") -> None:
         self.V = int(vocab_size)  # characters in the vocabulary
@@ -393,11 +438,16 @@ class Cell(ABC):
         keep = keep_mask(reset, self.dtype)  # (T, B, 1): 0 where the state is reset, or None
         trace = self._run(params, Xt, state, keep)  # 1. forward through the window
         loss, dWhy, dby, dh_out = readout(params, trace.hs[1:], Y.T)  # 2. the output layer
-        back = self._backward(params, trace, dh_out, profile)  # 3. back through time
+        by_id = ByInput.of(Xt) if self.group_inputs else None  # see `group_inputs`
+        back = self._backward(params, trace, dh_out, profile, by_id=by_id)  # 3. back in time
         assert back.dWh is not None
-        d_in = back.d_in.reshape(T * B, -1)  # 4. the input side: a lookup plus a bias
-        dWx_rows = scatter_rows(Xt.reshape(-1), d_in, self.V)  # (V, G*H): row x = column x_t
-        db = dWx_rows.sum(axis=0)  # (G*H,): every d_in row lands in one row of dWx_rows
+        # 4. The input side, a lookup plus a bias: dWx_rows: (V, G*H), row x sums d_in's rows
+        # of input x; each row of d_in lands in one row of it, so db is its column sum.
+        if by_id is None:
+            dWx_rows = scatter_rows(Xt.reshape(-1), back.d_in.reshape(T * B, -1), self.V)
+        else:
+            dWx_rows = by_id.sums(back.d_in, self.V)
+        db = dWx_rows.sum(axis=0)  # (G*H,)
         wx, wh, b = self.names
         dWx = np.ascontiguousarray(dWx_rows.T)  # (G*H, V)
         grads = {wx: dWx, wh: back.dWh, b: db, "Why": dWhy, "by": dby}
@@ -428,9 +478,11 @@ class Cell(ABC):
         dh_out: np.ndarray,
         profile: bool,
         weights: bool = True,
+        by_id: ByInput | None = None,
     ) -> Backward:
         """BPTT over the window from `dh_out: (T, B, H)`, each h_t's gradient from y_t alone.
-        Without `weights`, dW_h is not computed (looking back needs the inputs' gradients only)."""
+        Without `weights`, dW_h is not computed (looking back needs the inputs' gradients only).
+        With `by_id`, d_in comes back as rows grouped by input id (see `ByInput`)."""
 
     @abstractmethod
     def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:

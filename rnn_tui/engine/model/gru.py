@@ -35,6 +35,7 @@ import numpy as np
 
 from rnn_tui.engine.model.base import (
     Backward,
+    ByInput,
     Cell,
     Params,
     State,
@@ -111,6 +112,7 @@ class GRU(Cell):
         dh_out: np.ndarray,
         profile: bool,
         weights: bool = True,
+        by_id: ByInput | None = None,
     ) -> Backward:
         """dh_out: (T, B, H) = W_hy^T dy_t. Returns (da_z, da_r, da_n): (T, B, 3, H) for every
         step, dW_h, and dL/dh_t for the profile."""
@@ -140,7 +142,9 @@ class GRU(Cell):
         d_in = self.empty(T, B, 3, H)  # row 0's dU_t, every step
         # One row (k = 1): each step's dU goes straight into d_in. Two: into a scratch that
         # stays in cache for the matmul, row 0 copied out (faster than a window of both rows).
-        dU_rows = d_in[::-1, None] if k == 1 else repeat(self.empty(k, B, 3, H), T)
+        direct = k == 1 and by_id is None
+        dU_rows = d_in[::-1, None] if direct else repeat(self.empty(k, B, 3, H), T)
+        rows = d_in.reshape(T * B, 3 * H)  # where a grouped row goes
         dh_direct = self.empty(k, B, H)  # scratch: z_t dh_t
         dh2 = dh_all.reshape(T, k * B, H)  # for the matmul
         # Newest step first; iterating gives the rows faster than indexing by t, and the local
@@ -151,7 +155,9 @@ class GRU(Cell):
             if has_out[t]:  # dh holds what step t+1 sent back
                 add_output_grad(dh, dh_out[t], profile and t == T - 1, B * T)  # + W_hy^T dy_t
             np.multiply(dh_b, K_t, out=dU)  # dU_t = (da_z, da_r, r_t da_n)
-            if k == 2:
+            if by_id is not None:
+                rows[by_id.at[t]] = dU[0].reshape(B, 3 * H)  # keep row 0's, grouped by input
+            elif k == 2:
                 d_in[t] = dU[0]  # keep row 0's
             if t == 0:
                 break  # dL/dh_0 is not needed
@@ -161,11 +167,16 @@ class GRU(Cell):
             if tr.keep is not None:
                 dh_prev *= tr.keep[t]  # a reset h_{t-1} fed nothing to step t
 
-        dWh = sum_outer(d_in, tr.hprev) if weights else None  # (3H, H): sum_t dU_t h_{t-1}^T
+        dWh = None
+        if weights:  # (3H, H): sum_t dU_t h_{t-1}^T, h_{t-1} grouped as d_in's rows are
+            dWh = sum_outer(d_in, tr.hprev if by_id is None else by_id.rows(tr.hprev))
         # The input side of n sits outside r_t: it gets da_n, not r_t da_n. Overwriting that
         # block (after dW_h used it) turns d_in into (da_z, da_r, da_n).
-        np.multiply(dh_all[:, 0], Kn, out=d_in[:, :, 2])  # da_n = dh_t Kn
-        return Backward(d_in=d_in, dWh=dWh, dh_all=dh_all)
+        if by_id is None:
+            np.multiply(dh_all[:, 0], Kn, out=d_in[:, :, 2])  # da_n = dh_t Kn
+            return Backward(d_in=d_in, dWh=dWh, dh_all=dh_all)
+        rows[:, 2 * H :] = by_id.rows(np.multiply(dh_all[:, 0], Kn, out=Kn))  # da_n, grouped
+        return Backward(d_in=rows, dWh=dWh, dh_all=dh_all)
 
     def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         H = self.H

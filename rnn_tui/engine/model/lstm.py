@@ -34,6 +34,7 @@ import numpy as np
 
 from rnn_tui.engine.model.base import (
     Backward,
+    ByInput,
     Cell,
     Params,
     State,
@@ -71,6 +72,7 @@ class LSTM(Cell):
     sigmoid_gates = 3  # i, f, o
 
     n_state = 2  # (h, c)
+    group_inputs = True  # d_in's rows are 4H wide
 
     def init_params(
         self, rng: np.random.Generator, rec_gain: float = 1.0, forget_bias: float = 1.0
@@ -130,6 +132,7 @@ class LSTM(Cell):
         dh_out: np.ndarray,
         profile: bool,
         weights: bool = True,
+        by_id: ByInput | None = None,
     ) -> Backward:
         """dh_out: (T, B, H) = W_hy^T dy_t. Returns da_t: (T, B, 4, H) for every step, dW_h,
         and dL/dh_t, dL/dc_t for the profile."""
@@ -164,7 +167,8 @@ class LSTM(Cell):
         dh2 = dh_all.reshape(T, k * B, H)  # for the matmul
         # One row: each step's da goes straight into d_in. Two: into a scratch that stays in
         # cache for the matmul, row 0 copied out (faster than a window of both rows).
-        if k == 1:
+        rows = d_in.reshape(T * B, 4 * H)  # where a grouped row goes
+        if k == 1 and by_id is None:
             da_rows = d_in[::-1, None]  # (T, 1, B, 4, H), newest first
             das = [d_in[::-1, None, :, j] for j in range(4)]  # rows of da_i, da_f, da_o, da_g
         else:
@@ -186,7 +190,9 @@ class LSTM(Cell):
             np.multiply(dc, K_f, out=da_f)  # da_f = dc_t c_{t-1} sigmoid'(a_f)
             np.multiply(dh, K_o, out=da_o)  # da_o = dh_t tanh(c_t) sigmoid'(a_o)
             np.multiply(dc, K_g, out=da_g)  # da_g = dc_t i_t tanh'(a_g)
-            if k == 2:
+            if by_id is not None:
+                rows[by_id.at[t]] = da[0].reshape(B, 4 * H)  # keep row 0's, grouped by input id
+            elif k == 2:
                 d_in[t] = da[0]  # keep row 0's
             if t == 0:
                 break  # dL/dh_0 and dL/dc_0 are not needed
@@ -195,8 +201,11 @@ class LSTM(Cell):
             if tr.keep is not None:
                 dh_all[t - 1] *= tr.keep[t]  # a reset h_{t-1} fed nothing to step t
                 dc_next *= tr.keep[t]  # nor did a reset c_{t-1}
-        dWh = sum_outer(d_in, tr.hprev) if weights else None  # (4H, H): sum_t da_t h_{t-1}^T
-        return Backward(d_in=d_in, dWh=dWh, dh_all=dh_all, dc_all=dc_all[:, 0])
+        dWh = None
+        if weights:  # (4H, H): sum_t da_t h_{t-1}^T, h_{t-1} grouped as d_in's rows are
+            dWh = sum_outer(d_in, tr.hprev if by_id is None else by_id.rows(tr.hprev))
+        d_out = d_in if by_id is None else rows
+        return Backward(d_in=d_out, dWh=dWh, dh_all=dh_all, dc_all=dc_all[:, 0])
 
     def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         H = self.H
