@@ -265,7 +265,8 @@ def sigmoid_of_negated(s: np.ndarray, one: np.ndarray) -> None:
 
 
 def dtanh_into(y: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """`dtanh(y)` = 1 - y^2 written into `out` (y's shape) in two passes, no temporary."""
+    """tanh'(a) = 1 - y^2 written with y = tanh(a), into `out` (y's shape): two passes, no
+    temporary."""
     np.multiply(y, y, out=out)  # y^2
     return np.subtract(1, out, out=out)  # 1 - y^2
 

@@ -89,7 +89,8 @@ class GRU(Cell):
         rn = self.empty(B, H)  # scratch: r_t U_n h_{t-1}
         one = self.scalar(1)
         # One step's rows: iterating gives them faster than indexing by t.
-        steps = zip(gm[:2].transpose(1, 0, 2, 3), z, r, n, uh_all, uh_zr, un, hs[:-1], hprev, hs[1:],
+        zr_rows = gm[:2].transpose(1, 0, 2, 3)  # (T, 2, B, H): step t's z and r blocks
+        steps = zip(zr_rows, z, r, n, uh_all, uh_zr, un, hs[:-1], hprev, hs[1:],
                     keep_rows(keep, T), strict=True)  # fmt: skip
         # exp(-a) of a gate far below 0 overflows to inf: sigmoid(a) = 1 / (1 + inf) = 0, exact.
         with np.errstate(over="ignore"):
@@ -140,8 +141,9 @@ class GRU(Cell):
         k = dh_all.shape[1]
         has_out = output_steps(dh_out)  # (T,) the steps with an output gradient
         d_in = self.empty(T, B, 3, H)  # row 0's dU_t, every step
-        # One row (k = 1): each step's dU goes straight into d_in. Two: into a scratch that
-        # stays in cache for the matmul, row 0 copied out (faster than a window of both rows).
+        # One row (k = 1): each step's dU goes straight into d_in. Two, or rows grouped by
+        # input id: into a scratch that stays in cache for the matmul, row 0 copied out
+        # (faster than a window of both rows).
         direct = k == 1 and by_id is None
         dU_rows = d_in[::-1, None] if direct else repeat(self.empty(k, B, 3, H), T)
         rows = d_in.reshape(T * B, 3 * H)  # where a grouped row goes

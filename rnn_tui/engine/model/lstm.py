@@ -148,9 +148,9 @@ class LSTM(Cell):
         d_in = self.empty(T, B, 4, H)  # row 0's da_t, every step
 
         # The local derivatives of every step at once, (T, B, H) each: K[:, j] turns dc_t
-        # (dh_t for o) into da_j, as in the module docstring. K is gate-major like the trace's
-        # storage, (T, 4, B, H), so every pass below runs over contiguous blocks (a pass over
-        # the (T, B, 4, H) layout's strided blocks is several times slower).
+        # (dh_t for o) into da_j, as in the module docstring. K is gate-major, (T, 4, B, H),
+        # like the trace's storage, so every pass below runs over blocks contiguous for all
+        # streams (a pass over the (T, B, 4, H) layout's strided blocks is several times slower).
         K = self.empty(T, 4, B, H)
         s = tr.gates.transpose(0, 2, 1, 3)[:, :3]  # (T, 3, B, H): i, f, o as stored
         dS = K[:, :3]  # i, f, o: sigmoid'(a) = s (1 - s)
@@ -165,8 +165,9 @@ class LSTM(Cell):
         dc_dh *= o  # dc_t / dh_t = o_t tanh'(c_t)
 
         dh2 = dh_all.reshape(T, k * B, H)  # for the matmul
-        # One row: each step's da goes straight into d_in. Two: into a scratch that stays in
-        # cache for the matmul, row 0 copied out (faster than a window of both rows).
+        # One row: each step's da goes straight into d_in. Two, or rows grouped by input id:
+        # into a scratch that stays in cache for the matmul, row 0 copied out (faster than a
+        # window of both rows).
         rows = d_in.reshape(T * B, 4 * H)  # where a grouped row goes
         if k == 1 and by_id is None:
             da_rows = d_in[::-1, None]  # (T, 1, B, 4, H), newest first
