@@ -16,6 +16,7 @@ from rnn_tui.engine.model.base import (
     scatter_rows,
     sigmoid_of_negated,
     softmax_xent,
+    transposed,
 )
 from rnn_tui.engine.optim import Adam
 
@@ -142,3 +143,15 @@ def test_grouped_backward_equals_the_time_ordered_one(cell: str, profile: bool) 
     assert plain.dWh is not None and grouped.dWh is not None
     np.testing.assert_allclose(grouped.dWh, plain.dWh, rtol=1e-12, atol=1e-15)
     np.testing.assert_array_equal(grouped.dh_all, plain.dh_all)
+
+
+def test_transposed_equals_the_transpose_with_row_scales() -> None:
+    """If this fails, the padded copy behind `Cell.loop_weights` hands the forward loop
+    another W_h^T than the transposed (row-scaled) weights."""
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((12, 8)).astype(np.float32)
+    scale = rng.choice([-1.0, 1.0], 12).astype(np.float32)
+    t = transposed(a, scale)
+    assert t.flags.c_contiguous and t.shape == (8, 12)
+    np.testing.assert_array_equal(t, (a * scale[:, None]).T)
+    np.testing.assert_array_equal(transposed(a), a.T)
