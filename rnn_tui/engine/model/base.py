@@ -74,18 +74,20 @@ def cross_entropy(logits: np.ndarray, Y: np.ndarray) -> float:
 
 def softmax_xent(logits: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
     """Mean cross-entropy of `logits: (..., V)` against targets `Y: (...)` (N predictions),
-    and dlogits: (..., V) = d(mean loss)/d(logits). Computed through log-softmax, so large
-    logits neither overflow nor give log(0)."""
-    N = Y.size  # predictions averaged over
-    z = logits - logits.max(axis=-1, keepdims=True)  # softmax is unchanged, exp cannot overflow
-    expz = np.exp(z)  # (..., V)
-    sumexp = expz.sum(axis=-1, keepdims=True)  # (..., 1)
-    logp_y = np.take_along_axis(z, Y[..., None], axis=-1) - np.log(sumexp)  # log p(target)
-    loss = -float(logp_y.mean())  # mean negative log-likelihood, nats/char
-    dlogits = expz / sumexp  # softmax probabilities p
-    np.put_along_axis(dlogits, Y[..., None], np.take_along_axis(dlogits, Y[..., None], -1) - 1, -1)
-    dlogits /= N  # d(mean)/d(logits) = (p - onehot(y)) / N
-    return loss, dlogits
+    and dlogits: (..., V) = d(mean loss)/d(logits), written over `logits` (C-contiguous; the
+    caller's scratch). Computed through log-softmax, so large logits neither overflow nor give
+    log(0)."""
+    N, V = Y.size, logits.shape[-1]  # predictions averaged over, characters
+    z = logits.reshape(N, V)  # a view: one row per prediction
+    z -= z.max(axis=1, keepdims=True)  # softmax is unchanged, exp cannot overflow
+    at_y = np.arange(N) * V + Y.reshape(-1)  # flat index of each target's entry
+    z_y = z.reshape(-1)[at_y]  # (N,) the target's shifted logit
+    np.exp(z, out=z)  # exp(z)
+    sumexp = z.sum(axis=1)  # (N,)
+    loss = float(np.log(sumexp).mean() - z_y.mean())  # mean of log sumexp - z_y = -log p(y)
+    z *= (1 / (sumexp * N))[:, None]  # p / N, p = softmax probabilities
+    z.reshape(-1)[at_y] -= 1 / N  # d(mean)/d(logits) = (p - onehot(y)) / N
+    return loss, logits
 
 
 def logits_of(params: Params, h: np.ndarray) -> np.ndarray:
@@ -104,14 +106,13 @@ def readout(
     """
     Why = params["Why"]
     T, B, H = hs_out.shape
-    V = Why.shape[0]
     h_out = hs_out.reshape(T * B, H)  # one row per prediction
-    logits = (h_out @ Why.T + params["by"]).reshape(T, B, V)  # y_t = W_hy h_t + b_y
-    loss, dlogits = softmax_xent(logits, Yt)  # dlogits: (T, B, V)
-    dlogits2 = dlogits.reshape(T * B, V)
-    dWhy = dlogits2.T @ h_out  # (V, H): sum_t dy_t h_t^T
-    dby = dlogits2.sum(axis=0)  # (V,)
-    dh_out = (dlogits2 @ Why).reshape(T, B, H)  # W_hy^T dy_t
+    logits = h_out @ Why.T  # (T*B, V): W_hy h_t
+    logits += params["by"]  # y_t = W_hy h_t + b_y
+    loss, dlogits = softmax_xent(logits, Yt)  # dlogits: (T*B, V), over the logits
+    dWhy = dlogits.T @ h_out  # (V, H): sum_t dy_t h_t^T
+    dby = dlogits.sum(axis=0)  # (V,)
+    dh_out = (dlogits @ Why).reshape(T, B, H)  # W_hy^T dy_t
     return loss, dWhy, dby, dh_out
 
 
@@ -149,8 +150,14 @@ def add_output_grad(dh: np.ndarray, dh_out_t: np.ndarray, seed_last: bool, n: in
 def output_steps(dh_out: np.ndarray) -> np.ndarray:
     """(T,) bool: the steps whose output gradient `dh_out[t]: (B, H)` is not all zero. Looking
     back from one character gives a gradient to the last output alone; a backward loop skips
-    adding the other steps' zeros (exact: adding 0 changes nothing)."""
-    return dh_out.any(axis=tuple(range(1, dh_out.ndim)))
+    adding the other steps' zeros (exact: adding 0 changes nothing). A nonzero first entry
+    settles a step at once (in training every step has one); only the others are scanned."""
+    rows = dh_out.reshape(dh_out.shape[0], -1)  # (T, B*H)
+    has = rows[:, 0] != 0
+    rest = np.flatnonzero(~has)  # steps still undecided
+    if len(rest):
+        has[rest] = rows[rest].any(axis=1)
+    return has
 
 
 def power_iteration(W: np.ndarray, v: np.ndarray, iters: int = 1) -> tuple[float, np.ndarray]:
@@ -177,6 +184,27 @@ def keep_mask(reset: np.ndarray | None, dtype: np.dtype) -> np.ndarray | None:
     return (~reset.T)[..., None].astype(dtype)
 
 
+def padded(n: int, m: int, dtype: np.dtype) -> np.ndarray:
+    """An uninitialised (n, m) array whose rows are 64 bytes apart more than m entries.
+
+    numpy's transposed copy reads a column at a time; with a row stride that is a multiple of
+    4 KiB (float32 rows of 1024, as the LSTM's 4H at H = 256) every read of a column lands in
+    the same cache set, and the copy is several times slower (measured here: a (69, 1024)
+    float32 array transposes 7 times faster padded, a (1024, 256) one 1.5 times)."""
+    return np.empty((n, m + 64 // np.dtype(dtype).itemsize), dtype)[:, :m]
+
+
+def transposed(a: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
+    """a.T as a C-ordered copy, a's rows multiplied by `scale: (n,)` first when given; read
+    through a `padded` copy of `a: (n, m)` (one contiguous pass; see `padded`)."""
+    rows = padded(*a.shape, a.dtype)
+    if scale is None:
+        np.copyto(rows, a)
+    else:
+        np.multiply(a, scale[:, None], out=rows)  # row i times scale[i]
+    return np.ascontiguousarray(rows.T)
+
+
 def scatter_rows(ids: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     """sum of `rows: (N, W)` grouped by `ids: (N,)` into an (n, W) array: the gradient of an
     index lookup. Sorting once, then one contiguous np.add.reduce per distinct id, is several
@@ -184,17 +212,60 @@ def scatter_rows(ids: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     order = np.argsort(ids, kind="stable")  # group equal ids together
     sorted_ids = ids[order]
     bounds = np.flatnonzero(sorted_ids[1:] != sorted_ids[:-1]) + 1  # where a new id starts
-    out = np.zeros((n, rows.shape[1]), rows.dtype)
+    out = padded(n, rows.shape[1], rows.dtype)  # padded: the caller transposes it
+    out[...] = 0
     for run in np.split(order, bounds):  # the rows of one id
         np.add.reduce(rows[run], axis=0, out=out[ids[run[0]]])
     return out
 
 
+@dataclass(frozen=True)
+class ByInput:
+    """A window's (t, b) rows grouped by input id, for dW_x, the gradient of the input lookup.
+
+    A backward loop copies row 0's pre-activation gradients of each step out of its scratch
+    anyway; copied straight to `at[t]` they come out grouped by id, and dW_x is one
+    contiguous sum per id (gathering each id's rows afterwards cost more than the sums)."""
+
+    order: np.ndarray  # (T*B,): grouped row r is time-major row order[r] = t*B + b
+    at: np.ndarray  # (T, B): the grouped row of (t, b), the inverse of `order`
+    ids: np.ndarray  # (n,): the distinct ids, ascending
+    bounds: np.ndarray  # (n+1,): rows bounds[j]:bounds[j+1] have id ids[j]
+
+    @classmethod
+    def of(cls, Xt: np.ndarray) -> ByInput:
+        """The grouping of ids `Xt: (T, B)`."""
+        flat = Xt.reshape(-1)
+        order = np.argsort(flat, kind="stable")  # group equal ids together, in time order
+        at = np.empty_like(order)
+        at[order] = np.arange(order.size)  # where each time-major row goes
+        sorted_ids = flat[order]
+        starts = np.flatnonzero(sorted_ids[1:] != sorted_ids[:-1]) + 1  # where a new id starts
+        bounds = np.concatenate(([0], starts, [order.size]))
+        return cls(order=order, at=at.reshape(Xt.shape), ids=sorted_ids[bounds[:-1]], bounds=bounds)
+
+    def rows(self, x: np.ndarray) -> np.ndarray:
+        """`x: (T, B, W)` as (T*B, W) rows in grouped order (a copy)."""
+        return x.reshape(self.order.size, -1)[self.order]
+
+    def sums(self, rows: np.ndarray, n: int) -> np.ndarray:
+        """(n, W): row x = the sum of the grouped `rows: (T*B, W)` whose id is x (`padded`:
+        the caller transposes it)."""
+        out = padded(n, rows.shape[1], rows.dtype)
+        out[...] = 0
+        b = self.bounds.tolist()
+        for x, lo, hi in zip(self.ids.tolist(), b[:-1], b[1:], strict=True):
+            np.add.reduce(rows[lo:hi], axis=0, out=out[x])  # one id's rows, contiguous
+        return out
+
+
 def sum_outer(d: np.ndarray, x: np.ndarray) -> np.ndarray:
     """sum over t and b of d_tb x_tb^T: the gradient of a weight W in `W x` that got the
-    pre-activation gradients `d: (T, B, G*H)` (or (T, B, G, H)) from inputs `x: (T, B, H)`."""
-    T, B, H = x.shape
-    return d.reshape(T * B, -1).T @ x.reshape(T * B, H)
+    pre-activation gradients `d: (T, B, G*H)` (or (T, B, G, H)) from inputs `x: (T, B, H)`;
+    either may come as (T*B, ...) rows, in the same order."""
+    H = x.shape[-1]
+    n = x.size // H  # T*B rows
+    return d.reshape(n, -1).T @ x.reshape(n, H)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -202,28 +273,26 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-def sigmoid_via_tanh(
-    s: np.ndarray, one: float | np.ndarray = 1.0, half: float | np.ndarray = 0.5
-) -> None:
-    """In place: `s` holds tanh(a/2) and becomes sigmoid(a) = (1 + tanh(a/2)) / 2.
+def sigmoid_of_negated(s: np.ndarray, one: np.ndarray) -> None:
+    """In place: `s` holds -a and becomes sigmoid(a) = 1 / (1 + exp(-a)).
 
-    A cell's sigmoid and tanh gates are adjacent blocks of one pre-activation array. With the
-    sigmoid blocks' weights halved beforehand (`Cell.loop_weights`), one np.tanh over the
-    whole array gives tanh(a/2) there and tanh(a) elsewhere; this finishes the sigmoids. One
-    ufunc pass per step instead of exp, add and divide, and no overflow for large |a|. A loop
-    passes `one` and `half` as `Cell.scalar`s: a ufunc converts a Python float on every call."""
-    s += one
-    s *= half
-
-
-def dsigmoid(s: np.ndarray) -> np.ndarray:
-    """sigmoid'(a) written with s = sigmoid(a): s (1 - s)."""
-    return s * (1 - s)
+    A cell's sigmoid gates are the leading blocks of one pre-activation array; with their
+    weights negated beforehand (`Cell.loop_weights`, exact in floating point) the loop gets
+    -a there and finishes the gates with one exp, one add and one divide: in float32 here
+    about 40% cheaper than tanh(a/2) (numpy's float32 tanh costs twice its exp). exp(-a)
+    overflows to inf for a < -88 (float32), and 1 / (1 + inf) = 0 is the exact limit: call it
+    under np.errstate(over="ignore"). A loop passes `one` as a `Cell.scalar`: a ufunc converts
+    a Python float on every call."""
+    np.exp(s, out=s)  # exp(-a), +inf for a far below 0
+    s += one  # 1 + exp(-a)
+    np.divide(one, s, out=s)  # sigmoid(a), in [0, 1]
 
 
-def dtanh(y: np.ndarray) -> np.ndarray:
-    """tanh'(a) written with y = tanh(a): 1 - y^2."""
-    return 1 - y**2
+def dtanh_into(y: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """tanh'(a) = 1 - y^2 written with y = tanh(a), into `out` (y's shape): two passes, no
+    temporary."""
+    np.multiply(y, y, out=out)  # y^2
+    return np.subtract(1, out, out=out)  # 1 - y^2
 
 
 def product_sum(
@@ -232,6 +301,20 @@ def product_sum(
     """out = a * b + c * d without temporaries; `tmp` (the shape of c * d) is scratch."""
     np.multiply(a, b, out=out)
     out += np.multiply(c, d, out=tmp)
+
+
+def gate_inputs(table: np.ndarray, Xt: np.ndarray, G: int) -> np.ndarray:
+    """W_x x_t + b of every step, gate-major: gm: (G, T, B, H), gm[k, t, b] = block k of
+    `table[Xt[t, b]]` for `table: (V, G*H)` (`Cell.loop_weights`) and ids `Xt: (T, B)`.
+
+    One np.take writing straight into the result (mode "clip" skips the buffered bounds check;
+    ids come from the vocabulary, < V). Gate-major, each gate's window is one contiguous
+    (T, B, H) block and each step's G blocks are contiguous for all streams."""
+    V, T, B = table.shape[0], *Xt.shape
+    gm = np.empty((G, T, B, table.shape[1] // G), table.dtype)
+    blocks = table.reshape(V, G, -1).transpose(1, 0, 2)  # (G, V, H): block k of every row
+    np.take(blocks, Xt, axis=1, out=gm, mode="clip")
+    return gm
 
 
 def keep_rows(keep: np.ndarray | None, T: int) -> Iterable[np.ndarray | None]:
@@ -263,7 +346,8 @@ class Trace:
 class Backward:
     """What a cell's backward loop hands back to `Cell.loss_and_grads`."""
 
-    d_in: np.ndarray  # (T, B, G*H) or (T, B, G, H): dL/d(W_x x_t + b), every step
+    d_in: np.ndarray  # (T, B, G*H) or (T, B, G, H): dL/d(W_x x_t + b), every step; with a
+    # `ByInput`, its (T*B, G*H) rows in that grouped order instead
     dWh: np.ndarray | None  # (G*H, H): dL/dW_h; None when the caller wants no weight gradient
     dh_all: np.ndarray  # (T, k, B, H): dL/dh_t, rows as in `add_output_grad`
     dc_all: np.ndarray | None = None  # (T, B, H): dL/dc_t (LSTM only)
@@ -282,6 +366,10 @@ class Cell(ABC):
     gates: int = 1  # G, gate blocks stacked in W_x, W_h and b
     sigmoid_gates: int = 0  # how many of the leading blocks are sigmoid gates
     n_state: int = 1  # how many (B, H) arrays make up the state
+    # Whether training has the backward loop write d_in grouped by input id (`ByInput`): it
+    # pays where d_in's rows are wide (the LSTM's 4H); elsewhere grouping h_{t-1} for dW_h
+    # costs about what it saves.
+    group_inputs: bool = False
 
     def __init__(self, vocab_size: int, hidden: int, dtype: str | np.dtype = "float32") -> None:
         self.V = int(vocab_size)  # characters in the vocabulary
@@ -339,17 +427,17 @@ class Cell(ABC):
         (a row lookup, not a one-hot product; b added once per character), and WhT = W_h^T:
         (H, G*H), a C-ordered copy (one stream's h @ WhT is a third faster than on the
         transposed view; many streams' is the same either way). The sigmoid gates' columns of
-        both are halved (exactly, in floating point), so the pre-activations come out as a/2
-        there: see `sigmoid_via_tanh`."""
+        both are negated (exactly, in floating point), so the pre-activations come out as -a
+        there: see `sigmoid_of_negated`."""
         wx, wh, b = self.names
         table = params[wx].T.copy()  # a copy always: .T of a (G*H, 1) W_x is contiguous already
         table += params[b]
         if not self.sigmoid_gates:
-            return table, np.ascontiguousarray(params[wh].T)  # C order: faster for one stream
-        half = np.ones((self.gates, self.H), self.dtype)
-        half[: self.sigmoid_gates] = 0.5
-        table *= half.reshape(-1)
-        return table, np.multiply(params[wh].T, half.reshape(-1), order="C")
+            return table, transposed(params[wh])  # C order: faster for one stream
+        sign = np.ones((self.gates, self.H), self.dtype)
+        sign[: self.sigmoid_gates] = -1
+        table *= sign.reshape(-1)
+        return table, transposed(params[wh], sign.reshape(-1))
 
     def forward(
         self, params: Params, X: np.ndarray, state: State, reset: np.ndarray | None = None
@@ -375,12 +463,19 @@ class Cell(ABC):
         keep = keep_mask(reset, self.dtype)  # (T, B, 1): 0 where the state is reset, or None
         trace = self._run(params, Xt, state, keep)  # 1. forward through the window
         loss, dWhy, dby, dh_out = readout(params, trace.hs[1:], Y.T)  # 2. the output layer
-        back = self._backward(params, trace, dh_out, profile)  # 3. back through time
+        by_id = ByInput.of(Xt) if self.group_inputs else None  # see `group_inputs`
+        back = self._backward(params, trace, dh_out, profile, by_id=by_id)  # 3. back in time
         assert back.dWh is not None
-        d_in = back.d_in.reshape(T * B, -1)  # 4. the input side: a lookup plus a bias
-        dWx = np.ascontiguousarray(scatter_rows(Xt.reshape(-1), d_in, self.V).T)  # column x_t
+        # 4. The input side, a lookup plus a bias: dWx_rows: (V, G*H), row x sums d_in's rows
+        # of input x; each row of d_in lands in one row of it, so db is its column sum.
+        if by_id is None:
+            dWx_rows = scatter_rows(Xt.reshape(-1), back.d_in.reshape(T * B, -1), self.V)
+        else:
+            dWx_rows = by_id.sums(back.d_in, self.V)
+        db = dWx_rows.sum(axis=0)  # (G*H,)
         wx, wh, b = self.names
-        grads = {wx: dWx, wh: back.dWh, b: d_in.sum(axis=0), "Why": dWhy, "by": dby}
+        dWx = np.ascontiguousarray(dWx_rows.T)  # (G*H, V)
+        grads = {wx: dWx, wh: back.dWh, b: db, "Why": dWhy, "by": dby}
         prof = profile_from(back.dh_all, back.dc_all, n=B * T) if profile else None
         return LossAndGrads(loss=loss, grads=grads, state=trace.final_state(), profile=prof)
 
@@ -408,9 +503,11 @@ class Cell(ABC):
         dh_out: np.ndarray,
         profile: bool,
         weights: bool = True,
+        by_id: ByInput | None = None,
     ) -> Backward:
         """BPTT over the window from `dh_out: (T, B, H)`, each h_t's gradient from y_t alone.
-        Without `weights`, dW_h is not computed (looking back needs the inputs' gradients only)."""
+        Without `weights`, dW_h is not computed (looking back needs the inputs' gradients only).
+        With `by_id`, d_in comes back as rows grouped by input id (see `ByInput`)."""
 
     @abstractmethod
     def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:

@@ -35,19 +35,20 @@ import numpy as np
 
 from rnn_tui.engine.model.base import (
     Backward,
+    ByInput,
     Cell,
     Params,
     State,
     Trace,
     add_output_grad,
     blend,
-    dsigmoid,
-    dtanh,
+    dtanh_into,
+    gate_inputs,
     keep_rows,
     logits_of,
     output_steps,
     sigmoid,
-    sigmoid_via_tanh,
+    sigmoid_of_negated,
     sum_outer,
 )
 
@@ -73,36 +74,36 @@ class GRU(Cell):
         is reset before step t."""
         T, B = Xt.shape
         H = self.H
-        table, WhT = self.loop_weights(params)  # z, r columns halved for sigmoid_via_tanh
-        # Gate-major storage, (T, 3, B, H): each step's z, r and n blocks are contiguous for
+        table, WhT = self.loop_weights(params)  # z, r columns negated: -a there
+        # Gate-major storage, (3, T, B, H): each step's z, r and n blocks are contiguous for
         # all streams (passes over strided blocks are several times slower); the trace shows
         # it as (T, B, 3, H). Filled with W_x x_t + b, turned into z, r, n in place.
-        gm = self.empty(T, 3, B, H)
-        for k in range(3):
-            gm[:, k] = table[:, k * H : (k + 1) * H][Xt]  # (T, B, H): block k of W_x x_t + b
-        z, r, n = gm[:, 0], gm[:, 1], gm[:, 2]  # (T, B, H) contiguous blocks
-        uh_all = self.empty(T, B, 3 * H)  # U h_{t-1} of every step: U_z h / 2, U_r h / 2, U_n h
+        gm = gate_inputs(table, Xt, 3)
+        z, r, n = gm  # (T, B, H) contiguous blocks
+        uh_all = self.empty(T, B, 3 * H)  # U h_{t-1} of every step: -U_z h, -U_r h, U_n h
         uh_zr = uh_all[:, :, : 2 * H].reshape(T, B, 2, H).transpose(0, 2, 1, 3)  # (T, 2, B, H)
         un = uh_all[:, :, 2 * H :]  # (T, B, H): U_n h_{t-1}, kept for the backward pass
         hs = self.empty(T + 1, B, H)
         hs[0] = state[0]
         hprev = hs[:-1] if keep is None else self.empty(T, B, H)  # h_{t-1} as step t read it
         rn = self.empty(B, H)  # scratch: r_t U_n h_{t-1}
-        one, half = self.scalar(1), self.scalar(0.5)
+        one = self.scalar(1)
         # One step's rows: iterating gives them faster than indexing by t.
-        steps = zip(gm[:, :2], z, r, n, uh_all, uh_zr, un, hs[:-1], hprev, hs[1:],
+        zr_rows = gm[:2].transpose(1, 0, 2, 3)  # (T, 2, B, H): step t's z and r blocks
+        steps = zip(zr_rows, z, r, n, uh_all, uh_zr, un, hs[:-1], hprev, hs[1:],
                     keep_rows(keep, T), strict=True)  # fmt: skip
-        for zr, z_t, r_t, n_t, uh, uh_zr_t, un_t, h_last, h_prev, h_t, kp in steps:
-            if kp is not None:
-                np.multiply(h_last, kp, out=h_prev)  # h_{t-1}, 0 after a reset
-            np.matmul(h_prev, WhT, out=uh)  # U_z h / 2, U_r h / 2, U_n h
-            zr += uh_zr_t  # a_z / 2, a_r / 2: (2, B, H)
-            np.tanh(zr, out=zr)  # tanh(a_z / 2), tanh(a_r / 2)
-            sigmoid_via_tanh(zr, one, half)  # z_t, r_t
-            n_t += np.multiply(r_t, un_t, out=rn)  # a_n = W_n x_t + b_n + r_t U_n h
-            np.tanh(n_t, out=n_t)  # n_t = tanh(a_n)
-            blend(n_t, h_prev, z_t, out=h_t)  # h_t = (1 - z_t) n_t + z_t h_{t-1}
-        gates = gm.transpose(0, 2, 1, 3)  # (T, B, 3, H): z_t, r_t, n_t
+        # exp(-a) of a gate far below 0 overflows to inf: sigmoid(a) = 1 / (1 + inf) = 0, exact.
+        with np.errstate(over="ignore"):
+            for zr, z_t, r_t, n_t, uh, uh_zr_t, un_t, h_last, h_prev, h_t, kp in steps:
+                if kp is not None:
+                    np.multiply(h_last, kp, out=h_prev)  # h_{t-1}, 0 after a reset
+                np.matmul(h_prev, WhT, out=uh)  # -U_z h, -U_r h, U_n h
+                zr += uh_zr_t  # -a_z, -a_r: (2, B, H)
+                sigmoid_of_negated(zr, one)  # z_t, r_t
+                n_t += np.multiply(r_t, un_t, out=rn)  # a_n = W_n x_t + b_n + r_t U_n h
+                np.tanh(n_t, out=n_t)  # n_t = tanh(a_n)
+                blend(n_t, h_prev, z_t, out=h_t)  # h_t = (1 - z_t) n_t + z_t h_{t-1}
+        gates = gm.transpose(1, 2, 0, 3)  # (T, B, 3, H): z_t, r_t, n_t
         return GRUTrace(hs=hs, hprev=hprev, keep=keep, gates=gates, un=un)
 
     def _backward(
@@ -112,6 +113,7 @@ class GRU(Cell):
         dh_out: np.ndarray,
         profile: bool,
         weights: bool = True,
+        by_id: ByInput | None = None,
     ) -> Backward:
         """dh_out: (T, B, H) = W_hy^T dy_t. Returns (da_z, da_r, da_n): (T, B, 3, H) for every
         step, dW_h, and dL/dh_t for the profile."""
@@ -120,21 +122,31 @@ class GRU(Cell):
         z, r, n = tr.gates[:, :, 0], tr.gates[:, :, 1], tr.gates[:, :, 2]  # (T, B, H) each
 
         # The local derivatives of every step at once: K[:, :, k] turns dh_t into dU_t's block k.
-        # (Contiguous temporaries, each written once into K: in-place passes over K's strided
-        # blocks are several times slower.)
-        Kn = (1 - z) * dtanh(n)  # da_n / dh_t = (1 - z_t) tanh'(a_n)
+        # (Built in two contiguous scratch arrays, each block written once into K: in-place
+        # passes over K's strided blocks are several times slower.)
+        Kn, tmp = self.empty(T, B, H), self.empty(T, B, H)
+        dtanh_into(n, out=Kn)  # tanh'(a_n)
+        Kn *= np.subtract(1, z, out=tmp)  # da_n / dh_t = (1 - z_t) tanh'(a_n)
+        tmp *= z  # sigmoid'(a_z) = z_t (1 - z_t)
         K = self.empty(T, B, 3, H)
-        np.multiply(tr.hprev - n, dsigmoid(z), out=K[:, :, 0])  # (h_{t-1} - n_t) sigmoid'(a_z)
-        np.multiply(Kn * tr.un, dsigmoid(r), out=K[:, :, 1])  # Kn (U_n h_{t-1}) sigmoid'(a_r)
+        dz = np.subtract(tr.hprev, n, out=self.empty(T, B, H))  # h_{t-1} - n_t
+        np.multiply(dz, tmp, out=K[:, :, 0])  # (h_{t-1} - n_t) sigmoid'(a_z)
+        np.subtract(1, r, out=tmp)
+        tmp *= r  # sigmoid'(a_r) = r_t (1 - r_t)
+        tmp *= Kn
+        np.multiply(tmp, tr.un, out=K[:, :, 1])  # Kn (U_n h_{t-1}) sigmoid'(a_r)
         np.multiply(Kn, r, out=K[:, :, 2])  # Kn r_t
 
         dh_all = self.dh_rows(T, B, profile)  # (T, k, B, H)
         k = dh_all.shape[1]
         has_out = output_steps(dh_out)  # (T,) the steps with an output gradient
         d_in = self.empty(T, B, 3, H)  # row 0's dU_t, every step
-        # One row (k = 1): each step's dU goes straight into d_in. Two: into a scratch that
-        # stays in cache for the matmul, row 0 copied out (faster than a window of both rows).
-        dU_rows = d_in[::-1, None] if k == 1 else repeat(self.empty(k, B, 3, H), T)
+        # One row (k = 1): each step's dU goes straight into d_in. Two, or rows grouped by
+        # input id: into a scratch that stays in cache for the matmul, row 0 copied out
+        # (faster than a window of both rows).
+        direct = k == 1 and by_id is None
+        dU_rows = d_in[::-1, None] if direct else repeat(self.empty(k, B, 3, H), T)
+        rows = d_in.reshape(T * B, 3 * H)  # where a grouped row goes
         dh_direct = self.empty(k, B, H)  # scratch: z_t dh_t
         dh2 = dh_all.reshape(T, k * B, H)  # for the matmul
         # Newest step first; iterating gives the rows faster than indexing by t, and the local
@@ -145,7 +157,9 @@ class GRU(Cell):
             if has_out[t]:  # dh holds what step t+1 sent back
                 add_output_grad(dh, dh_out[t], profile and t == T - 1, B * T)  # + W_hy^T dy_t
             np.multiply(dh_b, K_t, out=dU)  # dU_t = (da_z, da_r, r_t da_n)
-            if k == 2:
+            if by_id is not None:
+                rows[by_id.at[t]] = dU[0].reshape(B, 3 * H)  # keep row 0's, grouped by input
+            elif k == 2:
                 d_in[t] = dU[0]  # keep row 0's
             if t == 0:
                 break  # dL/dh_0 is not needed
@@ -155,11 +169,16 @@ class GRU(Cell):
             if tr.keep is not None:
                 dh_prev *= tr.keep[t]  # a reset h_{t-1} fed nothing to step t
 
-        dWh = sum_outer(d_in, tr.hprev) if weights else None  # (3H, H): sum_t dU_t h_{t-1}^T
+        dWh = None
+        if weights:  # (3H, H): sum_t dU_t h_{t-1}^T, h_{t-1} grouped as d_in's rows are
+            dWh = sum_outer(d_in, tr.hprev if by_id is None else by_id.rows(tr.hprev))
         # The input side of n sits outside r_t: it gets da_n, not r_t da_n. Overwriting that
         # block (after dW_h used it) turns d_in into (da_z, da_r, da_n).
-        np.multiply(dh_all[:, 0], Kn, out=d_in[:, :, 2])  # da_n = dh_t Kn
-        return Backward(d_in=d_in, dWh=dWh, dh_all=dh_all)
+        if by_id is None:
+            np.multiply(dh_all[:, 0], Kn, out=d_in[:, :, 2])  # da_n = dh_t Kn
+            return Backward(d_in=d_in, dWh=dWh, dh_all=dh_all)
+        rows[:, 2 * H :] = by_id.rows(np.multiply(dh_all[:, 0], Kn, out=Kn))  # da_n, grouped
+        return Backward(d_in=rows, dWh=dWh, dh_all=dh_all)
 
     def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         H = self.H

@@ -34,18 +34,20 @@ import numpy as np
 
 from rnn_tui.engine.model.base import (
     Backward,
+    ByInput,
     Cell,
     Params,
     State,
     Trace,
     add_output_grad,
-    dtanh,
+    dtanh_into,
+    gate_inputs,
     keep_rows,
     logits_of,
     output_steps,
     product_sum,
     sigmoid,
-    sigmoid_via_tanh,
+    sigmoid_of_negated,
     sum_outer,
 )
 
@@ -70,6 +72,7 @@ class LSTM(Cell):
     sigmoid_gates = 3  # i, f, o
 
     n_state = 2  # (h, c)
+    group_inputs = True  # d_in's rows are 4H wide
 
     def init_params(
         self, rng: np.random.Generator, rec_gain: float = 1.0, forget_bias: float = 1.0
@@ -87,37 +90,39 @@ class LSTM(Cell):
         is reset before step t."""
         T, B = Xt.shape
         H = self.H
-        table, WhT = self.loop_weights(params)  # i, f, o columns halved for sigmoid_via_tanh
-        # Gate-major storage, (T, 4, B, H): each step's i, f, o, g blocks are contiguous for
+        table, WhT = self.loop_weights(params)  # i, f, o columns negated: -a there
+        # Gate-major storage, (4, T, B, H): each step's i, f, o, g blocks are contiguous for
         # all streams (passes over strided blocks are several times slower); the trace shows
         # it as (T, B, 4, H). Filled with W_x x_t + b, turned into i, f, o, g in place.
-        gm = self.empty(T, 4, B, H)
-        for k in range(4):
-            gm[:, k] = table[:, k * H : (k + 1) * H][Xt]  # (T, B, H): block k of W_x x_t + b
-        i, f, o, g = gm[:, 0], gm[:, 1], gm[:, 2], gm[:, 3]  # (T, B, H) contiguous blocks
+        gm = gate_inputs(table, Xt, 4)
+        i, f, o, g = gm  # (T, B, H) contiguous blocks
+        by_step = gm.transpose(1, 0, 2, 3)  # (T, 4, B, H): step t's blocks
         hs, cs, tcs = self.empty(T + 1, B, H), self.empty(T + 1, B, H), self.empty(T, B, H)
         hprev, cprev = hs[:-1], cs[:-1]  # h_{t-1}, c_{t-1} as step t read them
         if keep is not None:
             hprev, cprev = self.empty(T, B, H), self.empty(T, B, H)  # zeroed after a reset
         wh, ig = self.empty(B, 4 * H), self.empty(B, H)  # scratch: W_h h_{t-1}, i_t * g_t
         wh_gm = wh.reshape(B, 4, H).transpose(1, 0, 2)  # (4, B, H): W_h h_{t-1} by gate
-        one, half = self.scalar(1), self.scalar(0.5)
+        one = self.scalar(1)
         hs[0], cs[0] = state
         # One step's rows: iterating gives them faster than indexing by t.
-        steps = zip(gm, gm[:, :3], i, f, o, g, hs[:-1], cs[:-1], hprev, cprev,
+        steps = zip(by_step, by_step[:, :3], i, f, o, g, hs[:-1], cs[:-1], hprev, cprev,
                     hs[1:], cs[1:], tcs, keep_rows(keep, T), strict=True)  # fmt: skip
-        for a, ifo, i_t, f_t, o_t, g_t, h_last, c_last, h_prev, c_prev, h_t, c_t, tc, kp in steps:
-            if kp is not None:  # 0 after a reset
-                np.multiply(h_last, kp, out=h_prev)
-                np.multiply(c_last, kp, out=c_prev)
-            np.matmul(h_prev, WhT, out=wh)  # W_h h_{t-1}
-            a += wh_gm  # a_t = W_x x_t + W_h h_{t-1} + b: (4, B, H)
-            np.tanh(a, out=a)  # g_t = tanh(a_g); tanh(a/2) for i, f, o
-            sigmoid_via_tanh(ifo, one, half)  # i_t, f_t, o_t = sigmoid(a_i, a_f, a_o)
-            product_sum(f_t, c_prev, i_t, g_t, out=c_t, tmp=ig)  # c_t = f_t c_{t-1} + i_t g_t
-            np.tanh(c_t, out=tc)  # tanh(c_t)
-            np.multiply(o_t, tc, out=h_t)  # h_t = o_t tanh(c_t)
-        gates = gm.transpose(0, 2, 1, 3)  # (T, B, 4, H): i_t, f_t, o_t, g_t
+        # exp(-a) of a gate far below 0 overflows to inf: sigmoid(a) = 1 / (1 + inf) = 0, exact.
+        with np.errstate(over="ignore"):
+            for (a, ifo, i_t, f_t, o_t, g_t, h_last, c_last, h_prev, c_prev, h_t, c_t, tc,
+                 kp) in steps:  # fmt: skip
+                if kp is not None:  # 0 after a reset
+                    np.multiply(h_last, kp, out=h_prev)
+                    np.multiply(c_last, kp, out=c_prev)
+                np.matmul(h_prev, WhT, out=wh)  # W_h h_{t-1}
+                a += wh_gm  # a_t = W_x x_t + W_h h_{t-1} + b: (4, B, H), -a_t for i, f, o
+                sigmoid_of_negated(ifo, one)  # i_t, f_t, o_t = sigmoid(a_i, a_f, a_o)
+                np.tanh(g_t, out=g_t)  # g_t = tanh(a_g)
+                product_sum(f_t, c_prev, i_t, g_t, out=c_t, tmp=ig)  # c_t = f_t c_{t-1} + i_t g_t
+                np.tanh(c_t, out=tc)  # tanh(c_t)
+                np.multiply(o_t, tc, out=h_t)  # h_t = o_t tanh(c_t)
+        gates = gm.transpose(1, 2, 0, 3)  # (T, B, 4, H): i_t, f_t, o_t, g_t
         return LSTMTrace(hs=hs, hprev=hprev, keep=keep, cs=cs, cprev=cprev, gates=gates, tcs=tcs)
 
     def _backward(
@@ -127,6 +132,7 @@ class LSTM(Cell):
         dh_out: np.ndarray,
         profile: bool,
         weights: bool = True,
+        by_id: ByInput | None = None,
     ) -> Backward:
         """dh_out: (T, B, H) = W_hy^T dy_t. Returns da_t: (T, B, 4, H) for every step, dW_h,
         and dL/dh_t, dL/dc_t for the profile."""
@@ -141,24 +147,29 @@ class LSTM(Cell):
         dc_next = self.empty(k, B, H)  # f_{t+1} dc_{t+1}
         d_in = self.empty(T, B, 4, H)  # row 0's da_t, every step
 
-        # The local derivatives of every step at once, (T, B, H) each: K[:, :, j] turns dc_t
-        # (dh_t for o) into da_j, as in the module docstring. With one row (k = 1) K is
-        # written where da goes, and the loop turns it into da in place: no array more.
-        K = d_in if k == 1 else self.empty(T, B, 4, H)
-        dS = K[:, :, :3]  # i, f, o: sigmoid'(a) = s (1 - s)
-        np.subtract(1, tr.gates[:, :, :3], out=dS)  # 1 - s
-        dS *= tr.gates[:, :, :3]  # s (1 - s)
-        K[:, :, 0] *= g  # g_t sigmoid'(a_i)
-        K[:, :, 1] *= tr.cprev  # c_{t-1} sigmoid'(a_f)
-        K[:, :, 2] *= tr.tcs  # tanh(c_t) sigmoid'(a_o)
-        np.multiply(i, dtanh(g), out=K[:, :, 3])  # i_t tanh'(a_g)
-        dc_dh = dtanh(tr.tcs)  # tanh'(c_t)
+        # The local derivatives of every step at once, (T, B, H) each: K[:, j] turns dc_t
+        # (dh_t for o) into da_j, as in the module docstring. K is gate-major, (T, 4, B, H),
+        # like the trace's storage, so every pass below runs over blocks contiguous for all
+        # streams (a pass over the (T, B, 4, H) layout's strided blocks is several times slower).
+        K = self.empty(T, 4, B, H)
+        s = tr.gates.transpose(0, 2, 1, 3)[:, :3]  # (T, 3, B, H): i, f, o as stored
+        dS = K[:, :3]  # i, f, o: sigmoid'(a) = s (1 - s)
+        np.subtract(1, s, out=dS)  # 1 - s
+        dS *= s  # s (1 - s)
+        K[:, 0] *= g  # g_t sigmoid'(a_i)
+        K[:, 1] *= tr.cprev  # c_{t-1} sigmoid'(a_f)
+        K[:, 2] *= tr.tcs  # tanh(c_t) sigmoid'(a_o)
+        dtanh_into(g, out=K[:, 3])  # tanh'(a_g)
+        K[:, 3] *= i  # i_t tanh'(a_g)
+        dc_dh = dtanh_into(tr.tcs, out=self.empty(T, B, H))  # tanh'(c_t)
         dc_dh *= o  # dc_t / dh_t = o_t tanh'(c_t)
 
         dh2 = dh_all.reshape(T, k * B, H)  # for the matmul
-        # One row: each step's da goes straight into d_in. Two: into a scratch that stays in
-        # cache for the matmul, row 0 copied out (faster than a window of both rows).
-        if k == 1:
+        # One row: each step's da goes straight into d_in. Two, or rows grouped by input id:
+        # into a scratch that stays in cache for the matmul, row 0 copied out (faster than a
+        # window of both rows).
+        rows = d_in.reshape(T * B, 4 * H)  # where a grouped row goes
+        if k == 1 and by_id is None:
             da_rows = d_in[::-1, None]  # (T, 1, B, 4, H), newest first
             das = [d_in[::-1, None, :, j] for j in range(4)]  # rows of da_i, da_f, da_o, da_g
         else:
@@ -167,7 +178,7 @@ class LSTM(Cell):
             das = [repeat(scratch[:, :, j], T) for j in range(4)]
         # Newest step first; iterating gives the rows faster than indexing by t, and the local
         # derivatives get a k axis of 1: a ufunc on operands of equal ndim is twice as fast.
-        Ks = (K[::-1, None, :, j] for j in range(4))  # (1, B, H) rows of K_i, K_f, K_o, K_g
+        Ks = (K[::-1, j, None] for j in range(4))  # (1, B, H) rows of K_i, K_f, K_o, K_g
         steps = zip(range(T - 1, -1, -1), dh_all[::-1], dc_all[::-1], dc_dh[::-1, None],
                     f[::-1, None], da_rows, *Ks, *das, strict=True)  # fmt: skip
         for t, dh, dc, dc_dh_t, f_t, da, K_i, K_f, K_o, K_g, da_i, da_f, da_o, da_g in steps:
@@ -180,7 +191,9 @@ class LSTM(Cell):
             np.multiply(dc, K_f, out=da_f)  # da_f = dc_t c_{t-1} sigmoid'(a_f)
             np.multiply(dh, K_o, out=da_o)  # da_o = dh_t tanh(c_t) sigmoid'(a_o)
             np.multiply(dc, K_g, out=da_g)  # da_g = dc_t i_t tanh'(a_g)
-            if k == 2:
+            if by_id is not None:
+                rows[by_id.at[t]] = da[0].reshape(B, 4 * H)  # keep row 0's, grouped by input id
+            elif k == 2:
                 d_in[t] = da[0]  # keep row 0's
             if t == 0:
                 break  # dL/dh_0 and dL/dc_0 are not needed
@@ -189,8 +202,11 @@ class LSTM(Cell):
             if tr.keep is not None:
                 dh_all[t - 1] *= tr.keep[t]  # a reset h_{t-1} fed nothing to step t
                 dc_next *= tr.keep[t]  # nor did a reset c_{t-1}
-        dWh = sum_outer(d_in, tr.hprev) if weights else None  # (4H, H): sum_t da_t h_{t-1}^T
-        return Backward(d_in=d_in, dWh=dWh, dh_all=dh_all, dc_all=dc_all[:, 0])
+        dWh = None
+        if weights:  # (4H, H): sum_t da_t h_{t-1}^T, h_{t-1} grouped as d_in's rows are
+            dWh = sum_outer(d_in, tr.hprev if by_id is None else by_id.rows(tr.hprev))
+        d_out = d_in if by_id is None else rows
+        return Backward(d_in=d_out, dWh=dWh, dh_all=dh_all, dc_all=dc_all[:, 0])
 
     def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         H = self.H

@@ -22,12 +22,13 @@ import numpy as np
 
 from rnn_tui.engine.model.base import (
     Backward,
+    ByInput,
     Cell,
     Params,
     State,
     Trace,
     add_output_grad,
-    dtanh,
+    dtanh_into,
     keep_rows,
     logits_of,
     output_steps,
@@ -70,6 +71,7 @@ class RNN(Cell):
         dh_out: np.ndarray,
         profile: bool,
         weights: bool = True,
+        by_id: ByInput | None = None,
     ) -> Backward:
         """dh_out: (T, B, H) = W_hy^T dy_t. Returns da_t: (T, B, H) for every step, dW_hh, and
         dL/dh_t for the profile."""
@@ -78,11 +80,14 @@ class RNN(Cell):
         dh_all = self.dh_rows(T, B, profile)  # (T, k, B, H)
         k = dh_all.shape[1]
         has_out = output_steps(dh_out)  # (T,) the steps with an output gradient
-        tanh_d = dtanh(tr.hs[1:])  # (T, B, H): tanh'(a_t) = 1 - h_t^2
-        d_in = self.empty(T, B, H)  # row 0's da_t, every step
-        # One row (k = 1): each step's da goes straight into d_in. Two: into a scratch that
-        # stays in cache for the matmul, row 0 copied out (faster than a window of both rows).
-        da_rows = d_in[::-1, None] if k == 1 else repeat(self.empty(k, B, H), T)
+        tanh_d = dtanh_into(tr.hs[1:], out=self.empty(T, B, H))  # tanh'(a_t) = 1 - h_t^2
+        d_in = self.empty(T, B, H)  # row 0's da_t, every step (grouped rows with by_id)
+        # One row (k = 1): each step's da goes straight into d_in. Two, or grouped rows: into a
+        # scratch that stays in cache for the matmul, row 0 copied out (faster than a window
+        # of both rows).
+        direct = k == 1 and by_id is None
+        da_rows = d_in[::-1, None] if direct else repeat(self.empty(k, B, H), T)
+        rows = d_in.reshape(T * B, H)  # where a grouped row goes
         dh2 = dh_all.reshape(T, k * B, H)  # for the matmul
         # Newest step first; iterating gives the (k, B, H) rows faster than indexing by t, and
         # a (1, B, H) row of tanh_d multiplies a (k, B, H) one twice as fast as a (B, H) row.
@@ -91,15 +96,19 @@ class RNN(Cell):
             if has_out[t]:
                 add_output_grad(dh, dh_out[t], profile and t == T - 1, B * T)  # + W_hy^T dy_t
             np.multiply(dh, tanh_d_t, out=da)  # da_t = dh_t * tanh'(a_t)
-            if k == 2:
+            if by_id is not None:
+                rows[by_id.at[t]] = da[0]  # keep row 0's, grouped by input id
+            elif k == 2:
                 d_in[t] = da[0]  # keep row 0's
             if t == 0:
                 break  # dL/dh_0 is not needed
             np.matmul(da.reshape(k * B, H), Whh, out=dh2[t - 1])  # W_hh^T da_t
             if tr.keep is not None:
                 dh_all[t - 1] *= tr.keep[t]  # a reset h_{t-1} fed nothing to step t
-        dWh = sum_outer(d_in, tr.hprev) if weights else None  # (H, H): sum_t da_t h_{t-1}^T
-        return Backward(d_in=d_in, dWh=dWh, dh_all=dh_all)
+        dWh = None
+        if weights:  # (H, H): sum_t da_t h_{t-1}^T, h_{t-1} grouped as d_in's rows are
+            dWh = sum_outer(d_in, tr.hprev if by_id is None else by_id.rows(tr.hprev))
+        return Backward(d_in=d_in if by_id is None else rows, dWh=dWh, dh_all=dh_all)
 
     def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         h = np.tanh(params["Wxh"].T[x] + state[0] @ params["Whh"].T + params["bh"])  # (B, H)
