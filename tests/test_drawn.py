@@ -62,3 +62,39 @@ def test_drawn_pane_repaints_changed_rows_only() -> None:
             assert "twX" in pane.render().text.plain
 
     asyncio.run(main())
+
+
+class Chart(DrawnPane):
+    """Rows of several styles, a blank row, wide characters and a row longer than the pane."""
+
+    value = "1.23"
+
+    def build_text(self, width: int, height: int) -> Text:
+        text = Text(f"title {self.value}\n\n│⠁⠂⣀ █▇▆ x\n" + "y" * (width + 5) + "\n界界 end")
+        text.stylize("bold red", 0, 5)
+        text.stylize("on blue", 13, 17)
+        text.stylize("green", 14, 20)
+        return text
+
+
+@pytest.mark.functional
+def test_drawn_pane_rows_are_drawn_as_textual_draws_the_whole_pane() -> None:
+    """If this fails, a chart row drawn on its own (only the rows that changed are) looks
+    different from the same row drawn with the whole pane: colours, padding or cropping go
+    wrong after the first update."""
+    pane = Chart()
+
+    async def main() -> None:
+        async with OneApp(pane).run_test(size=(20, 7)) as pilot:
+            for value in ("1.23", "4.56"):  # the first picture, then one row changed
+                pane.value = value
+                pane.changed()
+                await pilot.pause()
+                pane._dirty_regions.add(pane.size.region)  # Textual's own path: all of it
+                for y in range(pane.size.height):
+                    ours = pane.render_line(y)
+                    theirs = super(DrawnPane, pane).render_line(y)  # Widget.render_line
+                    assert list(ours) == list(theirs), (value, y)
+                assert value in "".join(s.text for s in pane.render_line(0))
+
+    asyncio.run(main())
