@@ -8,7 +8,7 @@ import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 
-from rnn_tui.ui.widgets.drawn import DrawnPane, changed_rows
+from rnn_tui.ui.widgets.drawn import DrawnPane, ansi_text, changed_rows
 
 
 def test_changed_rows_names_only_rows_that_differ() -> None:
@@ -98,3 +98,20 @@ def test_drawn_pane_rows_are_drawn_as_textual_draws_the_whole_pane() -> None:
                 assert value in "".join(s.text for s in pane.render_line(0))
 
     asyncio.run(main())
+
+
+def test_ansi_text_reads_colours_as_rich_does() -> None:
+    """If this fails, a chart drawn by plotext shows other colours (or loses some) than Rich's
+    own decoder gave it: the fast path that reads plotext's output is wrong."""
+    ansi = (
+        "\x1b[0m4.0┤ \x1b[0m\x1b[38;2;10;200;30m⠄⡀\x1b[0m│\x1b[0m\n"
+        "\x1b[1;38;5;208m\x1b[48;2;1;2;3mab\x1b[0mc\n\n"  # bold, a 256 colour, a background
+        "\x1b[38;2;9;9;9mkept\nacross lines\x1b[0m done"
+    )
+    ours = ansi_text(ansi)
+    rich = Text.from_ansi(ansi, no_wrap=True, overflow="crop", end="")
+    assert ours.plain == rich.plain
+    assert ours.spans == rich.spans
+    assert (ours.no_wrap, ours.overflow, ours.end) == (rich.no_wrap, rich.overflow, rich.end)
+    cursor = "a\x1b[2Jb"  # not a colour: left to Rich
+    assert ansi_text(cursor).plain == Text.from_ansi(cursor).plain

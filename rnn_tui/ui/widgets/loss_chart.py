@@ -38,7 +38,7 @@ from rich.text import Text
 from rnn_tui.engine.model import LN2
 from rnn_tui.textsafe import sanitize
 from rnn_tui.ui.widgets.colours import RGB, Palette, rgb_style
-from rnn_tui.ui.widgets.drawn import DrawnPane, flow
+from rnn_tui.ui.widgets.drawn import DrawnPane, ansi_text, flow
 
 MIN_PLOT_WIDTH = 20
 MIN_PLOT_HEIGHT = 6
@@ -547,4 +547,4 @@ class LossChart(DrawnPane):
         fig.ruler("x").ticks(x_ticks, x_labels)
         fig.ruler("y").ticks(y_ticks, y_labels)
         ansi = fig.build().string().rstrip("\n")
-        return Text.from_ansi(ansi, no_wrap=True, overflow="crop", end="")
+        return ansi_text(ansi)
