@@ -12,7 +12,7 @@ from textual.widget import Widget
 
 from rnn_tui.ui.widgets import SamplePane, StatusBar
 from rnn_tui.ui.widgets.drawn import changed_upto
-from rnn_tui.ui.widgets.loss_chart import axis_end, downsample, snap_range
+from rnn_tui.ui.widgets.loss_chart import axis_end, downsample
 from rnn_tui.ui.widgets.next_chars import NextChars
 
 
@@ -38,16 +38,6 @@ def test_step_axis_ends_at_a_round_step_and_stays_there() -> None:
         assert step * (1 - 1e-12) <= end <= step / 0.75 * (1 + 1e-12), step
     ends = {axis_end(float(s)) for s in range(1000, 2001)}
     assert ends == {1000.0, 1200.0, 1500.0, 2000.0}  # four axes for a thousand steps
-
-
-def test_loss_axis_snaps_to_round_steps() -> None:
-    """If this fails, the loss axis moves with every new low of the loss (the whole chart is
-    sent again) or leaves out part of the curves."""
-    lo, hi = snap_range(1.23, 4.41)  # steps of 0.1 here
-    assert lo <= 1.23 and hi >= 4.41 and hi - lo <= 4.41 - 1.23 + 0.2 + 1e-9
-    assert abs(lo - 1.2) < 1e-9 and abs(hi - 4.5) < 1e-9
-    assert snap_range(1.21, 4.41) == snap_range(1.29, 4.41)  # a new low within a step: same axis
-    assert snap_range(2.0, 2.0) == (2.0, 2.0)
 
 
 def test_downsample_on_a_fixed_axis_changes_only_the_newest_bucket() -> None:

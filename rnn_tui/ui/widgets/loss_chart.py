@@ -166,18 +166,6 @@ def axis_end(v: float) -> float:
     return float(f"1e{k + 1}")
 
 
-def snap_range(lo: float, hi: float, steps: int = 40) -> tuple[float, float]:
-    """[lo, hi] widened to multiples of a round step (1, 2 or 5 x 10^k) near (hi - lo) /
-    `steps`: the loss axis keeps its place while the loss falls within one step, instead of
-    moving (and redrawing every row of the chart) at each new low."""
-    if not (hi > lo and math.isfinite(hi - lo)):
-        return lo, hi
-    raw = (hi - lo) / steps
-    mag = 10.0 ** math.floor(math.log10(raw))
-    q = next(m * mag for m in (1.0, 2.0, 5.0, 10.0) if m * mag >= raw)
-    return math.floor(lo / q + 1e-9) * q, math.ceil(hi / q - 1e-9) * q
-
-
 def nice_ticks(lo: float, hi: float, max_ticks: int) -> list[float]:
     """Round tick positions (1, 2, 2.5, 5 x 10^k steps) inside [lo, hi].
 
@@ -467,8 +455,6 @@ class LossChart(DrawnPane):
         else:
             pad = 0.04 * (y_hi - y_lo)
             y_lo, y_hi = y_lo - pad, y_hi + pad
-            if not log:  # a log axis ends at fixed levels already: ln V and below the floors
-                y_lo = snap_range(y_lo, y_hi)[0]  # the top (ln V, the first loss) stays put
 
         def y_of(v: float) -> float:
             """Where a loss goes on the y axis: itself, or its log10 on a log axis."""
