@@ -135,6 +135,7 @@ class DrawnPane(Widget):
         whole pane again for every repainted row)."""
         width, height = self.size
         self._build(width, height)
+        self._dirty_regions.clear()  # what Textual's own drawing does with them (none kept)
         style = self.visual_style
         key = (self._cache_key, style)
         if self._strip_key != key:
