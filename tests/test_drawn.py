@@ -8,7 +8,7 @@ import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 
-from rnn_tui.ui.widgets.drawn import DrawnPane, changed_rows
+from rnn_tui.ui.widgets.drawn import DrawnPane, ansi_text, changed_rows
 
 
 def test_changed_rows_names_only_rows_that_differ() -> None:
@@ -62,3 +62,56 @@ def test_drawn_pane_repaints_changed_rows_only() -> None:
             assert "twX" in pane.render().text.plain
 
     asyncio.run(main())
+
+
+class Chart(DrawnPane):
+    """Rows of several styles, a blank row, wide characters and a row longer than the pane."""
+
+    value = "1.23"
+
+    def build_text(self, width: int, height: int) -> Text:
+        text = Text(f"title {self.value}\n\n│⠁⠂⣀ █▇▆ x\n" + "y" * (width + 5) + "\n界界 end")
+        text.stylize("bold red", 0, 5)
+        text.stylize("on blue", 13, 17)
+        text.stylize("green", 14, 20)
+        return text
+
+
+@pytest.mark.functional
+def test_drawn_pane_rows_are_drawn_as_textual_draws_the_whole_pane() -> None:
+    """If this fails, a chart row drawn on its own (only the rows that changed are) looks
+    different from the same row drawn with the whole pane: colours, padding or cropping go
+    wrong after the first update."""
+    pane = Chart()
+
+    async def main() -> None:
+        async with OneApp(pane).run_test(size=(20, 7)) as pilot:
+            for value in ("1.23", "4.56"):  # the first picture, then one row changed
+                pane.value = value
+                pane.changed()
+                await pilot.pause()
+                pane._dirty_regions.add(pane.size.region)  # Textual's own path: all of it
+                rows = range(pane.size.height)
+                theirs = [super(DrawnPane, pane).render_line(y) for y in rows]  # Widget's
+                for y in rows:
+                    assert list(pane.render_line(y)) == list(theirs[y]), (value, y)
+                assert value in "".join(s.text for s in pane.render_line(0))
+
+    asyncio.run(main())
+
+
+def test_ansi_text_reads_colours_as_rich_does() -> None:
+    """If this fails, a chart drawn by plotext shows other colours (or loses some) than Rich's
+    own decoder gave it: the fast path that reads plotext's output is wrong."""
+    ansi = (
+        "\x1b[0m4.0┤ \x1b[0m\x1b[38;2;10;200;30m⠄⡀\x1b[0m│\x1b[0m\n"
+        "\x1b[1;38;5;208m\x1b[48;2;1;2;3mab\x1b[0mc\n\n"  # bold, a 256 colour, a background
+        "\x1b[38;2;9;9;9mkept\nacross lines\x1b[0m done"
+    )
+    ours = ansi_text(ansi)
+    rich = Text.from_ansi(ansi, no_wrap=True, overflow="crop", end="")
+    assert ours.plain == rich.plain
+    assert ours.spans == rich.spans
+    assert (ours.no_wrap, ours.overflow, ours.end) == (rich.no_wrap, rich.overflow, rich.end)
+    cursor = "a\x1b[2Jb"  # not a colour: left to Rich
+    assert ansi_text(cursor).plain == Text.from_ansi(cursor).plain

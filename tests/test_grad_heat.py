@@ -16,14 +16,31 @@ def test_heat_strip_groups_stay_put_while_rows_are_added() -> None:
     rng = np.random.default_rng(3)
     hist = 10.0 ** rng.uniform(-6, 1, (40, 6))
     weights = rng.integers(1, 9, 40)
-    before = stable_merge(hist[:38], weights[:38], 14)  # g = 3: 13 rows
-    after = stable_merge(hist[:39], weights[:39], 14)  # one row more, same groups
+    before = stable_merge(hist[:37], weights[:37], 14)  # g = 3: 13 rows
+    after = stable_merge(hist[:38], weights[:38], 14)  # one row more, same groups
     assert before.shape == (13, 6) and after.shape == (13, 6)
     np.testing.assert_allclose(after[:-1], before[:-1], rtol=1e-12)  # only the newest changed
-    w = weights[36:39].astype(np.float64)[:, None]
-    expected = 10.0 ** ((np.log10(hist[36:39]) * w).sum(axis=0) / w.sum())  # the last group
+    w = weights[36:38].astype(np.float64)[:, None]
+    expected = 10.0 ** ((np.log10(hist[36:38]) * w).sum(axis=0) / w.sum())  # the last group
     np.testing.assert_allclose(after[-1], expected, rtol=1e-10)
     np.testing.assert_allclose(stable_merge(hist[:14], weights[:14], 14), hist[:14], rtol=0)
+
+
+def test_heat_strip_stays_put_when_the_history_merges_its_rows_in_pairs() -> None:
+    """If this fails, each time the run's gradient history halves its resolution (it merges
+    neighbouring rows in pairs when full) the whole heat strip changes colour and is sent to
+    the terminal again, although every line stands for the same steps as before."""
+    rng = np.random.default_rng(7)
+    hist = 10.0 ** rng.uniform(-6, 1, (120, 5))
+    weights = np.full(120, 2.0)  # steps per row, as the history keeps them before it merges
+    # The history's merge: a pair's geometric mean, weighted by its steps (each row's count).
+    merged = np.sqrt(hist[:70:2] * hist[1:70:2])
+    before = stable_merge(hist[:70], weights[:70], 14)  # 70 rows: g = 6, 12 lines
+    after = stable_merge(merged, 2 * weights[:35], 14)  # 35 rows: g = 3, the same 12 lines
+    assert before.shape == after.shape == (12, 5)
+    np.testing.assert_allclose(after, before, rtol=1e-9)
+    for k, g in ((14, 1), (15, 2), (29, 3), (43, 4), (57, 6), (85, 8), (113, 12)):
+        assert stable_merge(hist[:k], weights[:k], 14).shape[0] == -(-k // g), k
 
 
 def test_heat_strip_keeps_its_older_lines_when_a_row_is_added() -> None:

@@ -15,15 +15,25 @@ small.
 the data or the size changes, and after new data it repaints only the rows whose cells changed
 (each up to its last changed cell): Textual sends every repainted row to the terminal as a whole,
 so a chart whose picture did not change writes nothing, and one whose curve moved a little
-writes a few rows. `flow` lays title tokens out in lines for both.
+writes a few rows. It also draws only those rows anew (`render_line`): the others keep the
+strips they were drawn as, where a widget's `render` would have the whole pane drawn again for
+one changed row. `flow` lays title tokens out in lines for both.
 """
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+
+from rich.ansi import AnsiDecoder
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
+from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region
+from textual.strip import Strip
+from textual.style import Style as VisualStyle
+from textual.visual import Visual, visualize
 from textual.widget import Widget
 
 from rnn_tui.ui.widgets.colours import Palette, theme_palette
@@ -65,6 +75,9 @@ class DrawnPane(Widget):
         self._version = 0  # bumped by every change of the data
         self._cache_key: tuple[int, int, int, str] | None = None  # (version, w, h, palette) drawn
         self._cache_text: Text | None = None
+        self._lines: list[Text] = []  # the cached text's lines
+        self._strips: dict[int, Strip] = {}  # rows of those lines drawn as Textual draws them
+        self._strip_key: tuple[object, ...] | None = None  # (cache key, style) of the strips
         self.render_count = 0
         """How many times the pane was actually rebuilt (not served from cache)."""
 
@@ -77,11 +90,18 @@ class DrawnPane(Widget):
         if not self.is_mounted or not width or not height or old is None or old_key is None:
             self.refresh()  # nothing on screen to compare with: draw it all when shown
             return
-        new = self._build(width, height)
+        old_lines, old_strips = self._lines, self._strips
+        self._build(width, height)
         if old_key[1:] != self._cache_key[1:]:  # type: ignore[index]  # another size or palette
             self.refresh()
             return
-        for y, end in changed_rows(old, new, width):
+        rows = changed_lines(old_lines, self._lines, width)
+        if self._strip_key is not None and self._strip_key[0] == old_key:
+            # The rows that stayed keep their drawn strips: only the changed ones are drawn anew.
+            moved = {y for y, _ in rows}
+            self._strips = {y: s for y, s in old_strips.items() if y not in moved}
+            self._strip_key = (self._cache_key, *self._strip_key[1:])
+        for y, end in rows:
             self.refresh(Region(0, y, end, 1))
 
     def build_text(self, width: int, height: int) -> Text:
@@ -97,7 +117,9 @@ class DrawnPane(Widget):
         """The text for the data now at `width` x `height`, from the cache if it is there."""
         key = (self._version, width, height, self.colours.name)
         if self._cache_key != key or self._cache_text is None:
-            self._cache_text = self.build_text(width, height)
+            self._cache_text = text = self.build_text(width, height)
+            text.no_wrap, text.overflow = True, "crop"  # one line per row, as drawn row by row
+            self._lines = self._cache_text.split("\n", allow_blank=True)
             self._cache_key = key
             self.render_count += 1
         return self._cache_text
@@ -106,6 +128,39 @@ class DrawnPane(Widget):
         """The pane as drawn Rich Text (not selectable), rebuilt only if data or size changed."""
         width, height = self.size
         return Drawn(self._build(width, height))
+
+    def render_line(self, y: int) -> Strip:
+        """Row `y`, drawn once per picture: Textual asks only for the rows repainted, and a
+        row that did not change keeps its strip (a widget's own `render_line` would draw the
+        whole pane again for every repainted row)."""
+        width, height = self.size
+        self._build(width, height)
+        self._dirty_regions.clear()  # what Textual's own drawing does with them (none kept)
+        style = self.visual_style
+        key = (self._cache_key, style)
+        if self._strip_key != key:
+            self._strips, self._strip_key = {}, key
+        strip = self._strips.get(y)
+        if strip is None:
+            self._draw_missing(width, style)
+            strip = self._strips.get(y)
+        return Strip.blank(width, style.rich_style) if strip is None else strip  # None: below
+
+    def _draw_missing(self, width: int, style: VisualStyle) -> None:
+        """Draw every row of the text that has no strip yet, in one go: Textual's drawing of
+        a text costs about as much for one row as for twenty."""
+        lines, strips = self._lines, self._strips
+        missing = [y for y, line in enumerate(lines) if y not in strips and line.plain]
+        for y, line in enumerate(lines):
+            if not line.plain:
+                strips[y] = Strip([])  # an empty row: nothing, padded by Textual like any other
+        if not missing:
+            return
+        text = Text("\n", no_wrap=True, overflow="crop", end="").join(lines[y] for y in missing)
+        visual = visualize(self, Drawn(text), markup=False)
+        drawn = Visual.to_strips(self, visual, width, len(missing), style)  # one per line
+        for y, strip in zip(missing, drawn, strict=False):
+            strips[y] = strip
 
 
 def _cells(line: Text) -> list[tuple[str, tuple[object, ...]]]:
@@ -120,8 +175,15 @@ def _cells(line: Text) -> list[tuple[str, tuple[object, ...]]]:
 def changed_rows(old: Text, new: Text, width: int) -> list[tuple[int, int]]:
     """(row, cells from the left edge to repaint) of every row where `new` differs from `old`:
     up to the row's last changed cell (Textual repaints a row from the widget's left edge)."""
-    old_lines = old.split("\n", allow_blank=True)
-    new_lines = new.split("\n", allow_blank=True)
+    return changed_lines(
+        old.split("\n", allow_blank=True), new.split("\n", allow_blank=True), width
+    )
+
+
+def changed_lines(
+    old_lines: list[Text], new_lines: list[Text], width: int
+) -> list[tuple[int, int]]:
+    """`changed_rows` of two texts already split into lines."""
     out = []
     for y in range(max(len(old_lines), len(new_lines))):
         a = old_lines[y] if y < len(old_lines) else Text()
@@ -136,6 +198,53 @@ def changed_rows(old: Text, new: Text, width: int) -> list[tuple[int, int]]:
         if last >= 0:
             out.append((y, min(width, cell_len(b.plain[: last + 1]))))
     return out
+
+
+def changed_upto(old: str, new: str) -> int:
+    """Cells from the left edge to repaint for a line drawn as `old` to show `new`: up to the
+    last cell where they differ (both lines start at the same place), 0 if they are the same."""
+    if old == new:
+        return 0
+    n = max(len(old), len(new))
+    a, b = old.ljust(n), new.ljust(n)
+    last = max(i for i in range(n) if a[i] != b[i])
+    return max(cell_len(a[: last + 1]), cell_len(b[: last + 1]))
+
+
+_SGR = re.compile(r"\x1b\[([0-9;]*)m")  # a Select Graphic Rendition code: plotext's only kind
+
+
+@lru_cache(maxsize=1024)
+def _after_sgr(style: Style, codes: str) -> Style:
+    """The style after the SGR `codes` (e.g. "38;2;10;200;30"), from `style`, as Rich's own
+    ANSI decoder has it (a chart uses a few colours: each pair is worked out once)."""
+    decoder = AnsiDecoder()
+    decoder.style = style
+    decoder.decode_line(f"\x1b[{codes}m")
+    return decoder.style
+
+
+def ansi_text(ansi: str) -> Text:
+    """`Text.from_ansi(ansi, no_wrap=True, overflow="crop", end="")` for text whose only escape
+    sequences are colours and resets (plotext's output), several times faster: Rich's decoder
+    parses every code of every cell again, where a chart has a handful of distinct ones."""
+    if "\r" in ansi or "\x1b" in _SGR.sub("", ansi):  # something else: Rich's full decoder
+        return Text.from_ansi(ansi, no_wrap=True, overflow="crop", end="")
+    null = Style.null()
+    style = null
+    lines = []
+    for row in ansi.split("\n"):
+        line = Text()
+        at = 0
+        for m in _SGR.finditer(row):
+            if m.start() > at:
+                line.append(row[at : m.start()], style or None)
+            style = _after_sgr(style, m.group(1))
+            at = m.end()
+        if at < len(row):
+            line.append(row[at:], style or None)
+        lines.append(line)
+    return Text("\n", no_wrap=True, overflow="crop", end="").join(lines)
 
 
 def flow(tokens: list[Text], width: int, sep: str = "  ") -> list[Text]:

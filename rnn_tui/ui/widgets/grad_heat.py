@@ -4,8 +4,6 @@ run's first step at the top and the newest at the bottom."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from rich.style import Style
 from rich.text import Text
@@ -43,19 +41,37 @@ def heat_index(logv: np.ndarray, status: np.ndarray, lo: int, hi: int) -> np.nda
 
 
 def stable_merge(hist: np.ndarray, weights: np.ndarray, n_out: int) -> np.ndarray:
-    """Merge the K rows of ``hist: (K, T)`` into at most ``n_out`` rows, in groups of
-    ``g = ceil(K / n_out)`` neighbours counted from the first row (the last group may be
-    short); each group is `merge_rows`' weighted geometric mean (``weights: (K,)``).
+    """Merge the K rows of ``hist: (K, T)`` into at most ``n_out`` rows, in groups of ``g``
+    neighbours counted from the first row (the last group may be short), ``g`` the smallest of
+    1, 2, 3, 4, 6, 8, 12, 16, ... (a power of two, or three times one) with ``ceil(K / g) <=
+    n_out``; each group is `merge_rows`' weighted geometric mean (``weights: (K,)``).
 
     The groups stay put while rows are added: only the last one changes until ``g`` grows,
     so the strip on screen changes in its newest line, not all over (issue 16: less output).
+    The history merges its rows in pairs when full (`rnn_tui.run.history.GradHistory`): ``g``
+    then halves (from 4 on) and each group still stands for the same steps, so that merge
+    changes nothing on screen either. The strip is redrawn whole about twice each time the run
+    doubles in length, and shows two thirds of ``n_out`` rows at least.
     Returns (ceil(K / g), T)."""
     k = hist.shape[0]
-    g = max(1, math.ceil(k / max(1, n_out)))
+    g = group_size(k / max(1, n_out))
     if g == 1:
         return np.array(hist, dtype=np.float64)
     groups = [merge_rows(hist[a : a + g], weights[a : a + g], 1) for a in range(0, k, g)]
     return np.vstack(groups)
+
+
+def group_size(ratio: float) -> int:
+    """The smallest of 1, 2, 3, 4, 6, 8, 12, 16, 24, ... at or above `ratio`."""
+    g = 1
+    while g < ratio:
+        if g == 1:
+            g = 2
+        elif g & (g - 1) == 0:  # a power of two: 2^k -> 3 * 2^(k-1)
+            g = g // 2 * 3
+        else:  # three times one: 3 * 2^(k-1) -> 2^(k+1)
+            g = g // 3 * 4
+    return g
 
 
 def heat_rows(

@@ -31,7 +31,7 @@ from textual.color import Color
 
 from rnn_tui.engine.inside import HIGH, LOW, GateStat, GateStats, Spectrum
 from rnn_tui.ui.widgets.colours import RGB, rgb_style
-from rnn_tui.ui.widgets.drawn import DrawnPane, flow
+from rnn_tui.ui.widgets.drawn import DrawnPane, ansi_text, flow
 from rnn_tui.ui.widgets.grad_style import EIGHTHS
 
 SPECTRUM, GATES = "spectrum", "gates"
@@ -221,7 +221,7 @@ class InsidePane(DrawnPane):
             shown = [t for t in ticks if abs(t) <= half]
             fig.ruler(axis).ticks(shown, [f"{t:g}" for t in shown])
         ansi = fig.build().string().rstrip("\n")
-        return Text.from_ansi(ansi, no_wrap=True, overflow="crop", end="")
+        return ansi_text(ansi)
 
     # -- gates
 

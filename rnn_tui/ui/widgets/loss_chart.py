@@ -38,7 +38,7 @@ from rich.text import Text
 from rnn_tui.engine.model import LN2
 from rnn_tui.textsafe import sanitize
 from rnn_tui.ui.widgets.colours import RGB, Palette, rgb_style
-from rnn_tui.ui.widgets.drawn import DrawnPane, flow
+from rnn_tui.ui.widgets.drawn import DrawnPane, ansi_text, flow
 
 MIN_PLOT_WIDTH = 20
 MIN_PLOT_HEIGHT = 6
@@ -117,23 +117,53 @@ def _finite_pairs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return x[keep], y[keep]
 
 
-def downsample(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
-    """Reduce a series to at most ``max_points`` (+1) points for drawing.
+def downsample(
+    x: np.ndarray,
+    y: np.ndarray,
+    max_points: int,
+    lo: float | None = None,
+    hi: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reduce a series with increasing ``x`` to at most ``max_points`` (+1) points for drawing.
 
-    Consecutive points are averaged in equal-count buckets, so the whole history stays visible and
-    its shape is kept; the very last point is appended unchanged, so the curve always ends at the
-    latest value.
+    The points are averaged in ``max_points`` buckets of equal width along x, over [``lo``,
+    ``hi``] (the first and last x by default), so the whole history stays visible and its shape
+    is kept; the very last point is appended unchanged, so the curve always ends at the latest
+    value. On a fixed axis a bucket, once past, never changes: as new points come only the
+    newest bucket moves, and the rest of the drawn curve (and what it sends) stays put.
     """
     n = x.size
     max_points = max(2, int(max_points))
     if n <= max_points:
         return x, y
-    # Bucket starts over x[:n-1]; strictly increasing and all < n - 1.
-    starts = np.unique(np.linspace(0, n - 1, max_points + 1).astype(np.int64)[:-1])
+    lo = float(x[0]) if lo is None else lo
+    hi = float(x[-1]) if hi is None else hi
+    span = hi - lo if hi > lo else 1.0
+    # Bucket of each point but the last: x[:n-1] is sorted, so the buckets are too.
+    b = np.clip(((x[: n - 1] - lo) / span * max_points).astype(np.int64), 0, max_points - 1)
+    starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])  # first point of each bucket
     counts = np.diff(np.append(starts, n - 1))
     xs = np.add.reduceat(x[: n - 1], starts) / counts
     ys = np.add.reduceat(y[: n - 1], starts) / counts
     return np.append(xs, x[-1]), np.append(ys, y[-1])
+
+
+AXIS_ENDS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)  # x 10^k: the step axis's ends
+
+
+def axis_end(v: float) -> float:
+    """The step axis's right end for a run at step `v`: the first of 1, 1.2, 1.5, 2, 2.5, 3, 4,
+    5, 6, 8 x 10^k at or above it. The curve fills three quarters of the width at least, and the
+    axis (with every point already drawn) stays where it is until the run passes its end,
+    instead of moving at every redraw."""
+    if not (math.isfinite(v) and v > 0):
+        return v
+    k = math.floor(math.log10(v))
+    for m in (*AXIS_ENDS, 10.0):
+        end = float(f"{m}e{k}")  # exact decimal values: 1200, not 1200.0000000000002
+        if end >= v * (1 - 1e-12):
+            return end
+    return float(f"1e{k + 1}")
 
 
 def nice_ticks(lo: float, hi: float, max_ticks: int) -> list[float]:
@@ -416,7 +446,7 @@ class LossChart(DrawnPane):
         if log:  # a loss is >= 0; a zero (or a rounding below it) sits at the axis's bottom
             bottom = 0.8 * min(r.value for r in refs if r.role == "counting")
             ys_all = np.log10(np.maximum(ys_all, bottom))
-        x_lo, x_hi = float(xs_all.min()), float(xs_all.max())
+        x_lo, x_hi = float(xs_all.min()), axis_end(float(xs_all.max()))
         y_lo, y_hi = float(ys_all.min()), float(ys_all.max())
         if x_hi <= x_lo:
             x_lo, x_hi = x_lo - 1.0, x_hi + 1.0
@@ -470,7 +500,7 @@ class LossChart(DrawnPane):
         for series in self._series:
             if series.xs.size == 0:
                 continue
-            dx, dy = downsample(series.xs, series.ys, max_points)
+            dx, dy = downsample(series.xs, series.ys, max_points, x_lo, x_hi)
             if log:
                 dy = np.log10(np.maximum(dy, 10.0**y_lo))
             ink = plt.pixel(foreground=series.rgb(colours))
@@ -503,4 +533,4 @@ class LossChart(DrawnPane):
         fig.ruler("x").ticks(x_ticks, x_labels)
         fig.ruler("y").ticks(y_ticks, y_labels)
         ansi = fig.build().string().rstrip("\n")
-        return Text.from_ansi(ansi, no_wrap=True, overflow="crop", end="")
+        return ansi_text(ansi)

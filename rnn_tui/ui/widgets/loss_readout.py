@@ -9,6 +9,7 @@ colour of the held-out (or training) curve in the loss chart, in either theme.
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.color import Color
 from textual.containers import Vertical
@@ -84,8 +85,12 @@ class LossReadout(Vertical):
         for widget, old, text in zip(
             (self.label, self.digits, self.aside), self.shown, new, strict=True
         ):
-            if old != text:
-                widget.update(text)
+            if old == text:
+                continue
+            if isinstance(widget, Digits):
+                widget.update(text)  # lays out again only when its width changes
+            else:  # the same width (the smoothed loss's next figure): a repaint, no layout
+                widget.update(text, layout=cell_len(text) != cell_len(old))
         other_loss = new[0] != self.shown[0]  # e.g. from the training loss to the held-out one
         self.shown = new
         if other_loss:

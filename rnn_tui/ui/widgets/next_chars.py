@@ -5,16 +5,21 @@ In the theme's text colour, not dimmed: it is read from the back of a classroom 
 
 from __future__ import annotations
 
+from textual.app import RenderResult
 from textual.content import Content
-from textual.widgets import Static
+from textual.geometry import Region
+from textual.widget import Widget
 
 from rnn_tui.textsafe import sanitize
+from rnn_tui.ui.widgets.drawn import changed_upto
 
 SHOWN = {" ": "␣", "\n": "↵"}  # characters that would be invisible on their own
 
 
-class NextChars(Static):
-    """`next: e 41% ▇  ␣ 22% ▄  a 9% ▂ ...` for the character being typed."""
+class NextChars(Widget):
+    """`next: e 41% ▇  ␣ 22% ▄  a 9% ▂ ...` for the character being typed. A new line is
+    repainted from the left edge to its last changed cell: the blank rest of a wide pane is
+    not sent again five times a second."""
 
     DEFAULT_CSS = """
     NextChars {
@@ -29,6 +34,19 @@ class NextChars(Static):
 
     BARS = " ▁▂▃▄▅▆▇█"
 
+    def __init__(
+        self,
+        name: str | None = None,
+        id: str | None = None,  # noqa: A002 - Textual's own parameter name
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.shown = Content("")
+        """The line shown now."""
+
+    def render(self) -> RenderResult:
+        return self.shown
+
     def show(self, top: list[tuple[str, float]], chosen: str | None = None) -> None:
         """`top`: (character, probability) pairs, likeliest first; `chosen`: the one drawn."""
         parts: list[str | tuple[str, str]] = [("next: ", "$text-muted")]
@@ -38,4 +56,9 @@ class NextChars(Static):
             bar = self.BARS[min(len(self.BARS) - 1, round(p * (len(self.BARS) - 1)))]
             parts.append(f" {p:4.0%} {bar}  ")
         # Content, not markup: a corpus character such as "[" is shown as it is.
-        self.update(Content.assemble(*parts), layout=False)  # a repaint, never a relayout
+        old, new = self.shown, Content.assemble(*parts)
+        self.shown = new
+        if old.plain != new.plain:
+            self.refresh(Region(0, 0, changed_upto(old.plain, new.plain), 1))
+        elif old.spans != new.spans:  # the same text, another character chosen
+            self.refresh()

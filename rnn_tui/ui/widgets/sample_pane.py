@@ -253,15 +253,31 @@ class SamplePane(ScrollView, can_focus=True):
         if not self.is_mounted:
             return
         at_end = self.is_vertical_scroll_end or self.max_scroll_y <= 0
-        self.virtual_size = Size(self._content_width(), self.row_count)
+        self._resize_virtual(Size(self._content_width(), self.row_count))
         if full:
             self.refresh()
         elif upto > 0:
             self.refresh(Region(0, first_row - self.scroll_offset.y, upto, 1))
         else:
             self.refresh_lines(first_row, max(1, self.row_count - first_row))
-        if at_end and not self.is_vertical_scrollbar_grabbed:
+        # Typing within the last row adds no row: the view stays where it is.
+        if at_end and upto == 0 and not self.is_vertical_scrollbar_grabbed:
             self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+
+    def _resize_virtual(self, size: Size) -> None:
+        """Set the scrollable size. A few more (or fewer) rows behind a scrollbar that stays
+        change neither the pane's place nor its size: the pane only updates its scrollbar then,
+        where assigning `virtual_size` would lay out the whole screen again (once per typed row:
+        about a tenth of the UI's CPU while training). What follows is what Textual itself does
+        for a size set without a layout (`Widget._size_updated`)."""
+        old, height = self.virtual_size, self.scrollable_content_region.height
+        if size == old:
+            return
+        if size.width != old.width or min(size.height, old.height) <= height:
+            self.virtual_size = size  # the scrollbar may come or go: a new layout
+            return
+        self.set_reactive(SamplePane.virtual_size, size)
+        self._scroll_update(size)  # the scrollbar's thumb, and the scroll offset kept in range
 
     def on_resize(self) -> None:
         """Re-wrap on width changes (and stay at the end if we were there)."""

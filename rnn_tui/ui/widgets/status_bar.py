@@ -12,10 +12,11 @@ from collections.abc import Sequence
 
 from textual.app import RenderResult
 from textual.content import Content
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.widget import Widget
 
 from rnn_tui.textsafe import sanitize
+from rnn_tui.ui.widgets.drawn import changed_upto
 
 STATE_STYLES: dict[str, str] = {
     "training": "bold $success",
@@ -106,6 +107,7 @@ class StatusBar(Widget):
         self._painted_at = 0.0  # monotonic time of the last repaint
         self._lines = 1  # lines of the bar as last painted
         self._pending = False  # a repaint of the counts is due
+        self._drawn: list[Content] = []  # the lines as last drawn
 
     def set_status(
         self,
@@ -196,11 +198,22 @@ class StatusBar(Widget):
 
     def _paint(self) -> None:
         """Repaint with the fields now; a new layout only when the bar changes height (a
-        repaint is far cheaper)."""
+        repaint is far cheaper). At the same height only each line's changed cells are
+        repainted, from the left edge to the last one (the speed, not the fields after it)."""
         self._pending = False
         self._painted_at = time.monotonic()
-        lines = len(self._pack(max(1, self.size.width)))
-        self.refresh(layout=lines != self._lines)
+        width = max(1, self.size.width)
+        lines = len(self._pack(width))
+        shown = self._shown(width)
+        old = self._drawn  # what the screen shows: as last drawn
+        if lines != self._lines or len(old) != len(shown):
+            self.refresh(layout=lines != self._lines)
+        else:
+            for y, (a, b) in enumerate(zip(old, shown, strict=True)):
+                if a.plain == b.plain and a.spans != b.spans:  # only a style: the badge's
+                    self.refresh(Region(0, y, width, 1))
+                elif (end := changed_upto(a.plain, b.plain)) > 0:
+                    self.refresh(Region(0, y, end, 1))
         self._lines = lines
 
     def _pack(self, width: int) -> list[Content]:
@@ -223,9 +236,15 @@ class StatusBar(Widget):
         """One line if everything fits, else two."""
         return max(1, min(self.MAX_LINES, len(self._pack(width))))
 
-    def render(self) -> RenderResult:
-        """The packed fields, at most two lines (the rest is cut with an ellipsis)."""
-        lines = self._pack(max(1, self.size.width))
+    def _shown(self, width: int) -> list[Content]:
+        """The lines drawn at `width`: the packed fields, at most two lines (the rest goes
+        on the last one, cut with an ellipsis when drawn)."""
+        lines = self._pack(width)
         if len(lines) > self.MAX_LINES:
             lines = [*lines[: self.MAX_LINES - 1], Content("  ").join(lines[self.MAX_LINES - 1 :])]
-        return Content("\n").join(lines)
+        return lines
+
+    def render(self) -> RenderResult:
+        """The packed fields, at most two lines (the rest is cut with an ellipsis)."""
+        self._drawn = self._shown(max(1, self.size.width))
+        return Content("\n").join(self._drawn)
