@@ -159,7 +159,7 @@ def status_lines(corpus: Path) -> list[str]:
                 return snap is not None and snap.record is not None and snap.record.step >= 15
 
             await wait_for(pilot, evaluated, what="three evaluations")
-            await pilot.pause(0.3)  # the status follows the snapshots at POLL_HZ
+            await pilot.pause(0.3)  # the status follows the snapshots at TICK_HZ
             width = app.status_bar.content_region.width
             lines = app.status_bar.render().plain.splitlines()
             return [line for line in lines if len(line) <= width]  # lines shown whole

@@ -36,6 +36,7 @@ Only the standard library is used here (no Textual import): everything runs in c
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import platform
@@ -80,6 +81,19 @@ def _ms(x: float) -> str:
     return "nan" if math.isnan(x) else f"{x:.0f}"
 
 
+def _compile_bytecode() -> None:
+    """Compile the package's bytecode, as an installed package's is (and Textual's, for the
+    bare app): with PYTHONDONTWRITEBYTECODE set, every launch would compile the app's modules
+    from source anew and its first frame would measure the compiler. Where the package cannot
+    be written, launches compile as they would for a user there."""
+    import compileall
+
+    import rnn_tui
+
+    with contextlib.suppress(OSError):
+        compileall.compile_dir(os.path.dirname(rnn_tui.__file__), quiet=1)
+
+
 def run_app_bench(
     corpus: Path,
     seconds: float | None = None,
@@ -93,6 +107,7 @@ def run_app_bench(
     from rnn_tui.engine.sample_settings import SampleSettings
 
     corpus = corpus.resolve()  # checked by cli.main, like the numbers
+    _compile_bytecode()
     c = Config()
     plan = make_app_plan(quick, seconds, keys, SampleSettings().sample_len)
     if rounds is not None:  # more rounds: a steadier median on a noisy machine

@@ -46,9 +46,10 @@ if TYPE_CHECKING:  # loaded by `RnnApp.boot`, after the first frame
     from rnn_tui.ui.widgets.loss_readout import LossReadout
     from rnn_tui.ui.widgets.probe_pane import ProbeInput, ProbeView
 
-POLL_HZ = 20.0  # snapshot polls per second: status text may change this often
-CHART_HZ = 2.2  # redraws of each chart per second at most (2 with 20 polls a second): bytes count
-TYPE_HZ = 20.0  # sampler ticks per second: 3 characters a tick still type smoothly
+# One timer polls the run and types the samples, so the screen is drawn at most this often while
+# training: each frame costs the UI process a few milliseconds, whatever changed.
+TICK_HZ = 16.0  # 3.75 characters a tick still type smoothly
+CHART_HZ = 2.2  # redraws of each chart per second at most (2 with 16 ticks a second): bytes count
 CHARS_PER_S = 60.0  # typing speed of the sample pane
 LARGE_VOCAB = 1000  # from this many characters on, the status says what the output layer costs
 DIGITS_MIN = (110, 36)  # from this window size on, the loss also shows in large digits
@@ -304,8 +305,7 @@ class RnnApp(KeyActions, App[int]):
         self.screen.refresh_bindings()  # the keys were held back until now (`check_action`)
         self.update_status()
         if self.animate:
-            self.set_interval(1 / POLL_HZ, self.poll_source)
-            self.set_interval(1 / TYPE_HZ, self.type_samples)
+            self.set_interval(1 / TICK_HZ, self.tick)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Until the panes are built (`boot`), only quitting: every other key acts on them, so
@@ -313,6 +313,11 @@ class RnnApp(KeyActions, App[int]):
         return True if self.booted or action == "quit_app" else None
 
     # -- source -> screen --------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """What the timer does: show what the run sent, type the samples on."""
+        self.poll_source()
+        self.type_samples()
 
     def poll_source(self) -> None:
         snaps = self.source.poll()
@@ -454,10 +459,8 @@ class RnnApp(KeyActions, App[int]):
             corpus=self.corpus_name,
             vocab=self.vocab.size,
             cell=" vs ".join(lane.cell.name for lane in self.lanes),
-            params=sum(lane.cell.n_params() for lane in self.lanes),
-            runs=[(lane.cell.name, lane.cell.n_params()) for lane in self.lanes]
-            if self.compare
-            else (),
+            params=sum(lane.n_params for lane in self.lanes),
+            runs=[(lane.cell.name, lane.n_params) for lane in self.lanes] if self.compare else (),
             step=r.step if r else 0,
             chars_per_s=rate if state == RunState.TRAINING.value else 0.0,
             state=state,
@@ -476,7 +479,7 @@ class RnnApp(KeyActions, App[int]):
 
     def type_samples(self) -> None:
         """Type the next few characters of each lane's sample."""
-        self._type_credit += CHARS_PER_S / TYPE_HZ
+        self._type_credit += CHARS_PER_S / TICK_HZ
         n = int(self._type_credit)
         if n == 0:
             return

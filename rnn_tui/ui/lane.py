@@ -39,6 +39,7 @@ class Lane:
 
     def __init__(self, cell: Cell, index: int, sample_len: int, seed: int, reset_at: str) -> None:
         self.cell = cell  # a model object of the run's shape: the sampler's arithmetic
+        self.n_params = cell.n_params()  # its size, for the status line (read 16 times a second)
         self.grad_pane = GradPane(id=f"grads{index}", classes="grads")
         self.sample_pane = SamplePane(id=f"samples{index}", classes="samples")
         self.neurons = NeuronView(id=f"neurons{index}", classes="neurons")
@@ -71,6 +72,7 @@ class Lane:
         """Mirror the run: its newest snapshot, its weights, and its cell if that changed."""
         if snap.cell != self.cell.name:  # the run switched cells: a model of the new shape
             self.cell = make_cell(snap.cell, self.cell.V, self.cell.H, self.cell.dtype)
+            self.n_params = self.cell.n_params()
             self.forget_sample()
         self.snapshot = snap
         if snap.weights is not None and self._fits(snap.weights):

@@ -86,7 +86,7 @@ class StatusBar(Widget):
     MAX_LINES = 2
     COUNTS_EVERY = 0.25
     """Seconds between two repaints when only the step and the speed changed (they change at
-    every snapshot, 20 times a second: a quarter of that reads the same and writes less)."""
+    every tick of the app, 16 times a second: four a second read the same and write less)."""
 
     def __init__(
         self,
