@@ -110,7 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="headless only: train for S seconds instead of a step count; with --steps"
         " typed too, whichever limit is reached first stops",
     )
-    p.add_argument("--cell", choices=CELL_NAMES, default=d.cell, help="recurrent cell")
+    p.add_argument(
+        "--cell",
+        choices=CELL_NAMES,
+        default=d.cell,
+        help="recurrent cell; the defaults shown are the rnn's, lstm and gru have their own",
+    )
     p.add_argument("--hidden", type=int, default=d.hidden, help="hidden units H")
     p.add_argument("--seq-len", type=int, default=d.seq_len, help="BPTT window T")
     p.add_argument("--batch", type=int, default=d.batch, help="streams B trained together")
@@ -352,14 +357,22 @@ def make_spec(args: argparse.Namespace, typed: set[str]) -> RunSpec:
         saved = load_checkpoint(args.load).config
         config = saved.with_(**{f: getattr(config, f) for f in fields})
     own = preset.per_cell if preset is not None else {}  # per-cell settings, unless typed
-    configs = (
-        (config,)
-        if compare is None
-        else tuple(
-            config.with_(cell=c, **{k: v for k, v in own.get(c, {}).items() if k not in fields})
-            for c in compare
-        )
-    )
+    keep = preset is not None or bool(args.load)  # a preset or a checkpoint keeps its settings
+    from rnn_tui.engine.config import defaults_for
+
+    def for_cell(cell: str) -> Config:
+        """`cell`'s settings: the preset's or the checkpoint's, else the cell's own defaults
+        (`CELL_DEFAULTS`); what the user typed wins either way."""
+        if keep:
+            return config.with_(
+                cell=cell, **{k: v for k, v in own.get(cell, {}).items() if k not in fields}
+            )
+        return defaults_for(cell).with_(**{f: getattr(config, f) for f in fields - {"cell"}})
+
+    if compare is None:
+        configs = (config if keep else for_cell(config.cell),)
+    else:
+        configs = tuple(for_cell(c) for c in compare)
     return RunSpec(args.path, configs, load=args.load, lag=lag)
 
 

@@ -2,7 +2,9 @@
 
 Trains each cell with its own defaults (`rnn-tui FILE --headless --cell C --seconds 60*M`), one
 cell at a time so they do not share the cores, and prints the best and the last held-out loss
-each reached, in nats and in bits per character, with the steps it took and when the best came.
+each reached, in nats and in bits per character, with the steps it took and when the best came,
+the CPU seconds the run got and the load average as it ended: on a shared machine a run under
+load takes fewer steps in its minutes, and reaches less.
 The held-out loss is the trainer's own evaluation (`Config.eval_chars` characters of the last
 `val_fraction` of the text every `eval_every` steps), read from the run's metrics lines.
 
@@ -15,11 +17,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rnn_tui.engine.model import LN2
@@ -37,6 +40,7 @@ class Outcome:
     best: float  # lowest held-out loss, nats/char (NaN if none was measured)
     best_step: int  # the step it was measured at
     last: float  # the last held-out loss, nats/char
+    cpu: float = math.nan  # CPU seconds the run got (user + system): under load, fewer steps
 
 
 def read_outcome(cell: str, metrics: Path, seconds: float) -> Outcome:
@@ -62,20 +66,31 @@ def train_cell(corpus: Path, cell: str, seconds: float, workdir: Path) -> Outcom
     metrics = workdir / f"{cell}.jsonl"
     cmd = [sys.executable, "-m", "rnn_tui", str(corpus), "--headless", "--cell", cell]
     cmd += ["--seconds", str(seconds), "--metrics", str(metrics)]
-    t0 = time.monotonic()
+    t0, used0 = time.monotonic(), _children_cpu()
     done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    wall = time.monotonic() - t0
+    wall, cpu = time.monotonic() - t0, _children_cpu() - used0
     if done.returncode != 0:
         raise RuntimeError(f"{cell}: exit {done.returncode}: {done.stderr.strip()[-300:]}")
-    return read_outcome(cell, metrics, wall)
+    return replace(read_outcome(cell, metrics, wall), cpu=cpu)
+
+
+def _children_cpu() -> float:
+    """CPU seconds used so far by the finished child processes (user + system)."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def _row(o: Outcome) -> str:
     bits = o.best / LN2
     return (
         f"{o.cell:<5} {o.steps:>7,} {o.best:>10.3f} {bits:>9.3f} {o.best_step:>9,}"
-        f" {o.last:>10.3f} {o.seconds:>7.1f}"
+        f" {o.last:>10.3f} {o.seconds:>7.1f} {o.cpu:>6.1f} {_load()}"
     )
+
+
+def _load() -> str:
+    """The 1-minute load average now: a shared machine's runs get fewer steps under load."""
+    return f"{os.getloadavg()[0]:.2f}"
 
 
 def run_quality_bench(corpus: Path, minutes: float | None, quick: bool = False) -> int:
@@ -89,7 +104,7 @@ def run_quality_bench(corpus: Path, minutes: float | None, quick: bool = False) 
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(
         f"{'cell':<5} {'steps':>7} {'best nats':>10} {'best bits':>9} {'at step':>9}"
-        f" {'last nats':>10} {'wall s':>7}"
+        f" {'last nats':>10} {'wall s':>7} {'cpu s':>6} load at end"
     )
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="rnn-tui-quality-") as tmp:
