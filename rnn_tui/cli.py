@@ -15,7 +15,15 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from rnn_tui.attach_cli import add_listen_flags, listen_plan, run_app_listening
-from rnn_tui.engine.config import CELL_NAMES, CLIP_MODES, DTYPES, OPTIMIZERS, Config, SettingError
+from rnn_tui.engine.config import (
+    CELL_NAMES,
+    CLIP_MODES,
+    DTYPES,
+    OPTIMIZERS,
+    Config,
+    SettingError,
+    defaults_for,
+)
 from rnn_tui.engine.longlag import DEFAULT_LAG, line_length
 from rnn_tui.engine.presets import PRESETS
 from rnn_tui.engine.sample_settings import MAX_PRIME, SampleSettings, prime_problem, read_prime
@@ -358,7 +366,6 @@ def make_spec(args: argparse.Namespace, typed: set[str]) -> RunSpec:
         config = saved.with_(**{f: getattr(config, f) for f in fields})
     own = preset.per_cell if preset is not None else {}  # per-cell settings, unless typed
     keep = preset is not None or bool(args.load)  # a preset or a checkpoint keeps its settings
-    from rnn_tui.engine.config import defaults_for
 
     def for_cell(cell: str) -> Config:
         """`cell`'s settings: the preset's or the checkpoint's, else the cell's own defaults
