@@ -309,8 +309,8 @@ class RnnApp(KeyActions, App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Until the panes are built (`boot`), only quitting: every other key acts on them, so
-        it is shown dimmed (None) and does nothing."""
-        return True if self.booted or action == "quit_app" else None
+        it does nothing and the footer leaves it out (fewer widgets in the first frame)."""
+        return self.booted or action == "quit_app"
 
     # -- source -> screen --------------------------------------------------------------------
 
