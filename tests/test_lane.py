@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -22,18 +23,21 @@ def _snap(cell: object, loss: float, step: int):  # type: ignore[no-untyped-def]
     return replace(base, record=record, weights=weights, weights_step=step)
 
 
+KNOWS = 0.5 * math.log(VOCAB.size)  # a loss well below the uniform guess: weights that know
+
+
 def test_much_better_weights_cut_the_sample_short() -> None:
-    """If this fails, a sample from nearly random weights holds the pane for seconds while far
-    better weights wait (the first words come late), or late in a run every small improvement
-    cuts samples short so none is read to its end."""
+    """If this fails, a sample holds the pane while far better weights wait (the first words
+    come late), a sample is cut before a line of it can be read, or late in a run every small
+    improvement cuts samples short so none is read to its end."""
     cell = make_cell("rnn", VOCAB.size, 8, "float32")
     lane = Lane(cell, 0, 200, 0, "")
-    lane.take(_snap(cell, 4.0, 1))
+    lane.take(_snap(cell, KNOWS, 1))
     lane.type(3, VOCAB, SampleSettings(), paused=False)
     assert lane.typed == 3 and not lane.restart
-    lane.take(_snap(cell, 4.0 - RESTART_GAIN / 2, 40))  # a little better: typing goes on
-    assert not lane.restart
-    lane.take(_snap(cell, 4.0 - 2 * RESTART_GAIN, 80))  # much better: a new sample soon
+    lane.take(_snap(cell, KNOWS - RESTART_GAIN / 2, 40))  # a little better: typing goes on
+    assert not lane.better
+    lane.take(_snap(cell, KNOWS - 2 * RESTART_GAIN, 80))  # much better: a new sample soon
     lane.type(MIN_SHOWN - 4, VOCAB, SampleSettings(), paused=False)  # ... not before MIN_SHOWN
     assert lane.typed == MIN_SHOWN - 1 and lane.header.startswith("step 1 ")
     lane.type(1, VOCAB, SampleSettings(), paused=False)
@@ -43,20 +47,33 @@ def test_much_better_weights_cut_the_sample_short() -> None:
     assert [h for h, _ in lane.samples_so_far()][0].startswith("step 1 ")
 
 
+def test_a_sample_of_weights_that_know_nothing_is_cut_at_once() -> None:
+    """If this fails, the first sample, from nearly random weights, holds the pane for over a
+    second while weights that already write words wait."""
+    cell = make_cell("rnn", VOCAB.size, 8, "float32")
+    lane = Lane(cell, 0, 200, 0, "")
+    uniform = math.log(VOCAB.size)
+    lane.take(_snap(cell, uniform, 1))
+    lane.type(3, VOCAB, SampleSettings(), paused=False)
+    lane.take(_snap(cell, uniform - RESTART_GAIN, 30))
+    lane.type(3, VOCAB, SampleSettings(), paused=False)
+    assert lane.typed == 3 and lane.header.startswith("step 30")
+
+
 def test_paused_the_sample_is_finished_before_better_weights_show() -> None:
     """If this fails, pausing freezes a sample half typed when better weights had come (or
     starts a new one from them), instead of typing the sample on screen to its end."""
     cell = make_cell("rnn", VOCAB.size, 8, "float32")
-    lane = Lane(cell, 0, 60, 0, "")
-    lane.take(_snap(cell, 4.0, 1))
+    lane = Lane(cell, 0, MIN_SHOWN + 20, 0, "")
+    lane.take(_snap(cell, KNOWS, 1))
     lane.type(MIN_SHOWN, VOCAB, SampleSettings(), paused=False)
-    lane.take(_snap(cell, 3.0, 80))
+    lane.take(_snap(cell, KNOWS - 2 * RESTART_GAIN, 80))
     lane.type(10, VOCAB, SampleSettings(), paused=True)
     assert lane.typed == MIN_SHOWN + 10 and lane.header.startswith("step 1 ")
     lane.type(100, VOCAB, SampleSettings(), paused=True)
-    assert lane.typed == 60 and lane.header.startswith("step 1 ")  # to its end, then rest
+    assert lane.typed == MIN_SHOWN + 20 and lane.header.startswith("step 1 ")  # to its end
     lane.type(5, VOCAB, SampleSettings(), paused=True)
-    assert lane.typed == 60 and lane.header.startswith("step 1 ")
+    assert lane.typed == MIN_SHOWN + 20 and lane.header.startswith("step 1 ")  # then rests
 
 
 def test_weights_of_another_cell_are_not_sampled_from() -> None:

@@ -28,10 +28,11 @@ NEXT_EVERY = 0.2  # seconds between two redraws of the next-character line (nobo
 # from nearly random weights would hold the pane for seconds; later copies differ by less. The
 # trainer sends a copy as soon as its loss has fallen by as much.
 RESTART_GAIN = WEIGHTS_GAIN
-# ... but only once it has shown this many characters (two thirds of a second of typing, room
-# for a few words): early in a run better weights come every few tenths of a second, and cut
-# at once no sample would ever hold a line of words.
-MIN_SHOWN = 40
+# ... but only once it has shown this many characters (about a second and a third of typing,
+# room for a few words): early in a run better weights come every few tenths of a second, and
+# cut at once no sample would ever hold a line of words.
+MIN_SHOWN = 80
+NEAR_UNIFORM = 0.9  # ... unless its weights' loss is this share of the uniform guess ln V or more
 
 
 class Lane:
@@ -139,8 +140,10 @@ class Lane:
         """Type up to `n` characters; start a new sample (from the newest weights) when done."""
         if self.weights is None:
             return
-        # Paused, better weights wait: the sample being typed is finished first.
-        cut = self.restart or (self.better and self.typed >= MIN_SHOWN and not paused)
+        # Paused, better weights wait: the sample being typed is finished first. A sample from
+        # weights that know next to nothing (a loss near the uniform guess) is not worth reading.
+        shown = self.typed >= MIN_SHOWN or self.sample_loss >= NEAR_UNIFORM * math.log(self.cell.V)
+        cut = self.restart or (self.better and shown and not paused)
         if self.sampler is None or self.typed >= self.sample_len or cut:
             if paused and self.sampler is not None and not self.restart:
                 return  # paused: finish the current sample, then rest (no idle CPU)
