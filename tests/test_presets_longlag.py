@@ -13,9 +13,9 @@ from rnn_tui.run.build import build_trainers
 pytestmark = pytest.mark.functional
 
 # Steps each model takes (in lockstep, as the headless loop and the app train them). With the
-# default seed the LSTM first passes 90% near step 600 and holds 100% from step 1,800; a headless
-# minute on a shared 2-core machine made 3,300 to 4,000. About 15 s of CPU for the pair.
-STEPS = 2000
+# default seed the LSTM first passes 90% at step 600 and holds 100% from step 700; a headless
+# minute on a shared 2-core machine makes 3,300 to 5,000. About 11 s of CPU for the pair.
+STEPS = 1200
 
 
 def test_the_lstm_recalls_the_key_and_the_rnn_does_not() -> None:
