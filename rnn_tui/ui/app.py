@@ -13,7 +13,6 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -32,6 +31,7 @@ from rnn_tui.textsafe import sanitize
 from rnn_tui.ui.actions import bindings, palette
 from rnn_tui.ui.keys import PROJECTOR_THEME, KeyActions
 from rnn_tui.ui.maximize import maximize_clicked
+from rnn_tui.ui.probe_events import ProbeEvents
 from rnn_tui.ui.settings import UISettings
 from rnn_tui.ui.widgets.model_strip import ModelStrip
 from rnn_tui.ui.widgets.status_bar import StatusBar, recall_text
@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # loaded by `RnnApp.boot`, after the first frame
     from rnn_tui.run.protocol import Snapshot
     from rnn_tui.ui.inside import Insider
     from rnn_tui.ui.lane import Lane
-    from rnn_tui.ui.probing import LaneResult, Prober, Request
+    from rnn_tui.ui.probing import Prober
     from rnn_tui.ui.widgets import LossChart, SamplePane
     from rnn_tui.ui.widgets.loss_readout import LossReadout
     from rnn_tui.ui.widgets.probe_pane import ProbeInput, ProbeView
@@ -62,7 +62,7 @@ SILENCE = 3.0  # seconds without a snapshot after which the status says the sour
 QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)  # save (--autosave), then quit
 
 
-class RnnApp(KeyActions, App[int]):
+class RnnApp(KeyActions, ProbeEvents, App[int]):
     """rnn-tui: loss, per-timestep gradients and samples of a recurrent network, live."""
 
     CSS_PATH = "app.tcss"
@@ -488,92 +488,6 @@ class RnnApp(KeyActions, App[int]):
             lane.type(n, self.vocab, self.sampling, self.paused)
         if self.neuron_view:
             self.draw_neurons()
-
-    # -- the probe pane --------------------------------------------------------------------------
-
-    def _weights_ids(self) -> tuple[int, ...]:
-        """Which weight copy each lane holds now (a new snapshot's weights are a new object)."""
-        return tuple(id(lane.weights[0]) if lane.weights else 0 for lane in self.lanes)
-
-    def probe_compute(self) -> None:
-        """Have the prober compute for the text, cursor and shading now, with each lane's
-        newest weights, in its worker thread."""
-        from rnn_tui.ui.probing import LaneModel
-
-        models = []
-        for lane, config in zip(self.lanes, self.spec.configs, strict=False):
-            w = lane.weights
-            models.append(
-                None if w is None else LaneModel(w[0], w[1], config.with_(cell=lane.cell.name))
-            )
-        self._probe_weights = self._weights_ids()
-        self.prober.request(tuple(models))
-
-    def draw_probe(self, req: Request, out: tuple[LaneResult, ...], ms: float) -> None:
-        """Show a computation's numbers in each lane's probe view."""
-        from rnn_tui.ui.widgets.probe_pane import ProbeShown
-
-        timing = f" · {ms:.0f} ms" if self.animate else ""
-        for view, r in zip(self.probe_views, out, strict=False):
-            message = r.error
-            if r.step < 0:
-                message = "waiting for the trainer's first weights"
-            model = f"{r.cell} · step {r.step:,}{timing}" if r.step >= 0 else ""
-            view.show(
-                ProbeShown(
-                    req.text,
-                    self.prober.cut,
-                    req.cursor,
-                    req.looking_back,
-                    r.result,
-                    r.back,
-                    model,
-                    message,
-                )
-            )
-
-    def probe_redraw_cursor(self) -> None:
-        """Move the drawn cursor at once where the numbers stay the same (surprise shading)."""
-        for view in self.probe_views:
-            d = view.data
-            if d.text == self.prober.text and d.result is not None:
-                view.show(replace(d, cursor=self.prober.cursor))
-
-    def set_probe_text(self, text: str, echo: bool = True) -> None:
-        """Probe `text`; `echo` shows it in the input line too (newlines as ↵)."""
-        self.prober.set_text(text)
-        if echo:
-            from rnn_tui.ui.widgets.probe_pane import one_line
-
-            self._probe_echo = one_line(self.prober.text)
-            self.probe_input.value = self._probe_echo
-        self.probe_compute()
-
-    def on_input_changed(self, event: ProbeInput.Changed) -> None:
-        if event.input is self.probe_input and event.value != self._probe_echo:
-            self._probe_echo = ""
-            self.set_probe_text(event.value.replace("↵", "\n"), echo=False)
-
-    def on_input_submitted(self, event: ProbeInput.Submitted) -> None:
-        if event.input is self.probe_input:
-            self.probe_views[0].focus()
-
-    def on_probe_view_pasted(self, event: ProbeView.Pasted) -> None:
-        self.set_probe_text(event.text)
-        if self.prober.cut:
-            self.say(
-                f"pasted {self.prober.cut + len(self.prober.text):,} characters: probing the last {len(self.prober.text):,}"
-            )
-
-    def on_probe_view_cursor_to(self, event: ProbeView.CursorTo) -> None:
-        for view in self.probe_views:  # one cursor for every lane
-            view.cursor = event.index
-        if not self.prober.move_to(event.index):
-            return
-        if self.prober.looking_back:
-            self.probe_compute()
-        else:
-            self.probe_redraw_cursor()
 
     # -- plumbing ----------------------------------------------------------------------------
 

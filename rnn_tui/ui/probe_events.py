@@ -1,0 +1,114 @@
+"""The probe pane's side of the app: what it computes with each lane's newest weights, how its
+numbers are shown, and what its input line and views report. Mixed into `RnnApp`; the probe's
+keys are in `keys.py`, its arithmetic in `probing.py` and `engine/probe.py`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # loaded by `RnnApp.boot`, after the first frame
+    from rnn_tui.run.spec import RunSpec
+    from rnn_tui.ui.lane import Lane
+    from rnn_tui.ui.probing import LaneResult, Prober, Request
+    from rnn_tui.ui.widgets.probe_pane import ProbeInput, ProbeView
+
+
+class ProbeEvents:
+    """The probe pane's computations and events, for `RnnApp`."""
+
+    # What the app provides (see RnnApp.__init__ and RnnApp.build).
+    spec: RunSpec  # what the run was built from
+    lanes: list[Lane]  # one per run, each with its newest weights
+    animate: bool  # False in snapshot tests: no timings shown
+    prober: Prober  # the probe's text, cursor, shading and worker
+    probe_views: list[ProbeView]  # one probe view per lane
+    probe_input: ProbeInput  # the probe's input line
+    _probe_echo: str  # the input line's value as the app set it (not typed)
+    _probe_weights: tuple[int, ...]  # ids of the weights probed last
+    say: Callable[[str], None]  # a notice on the status line
+
+    def _weights_ids(self) -> tuple[int, ...]:
+        """Which weight copy each lane holds now (a new snapshot's weights are a new object)."""
+        return tuple(id(lane.weights[0]) if lane.weights else 0 for lane in self.lanes)
+
+    def probe_compute(self) -> None:
+        """Have the prober compute for the text, cursor and shading now, with each lane's
+        newest weights, in its worker thread."""
+        from rnn_tui.ui.probing import LaneModel
+
+        models = []
+        for lane, config in zip(self.lanes, self.spec.configs, strict=False):
+            w = lane.weights
+            models.append(
+                None if w is None else LaneModel(w[0], w[1], config.with_(cell=lane.cell.name))
+            )
+        self._probe_weights = self._weights_ids()
+        self.prober.request(tuple(models))
+
+    def draw_probe(self, req: Request, out: tuple[LaneResult, ...], ms: float) -> None:
+        """Show a computation's numbers in each lane's probe view."""
+        from rnn_tui.ui.widgets.probe_pane import ProbeShown
+
+        timing = f" · {ms:.0f} ms" if self.animate else ""
+        for view, r in zip(self.probe_views, out, strict=False):
+            message = r.error
+            if r.step < 0:
+                message = "waiting for the trainer's first weights"
+            model = f"{r.cell} · step {r.step:,}{timing}" if r.step >= 0 else ""
+            view.show(
+                ProbeShown(
+                    req.text,
+                    self.prober.cut,
+                    req.cursor,
+                    req.looking_back,
+                    r.result,
+                    r.back,
+                    model,
+                    message,
+                )
+            )
+
+    def probe_redraw_cursor(self) -> None:
+        """Move the drawn cursor at once where the numbers stay the same (surprise shading)."""
+        for view in self.probe_views:
+            d = view.data
+            if d.text == self.prober.text and d.result is not None:
+                view.show(replace(d, cursor=self.prober.cursor))
+
+    def set_probe_text(self, text: str, echo: bool = True) -> None:
+        """Probe `text`; `echo` shows it in the input line too (newlines as ↵)."""
+        self.prober.set_text(text)
+        if echo:
+            from rnn_tui.ui.widgets.probe_pane import one_line
+
+            self._probe_echo = one_line(self.prober.text)
+            self.probe_input.value = self._probe_echo
+        self.probe_compute()
+
+    def on_input_changed(self, event: ProbeInput.Changed) -> None:
+        if event.input is self.probe_input and event.value != self._probe_echo:
+            self._probe_echo = ""
+            self.set_probe_text(event.value.replace("↵", "\n"), echo=False)
+
+    def on_input_submitted(self, event: ProbeInput.Submitted) -> None:
+        if event.input is self.probe_input:
+            self.probe_views[0].focus()
+
+    def on_probe_view_pasted(self, event: ProbeView.Pasted) -> None:
+        self.set_probe_text(event.text)
+        if self.prober.cut:
+            self.say(
+                f"pasted {self.prober.cut + len(self.prober.text):,} characters: probing the last {len(self.prober.text):,}"
+            )
+
+    def on_probe_view_cursor_to(self, event: ProbeView.CursorTo) -> None:
+        for view in self.probe_views:  # one cursor for every lane
+            view.cursor = event.index
+        if not self.prober.move_to(event.index):
+            return
+        if self.prober.looking_back:
+            self.probe_compute()
+        else:
+            self.probe_redraw_cursor()
