@@ -15,9 +15,9 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
-from rnn_tui.errors import UserError
+from rnn_tui.errors import OneLineParser, UserError
 from rnn_tui.run.address import ListenPlan, new_token, parse_address, read_token
 from rnn_tui.textsafe import sanitize
 
@@ -102,16 +102,10 @@ def run_app_listening(
                 os.unlink(path)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = OneLineParser(
         prog="rnn-tui attach",
         description="Show a run published with --listen, live; read-only unless --control.",
-        allow_abbrev=False,
     )
     p.add_argument("address", metavar="[HOST:]PORT", help="where the run listens")
     p.add_argument(

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from rnn_tui.attach_cli import add_listen_flags, listen_plan, run_app_listening
 from rnn_tui.engine.config import (
@@ -27,7 +27,7 @@ from rnn_tui.engine.config import (
 from rnn_tui.engine.longlag import DEFAULT_LAG, line_length
 from rnn_tui.engine.presets import PRESETS
 from rnn_tui.engine.sample_settings import MAX_PRIME, SampleSettings, prime_problem, read_prime
-from rnn_tui.errors import UserError
+from rnn_tui.errors import OneLineParser, UserError
 from rnn_tui.run.outputs import cell_paths, check_output
 from rnn_tui.run.spec import RunSpec, check_spec
 from rnn_tui.textsafe import sanitize
@@ -41,17 +41,6 @@ if TYPE_CHECKING:
 
 DEFAULTS = Config()
 SAMPLING = SampleSettings()
-
-
-class _Parser(argparse.ArgumentParser):
-    def __init__(self, **kwargs: Any) -> None:
-        # No abbreviations: `--hid 64` would be taken as --hidden yet not seen as typed by
-        # `_typed`, so a preset or checkpoint would silently override it.
-        super().__init__(allow_abbrev=False, **kwargs)
-
-    def error(self, message: str) -> NoReturn:
-        """One line instead of argparse's usage block."""
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _unescape(text: str) -> str:
@@ -82,7 +71,7 @@ def _prime(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     d = DEFAULTS
-    p = _Parser(
+    p = OneLineParser(
         prog="rnn-tui",
         description="Watch a character-level recurrent network learn a text file, live.",
         epilog="exit codes: 0 done, 1 diverged, crashed or a checkpoint could not be written,"

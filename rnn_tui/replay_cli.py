@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING
 
 from rnn_tui.engine.sample_settings import SampleSettings
 from rnn_tui.engine.text import Vocab
-from rnn_tui.errors import UserError
+from rnn_tui.errors import OneLineParser, UserError
 from rnn_tui.run.record import read_recording
 from rnn_tui.run.replay import MAX_SPEED, MIN_SPEED, ReplaySource
 from rnn_tui.run.spec import GENERATED, RunSpec
@@ -22,15 +21,6 @@ from rnn_tui.textsafe import sanitize
 
 if TYPE_CHECKING:
     from rnn_tui.ui.app import RnnApp
-
-
-class _Parser(argparse.ArgumentParser):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(allow_abbrev=False, **kwargs)
-
-    def error(self, message: str) -> NoReturn:
-        """One line instead of argparse's usage block."""
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _speed(text: str) -> float:
@@ -46,7 +36,7 @@ def _speed(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = OneLineParser(
         prog="rnn-tui replay",
         description="Play back a run recorded with --record DIR: the same app, as a time-lapse."
         " Space pauses, < and > change the speed, the arrow keys move back and forward,"
@@ -85,12 +75,7 @@ def make_replay_app(folder: str, speed: float | None = None, high_contrast: bool
 
 def run_replay(argv: Sequence[str]) -> int:
     """Open the app on the recording in `argv`'s folder until the user quits."""
+    from rnn_tui.ui.app import run_to_end
+
     args = build_parser().parse_args(argv)
-    app = make_replay_app(args.folder, args.speed, args.high_contrast)
-    try:
-        app.run()
-    finally:
-        app.source.stop()
-    if app.saved_message:
-        print(f"rnn-tui: {sanitize(app.saved_message)}", file=sys.stderr)
-    return app.return_code or 0
+    return run_to_end(make_replay_app(args.folder, args.speed, args.high_contrast))

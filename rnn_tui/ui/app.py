@@ -556,14 +556,20 @@ def run_app(
     """Run the app until the user quits; the trainer process is stopped whatever happens.
     `record`: a folder the trainer process records the run into (--record); `wrap`: see
     `make_app`."""
-    app = make_app(spec, settings, vocab=vocab, record=record, wrap=wrap)
+    return run_to_end(make_app(spec, settings, vocab=vocab, record=record, wrap=wrap))
+
+
+def run_to_end(app: RnnApp) -> int:
+    """Run `app` until the user quits; its source is stopped whatever happens, and what the
+    autosave said is printed after. Returns the exit code: 1 after a crash, 128 + n after
+    signal n."""
     try:
         app.run()
     finally:
         app.source.stop()
     if app.saved_message:
         print(f"rnn-tui: {sanitize(app.saved_message)}", file=sys.stderr)
-    return app.return_code or 0  # 1 after a crash, 128 + n after signal n
+    return app.return_code or 0
 
 
 class _Panes(Vertical):

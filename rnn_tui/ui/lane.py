@@ -140,10 +140,8 @@ class Lane:
         """Type up to `n` characters; start a new sample (from the newest weights) when done."""
         if self.weights is None:
             return
-        # Paused, better weights wait: the sample being typed is finished first. A sample from
-        # weights that know next to nothing (a loss near the uniform guess) is not worth reading.
-        shown = self.typed >= MIN_SHOWN or self.sample_loss >= NEAR_UNIFORM * math.log(self.cell.V)
-        cut = self.restart or (self.better and shown and not paused)
+        # Paused, better weights wait: the sample being typed is finished first.
+        cut = self.restart or (self.better and not paused and self._shown_enough())
         if self.sampler is None or self.typed >= self.sample_len or cut:
             if paused and self.sampler is not None and not self.restart:
                 return  # paused: finish the current sample, then rest (no idle CPU)
@@ -163,6 +161,11 @@ class Lane:
                 self._next_at = now + NEXT_EVERY
                 self.next_chars.show(top_chars(last.probs, vocab.chars), chosen=last.char)
                 self.next_shown = (last, self.typed)
+
+    def _shown_enough(self) -> bool:
+        """Whether the sample being typed may give way to better weights: it has shown a line's
+        worth, or its weights knew next to nothing (a loss near the uniform guess ln V)."""
+        return self.typed >= MIN_SHOWN or self.sample_loss >= NEAR_UNIFORM * math.log(self.cell.V)
 
     def _start_sample(self, vocab: Vocab, sampling: SampleSettings) -> None:
         assert self.weights is not None
