@@ -231,14 +231,7 @@ class RnnApp(KeyActions, ProbeEvents, App[int]):
         """The first frame: the model strip, the panes' empty boxes with their titles, the
         status (STARTING) and the keys. `boot` puts the panes in the boxes' place."""
         yield self.model_strip
-        with Vertical(id="main", classes="compare" if self.compare else ""):
-            with Horizontal(id="top"):
-                yield Vertical(id="loss-box")
-                for _ in self.spec.configs:
-                    yield Static(classes="grads")
-            with Horizontal(id="bottom"):
-                for _ in self.spec.configs:
-                    yield Static(classes="lane")
+        yield _Panes(self)
         yield self.status_bar
         yield self.footer
         yield self.too_small
@@ -282,9 +275,7 @@ class RnnApp(KeyActions, ProbeEvents, App[int]):
             self.source.start(True)  # it loads on the other core while this one builds
         self.build()
         try:
-            with self.batch_update():  # no frame between the empty boxes and the panes
-                await self.query_one("#main").remove()
-                await self.mount(_Panes(self), before=self.status_bar)
+            await self.query_one(_Panes).recompose()  # the panes in the empty boxes' place
         except MountError:
             if self.return_code is None:
                 raise
@@ -573,8 +564,9 @@ def run_to_end(app: RnnApp) -> int:
 
 
 class _Panes(Vertical):
-    """#main once `RnnApp.boot` has built the panes: loss and gradients on top, the samples
-    (or the probe) below, then the probe's input line."""
+    """#main: loss and gradients on top, the samples (or the probe) below, then the probe's
+    input line. Until `RnnApp.build` has made the lanes, the panes' empty boxes (the first
+    frame); `RnnApp.boot` then composes it again with the panes."""
 
     def __init__(self, app: RnnApp) -> None:
         super().__init__(id="main", classes="compare" if app.compare else "")
@@ -582,18 +574,26 @@ class _Panes(Vertical):
 
     def compose(self) -> ComposeResult:
         a = self._rnn
+        boxes = range(len(a.spec.configs))  # one gradient pane and one sample box per run
         with Horizontal(id="top"):
             with Vertical(id="loss-box"):
-                yield a.loss_digits
-                yield a.loss_chart
-            for lane in a.lanes:
-                yield lane.grad_pane
-            yield from a.inside.panes
+                if a.lanes:
+                    yield a.loss_digits
+                    yield a.loss_chart
+            if a.lanes:
+                yield from (lane.grad_pane for lane in a.lanes)
+                yield from a.inside.panes
+            else:
+                yield from (Static(classes="grads") for _ in boxes)
         with Horizontal(id="bottom"):
-            for lane, probe_view in zip(a.lanes, a.probe_views, strict=True):
-                with lane.box:
-                    yield lane.sample_pane
-                    yield lane.neurons
-                    yield probe_view
-                    yield lane.next_chars
-        yield a.probe_input
+            if not a.lanes:
+                yield from (Static(classes="lane") for _ in boxes)
+            else:
+                for lane, probe_view in zip(a.lanes, a.probe_views, strict=True):
+                    with lane.box:
+                        yield lane.sample_pane
+                        yield lane.neurons
+                        yield probe_view
+                        yield lane.next_chars
+        if a.lanes:
+            yield a.probe_input
