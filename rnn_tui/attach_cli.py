@@ -79,7 +79,7 @@ def run_app_listening(
 ) -> int:
     """The app, its run also published as `plan` says (and recorded into `record`, if given)."""
     from rnn_tui.run.listen import Listener, PublishingSource, welcome_for
-    from rnn_tui.ui.app import run_app
+    from rnn_tui.ui.launch import run_app
 
     plan, path = token_file_for_app(plan)
     listener = Listener(plan, welcome_for(spec, vocab.chars))

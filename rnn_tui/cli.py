@@ -446,7 +446,7 @@ def run(argv: Sequence[str]) -> int:
         from rnn_tui.ui.serve import serve
 
         return serve(argv, args, parser)
-    from rnn_tui.ui.app import run_app
+    from rnn_tui.ui.launch import run_app
     from rnn_tui.ui.settings import UISettings
 
     settings = UISettings(

@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY, booted, wait_for
+from conftest import TINY, booted, patience, wait_for
 from test_app import spec_for, step_of
 
 from rnn_tui.engine.checkpoint import load_checkpoint
@@ -186,3 +187,21 @@ def test_export_after_its_folder_was_deleted_recreates_all_it_claims(tiny, tmp_p
             assert (out / "metrics.jsonl").read_text().count("\n") > 0  # lines go there again
 
     asyncio.run(main())
+
+
+def test_a_trainer_started_before_the_app_is_not_started_again() -> None:
+    """If this fails, the app's boot starts the trainer the command line started before the
+    UI loaded (`ui/launch.py`) a second time: a crash, or two trainers for one run."""
+    proc = TrainerProcess(spec_for())
+    proc.start(background=True)  # as the command line does, before the UI loads
+    try:
+        first = proc.process
+        proc.start(True)  # as the app's boot does
+        assert proc.process is first
+        end = time.monotonic() + patience(30)
+        while proc.poll() is None:  # the one worker trains
+            assert time.monotonic() < end, "no snapshot from the trainer"
+            time.sleep(0.05)
+    finally:
+        proc.stop()
+    assert not proc.process.is_alive()

@@ -75,8 +75,7 @@ class TrainerProcess:
     """The UI's handle on a worker process: send commands, poll the newest snapshot, stop.
 
     Making the handle is cheap: the pipes and the process are made when first needed (`start`,
-    or a command sent before it), so an app makes it before its first frame and starts it
-    after. Commands sent before the worker runs wait in the pipe.
+    or a command sent before it). Commands sent before the worker runs wait in the pipe.
     """
 
     def __init__(
@@ -127,9 +126,12 @@ class TrainerProcess:
         )
 
     def start(self, background: bool = False) -> None:
-        """Start the worker. Starting blocks for a few tenths of a second (a new interpreter);
-        `background` does it in a thread so the UI draws at once. Commands sent meanwhile
-        wait in the queue."""
+        """Start the worker; a second call does nothing (the command line starts it before
+        the UI loads, and the app starts whatever source it is given). Making the process
+        takes a few hundredths of a second; `background` does it in a thread. Commands sent
+        meanwhile wait in the queue."""
+        if self._reader.ident is not None or self._stopping.is_set():
+            return  # started once already, or stopped
         self._open()
         self._reader.start()
         if background:

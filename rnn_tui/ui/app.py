@@ -25,7 +25,7 @@ from textual.widget import MountError
 from textual.widgets import Footer, Static
 
 from rnn_tui.engine.text import Vocab
-from rnn_tui.run.source import RunSource, TrainerProcess
+from rnn_tui.run.source import RunSource
 from rnn_tui.run.spec import RunSpec, check_spec
 from rnn_tui.textsafe import sanitize
 from rnn_tui.ui.actions import bindings, palette
@@ -33,6 +33,7 @@ from rnn_tui.ui.keys import PROJECTOR_THEME, KeyActions
 from rnn_tui.ui.maximize import maximize_clicked
 from rnn_tui.ui.probe_events import ProbeEvents
 from rnn_tui.ui.settings import UISettings
+from rnn_tui.ui.sources import prepared, trainer_sources
 from rnn_tui.ui.widgets.model_strip import ModelStrip
 from rnn_tui.ui.widgets.status_bar import StatusBar, recall_text
 
@@ -268,11 +269,11 @@ class RnnApp(KeyActions, ProbeEvents, App[int]):
             await self.boot()
 
     async def boot(self) -> None:
-        """Load NumPy and the model code, build the panes in the first frame's boxes' place,
-        then start the trainer process: the first frame does not wait for any of it, and the
-        trainer, a new interpreter loading NumPy and the corpus, does not compete with it."""
+        """Start the source (the command line has started the trainer process already, see
+        `launch.py`), load NumPy and the model code and build the panes in the first frame's
+        boxes' place: the first frame waits for none of it."""
         if self.animate:
-            self.source.start(True)  # it loads on the other core while this one builds
+            self.source.start(True)  # a trainer loads on the other core while this one builds
         self.build()
         try:
             await self.query_one(_Panes).recompose()  # the panes in the empty boxes' place
@@ -519,15 +520,8 @@ def make_app(
 ) -> RnnApp:
     """The app exactly as the command line builds it; its trainer process builds the runs.
     `wrap` is applied to every trainer's source (--listen publishes what it yields)."""
-    s = settings or UISettings()
-    if s.export_dir and not s.metrics_path:  # the export folder gets the metrics as they come
-        os.makedirs(s.export_dir, exist_ok=True)
-        s = s.with_(metrics_path=os.path.join(s.export_dir, "metrics.jsonl"))
-
-    def new_source(spec: RunSpec) -> RunSource:
-        made = TrainerProcess(spec, s.log_path, s.metrics_path, s.log_every, record)
-        return made if wrap is None else wrap(made)
-
+    s = prepared(settings or UISettings())
+    new_source = trainer_sources(s, record, wrap)
     return RnnApp(
         source or new_source(spec),
         spec=spec,
@@ -535,19 +529,6 @@ def make_app(
         settings=s,
         new_source=new_source,
     )
-
-
-def run_app(
-    spec: RunSpec,
-    settings: UISettings,
-    vocab: Vocab,
-    record: str | None = None,
-    wrap: Callable[[RunSource], RunSource] | None = None,
-) -> int:
-    """Run the app until the user quits; the trainer process is stopped whatever happens.
-    `record`: a folder the trainer process records the run into (--record); `wrap`: see
-    `make_app`."""
-    return run_to_end(make_app(spec, settings, vocab=vocab, record=record, wrap=wrap))
 
 
 def run_to_end(app: RnnApp) -> int:
