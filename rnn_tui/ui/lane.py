@@ -28,11 +28,13 @@ NEXT_EVERY = 0.2  # seconds between two redraws of the next-character line (nobo
 # from nearly random weights would hold the pane for seconds; later copies differ by less. The
 # trainer sends a copy as soon as its loss has fallen by as much.
 RESTART_GAIN = WEIGHTS_GAIN
-# ... but only once it has shown this many characters (about a second and a third of typing,
-# room for a few words): early in a run better weights come every few tenths of a second, and
-# cut at once no sample would ever hold a line of words.
+# ... but only once it has shown MIN_SHOWN characters (about a second and a third of typing,
+# room for a few words), or MIN_SHOWN * RESTART_GAIN / gain for weights better by `gain`: early
+# in a run better weights come every few tenths of a second, and cut at once no sample would
+# ever hold a line of words; yet weights a whole nat better write words where the sample on
+# screen writes noise, and a third of a second of that noise is enough to see it.
 MIN_SHOWN = 80
-NEAR_UNIFORM = 0.9  # ... unless its weights' loss is this share of the uniform guess ln V or more
+NEAR_UNIFORM = 0.9  # ... and at once if its weights' loss is this share of ln V (uniform) or more
 
 
 class Lane:
@@ -164,8 +166,12 @@ class Lane:
 
     def _shown_enough(self) -> bool:
         """Whether the sample being typed may give way to better weights: it has shown a line's
-        worth, or its weights knew next to nothing (a loss near the uniform guess ln V)."""
-        return self.typed >= MIN_SHOWN or self.sample_loss >= NEAR_UNIFORM * math.log(self.cell.V)
+        worth, less the better the new weights are, or its weights knew next to nothing (a loss
+        near the uniform guess ln V)."""
+        if self.sample_loss >= NEAR_UNIFORM * math.log(self.cell.V):
+            return True
+        gain = self.sample_loss - self.weights_loss  # nats/char; >= RESTART_GAIN when better
+        return self.typed >= MIN_SHOWN * min(1.0, RESTART_GAIN / gain)
 
     def _start_sample(self, vocab: Vocab, sampling: SampleSettings) -> None:
         assert self.weights is not None
