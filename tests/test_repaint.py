@@ -7,6 +7,7 @@ import asyncio
 
 import numpy as np
 import pytest
+from conftest import patience
 from textual.app import App, ComposeResult
 from textual.widget import Widget
 
@@ -93,6 +94,35 @@ def test_next_chars_repaints_up_to_its_last_changed_cell() -> None:
             assert _repainted(line) == {(0, 0, 80, 1)}
             await pilot.pause()
             assert "␣  22%" in str(line.render())
+
+    asyncio.run(main())
+
+
+@pytest.mark.functional
+def test_status_bar_paints_held_back_counts_with_the_next_status() -> None:
+    """If this fails, the step and speed held back between two repaints are painted by a timer
+    of their own, one more frame four times a second (a fifth more work for the UI), or are
+    never painted when no status follows them."""
+    bar = StatusBar()
+    common = {"corpus": "tiny.txt", "vocab": 65, "cell": "rnn", "params": 34000}
+    more = {"chars_per_s": 9e4, "state": "training", "lr": 0.003, "temperature": 0.8}
+
+    async def main() -> None:
+        async with One(bar).run_test(size=(100, 3)) as pilot:
+            bar.set_status(**common, step=100, **more)
+            await pilot.pause()
+            _repainted(bar)
+            bar.set_status(**common, step=101, **more)  # just painted: held back
+            assert _repainted(bar) == set() and bar._pending is not None
+            bar._painted_at -= bar.COUNTS_EVERY  # as if COUNTS_EVERY had passed
+            bar.set_status(**common, step=102, **more)  # painted now, in this frame
+            assert len(_repainted(bar)) == 1 and bar._pending is None
+            bar.COUNTS_LATE = 0.05
+            bar.set_status(**common, step=103, **more)  # held back, and no status follows
+            assert _repainted(bar) == set()
+            held_at = bar._painted_at
+            await pilot.pause(patience(0.5))
+            assert bar._pending is None and bar._painted_at > held_at  # the timer painted
 
     asyncio.run(main())
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from textual.app import RenderResult
 from textual.content import Content
@@ -17,6 +18,9 @@ from textual.widget import Widget
 
 from rnn_tui.textsafe import sanitize
 from rnn_tui.ui.widgets.drawn import changed_upto
+
+if TYPE_CHECKING:
+    from textual.timer import Timer
 
 STATE_STYLES: dict[str, str] = {
     "training": "bold $success",
@@ -87,6 +91,10 @@ class StatusBar(Widget):
     COUNTS_EVERY = 0.25
     """Seconds between two repaints when only the step and the speed changed (they change at
     every tick of the app, 16 times a second: four a second read the same and write less)."""
+    COUNTS_LATE = 1.0
+    """Counts held back are painted by the next status after COUNTS_EVERY, in the frame the
+    app draws anyway (a timer of their own would cost a frame of its own); by a timer this
+    many seconds later only if no status comes by then."""
 
     def __init__(
         self,
@@ -106,7 +114,7 @@ class StatusBar(Widget):
         self._steady = ""  # the fields other than step and speed, as last painted
         self._painted_at = 0.0  # monotonic time of the last repaint
         self._lines = 1  # lines of the bar as last painted
-        self._pending = False  # a repaint of the counts is due
+        self._pending: Timer | None = None  # paints counts held back, if nothing else does
         self._drawn: list[Content] = []  # the lines as last drawn
 
     def set_status(
@@ -189,9 +197,8 @@ class StatusBar(Widget):
         self.plain_text = plain
         now = time.monotonic()
         if steady == self._steady and now - self._painted_at < self.COUNTS_EVERY:
-            if not self._pending and self.is_mounted:  # only the counts: repaint a bit later
-                self._pending = True
-                self.set_timer(self.COUNTS_EVERY - (now - self._painted_at), self._paint)
+            if self._pending is None and self.is_mounted:  # only the counts: paint them later
+                self._pending = self.set_timer(self.COUNTS_LATE, self._paint)
             return
         self._steady = steady
         self._paint()
@@ -200,7 +207,9 @@ class StatusBar(Widget):
         """Repaint with the fields now; a new layout only when the bar changes height (a
         repaint is far cheaper). At the same height only each line's changed cells are
         repainted, from the left edge to the last one (the speed, not the fields after it)."""
-        self._pending = False
+        if self._pending is not None:
+            self._pending.stop()
+            self._pending = None
         self._painted_at = time.monotonic()
         width = max(1, self.size.width)
         lines = len(self._pack(width))
