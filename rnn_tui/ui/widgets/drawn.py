@@ -15,9 +15,9 @@ small.
 the data or the size changes, and after new data it repaints only the rows whose cells changed
 (each up to its last changed cell): Textual sends every repainted row to the terminal as a whole,
 so a chart whose picture did not change writes nothing, and one whose curve moved a little
-writes a few rows. It also draws only those rows anew (`render_line`): the others keep the
-strips they were drawn as, where a widget's `render` would have the whole pane drawn again for
-one changed row. `flow` lays title tokens out in lines for both.
+writes a few rows. It also draws only those rows anew (`render_line`), each straight from its
+runs: the others keep the strips they were drawn as, where a widget's `render` would have the
+whole pane drawn again, wrapped and split into lines, for one changed row. `flow` lays title tokens out in lines for both.
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from functools import lru_cache
 from rich.ansi import AnsiDecoder
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.style import Style as VisualStyle
-from textual.visual import Visual, visualize
 from textual.widget import Widget
 
 from rnn_tui.ui.widgets.colours import Palette, theme_palette
@@ -147,20 +147,20 @@ class DrawnPane(Widget):
         return Strip.blank(width, style.rich_style) if strip is None else strip  # None: below
 
     def _draw_missing(self, width: int, style: VisualStyle) -> None:
-        """Draw every row of the text that has no strip yet, in one go: Textual's drawing of
-        a text costs about as much for one row as for twenty."""
-        lines, strips = self._lines, self._strips
-        missing = [y for y, line in enumerate(lines) if y not in strips and line.plain]
-        for y, line in enumerate(lines):
-            if not line.plain:
-                strips[y] = Strip([])  # an empty row: nothing, padded by Textual like any other
-        if not missing:
-            return
-        text = Text("\n", no_wrap=True, overflow="crop", end="").join(lines[y] for y in missing)
-        visual = visualize(self, Drawn(text), markup=False)
-        drawn = Visual.to_strips(self, visual, width, len(missing), style)  # one per line
-        for y, strip in zip(missing, drawn, strict=False):
-            strips[y] = strip
+        """Draw every row of the text that has no strip yet: each line's runs over the pane's
+        own style, cropped to `width`. That is what Textual's drawing of a Rich Text gives
+        here (no wrapping, no links, left and top aligned), without its wrapping and splitting
+        of the whole text into lines, which took most of a chart's redraw."""
+        console, strips = self.app.console, self._strips
+        under = style.rich_style.__add__  # the pane's colours under each run's own
+        for y, line in enumerate(self._lines):
+            if y in strips:
+                continue
+            if not line.plain:  # an empty row: nothing, padded by Textual like any other
+                strips[y] = Strip([])
+                continue
+            runs = [Segment(text, under(run)) for text, run, _ in line.render(console)]
+            strips[y] = Strip(runs).crop(0, width)
 
 
 def _cells(line: Text) -> list[tuple[str, tuple[object, ...]]]:
