@@ -74,8 +74,7 @@ class DrawnPane(Widget):
         super().__init__(name=name, id=id, classes=classes)
         self._version = 0  # bumped by every change of the data
         self._cache_key: tuple[int, int, int, str] | None = None  # (version, w, h, palette) drawn
-        self._cache_text: Text | None = None
-        self._lines: list[Text] = []  # the cached text's lines
+        self._lines: list[Text] = []  # the picture for that key, one Text per row
         self._strips: dict[int, Strip] = {}  # rows of those lines drawn as Textual draws them
         self._strip_key: tuple[object, ...] | None = None  # (cache key, style) of the strips
         self.render_count = 0
@@ -86,8 +85,8 @@ class DrawnPane(Widget):
         the picture on screen are repainted (none if the picture is the same)."""
         self._version += 1
         width, height = self.size
-        old_key, old = self._cache_key, self._cache_text
-        if not self.is_mounted or not width or not height or old is None or old_key is None:
+        old_key = self._cache_key
+        if not self.is_mounted or not width or not height or old_key is None:
             self.refresh()  # nothing on screen to compare with: draw it all when shown
             return
         old_lines, old_strips = self._lines, self._strips
@@ -108,26 +107,29 @@ class DrawnPane(Widget):
         """The whole pane for `width` x `height` cells."""
         raise NotImplementedError
 
+    def build_lines(self, width: int, height: int) -> list[Text]:
+        """The pane's rows (`build_text` split into lines); a pane that makes its rows one by
+        one returns them as they are, rather than join them into one Text to be split here."""
+        return self.build_text(width, height).split("\n", allow_blank=True)
+
     @property
     def colours(self) -> Palette:
         """The palette for the app's theme now: `LIGHT` on a light ground, else `DARK`."""
         return theme_palette(self)
 
-    def _build(self, width: int, height: int) -> Text:
-        """The text for the data now at `width` x `height`, from the cache if it is there."""
+    def _build(self, width: int, height: int) -> list[Text]:
+        """The rows for the data now at `width` x `height`, from the cache if they are there."""
         key = (self._version, width, height, self.colours.name)
-        if self._cache_key != key or self._cache_text is None:
-            self._cache_text = text = self.build_text(width, height)
-            text.no_wrap, text.overflow = True, "crop"  # one line per row, as drawn row by row
-            self._lines = self._cache_text.split("\n", allow_blank=True)
+        if self._cache_key != key:
+            self._lines = self.build_lines(width, height)
             self._cache_key = key
             self.render_count += 1
-        return self._cache_text
+        return self._lines
 
     def render(self) -> Drawn:
         """The pane as drawn Rich Text (not selectable), rebuilt only if data or size changed."""
         width, height = self.size
-        return Drawn(self._build(width, height))
+        return Drawn(join_lines(self._build(width, height)))
 
     def render_line(self, y: int) -> Strip:
         """Row `y`, drawn once per picture: Textual asks only for the rows repainted, and a
@@ -224,12 +226,23 @@ def _after_sgr(style: Style, codes: str) -> Style:
     return decoder.style
 
 
+def join_lines(lines: list[Text]) -> Text:
+    """Rows as one Text, a row per line, cropped where too long."""
+    return Text("\n", no_wrap=True, overflow="crop", end="").join(lines)
+
+
 def ansi_text(ansi: str) -> Text:
     """`Text.from_ansi(ansi, no_wrap=True, overflow="crop", end="")` for text whose only escape
     sequences are colours and resets (plotext's output), several times faster: Rich's decoder
     parses every code of every cell again, where a chart has a handful of distinct ones."""
+    return join_lines(ansi_lines(ansi))
+
+
+def ansi_lines(ansi: str) -> list[Text]:
+    """`ansi_text(ansi)`, one Text per line."""
     if "\r" in ansi or "\x1b" in _SGR.sub("", ansi):  # something else: Rich's full decoder
-        return Text.from_ansi(ansi, no_wrap=True, overflow="crop", end="")
+        text = Text.from_ansi(ansi, no_wrap=True, overflow="crop", end="")
+        return text.split("\n", allow_blank=True)
     null = Style.null()
     style = null
     lines = []
@@ -244,7 +257,7 @@ def ansi_text(ansi: str) -> Text:
         if at < len(row):
             line.append(row[at:], style or None)
         lines.append(line)
-    return Text("\n", no_wrap=True, overflow="crop", end="").join(lines)
+    return lines
 
 
 def flow(tokens: list[Text], width: int, sep: str = "  ") -> list[Text]:

@@ -30,7 +30,7 @@ from rich.text import Text
 
 from rnn_tui.textsafe import sanitize
 from rnn_tui.ui.widgets.colours import Palette, rgb_style
-from rnn_tui.ui.widgets.drawn import DrawnPane, flow
+from rnn_tui.ui.widgets.drawn import DrawnPane, flow, join_lines
 from rnn_tui.ui.widgets.grad_bars import bar_rows, x_axis
 from rnn_tui.ui.widgets.grad_heat import HEAT_PALETTE, N_HEAT, heat_index, heat_rows
 from rnn_tui.ui.widgets.grad_scale import (
@@ -344,12 +344,14 @@ class GradPane(DrawnPane):
 
     def build_text(self, width: int, height: int) -> Text:
         """Build the pane for a ``width`` x ``height`` cell area (no caching)."""
-        out = Text(no_wrap=True, overflow="crop", end="")
+        return join_lines(self.build_lines(width, height))
+
+    def build_lines(self, width: int, height: int) -> list[Text]:
+        """The pane's rows for a ``width`` x ``height`` cell area (no caching)."""
         if width <= 0 or height <= 0:
-            return out
+            return []
         if not self._has_data:
-            out.append("waiting for gradients"[:width], Style(dim=True, italic=True))
-            return out
+            return [Text("waiting for gradients"[:width], Style(dim=True, italic=True))]
 
         t_steps = self._grad_t.size
         lo, hi = self._range if self._range is not None else (-2, 0)
@@ -358,7 +360,7 @@ class GradPane(DrawnPane):
 
         if width < MIN_WIDTH or height < MIN_HEIGHT or avail < 4:
             # Too small for bars: the numbers only.
-            return _join(flow(self._header_tokens(), width)[:height])
+            return flow(self._header_tokens(), width)[:height]
 
         group = 1 if t_steps <= avail else math.ceil(t_steps / avail)
         ncols = math.ceil(t_steps / group)
@@ -403,7 +405,7 @@ class GradPane(DrawnPane):
             strip = min(math.ceil(hist.shape[0] / 2), int(remain * HEAT_SHARE) - 2)
         bars_h = remain - (strip + 2 if strip >= 2 else 0)
         if bars_h < 1:
-            return _join(header[:height])
+            return header[:height]
 
         self._band = (hi - lo) / (4 * bars_h)  # one braille dot, for the next data
         colours: Palette = self.colours
@@ -414,7 +416,7 @@ class GradPane(DrawnPane):
             lines += heat_rows(
                 hist, self._history_steps, group, strip, label_w, widths, (lo, hi), colours
             )
-        return _join(lines[:height])
+        return lines[:height]
 
 
 def pack(tokens: list[Text], width: int, sep: str = "  ") -> list[Text]:
@@ -434,8 +436,3 @@ def pack(tokens: list[Text], width: int, sep: str = "  ") -> list[Text]:
     for line in lines:
         line.truncate(width, overflow="ellipsis")
     return lines
-
-
-def _join(lines: list[Text]) -> Text:
-    """The pane's lines as one Text."""
-    return Text("\n", end="", no_wrap=True, overflow="crop").join(lines)

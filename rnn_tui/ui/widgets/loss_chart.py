@@ -38,7 +38,7 @@ from rich.text import Text
 from rnn_tui.engine.model import LN2
 from rnn_tui.textsafe import sanitize
 from rnn_tui.ui.widgets.colours import RGB, Palette, rgb_style
-from rnn_tui.ui.widgets.drawn import DrawnPane, ansi_text, flow
+from rnn_tui.ui.widgets.drawn import DrawnPane, ansi_lines, flow, join_lines
 
 MIN_PLOT_WIDTH = 20
 MIN_PLOT_HEIGHT = 6
@@ -407,12 +407,14 @@ class LossChart(DrawnPane):
 
     def build_text(self, width: int, height: int) -> Text:
         """Build the whole chart for a ``width`` x ``height`` cell area (no caching)."""
-        result = Text(no_wrap=True, overflow="crop", end="")
+        return join_lines(self.build_lines(width, height))
+
+    def build_lines(self, width: int, height: int) -> list[Text]:
+        """The chart's rows for a ``width`` x ``height`` cell area (no caching)."""
         if width <= 0 or height <= 0:
-            return result
+            return []
         if not self._has_any:
-            result.append(WAITING_TEXT[:width], Style(dim=True, italic=True))
-            return result
+            return [Text(WAITING_TEXT[:width], Style(dim=True, italic=True))]
 
         small = width < MIN_PLOT_WIDTH or height < MIN_PLOT_HEIGHT
         # One title line per curve when there are several runs and room; else one or two.
@@ -424,20 +426,19 @@ class LossChart(DrawnPane):
         title_lines = self._title_lines(width, lines)
         if small:
             # Too small for a plot: just the latest numbers.
-            return Text("\n", end="").join(title_lines[:height]) if title_lines else result
+            return title_lines[:height]
 
         plot_h = height - len(title_lines)
-        body: Text
+        body: list[Text]
         if not any(series.xs.size for series in self._series):
-            body = Text("no finite loss values yet", style=Style(dim=True, italic=True))
+            body = [Text("no finite loss values yet", style=Style(dim=True, italic=True))]
         else:
             body = self._build_plot(width, plot_h)
-        out = Text("\n", end="", no_wrap=True, overflow="crop").join([*title_lines, body])
-        return out
+        return [*title_lines, *body]
 
-    def _build_plot(self, width: int, height: int) -> Text:
-        """Draw both curves with plotext at exactly ``width`` x ``height`` and return ANSI-parsed
-        Text."""
+    def _build_plot(self, width: int, height: int) -> list[Text]:
+        """Draw both curves with plotext at exactly ``width`` x ``height``: the ANSI-parsed
+        rows."""
         log = self.floors is not None  # see the module's docstring
         xs_all = np.concatenate([series.xs for series in self._series])
         ys_all = np.concatenate([series.ys for series in self._series])
@@ -533,4 +534,4 @@ class LossChart(DrawnPane):
         fig.ruler("x").ticks(x_ticks, x_labels)
         fig.ruler("y").ticks(y_ticks, y_labels)
         ansi = fig.build().string().rstrip("\n")
-        return ansi_text(ansi)
+        return ansi_lines(ansi)
