@@ -31,6 +31,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.content import Content
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.style import Style as VisualStyle
@@ -224,6 +225,18 @@ def _after_sgr(style: Style, codes: str) -> Style:
     decoder.style = style
     decoder.decode_line(f"\x1b[{codes}m")
     return decoder.style
+
+
+def content_strip(widget: Widget, line: Content, width: int) -> Strip:
+    """One line of Content as Textual draws it in `widget` (`text-wrap: nowrap`, `text-overflow:
+    ellipsis`), straight from its runs. Textual's own drawing gives every run a style of its
+    own that carries the run's position, for selecting text with the mouse: for a status line
+    repainted a few times a second that was three milliseconds a repaint, and nothing in these
+    lines is there to select."""
+    if line.cell_length > width:
+        line = line.truncate(width, ellipsis=True)
+    runs = line.render(widget.visual_style, end="")  # "$success": Style.parse, with the theme
+    return Strip([Segment(text, style.rich_style) for text, style in runs], line.cell_length)
 
 
 def join_lines(lines: list[Text]) -> Text:

@@ -8,10 +8,11 @@ from __future__ import annotations
 from textual.app import RenderResult
 from textual.content import Content
 from textual.geometry import Region
+from textual.strip import Strip
 from textual.widget import Widget
 
 from rnn_tui.textsafe import sanitize
-from rnn_tui.ui.widgets.drawn import changed_upto
+from rnn_tui.ui.widgets.drawn import changed_upto, content_strip
 
 SHOWN = {" ": "␣", "\n": "↵"}  # characters that would be invisible on their own
 
@@ -46,6 +47,12 @@ class NextChars(Widget):
 
     def render(self) -> RenderResult:
         return self.shown
+
+    def render_line(self, y: int) -> Strip:
+        """The line, drawn straight from its runs (`content_strip`)."""
+        if y > 0:
+            return Strip.blank(self.size.width, self.visual_style.rich_style)
+        return content_strip(self, self.shown, self.content_region.width)
 
     def show(self, top: list[tuple[str, float]], chosen: str | None = None) -> None:
         """`top`: (character, probability) pairs, likeliest first; `chosen`: the one drawn."""

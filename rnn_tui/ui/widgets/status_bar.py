@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 from textual.app import RenderResult
 from textual.content import Content
 from textual.geometry import Region, Size
+from textual.strip import Strip
 from textual.widget import Widget
 
 from rnn_tui.textsafe import sanitize
-from rnn_tui.ui.widgets.drawn import changed_upto
+from rnn_tui.ui.widgets.drawn import changed_upto, content_strip
 
 if TYPE_CHECKING:
     from textual.timer import Timer
@@ -257,3 +258,11 @@ class StatusBar(Widget):
         """The packed fields, at most two lines (the rest is cut with an ellipsis)."""
         self._drawn = self._shown(max(1, self.size.width))
         return Content("\n").join(self._drawn)
+
+    def render_line(self, y: int) -> Strip:
+        """Line `y` of `render`, drawn straight from its runs (`content_strip`)."""
+        width = self.content_region.width
+        self._drawn = self._shown(max(1, self.size.width))  # what the screen shows from now
+        if y >= len(self._drawn):
+            return Strip.blank(width, self.visual_style.rich_style)
+        return content_strip(self, self._drawn[y], width)
