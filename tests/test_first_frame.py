@@ -30,8 +30,8 @@ class WatchingSource(FixedSource):
     def start(self, background: bool = False) -> None:
         assert self.app is not None
         status = self.app.status_bar
-        # A widget's lines are cached once the compositor has rendered them for the screen.
-        self.drawn_at_start = bool(status._render_cache.lines) and status.region.width > 0
+        # The bar keeps the lines it drew last: it has some once the compositor drew it.
+        self.drawn_at_start = bool(status._drawn) and status.region.width > 0
 
 
 def test_the_app_starts_its_source_after_the_first_frame() -> None:
@@ -87,7 +87,7 @@ def test_first_frame_shows_before_the_model_exists(monkeypatch) -> None:
 
     def watching_build(self: RnnApp) -> None:
         status = self.status_bar
-        seen["drawn"] = bool(status._render_cache.lines) and status.region.width > 0
+        seen["drawn"] = bool(status._drawn) and status.region.width > 0
         seen["lanes"] = len(self.lanes)
         seen["boxes"] = [b.border_title for b in self.query(".grads, .lane")]
         build(self)
@@ -167,3 +167,35 @@ def test_quitting_while_the_panes_are_built_ends_cleanly(monkeypatch) -> None:
         return app.return_code
 
     assert asyncio.run(main()) == 0
+
+
+class _Loading:
+    """A plotext loader thread that is still importing."""
+
+    def is_alive(self) -> bool:
+        return True
+
+
+def test_the_loss_chart_waits_while_plotext_loads() -> None:
+    """If this fails, the first chart redraw imports plotext on the UI thread (a fifth of a
+    second with nothing typed) while a thread is loading it anyway, or the gradient pane
+    waits for it too."""
+    from test_snapshots import fixed_app
+    from test_snapshots import fixed_snapshot as snapshot
+
+    async def main() -> None:
+        app = fixed_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await booted(pilot)
+            app._plotext_loader = _Loading()  # type: ignore[assignment]
+            app._drawn_last = "grads"  # the loss chart's turn
+            built = app.loss_chart.render_count
+            app.show_snapshots((snapshot(app.vocab.size),))
+            assert app._drawn_last == "grads" and "loss" in app._stale  # it waits
+            assert app.loss_chart.render_count == built
+            app._plotext_loader = None  # loaded
+            app._last_chart = 0.0
+            app._draw_charts()
+            assert app._drawn_last == "loss" and "loss" not in app._stale
+
+    asyncio.run(main())

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -120,6 +122,9 @@ class RnnApp(KeyActions, ProbeEvents, App[int]):
         self._last_chart = 0.0  # monotonic time of the last chart redraw
         self._stale: set[str] = set()  # chart kinds ("loss", "grads") behind the snapshot
         self._drawn_last = "grads"  # the chart kind drawn last: the other one goes next
+        # plotext takes a fifth of a second to import: a thread loads it while the first
+        # samples type, and the loss chart waits for it (`boot`, `_draw_charts`).
+        self._plotext_loader: threading.Thread | None = None
         self._digits: tuple[float | None, float] = (None, 0.0)  # held-out loss shown, next time
         self._type_credit = 0.0
         self._key_trace = os.environ.get(KEY_TRACE_ENV)  # for the latency benchmark
@@ -275,6 +280,11 @@ class RnnApp(KeyActions, ProbeEvents, App[int]):
         if self.animate:
             self.source.start(True)  # a trainer loads on the other core while this one builds
         self.build()
+        if self.animate:
+            self._plotext_loader = threading.Thread(
+                target=importlib.import_module, args=("plotext",), name="load-plotext", daemon=True
+            )
+            self._plotext_loader.start()
         try:
             await self.query_one(_Panes).recompose()  # the panes in the empty boxes' place
         except MountError:
@@ -382,7 +392,9 @@ class RnnApp(KeyActions, ProbeEvents, App[int]):
             kinds = ["loss", "grads"]
         else:  # the kind not drawn last, unless only the other one is behind
             turn = "loss" if self._drawn_last == "grads" else "grads"
-            kinds = [k for k in (turn, self._drawn_last) if k in self._stale][:1]
+            loading = self._plotext_loader is not None and self._plotext_loader.is_alive()
+            ready = [k for k in (turn, self._drawn_last) if not (k == "loss" and loading)]
+            kinds = [k for k in ready if k in self._stale][:1]
         for kind in kinds:
             (self._draw_loss if kind == "loss" else self._draw_grads)(snaps)
             self._stale.discard(kind)
