@@ -51,8 +51,8 @@ if TYPE_CHECKING:  # loaded by `RnnApp.boot`, after the first frame
 
 # One timer polls the run and types the samples, so the screen is drawn at most this often while
 # training: each frame costs the UI process a few milliseconds, whatever changed.
-TICK_HZ = 16.0  # 3.75 characters a tick still type smoothly
-CHART_HZ = 2.2  # redraws of each chart per second at most (2 with 16 ticks a second): bytes count
+TICK_HZ = 12.0  # 5 characters a tick (60 a second) still type smoothly; each tick is a frame
+CHART_HZ = 2.2  # redraws of each chart per second at most (2 with 12 ticks a second): bytes count
 CHARS_PER_S = 60.0  # typing speed of the sample pane
 LARGE_VOCAB = 1000  # from this many characters on, the status says what the output layer costs
 DIGITS_MIN = (110, 36)  # from this window size on, the loss also shows in large digits

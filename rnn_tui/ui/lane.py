@@ -42,7 +42,7 @@ class Lane:
 
     def __init__(self, cell: Cell, index: int, sample_len: int, seed: int, reset_at: str) -> None:
         self.cell = cell  # a model object of the run's shape: the sampler's arithmetic
-        self.n_params = cell.n_params()  # its size, for the status line (read 16 times a second)
+        self.n_params = cell.n_params()  # its size, for the status line (read at every tick)
         self.grad_pane = GradPane(id=f"grads{index}", classes="grads")
         self.sample_pane = SamplePane(id=f"samples{index}", classes="samples")
         self.neurons = NeuronView(id=f"neurons{index}", classes="neurons")

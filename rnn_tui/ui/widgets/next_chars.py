@@ -20,7 +20,7 @@ SHOWN = {" ": "␣", "\n": "↵"}  # characters that would be invisible on their
 class NextChars(Widget):
     """`next: e 41% ▇  ␣ 22% ▄  a 9% ▂ ...` for the character being typed. A new line is
     repainted from the left edge to its last changed cell: the blank rest of a wide pane is
-    not sent again five times a second."""
+    not sent again four times a second."""
 
     DEFAULT_CSS = """
     NextChars {
