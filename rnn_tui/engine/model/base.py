@@ -207,16 +207,12 @@ def transposed(a: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
 
 def scatter_rows(ids: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     """sum of `rows: (N, W)` grouped by `ids: (N,)` into an (n, W) array: the gradient of an
-    index lookup. Sorting once, then one contiguous np.add.reduce per distinct id, is several
-    times faster than np.add.at (and than np.add.reduceat along axis 0 on wide rows)."""
-    order = np.argsort(ids, kind="stable")  # group equal ids together
-    sorted_ids = ids[order]
-    bounds = np.flatnonzero(sorted_ids[1:] != sorted_ids[:-1]) + 1  # where a new id starts
-    out = padded(n, rows.shape[1], rows.dtype)  # padded: the caller transposes it
-    out[...] = 0
-    for run in np.split(order, bounds):  # the rows of one id
-        np.add.reduce(rows[run], axis=0, out=out[ids[run[0]]])
-    return out
+    index lookup. The rows are gathered into id order in one pass, then each id's run is one
+    contiguous np.add.reduce (`ByInput`): about twice as fast as gathering each id's rows
+    apart, and several times faster than np.add.at. An id's rows are added in their order in
+    `rows`, as np.add.at adds them."""
+    by_id = ByInput.of(ids.reshape(1, -1))  # one "step" of N rows
+    return by_id.sums(by_id.rows(rows), n)
 
 
 @dataclass(frozen=True)
