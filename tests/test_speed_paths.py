@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnn_tui.engine.model import make_cell
+from rnn_tui.engine.model import base, make_cell
 from rnn_tui.engine.model.base import (
     ByInput,
     gate_inputs,
@@ -16,9 +16,10 @@ from rnn_tui.engine.model.base import (
     scatter_rows,
     sigmoid_of_negated,
     softmax_xent,
+    squared_norms,
     transposed,
 )
-from rnn_tui.engine.optim import Adam
+from rnn_tui.engine.optim import OPTIMIZERS, Adam
 
 CELLS = ("rnn", "lstm", "gru")
 
@@ -155,3 +156,48 @@ def test_transposed_equals_the_transpose_with_row_scales() -> None:
     assert t.flags.c_contiguous and t.shape == (8, 12)
     np.testing.assert_array_equal(t, (a * scale[:, None]).T)
     np.testing.assert_array_equal(transposed(a), a.T)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_update_into_is_the_in_place_update_and_leaves_its_inputs(name: str) -> None:
+    """If this fails, the update the trainer takes (written into spare arrays) is not the
+    in-place update, or it changes the weights and state it starts from, which the trainer
+    keeps when the update overflows."""
+    rng = np.random.default_rng(6)
+    shapes = {"W": (3, 4), "b": (3,)}
+    start = {k: rng.standard_normal(s) for k, s in shapes.items()}
+    params = {k: p.copy() for k, p in start.items()}
+    plain, spare = OPTIMIZERS[name](params), OPTIMIZERS[name](start)
+    for _ in range(3):  # moments and sums that are not zero
+        grads = {k: rng.standard_normal(s) for k, s in shapes.items()}
+        plain.update(params, grads, 0.01)
+        spare.update(start, {k: g.copy() for k, g in grads.items()}, 0.01)
+    before = {k: v.copy() for k, v in spare.state.items()}
+    kept = {k: p.copy() for k, p in start.items()}
+    out = {k: np.full(s, np.nan) for k, s in shapes.items()}  # written whole, or NaN stays
+    out_state = {k: np.full_like(v, -1) for k, v in spare.state.items()}
+    grads = {k: rng.standard_normal(s) for k, s in shapes.items()}
+    plain.update(params, grads, 0.01)
+    spare.update_into(start, grads, 0.01, out, out_state)
+    for k in shapes:
+        np.testing.assert_array_equal(out[k], params[k], err_msg=k)  # the same bits
+        np.testing.assert_array_equal(start[k], kept[k], err_msg=k)  # the input unchanged
+    assert out_state.keys() == plain.state.keys() == before.keys()
+    for k, v in out_state.items():
+        np.testing.assert_array_equal(v, plain.state[k], err_msg=k)
+        np.testing.assert_array_equal(spare.state[k], before[k], err_msg=k)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_squared_norms_equal_the_sum_of_squares(monkeypatch, fast: bool) -> None:
+    """If this fails, the gradient pane's per-step norms (np.vecdot, or the einsum where numpy
+    has none) are not sqrt(sum of squares) of each stream's row."""
+    if not fast:
+        monkeypatch.setattr(base, "_vecdot", None)  # the einsum (numpy before 2.0)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((4, 2, 3, 5))
+    want = np.array([[[sum(float(v) ** 2 for v in row) for row in k] for k in t] for t in x])
+    got = squared_norms(x)
+    assert got.shape == (4, 2, 3)
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+    np.testing.assert_allclose(squared_norms(x[:, 0]), want[:, 0], rtol=1e-13)  # strided rows

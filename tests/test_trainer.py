@@ -123,8 +123,13 @@ def test_an_update_that_overflows_is_rolled_back(tiny) -> None:
 
 @pytest.mark.parametrize(
     ("optimizer", "where"),
-    [("adam", "weight"), ("adam", "state"), ("adagrad", "weight"), ("adagrad", "state"),
-     ("sgd", "weight")],  # fmt: skip
+    [
+        ("adam", "weight"),
+        ("adam", "state"),
+        ("adagrad", "weight"),
+        ("adagrad", "state"),
+        ("sgd", "weight"),
+    ],  # fmt: skip
 )
 def test_an_update_that_leaves_non_finite_values_is_not_kept(tiny, optimizer, where) -> None:
     """If this fails, an update whose weights or optimizer state hold NaN/inf is kept: the
@@ -166,7 +171,10 @@ def test_a_kept_update_is_the_in_place_update(tiny, optimizer) -> None:
             for g in grads.values():
                 g *= config.clip / norm  # clipping by the global norm
         plain.optimizer.update(plain.params, grads, config.lr)
-    for live, ref in ((trainer.params, plain.params), (trainer.optimizer.state, plain.optimizer.state)):
+    for live, ref in (
+        (trainer.params, plain.params),
+        (trainer.optimizer.state, plain.optimizer.state),
+    ):
         assert live.keys() == ref.keys()
         for k in live:
             np.testing.assert_array_equal(live[k], ref[k], err_msg=k)

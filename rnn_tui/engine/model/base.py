@@ -116,6 +116,17 @@ def readout(
     return loss, dWhy, dby, dh_out
 
 
+def squared_norms(x: np.ndarray) -> np.ndarray:
+    """sum_h x[..., h]^2 of `x: (..., H)`, shape (...): np.vecdot where numpy has it (2.0 on),
+    about twice as fast as the einsum it replaces, which is the fallback."""
+    if _vecdot is None:
+        return np.einsum("...h,...h->...", x, x)
+    return _vecdot(x, x)
+
+
+_vecdot = getattr(np, "vecdot", None)  # the ufunc sum_h a_h b_h (numpy >= 2.0), or None
+
+
 def profile_from(dh_all: np.ndarray, dc_all: np.ndarray | None = None, n: int = 1) -> GradProfile:
     """Reduce stacked per-step gradients (time-major) to a `GradProfile`.
 
@@ -123,11 +134,11 @@ def profile_from(dh_all: np.ndarray, dc_all: np.ndarray | None = None, n: int = 
     [:, 1] = dl_bT/dh_t of the last step's per-stream loss. dc_all: (T, B, H) (dL/dc_t) or
     None. `n` = B*T rescales the mean loss's gradients to those of S_b, the sum of stream b's
     own T losses: L = sum_b S_b / (B*T), and h_t of stream b feeds S_b alone."""
-    norms = np.sqrt(np.einsum("tkbh,tkbh->tkb", dh_all, dh_all))  # (T, 2, B) per-stream norms
+    norms = np.sqrt(squared_norms(dh_all))  # (T, 2, B) per-stream norms
     mean = norms.mean(axis=2, dtype=np.float64)  # (T, 2): average over streams
     cell = None
     if dc_all is not None:
-        c_norms = np.sqrt(np.einsum("tbh,tbh->tb", dc_all, dc_all))  # (T, B)
+        c_norms = np.sqrt(squared_norms(dc_all))  # (T, B)
         cell = _frozen(c_norms.mean(axis=1, dtype=np.float64) * n)
     return GradProfile(
         grad_t=_frozen(mean[:, 0] * n),
