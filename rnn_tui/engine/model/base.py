@@ -302,14 +302,6 @@ def dtanh_into(y: np.ndarray, out: np.ndarray) -> np.ndarray:
     return np.subtract(1, out, out=out)  # 1 - y^2
 
 
-def product_sum(
-    a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray, out: np.ndarray, tmp: np.ndarray
-) -> None:
-    """out = a * b + c * d without temporaries; `tmp` (the shape of c * d) is scratch."""
-    np.multiply(a, b, out=out)
-    out += np.multiply(c, d, out=tmp)
-
-
 def gate_inputs(table: np.ndarray, Xt: np.ndarray, G: int) -> np.ndarray:
     """W_x x_t + b of every step, gate-major: gm: (G, T, B, H), gm[k, t, b] = block k of
     `table[Xt[t, b]]` for `table: (V, G*H)` (`Cell.loop_weights`) and ids `Xt: (T, B)`.
@@ -327,13 +319,6 @@ def gate_inputs(table: np.ndarray, Xt: np.ndarray, G: int) -> np.ndarray:
 def keep_rows(keep: np.ndarray | None, T: int) -> Iterable[np.ndarray | None]:
     """What a forward loop zips with its T steps: keep[t]: (B, 1), or None at every step."""
     return repeat(None, T) if keep is None else keep
-
-
-def blend(a: np.ndarray, b: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
-    """out = (1 - w) * a + w * b, computed as a + w * (b - a) in place (no temporaries)."""
-    np.subtract(b, a, out=out)
-    out *= w
-    out += a
 
 
 @dataclass(frozen=True)
