@@ -11,6 +11,7 @@ from conftest import TINY
 
 from rnn_tui.engine.config import Config
 from rnn_tui.engine.data import load_corpus
+from rnn_tui.engine.optim import Adam
 from rnn_tui.engine.sampling import distribution, sample_chars, sample_text
 from rnn_tui.engine.trainer import Trainer, TrainerDiverged
 from rnn_tui.errors import UserError
@@ -140,6 +141,10 @@ def test_an_update_that_leaves_non_finite_values_is_not_kept(tiny, optimizer, wh
     trainer.step()
     before = _live_copies(trainer)
     real = trainer.optimizer.update_into
+    if optimizer == "adam" and where == "state":
+        # Adam's state cannot overflow below a gradient norm of 1e17 (see the test below);
+        # above it the trainer checks the state, as here.
+        trainer.optimizer.state_follows_weights = lambda norm: False  # type: ignore[method-assign]
 
     def overflowing(params, grads, lr, out, out_state):  # a real update, one entry spoiled
         real(params, grads, lr, out, out_state)
@@ -152,6 +157,31 @@ def test_an_update_that_leaves_non_finite_values_is_not_kept(tiny, optimizer, wh
     record = trainer.step()
     assert record.diverged
     _assert_unchanged(trainer, before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_state_stays_finite_below_its_gradient_bound(dtype) -> None:
+    """If this fails, the trainer may keep a non-finite Adam state: it checks only the weights
+    when `state_follows_weights` says the moments cannot overflow. From the most extreme finite
+    moments and a gradient at the bound they stay finite; past the bound, g^2 overflows."""
+    big = np.finfo(np.float32).max  # the float32 limit, about 3.4e38
+    params = {"W": np.zeros(4, dtype)}
+    opt = Adam(params)
+    opt.state["m.W"][:] = [big, -big, big, 0]
+    opt.state["v.W"][:] = [big, big, 0, big]
+    g = np.array([1e17, 0, 0, 0], dtype)  # global norm 1e17, all of it on the largest m, v
+    norm = float(np.sqrt(np.vdot(g, g)))
+    assert norm == pytest.approx(1e17, rel=1e-6) and opt.state_follows_weights(norm)
+    out, out_state = {"W": np.empty(4, dtype)}, {k: np.empty_like(v) for k, v in opt.state.items()}
+    with np.errstate(all="ignore"):
+        opt.update_into(params, {"W": g}, 3e-3, out, out_state)
+    for k in ("m.W", "v.W"):
+        assert np.isfinite(out_state[k]).all(), k
+    assert not opt.state_follows_weights(1e20)
+    if dtype == np.float32:  # what the bound guards against: g^2 beyond the limit
+        with np.errstate(all="ignore"):
+            opt.update_into(params, {"W": g * 2e3}, 3e-3, out, out_state)
+        assert not np.isfinite(out_state["v.W"]).all()
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "adagrad", "sgd"])

@@ -68,6 +68,12 @@ class Optimizer:
     ) -> None:
         raise NotImplementedError
 
+    def state_follows_weights(self, grad_norm: float) -> bool:
+        """Whether an update from a finite state, with gradients of global norm at most
+        `grad_norm`, surely leaves a finite state whenever its new weights are finite (then a
+        caller need only check the weights). False unless the optimizer proves it."""
+        return False
+
     def state_problem(self, state: dict[str, np.ndarray], steps: int) -> str:
         """What makes a saved `state` (names and shapes already checked) impossible after
         `steps` updates; "" if nothing does."""
@@ -86,6 +92,9 @@ class SGD(Optimizer):
     is what makes exploding gradients dangerous and clipping necessary."""
 
     name = "sgd"
+
+    def state_follows_weights(self, grad_norm: float) -> bool:
+        return True  # no state
 
     def update_into(
         self,
@@ -140,6 +149,16 @@ class Adam(Optimizer):
         self.state |= {f"v.{k}": np.zeros_like(p) for k, p in params.items()}
         self.state["t"] = np.zeros((), np.int64)  # updates taken so far
         self._tmp = {k: np.empty_like(p) for k, p in params.items()}  # scratch, not state
+
+    def state_follows_weights(self, grad_norm: float) -> bool:
+        """True up to a norm of 1e17, so every |g| <= 1e17 and g^2 <= 1e34. From finite m and
+        v (|m|, v <= 3.4e38, the float32 limit) the new moments are then finite, whatever the
+        weights do: |b1 m + (1 - b1) g| <= 0.9 * 3.4e38 + 1e16 and b2 v + (1 - b2) g^2 <= 0.999 *
+        3.4e38 + 1e31, both below 3.4e38 even after rounding (no inf, and finite operands give
+        no NaN). Only the step m / (sqrt(v) + eps) can overflow, and it lands in the weights.
+        The bound leaves room for the float32 rounding of the norm itself (a few percent at
+        worst); beyond it, g^2 may reach the limit and the state must be checked."""
+        return grad_norm <= 1e17
 
     def state_problem(self, state: dict[str, np.ndarray], steps: int) -> str:
         t = int(state["t"])

@@ -210,13 +210,15 @@ class Trainer:
         v = rng.standard_normal(H).astype(self.model.dtype)  # power-iteration vector for W_hh
         self._spec_v = v / np.linalg.norm(v)  # unit length, as power_iteration assumes
 
-    def _update(self, grads: Params, lr: float) -> bool:
+    def _update(self, grads: Params, lr: float, norm: float) -> bool:
         """One optimizer update, taken only if every weight and state entry it gives is finite.
 
         The update is written into a spare set of arrays (`Optimizer.update_into`) while the
         live weights and state stay as they were; a finite result trades places with them (the
         dicts keep their identity, their arrays swap), anything else is dropped. Nothing is
-        copied: the old set becomes the next update's spare. Returns whether it was taken."""
+        copied: the old set becomes the next update's spare. The state is checked unless the
+        optimizer shows that finite weights imply it is finite for gradients of global norm
+        `norm` (`Optimizer.state_follows_weights`). Returns whether the update was taken."""
         if self._spare is None:
             params, state = self.params, self.optimizer.state
             self._spare = (
@@ -225,7 +227,9 @@ class Trainer:
             )
         new, new_state = self._spare
         self.optimizer.update_into(self.params, grads, lr, new, new_state)
-        arrays = [*new.values(), *new_state.values()]
+        arrays = list(new.values())
+        if not self.optimizer.state_follows_weights(norm):
+            arrays += new_state.values()
         if not all(bool(np.isfinite(a).all()) for a in arrays):
             return False  # never keep (or hand out) non-finite weights or state
         for live, spare in ((self.params, new), (self.optimizer.state, new_state)):
@@ -300,7 +304,7 @@ class Trainer:
             clipped = False
             if finite:
                 clipped = clip_grads(out.grads, c.clip_mode, c.clip, norm)
-                finite = self._update(out.grads, c.lr)  # an update that overflows is dropped
+                finite = self._update(out.grads, c.lr, norm)  # one that overflows is dropped
         self.state = out.state
         self.steps += 1
         self.chars += X.size
