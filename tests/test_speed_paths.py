@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnn_tui.engine.model import make_cell
+from rnn_tui.engine.model import base, make_cell
 from rnn_tui.engine.model.base import (
     ByInput,
     gate_inputs,
@@ -16,9 +16,10 @@ from rnn_tui.engine.model.base import (
     scatter_rows,
     sigmoid_of_negated,
     softmax_xent,
+    squared_norms,
     transposed,
 )
-from rnn_tui.engine.optim import Adam
+from rnn_tui.engine.optim import OPTIMIZERS, Adam
 
 CELLS = ("rnn", "lstm", "gru")
 
@@ -155,3 +156,99 @@ def test_transposed_equals_the_transpose_with_row_scales() -> None:
     assert t.flags.c_contiguous and t.shape == (8, 12)
     np.testing.assert_array_equal(t, (a * scale[:, None]).T)
     np.testing.assert_array_equal(transposed(a), a.T)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_update_into_is_the_in_place_update_and_leaves_its_inputs(name: str) -> None:
+    """If this fails, the update the trainer takes (written into spare arrays) is not the
+    in-place update, or it changes the weights and state it starts from, which the trainer
+    keeps when the update overflows."""
+    rng = np.random.default_rng(6)
+    shapes = {"W": (3, 4), "b": (3,)}
+    start = {k: rng.standard_normal(s) for k, s in shapes.items()}
+    params = {k: p.copy() for k, p in start.items()}
+    plain, spare = OPTIMIZERS[name](params), OPTIMIZERS[name](start)
+    for _ in range(3):  # moments and sums that are not zero
+        grads = {k: rng.standard_normal(s) for k, s in shapes.items()}
+        plain.update(params, grads, 0.01)
+        spare.update(start, {k: g.copy() for k, g in grads.items()}, 0.01)
+    before = {k: v.copy() for k, v in spare.state.items()}
+    kept = {k: p.copy() for k, p in start.items()}
+    out = {k: np.full(s, np.nan) for k, s in shapes.items()}  # written whole, or NaN stays
+    out_state = {k: np.full_like(v, -1) for k, v in spare.state.items()}
+    grads = {k: rng.standard_normal(s) for k, s in shapes.items()}
+    plain.update(params, grads, 0.01)
+    spare.update_into(start, grads, 0.01, out, out_state)
+    for k in shapes:
+        np.testing.assert_array_equal(out[k], params[k], err_msg=k)  # the same bits
+        np.testing.assert_array_equal(start[k], kept[k], err_msg=k)  # the input unchanged
+    assert out_state.keys() == plain.state.keys() == before.keys()
+    for k, v in out_state.items():
+        np.testing.assert_array_equal(v, plain.state[k], err_msg=k)
+        np.testing.assert_array_equal(spare.state[k], before[k], err_msg=k)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_squared_norms_equal_the_sum_of_squares(monkeypatch, fast: bool) -> None:
+    """If this fails, the gradient pane's per-step norms (np.vecdot, or the einsum where numpy
+    has none) are not sqrt(sum of squares) of each stream's row."""
+    if not fast:
+        monkeypatch.setattr(base, "_vecdot", None)  # the einsum (numpy before 2.0)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((4, 2, 3, 5))
+    want = np.array([[[sum(float(v) ** 2 for v in row) for row in k] for k in t] for t in x])
+    got = squared_norms(x)
+    assert got.shape == (4, 2, 3)
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+    np.testing.assert_allclose(squared_norms(x[:, 0]), want[:, 0], rtol=1e-13)  # strided rows
+
+
+def textbook_pre_activation_grads(
+    cell: str, params: dict[str, np.ndarray], trace, dh_out: np.ndarray
+) -> np.ndarray:
+    """dL/da_t of every step, (T, B, G, H), by the textbook BPTT equations one step at a time
+    from the trace's gates (the cells' docstrings), each local derivative written out."""
+    Wh = params["Wh"]
+    T, B, H = dh_out.shape
+    gates = [trace.gates[:, :, j] for j in range(trace.gates.shape[2])]
+    da_all = np.zeros(trace.gates.shape)
+    dh, dc_next = dh_out[-1].copy(), np.zeros((B, H))
+    for t in range(T - 1, -1, -1):
+        if cell == "lstm":
+            i, f, o, g = (x[t] for x in gates)
+            tc = np.tanh(trace.cs[t + 1])  # tanh(c_t)
+            dc = dh * o * (1 - tc**2) + dc_next
+            da = [dc * g * i * (1 - i), dc * trace.cprev[t] * f * (1 - f),
+                  dh * tc * o * (1 - o), dc * i * (1 - g**2)]  # fmt: skip
+            dh_prev = np.concatenate(da, axis=1) @ Wh
+            dc_next = dc * f
+        else:
+            z, r, n = (x[t] for x in gates)
+            da_n = dh * (1 - z) * (1 - n**2)
+            da = [dh * (trace.hprev[t] - n) * z * (1 - z), da_n * trace.un[t] * r * (1 - r), da_n]
+            dh_prev = np.concatenate([da[0], da[1], r * da_n], axis=1) @ Wh + z * dh
+        da_all[t] = np.stack(da, axis=1)
+        if t:
+            dh = dh_out[t - 1] + dh_prev
+    return da_all
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_backward_local_derivatives_equal_the_textbook_ones(cell: str) -> None:
+    """If this fails, the local derivatives a backward loop builds from the products its
+    forward pass kept (i g, f c_{t-1}, h_t, r_t U_n h, h_{t-1} - n_t) are not the textbook
+    sigmoid'(a) = s (1 - s), tanh'(a) = 1 - tanh(a)^2 ones, and training follows another
+    gradient."""
+    rng = np.random.default_rng(8)
+    T, B, V, H = 5, 3, 6, 4
+    model = make_cell(cell, V, H, "float64")
+    params = model.init_params(rng, 1.5)
+    for p in params.values():
+        p += rng.standard_normal(p.shape) * 0.3  # biases too: no gate sits at 0.5
+    Xt = rng.integers(0, V, (T, B))
+    state = tuple(rng.standard_normal((B, H)) for _ in range(model.n_state))
+    trace = model._run(params, Xt, state, None)
+    dh_out = rng.standard_normal((T, B, H))
+    back = model._backward(params, trace, dh_out.copy(), False)
+    want = textbook_pre_activation_grads(cell, params, trace, dh_out)
+    np.testing.assert_allclose(back.d_in.reshape(want.shape), want, rtol=1e-12, atol=1e-15)

@@ -11,6 +11,7 @@ from conftest import TINY
 
 from rnn_tui.engine.config import Config
 from rnn_tui.engine.data import load_corpus
+from rnn_tui.engine.optim import Adam
 from rnn_tui.engine.sampling import distribution, sample_chars, sample_text
 from rnn_tui.engine.trainer import Trainer, TrainerDiverged
 from rnn_tui.errors import UserError
@@ -85,28 +86,128 @@ def test_divergence_is_detected_and_stops_training(tiny) -> None:
     assert not trainer.step().diverged
 
 
+def _live_copies(trainer: Trainer) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Copies of the trainer's weights and optimizer state."""
+    return trainer.snapshot(), {k: v.copy() for k, v in trainer.optimizer.state.items()}
+
+
+def _assert_unchanged(trainer: Trainer, before: tuple[dict, dict]) -> None:
+    """The trainer's weights and optimizer state are finite and equal to `before`'s."""
+    params, state = before
+    assert params.keys() == trainer.params.keys() and state.keys() == trainer.optimizer.state.keys()
+    for live, old in ((trainer.params, params), (trainer.optimizer.state, state)):
+        for k, v in live.items():
+            assert np.isfinite(v).all(), k
+            np.testing.assert_array_equal(v, old[k])
+
+
 def test_an_update_that_overflows_is_rolled_back(tiny) -> None:
     """If this fails, the step that diverges leaves NaN/inf weights behind, and the next weight
-    copy sent to the sampler crashes the app ("Probabilities contain NaN")."""
+    copy sent to the sampler crashes the app ("Probabilities contain NaN").
+
+    A real overflow, not a simulated one: a first moment near the float32 limit over a second
+    moment of 0 (finite, as a checkpoint may hold them) makes Adam's step m / (sqrt(v) + eps)
+    overflow to inf, from a finite loss and gradient."""
     trainer = Trainer(tiny, SMALL)
     trainer.step()
-    before = trainer.snapshot()
-    opt_before = {k: v.copy() for k, v in trainer.optimizer.state.items()}
-    real_update = trainer.optimizer.update
+    state = trainer.optimizer.state
+    state["m.by"][:] = 3e38  # finite, and so is 0.9 * 3e38 + 0.1 g
+    state["v.by"][:] = 0  # sqrt(v) + eps = eps: the step is about 3e46, beyond float32
+    before = _live_copies(trainer)
+    record = trainer.step()
+    assert record.diverged and math.isfinite(record.loss) and math.isfinite(record.grad_norm)
+    _assert_unchanged(trainer, before)
+    with pytest.raises(TrainerDiverged):
+        trainer.step()
+    _assert_unchanged(trainer, before)
 
-    def overflowing(params, grads, lr):  # what a huge step does: a weight becomes inf
-        real_update(params, grads, lr)
-        params["Whh"][1, 2] = np.inf
-        params["by"][:] = np.nan
 
-    trainer.optimizer.update = overflowing
+@pytest.mark.parametrize(
+    ("optimizer", "where"),
+    [
+        ("adam", "weight"),
+        ("adam", "state"),
+        ("adagrad", "weight"),
+        ("adagrad", "state"),
+        ("sgd", "weight"),
+    ],  # fmt: skip
+)
+def test_an_update_that_leaves_non_finite_values_is_not_kept(tiny, optimizer, where) -> None:
+    """If this fails, an update whose weights or optimizer state hold NaN/inf is kept: the
+    weights reach the sampler, the state the next checkpoint (which then refuses to save).
+    Adagrad's running sum of squares can overflow while the weights stay finite (the step
+    g / sqrt(inf) is 0), so the state is checked as well as the weights."""
+    trainer = Trainer(tiny, SMALL.with_(optimizer=optimizer))
+    trainer.step()
+    before = _live_copies(trainer)
+    real = trainer.optimizer.update_into
+    if optimizer == "adam" and where == "state":
+        # Adam's state cannot overflow below a gradient norm of 1e17 (see the test below);
+        # above it the trainer checks the state, as here.
+        trainer.optimizer.state_follows_weights = lambda norm: False  # type: ignore[method-assign]
+
+    def overflowing(params, grads, lr, out, out_state):  # a real update, one entry spoiled
+        real(params, grads, lr, out, out_state)
+        if where == "weight":
+            out["by"][3] = np.inf
+        else:
+            next(v for k, v in out_state.items() if k.endswith(".Why"))[1, 2] = np.nan
+
+    trainer.optimizer.update_into = overflowing
     record = trainer.step()
     assert record.diverged
-    for k, v in trainer.params.items():
-        assert np.isfinite(v).all()
-        np.testing.assert_array_equal(v, before[k])
-    for k, v in trainer.optimizer.state.items():
-        np.testing.assert_array_equal(v, opt_before[k])
+    _assert_unchanged(trainer, before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_state_stays_finite_below_its_gradient_bound(dtype) -> None:
+    """If this fails, the trainer may keep a non-finite Adam state: it checks only the weights
+    when `state_follows_weights` says the moments cannot overflow. From the most extreme finite
+    moments and a gradient at the bound they stay finite; past the bound, g^2 overflows."""
+    big = np.finfo(np.float32).max  # the float32 limit, about 3.4e38
+    params = {"W": np.zeros(4, dtype)}
+    opt = Adam(params)
+    opt.state["m.W"][:] = [big, -big, big, 0]
+    opt.state["v.W"][:] = [big, big, 0, big]
+    g = np.array([1e17, 0, 0, 0], dtype)  # global norm 1e17, all of it on the largest m, v
+    norm = float(np.sqrt(np.vdot(g, g)))
+    assert norm == pytest.approx(1e17, rel=1e-6) and opt.state_follows_weights(norm)
+    out, out_state = {"W": np.empty(4, dtype)}, {k: np.empty_like(v) for k, v in opt.state.items()}
+    with np.errstate(all="ignore"):
+        opt.update_into(params, {"W": g}, 3e-3, out, out_state)
+    for k in ("m.W", "v.W"):
+        assert np.isfinite(out_state[k]).all(), k
+    assert not opt.state_follows_weights(1e20)
+    if dtype == np.float32:  # what the bound guards against: g^2 beyond the limit
+        with np.errstate(all="ignore"):
+            opt.update_into(params, {"W": g * 2e3}, 3e-3, out, out_state)
+        assert not np.isfinite(out_state["v.W"]).all()
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adagrad", "sgd"])
+def test_a_kept_update_is_the_in_place_update(tiny, optimizer) -> None:
+    """If this fails, the trainer's update (written into spare arrays, then swapped in) differs
+    from the optimizer's plain in-place update of the same gradients."""
+    config = SMALL.with_(optimizer=optimizer, eval_every=10**6)
+    trainer, plain = Trainer(tiny, config), Trainer(tiny, config)
+    for _ in range(3):
+        trainer.step()
+        X, Y, reset = plain._batch()
+        out = plain.model.loss_and_grads(plain.params, X, Y, plain.state, True, reset)
+        plain.state = out.state
+        grads = out.grads
+        norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
+        if norm > config.clip:
+            for g in grads.values():
+                g *= config.clip / norm  # clipping by the global norm
+        plain.optimizer.update(plain.params, grads, config.lr)
+    for live, ref in (
+        (trainer.params, plain.params),
+        (trainer.optimizer.state, plain.optimizer.state),
+    ):
+        assert live.keys() == ref.keys()
+        for k in live:
+            np.testing.assert_array_equal(live[k], ref[k], err_msg=k)
 
 
 def test_clipping_by_norm_reports_when_it_fires(tiny) -> None:

@@ -204,29 +204,38 @@ class Trainer:
         self.rate: float | None = None  # smoothed chars/s
         self.diverged = False
         self.last: StepRecord | None = None
-        self._good: dict[str, np.ndarray] | None = None  # weights before the latest update
+        # What `_update` writes the next update into: weights and optimizer state.
+        self._spare: tuple[Params, dict[str, np.ndarray]] | None = None
         H = self.model.H
         v = rng.standard_normal(H).astype(self.model.dtype)  # power-iteration vector for W_hh
         self._spec_v = v / np.linalg.norm(v)  # unit length, as power_iteration assumes
 
-    def _keep_good(self) -> None:
-        """Copy the weights and optimizer state into reused buffers (a few microseconds)."""
-        live = self._live_arrays()
-        if self._good is None:
-            self._good = {k: np.empty_like(v) for k, v in live.items()}
-        for k, v in live.items():
-            np.copyto(self._good[k], v)
+    def _update(self, grads: Params, lr: float, norm: float) -> bool:
+        """One optimizer update, taken only if every weight and state entry it gives is finite.
 
-    def _restore_good(self) -> None:
-        """Undo the last update: the weights and optimizer state from before it."""
-        assert self._good is not None
-        for k, v in self._live_arrays().items():
-            v[...] = self._good[k]
-
-    def _live_arrays(self) -> dict[str, np.ndarray]:
-        return {f"param.{k}": v for k, v in self.params.items()} | {
-            f"opt.{k}": v for k, v in self.optimizer.state.items()
-        }
+        The update is written into a spare set of arrays (`Optimizer.update_into`) while the
+        live weights and state stay as they were; a finite result trades places with them (the
+        dicts keep their identity, their arrays swap), anything else is dropped. Nothing is
+        copied: the old set becomes the next update's spare. The state is checked unless the
+        optimizer shows that finite weights imply it is finite for gradients of global norm
+        `norm` (`Optimizer.state_follows_weights`). Returns whether the update was taken."""
+        if self._spare is None:
+            params, state = self.params, self.optimizer.state
+            self._spare = (
+                {k: np.empty_like(v) for k, v in params.items()},
+                {k: np.empty_like(v) for k, v in state.items()},
+            )
+        new, new_state = self._spare
+        self.optimizer.update_into(self.params, grads, lr, new, new_state)
+        arrays = list(new.values())
+        if not self.optimizer.state_follows_weights(norm):
+            arrays += new_state.values()
+        if not all(bool(np.isfinite(a).all()) for a in arrays):
+            return False  # never keep (or hand out) non-finite weights or state
+        for live, spare in ((self.params, new), (self.optimizer.state, new_state)):
+            for k in live:
+                live[k], spare[k] = spare[k], live[k]
+        return True
 
     def set_config(self, config: Config) -> None:
         """Change settings that need no new weights (lr, clipping, sampling, evaluation)."""
@@ -295,11 +304,7 @@ class Trainer:
             clipped = False
             if finite:
                 clipped = clip_grads(out.grads, c.clip_mode, c.clip, norm)
-                self._keep_good()  # the update below may overflow: keep what it starts from
-                self.optimizer.update(self.params, out.grads, c.lr)
-                finite = all(math.isfinite(float(p.sum())) for p in self.params.values())
-                if not finite:
-                    self._restore_good()  # never keep (or hand out) non-finite weights
+                finite = self._update(out.grads, c.lr, norm)  # one that overflows is dropped
         self.state = out.state
         self.steps += 1
         self.chars += X.size

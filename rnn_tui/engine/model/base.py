@@ -116,6 +116,17 @@ def readout(
     return loss, dWhy, dby, dh_out
 
 
+def squared_norms(x: np.ndarray) -> np.ndarray:
+    """sum_h x[..., h]^2 of `x: (..., H)`, shape (...): np.vecdot where numpy has it (2.0 on),
+    about twice as fast as the einsum it replaces, which is the fallback."""
+    if _vecdot is None:
+        return np.einsum("...h,...h->...", x, x)
+    return _vecdot(x, x)
+
+
+_vecdot = getattr(np, "vecdot", None)  # the ufunc sum_h a_h b_h (numpy >= 2.0), or None
+
+
 def profile_from(dh_all: np.ndarray, dc_all: np.ndarray | None = None, n: int = 1) -> GradProfile:
     """Reduce stacked per-step gradients (time-major) to a `GradProfile`.
 
@@ -123,11 +134,11 @@ def profile_from(dh_all: np.ndarray, dc_all: np.ndarray | None = None, n: int = 
     [:, 1] = dl_bT/dh_t of the last step's per-stream loss. dc_all: (T, B, H) (dL/dc_t) or
     None. `n` = B*T rescales the mean loss's gradients to those of S_b, the sum of stream b's
     own T losses: L = sum_b S_b / (B*T), and h_t of stream b feeds S_b alone."""
-    norms = np.sqrt(np.einsum("tkbh,tkbh->tkb", dh_all, dh_all))  # (T, 2, B) per-stream norms
+    norms = np.sqrt(squared_norms(dh_all))  # (T, 2, B) per-stream norms
     mean = norms.mean(axis=2, dtype=np.float64)  # (T, 2): average over streams
     cell = None
     if dc_all is not None:
-        c_norms = np.sqrt(np.einsum("tbh,tbh->tb", dc_all, dc_all))  # (T, B)
+        c_norms = np.sqrt(squared_norms(dc_all))  # (T, B)
         cell = _frozen(c_norms.mean(axis=1, dtype=np.float64) * n)
     return GradProfile(
         grad_t=_frozen(mean[:, 0] * n),
@@ -207,16 +218,12 @@ def transposed(a: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
 
 def scatter_rows(ids: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     """sum of `rows: (N, W)` grouped by `ids: (N,)` into an (n, W) array: the gradient of an
-    index lookup. Sorting once, then one contiguous np.add.reduce per distinct id, is several
-    times faster than np.add.at (and than np.add.reduceat along axis 0 on wide rows)."""
-    order = np.argsort(ids, kind="stable")  # group equal ids together
-    sorted_ids = ids[order]
-    bounds = np.flatnonzero(sorted_ids[1:] != sorted_ids[:-1]) + 1  # where a new id starts
-    out = padded(n, rows.shape[1], rows.dtype)  # padded: the caller transposes it
-    out[...] = 0
-    for run in np.split(order, bounds):  # the rows of one id
-        np.add.reduce(rows[run], axis=0, out=out[ids[run[0]]])
-    return out
+    index lookup. The rows are gathered into id order in one pass, then each id's run is one
+    contiguous np.add.reduce (`ByInput`): about twice as fast as gathering each id's rows
+    apart, and several times faster than np.add.at. An id's rows are added in their order in
+    `rows`, as np.add.at adds them."""
+    by_id = ByInput.of(ids.reshape(1, -1))  # one "step" of N rows
+    return by_id.sums(by_id.rows(rows), n)
 
 
 @dataclass(frozen=True)
@@ -295,14 +302,6 @@ def dtanh_into(y: np.ndarray, out: np.ndarray) -> np.ndarray:
     return np.subtract(1, out, out=out)  # 1 - y^2
 
 
-def product_sum(
-    a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray, out: np.ndarray, tmp: np.ndarray
-) -> None:
-    """out = a * b + c * d without temporaries; `tmp` (the shape of c * d) is scratch."""
-    np.multiply(a, b, out=out)
-    out += np.multiply(c, d, out=tmp)
-
-
 def gate_inputs(table: np.ndarray, Xt: np.ndarray, G: int) -> np.ndarray:
     """W_x x_t + b of every step, gate-major: gm: (G, T, B, H), gm[k, t, b] = block k of
     `table[Xt[t, b]]` for `table: (V, G*H)` (`Cell.loop_weights`) and ids `Xt: (T, B)`.
@@ -320,13 +319,6 @@ def gate_inputs(table: np.ndarray, Xt: np.ndarray, G: int) -> np.ndarray:
 def keep_rows(keep: np.ndarray | None, T: int) -> Iterable[np.ndarray | None]:
     """What a forward loop zips with its T steps: keep[t]: (B, 1), or None at every step."""
     return repeat(None, T) if keep is None else keep
-
-
-def blend(a: np.ndarray, b: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
-    """out = (1 - w) * a + w * b, computed as a + w * (b - a) in place (no temporaries)."""
-    np.subtract(b, a, out=out)
-    out *= w
-    out += a
 
 
 @dataclass(frozen=True)

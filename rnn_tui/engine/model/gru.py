@@ -41,7 +41,6 @@ from rnn_tui.engine.model.base import (
     State,
     Trace,
     add_output_grad,
-    blend,
     dtanh_into,
     gate_inputs,
     keep_rows,
@@ -57,6 +56,8 @@ from rnn_tui.engine.model.base import (
 class GRUTrace(Trace):
     gates: np.ndarray  # (T, B, 3, H): z_t, r_t, n_t
     un: np.ndarray  # (T, B, H): U_n h_{t-1}
+    rn: np.ndarray  # (T, B, H): r_t U_n h_{t-1}
+    dz: np.ndarray  # (T, B, H): h_{t-1} - n_t
 
 
 class GRU(Cell):
@@ -86,25 +87,27 @@ class GRU(Cell):
         hs = self.empty(T + 1, B, H)
         hs[0] = state[0]
         hprev = hs[:-1] if keep is None else self.empty(T, B, H)  # h_{t-1} as step t read it
-        rn = self.empty(B, H)  # scratch: r_t U_n h_{t-1}
+        rn, dz = self.empty(T, B, H), self.empty(T, B, H)  # r_t U_n h, h_{t-1} - n_t: kept
         one = self.scalar(1)
         # One step's rows: iterating gives them faster than indexing by t.
         zr_rows = gm[:2].transpose(1, 0, 2, 3)  # (T, 2, B, H): step t's z and r blocks
-        steps = zip(zr_rows, z, r, n, uh_all, uh_zr, un, hs[:-1], hprev, hs[1:],
+        steps = zip(zr_rows, z, r, n, uh_all, uh_zr, un, rn, dz, hs[:-1], hprev, hs[1:],
                     keep_rows(keep, T), strict=True)  # fmt: skip
         # exp(-a) of a gate far below 0 overflows to inf: sigmoid(a) = 1 / (1 + inf) = 0, exact.
         with np.errstate(over="ignore"):
-            for zr, z_t, r_t, n_t, uh, uh_zr_t, un_t, h_last, h_prev, h_t, kp in steps:
+            for zr, z_t, r_t, n_t, uh, uh_zr_t, un_t, rn_t, dz_t, h_last, h_prev, h_t, kp in steps:
                 if kp is not None:
                     np.multiply(h_last, kp, out=h_prev)  # h_{t-1}, 0 after a reset
                 np.matmul(h_prev, WhT, out=uh)  # -U_z h, -U_r h, U_n h
                 zr += uh_zr_t  # -a_z, -a_r: (2, B, H)
                 sigmoid_of_negated(zr, one)  # z_t, r_t
-                n_t += np.multiply(r_t, un_t, out=rn)  # a_n = W_n x_t + b_n + r_t U_n h
+                n_t += np.multiply(r_t, un_t, out=rn_t)  # a_n = W_n x_t + b_n + r_t U_n h
                 np.tanh(n_t, out=n_t)  # n_t = tanh(a_n)
-                blend(n_t, h_prev, z_t, out=h_t)  # h_t = (1 - z_t) n_t + z_t h_{t-1}
+                np.subtract(h_prev, n_t, out=dz_t)  # h_{t-1} - n_t
+                np.multiply(dz_t, z_t, out=h_t)
+                h_t += n_t  # h_t = n_t + z_t (h_{t-1} - n_t) = (1 - z_t) n_t + z_t h_{t-1}
         gates = gm.transpose(1, 2, 0, 3)  # (T, B, 3, H): z_t, r_t, n_t
-        return GRUTrace(hs=hs, hprev=hprev, keep=keep, gates=gates, un=un)
+        return GRUTrace(hs=hs, hprev=hprev, keep=keep, gates=gates, un=un, rn=rn, dz=dz)
 
     def _backward(
         self,
@@ -129,12 +132,10 @@ class GRU(Cell):
         Kn *= np.subtract(1, z, out=tmp)  # da_n / dh_t = (1 - z_t) tanh'(a_n)
         tmp *= z  # sigmoid'(a_z) = z_t (1 - z_t)
         K = self.empty(T, B, 3, H)
-        dz = np.subtract(tr.hprev, n, out=self.empty(T, B, H))  # h_{t-1} - n_t
-        np.multiply(dz, tmp, out=K[:, :, 0])  # (h_{t-1} - n_t) sigmoid'(a_z)
+        np.multiply(tr.dz, tmp, out=K[:, :, 0])  # (h_{t-1} - n_t) sigmoid'(a_z)
         np.subtract(1, r, out=tmp)
-        tmp *= r  # sigmoid'(a_r) = r_t (1 - r_t)
-        tmp *= Kn
-        np.multiply(tmp, tr.un, out=K[:, :, 1])  # Kn (U_n h_{t-1}) sigmoid'(a_r)
+        tmp *= tr.rn  # (1 - r_t) r_t U_n h_{t-1} = sigmoid'(a_r) U_n h_{t-1}
+        np.multiply(tmp, Kn, out=K[:, :, 1])  # Kn (U_n h_{t-1}) sigmoid'(a_r)
         np.multiply(Kn, r, out=K[:, :, 2])  # Kn r_t
 
         dh_all = self.dh_rows(T, B, profile)  # (T, k, B, H)

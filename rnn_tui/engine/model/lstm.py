@@ -40,12 +40,10 @@ from rnn_tui.engine.model.base import (
     State,
     Trace,
     add_output_grad,
-    dtanh_into,
     gate_inputs,
     keep_rows,
     logits_of,
     output_steps,
-    product_sum,
     sigmoid,
     sigmoid_of_negated,
     sum_outer,
@@ -58,6 +56,7 @@ class LSTMTrace(Trace):
     cprev: np.ndarray  # (T, B, H): c_{t-1} as step t read it, 0 after a reset
     gates: np.ndarray  # (T, B, 4, H): i_t, f_t, o_t, g_t
     tcs: np.ndarray  # (T, B, H): tanh(c_t)
+    terms: np.ndarray  # (T, 2, B, H): i_t g_t and f_t c_{t-1}, the two terms of c_t
 
     def final_state(self) -> State:
         return (self.hs[-1].copy(), self.cs[-1].copy())
@@ -101,17 +100,19 @@ class LSTM(Cell):
         hprev, cprev = hs[:-1], cs[:-1]  # h_{t-1}, c_{t-1} as step t read them
         if keep is not None:
             hprev, cprev = self.empty(T, B, H), self.empty(T, B, H)  # zeroed after a reset
-        wh, ig = self.empty(B, 4 * H), self.empty(B, H)  # scratch: W_h h_{t-1}, i_t * g_t
+        wh = self.empty(B, 4 * H)  # scratch: W_h h_{t-1}
+        terms = self.empty(T, 2, B, H)  # i_t g_t, f_t c_{t-1}: kept for the backward pass
         wh_gm = wh.reshape(B, 4, H).transpose(1, 0, 2)  # (4, B, H): W_h h_{t-1} by gate
         one = self.scalar(1)
         hs[0], cs[0] = state
         # One step's rows: iterating gives them faster than indexing by t.
         steps = zip(by_step, by_step[:, :3], i, f, o, g, hs[:-1], cs[:-1], hprev, cprev,
-                    hs[1:], cs[1:], tcs, keep_rows(keep, T), strict=True)  # fmt: skip
+                    hs[1:], cs[1:], tcs, terms[:, 0], terms[:, 1], keep_rows(keep, T),
+                    strict=True)  # fmt: skip
         # exp(-a) of a gate far below 0 overflows to inf: sigmoid(a) = 1 / (1 + inf) = 0, exact.
         with np.errstate(over="ignore"):
             for (a, ifo, i_t, f_t, o_t, g_t, h_last, c_last, h_prev, c_prev, h_t, c_t, tc,
-                 kp) in steps:  # fmt: skip
+                 ig, fc, kp) in steps:  # fmt: skip
                 if kp is not None:  # 0 after a reset
                     np.multiply(h_last, kp, out=h_prev)
                     np.multiply(c_last, kp, out=c_prev)
@@ -119,11 +120,13 @@ class LSTM(Cell):
                 a += wh_gm  # a_t = W_x x_t + W_h h_{t-1} + b: (4, B, H), -a_t for i, f, o
                 sigmoid_of_negated(ifo, one)  # i_t, f_t, o_t = sigmoid(a_i, a_f, a_o)
                 np.tanh(g_t, out=g_t)  # g_t = tanh(a_g)
-                product_sum(f_t, c_prev, i_t, g_t, out=c_t, tmp=ig)  # c_t = f_t c_{t-1} + i_t g_t
+                np.multiply(i_t, g_t, out=ig)  # i_t g_t
+                np.add(np.multiply(f_t, c_prev, out=fc), ig, out=c_t)  # c_t = f_t c_{t-1} + i_t g_t
                 np.tanh(c_t, out=tc)  # tanh(c_t)
                 np.multiply(o_t, tc, out=h_t)  # h_t = o_t tanh(c_t)
         gates = gm.transpose(1, 2, 0, 3)  # (T, B, 4, H): i_t, f_t, o_t, g_t
-        return LSTMTrace(hs=hs, hprev=hprev, keep=keep, cs=cs, cprev=cprev, gates=gates, tcs=tcs)
+        return LSTMTrace(hs=hs, hprev=hprev, keep=keep, cs=cs, cprev=cprev, gates=gates, tcs=tcs,
+                         terms=terms)  # fmt: skip
 
     def _backward(
         self,
@@ -139,6 +142,7 @@ class LSTM(Cell):
         Wh = params["Wh"]
         T, B, H = dh_out.shape
         i, f, o, g = (tr.gates[:, :, k] for k in range(4))  # (T, B, H) each
+        h, tc = tr.hs[1:], tr.tcs  # h_t, tanh(c_t)
 
         dh_all = self.dh_rows(T, B, profile)  # (T, k, B, H)
         k = dh_all.shape[1]
@@ -151,18 +155,16 @@ class LSTM(Cell):
         # (dh_t for o) into da_j, as in the module docstring. K is gate-major, (T, 4, B, H),
         # like the trace's storage, so every pass below runs over blocks contiguous for all
         # streams (a pass over the (T, B, 4, H) layout's strided blocks is several times slower).
+        # Each written from a product the forward pass kept: two passes per block.
         K = self.empty(T, 4, B, H)
         s = tr.gates.transpose(0, 2, 1, 3)[:, :3]  # (T, 3, B, H): i, f, o as stored
-        dS = K[:, :3]  # i, f, o: sigmoid'(a) = s (1 - s)
-        np.subtract(1, s, out=dS)  # 1 - s
-        dS *= s  # s (1 - s)
-        K[:, 0] *= g  # g_t sigmoid'(a_i)
-        K[:, 1] *= tr.cprev  # c_{t-1} sigmoid'(a_f)
-        K[:, 2] *= tr.tcs  # tanh(c_t) sigmoid'(a_o)
-        dtanh_into(g, out=K[:, 3])  # tanh'(a_g)
-        K[:, 3] *= i  # i_t tanh'(a_g)
-        dc_dh = dtanh_into(tr.tcs, out=self.empty(T, B, H))  # tanh'(c_t)
-        dc_dh *= o  # dc_t / dh_t = o_t tanh'(c_t)
+        np.subtract(1, s, out=K[:, :3])  # 1 - s; sigmoid'(a) = s (1 - s), so:
+        K[:, :2] *= tr.terms  # i g (1 - i) = g_t sigmoid'(a_i), f c (1 - f) = c_{t-1} sigmoid'(a_f)
+        K[:, 2] *= h  # o tanh(c) (1 - o) = tanh(c_t) sigmoid'(a_o)
+        np.multiply(tr.terms[:, 0], g, out=K[:, 3])  # i g^2
+        np.subtract(i, K[:, 3], out=K[:, 3])  # i - i g^2 = i_t tanh'(a_g)
+        dc_dh = np.multiply(h, tc, out=self.empty(T, B, H))  # o tanh(c)^2
+        np.subtract(o, dc_dh, out=dc_dh)  # o - o tanh(c)^2 = dc_t / dh_t = o_t tanh'(c_t)
 
         dh2 = dh_all.reshape(T, k * B, H)  # for the matmul
         # One row: each step's da goes straight into d_in. Two, or rows grouped by input id:
