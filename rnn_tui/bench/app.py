@@ -20,7 +20,8 @@ on the given corpus), and prints what it measures:
    (`rnn_tui.bench.bare_app`), one after the other;
 5. lightness (issue 16): the bytes the app writes to its terminal while training, per second,
    at 120x40 and at 200x60 (one more run per round), and the CPU of the app's own process (not
-   the trainer's) at 120x40, as % of one core;
+   the trainer's) at 120x40, as % of one core; all from a warm-up after the trainer's first
+   metrics on (the trainer starts before the UI, whose start-up is not training);
 6. words sooner: the same launches of `rnn-tui CORPUS` are read through a small screen
    emulation (`rnn_tui.bench.screen`) until one line of the sample pane holds three distinct
    words of the corpus (three letters or more); spawn to that moment, median of the launches;

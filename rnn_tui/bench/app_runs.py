@@ -142,6 +142,10 @@ def run_app_once(
         if not wait_for_lines(metrics, deadline, app.proc):  # the worker trains
             run.error = f"the app wrote no metrics (exit code {app.proc.poll()})"
         elif train:
+            # The trainer starts before the UI: its first metrics come while the app is still
+            # building its panes and loading plotext. That start-up is not training; measure
+            # the app from `plan.warmup` seconds later.
+            time.sleep(plan.warmup)
             for key, action in PROBE_KEYS if probe else ():
                 # The next key only once this one's action ran: a key sent while the probe
                 # opens can land in its input line (a "q" typed there would never quit).
