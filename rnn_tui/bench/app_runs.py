@@ -196,7 +196,9 @@ def launch_for_words(corpus: Path, words: frozenset[str]) -> Launch:
         if app.wait_words(WORDS_TIMEOUT):
             launch.words_s = app.words_s
         elif app.proc.poll() is not None:
-            launch.error = f"the app exited early with code {app.proc.returncode}"
+            launch.error = (
+                f"the app exited early with code {app.proc.returncode}: {app.recent_output()!r}"
+            )
             return launch
         launch.exit_code, launch.quit_s = app.quit()
     finally:
