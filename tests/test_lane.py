@@ -106,3 +106,20 @@ def test_weights_of_another_cell_are_not_sampled_from() -> None:
     lane.type(3, VOCAB, SampleSettings(), paused=False)  # nothing to sample from yet
     lane.take(replace(_snap(lstm, 4.0, 3), cell="lstm"))  # its own weights are taken
     assert lane.weights is not None and lane.weights[1] == 3
+
+
+def test_weights_that_lost_ground_leave_the_sample_its_full_line() -> None:
+    """If this fails, weights no better than the sample's (the run was reset, or blew up,
+    after much better ones had come) crash the typing (a gain of zero) or cut the sample at
+    once."""
+    cell = make_cell("rnn", VOCAB.size, 8, "float32")
+    lane = Lane(cell, 0, 200, 0, "")
+    lane.take(_snap(cell, KNOWS, 1))
+    lane.type(3, VOCAB, SampleSettings(), paused=False)
+    lane.take(_snap(cell, KNOWS - 4 * RESTART_GAIN, 60))  # much better: a cut is due ...
+    lane.take(_snap(cell, KNOWS, 61))  # ... then back where the sample's weights were
+    lane.type(MIN_SHOWN - 4, VOCAB, SampleSettings(), paused=False)
+    assert lane.typed == MIN_SHOWN - 1 and lane.header.startswith("step 1 ")
+    lane.type(1, VOCAB, SampleSettings(), paused=False)
+    lane.type(1, VOCAB, SampleSettings(), paused=False)
+    assert lane.typed == 1 and lane.header.startswith("step 61")

@@ -170,8 +170,10 @@ class Lane:
         near the uniform guess ln V)."""
         if self.sample_loss >= NEAR_UNIFORM * math.log(self.cell.V):
             return True
-        gain = self.sample_loss - self.weights_loss  # nats/char; >= RESTART_GAIN when better
-        return self.typed >= MIN_SHOWN * min(1.0, RESTART_GAIN / gain)
+        gain = self.sample_loss - self.weights_loss  # nats/char: RESTART_GAIN or more
+        if not gain >= RESTART_GAIN:  # the run lost ground since (a reset, a blow-up): no less
+            gain = RESTART_GAIN
+        return self.typed >= MIN_SHOWN * RESTART_GAIN / gain
 
     def _start_sample(self, vocab: Vocab, sampling: SampleSettings) -> None:
         assert self.weights is not None
