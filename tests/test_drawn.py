@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
 
-from rnn_tui.ui.widgets.drawn import DrawnPane, ansi_text, changed_rows
+from rnn_tui.ui.widgets.drawn import DrawnPane, ansi_lines, changed_rows, join_lines
 
 
 def test_changed_rows_names_only_rows_that_differ() -> None:
@@ -77,12 +78,29 @@ class Chart(DrawnPane):
         return text
 
 
+class Rows(DrawnPane):
+    """Rows handed over as rows (`build_lines`), styled as wholes: a line's own style, with and
+    without spans of its own (Rich draws a line without spans bare)."""
+
+    value = "1.23"
+
+    def build_lines(self, width: int, height: int) -> list[Text]:
+        both = Text(f"both {self.value}", Style(italic=True))
+        both.stylize("bold red", 0, 4)
+        return [Text(f"waiting {self.value}", Style(dim=True, italic=True)), Text("plain"), both]
+
+    def build_text(self, width: int, height: int) -> Text:
+        return join_lines(self.build_lines(width, height))
+
+
 @pytest.mark.functional
-def test_drawn_pane_rows_are_drawn_as_textual_draws_the_whole_pane() -> None:
+@pytest.mark.parametrize("kind", [Chart, Rows])
+def test_drawn_pane_rows_are_drawn_as_textual_draws_the_whole_pane(kind: type) -> None:
     """If this fails, a chart row drawn on its own (only the rows that changed are) looks
     different from the same row drawn with the whole pane: colours, padding or cropping go
-    wrong after the first update."""
-    pane = Chart()
+    wrong after the first update, or a row styled as a whole ("waiting for gradients", dim
+    and italic) is drawn plain."""
+    pane = kind()
 
     async def main() -> None:
         async with OneApp(pane).run_test(size=(20, 7)) as pilot:
@@ -100,7 +118,7 @@ def test_drawn_pane_rows_are_drawn_as_textual_draws_the_whole_pane() -> None:
     asyncio.run(main())
 
 
-def test_ansi_text_reads_colours_as_rich_does() -> None:
+def test_ansi_lines_read_colours_as_rich_does() -> None:
     """If this fails, a chart drawn by plotext shows other colours (or loses some) than Rich's
     own decoder gave it: the fast path that reads plotext's output is wrong."""
     ansi = (
@@ -108,10 +126,13 @@ def test_ansi_text_reads_colours_as_rich_does() -> None:
         "\x1b[1;38;5;208m\x1b[48;2;1;2;3mab\x1b[0mc\n\n"  # bold, a 256 colour, a background
         "\x1b[38;2;9;9;9mkept\nacross lines\x1b[0m done"
     )
-    ours = ansi_text(ansi)
+    ours = ansi_lines(ansi)
     rich = Text.from_ansi(ansi, no_wrap=True, overflow="crop", end="")
-    assert ours.plain == rich.plain
-    assert ours.spans == rich.spans
-    assert (ours.no_wrap, ours.overflow, ours.end) == (rich.no_wrap, rich.overflow, rich.end)
+    assert [(t.plain, t.spans) for t in ours] == [
+        (t.plain, t.spans) for t in rich.split("\n", allow_blank=True)
+    ]
+    joined = join_lines(ours)
+    assert (joined.plain, joined.spans) == (rich.plain, rich.spans)
+    assert (joined.no_wrap, joined.overflow, joined.end) == (rich.no_wrap, rich.overflow, rich.end)
     cursor = "a\x1b[2Jb"  # not a colour: left to Rich
-    assert ansi_text(cursor).plain == Text.from_ansi(cursor).plain
+    assert join_lines(ansi_lines(cursor)).plain == Text.from_ansi(cursor).plain

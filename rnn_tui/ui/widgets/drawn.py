@@ -155,14 +155,16 @@ class DrawnPane(Widget):
         here (no wrapping, no links, left and top aligned), without its wrapping and splitting
         of the whole text into lines, which took most of a chart's redraw."""
         console, strips = self.app.console, self._strips
-        under = style.rich_style.__add__  # the pane's colours under each run's own
+        under = style.rich_style.__add__  # the pane's colours under each line's and run's own
         for y, line in enumerate(self._lines):
             if y in strips:
                 continue
             if not line.plain:  # an empty row: nothing, padded by Textual like any other
                 strips[y] = Strip([])
                 continue
-            runs = [Segment(text, under(run)) for text, run, _ in line.render(console)]
+            # Rich leaves the line's own style off a line without spans: it goes under here.
+            own = under(console.get_style(line.style, default=Style.null()))
+            runs = [Segment(text, own + run) for text, run, _ in line.render(console)]
             strips[y] = Strip(runs).crop(0, width)
 
 
@@ -244,15 +246,11 @@ def join_lines(lines: list[Text]) -> Text:
     return Text("\n", no_wrap=True, overflow="crop", end="").join(lines)
 
 
-def ansi_text(ansi: str) -> Text:
-    """`Text.from_ansi(ansi, no_wrap=True, overflow="crop", end="")` for text whose only escape
-    sequences are colours and resets (plotext's output), several times faster: Rich's decoder
-    parses every code of every cell again, where a chart has a handful of distinct ones."""
-    return join_lines(ansi_lines(ansi))
-
-
 def ansi_lines(ansi: str) -> list[Text]:
-    """`ansi_text(ansi)`, one Text per line."""
+    """`Text.from_ansi(ansi, no_wrap=True, overflow="crop", end="")`, one Text per line, for
+    text whose only escape sequences are colours and resets (plotext's output), several times
+    faster: Rich's decoder parses every code of every cell again, where a chart has a handful
+    of distinct ones."""
     if "\r" in ansi or "\x1b" in _SGR.sub("", ansi):  # something else: Rich's full decoder
         text = Text.from_ansi(ansi, no_wrap=True, overflow="crop", end="")
         return text.split("\n", allow_blank=True)

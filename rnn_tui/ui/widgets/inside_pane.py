@@ -31,7 +31,7 @@ from textual.color import Color
 
 from rnn_tui.engine.inside import HIGH, LOW, GateStat, GateStats, Spectrum
 from rnn_tui.ui.widgets.colours import RGB, rgb_style
-from rnn_tui.ui.widgets.drawn import DrawnPane, ansi_text, flow
+from rnn_tui.ui.widgets.drawn import DrawnPane, ansi_lines, flow, join_lines
 from rnn_tui.ui.widgets.grad_style import EIGHTHS
 
 SPECTRUM, GATES = "spectrum", "gates"
@@ -107,15 +107,17 @@ class InsidePane(DrawnPane):
     # ------------------------------------------------------------------ drawing
 
     def build_text(self, width: int, height: int) -> Text:
-        out = Text(no_wrap=True, overflow="crop", end="")
+        return join_lines(self.build_lines(width, height))
+
+    def build_lines(self, width: int, height: int) -> list[Text]:
         if width <= 0 or height <= 0:
-            return out
+            return []
         d = self.data
         if d.message:
-            return _join(flow([Text(d.message, Style(dim=True, italic=True))], width)[:height])
+            return flow([Text(d.message, Style(dim=True, italic=True))], width)[:height]
         if d.view == GATES:
-            return _join(self._gates_lines(width, height))
-        return self._spectrum_text(width, height)
+            return self._gates_lines(width, height)
+        return self._spectrum_lines(width, height)
 
     # -- spectrum
 
@@ -152,7 +154,7 @@ class InsidePane(DrawnPane):
                 return lines
         return [Text("|λ|>1 grows", italic)]
 
-    def _spectrum_text(self, width: int, height: int) -> Text:
+    def _spectrum_lines(self, width: int, height: int) -> list[Text]:
         d = self.data
         s = d.spectrum
         tall = height >= 16  # room for the long header and meaning on two lines each
@@ -170,13 +172,13 @@ class InsidePane(DrawnPane):
             lines = head  # a small window: the picture before its caption (the help has it)
         plot_h = height - len(lines)
         if s is None or width < MIN_PLOT[0] or plot_h < MIN_PLOT[1]:
-            return _join([*head, *meaning][:height])
+            return [*head, *meaning][:height]
         if not np.isfinite(s.eigenvalues).all():
             lines.append(Text("the weights hold nan/inf: no eigenvalues", Style(italic=True)))
-            return _join(lines[:height])
-        return _join([*lines, self._scatter(s, width, plot_h)])
+            return lines[:height]
+        return [*lines, *self._scatter(s, width, plot_h)]
 
-    def _scatter(self, s: Spectrum, width: int, height: int) -> Text:
+    def _scatter(self, s: Spectrum, width: int, height: int) -> list[Text]:
         """The eigenvalues and the unit circle, plotext at exactly `width` x `height`."""
         lam = s.eigenvalues
         lim = max(1.15, 1.1 * s.radius, self.data.lim)  # the circle and every point in view
@@ -221,7 +223,7 @@ class InsidePane(DrawnPane):
             shown = [t for t in ticks if abs(t) <= half]
             fig.ruler(axis).ticks(shown, [f"{t:g}" for t in shown])
         ansi = fig.build().string().rstrip("\n")
-        return ansi_text(ansi)
+        return ansi_lines(ansi)
 
     # -- gates
 
@@ -319,8 +321,3 @@ class InsidePane(DrawnPane):
                 line.append(" 1", Style(dim=True))
             out.append(line)
         return out
-
-
-def _join(lines: list[Text]) -> Text:
-    """The pane's lines as one Text."""
-    return Text("\n", end="", no_wrap=True, overflow="crop").join(lines)
