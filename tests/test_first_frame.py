@@ -199,3 +199,60 @@ def test_the_loss_chart_waits_while_plotext_loads() -> None:
             assert app._drawn_last == "loss" and "loss" not in app._stale
 
     asyncio.run(main())
+
+
+# Start a trainer as the command line does before the UI loads; say how it was made, whether
+# this process loaded NumPy before it asked for snapshots, and whether they came.
+FORKED = """
+import os, sys, time
+from rnn_tui.engine.config import Config
+from rnn_tui.run.source import TrainerProcess
+from rnn_tui.run.spec import RunSpec
+
+def made(pid):
+    with open(f"/proc/{pid}/cmdline", "rb") as f, open("/proc/self/cmdline", "rb") as g:
+        return "forked" if f.read() == g.read() else "a new interpreter"
+
+def first_snapshot(source, metrics):
+    end = time.monotonic() + 60
+    while time.monotonic() < end and not (os.path.exists(metrics) and open(metrics).read()):
+        time.sleep(0.05)  # the worker trains: it has sent its first snapshots
+    time.sleep(0.5)
+    print("numpy loaded" if "numpy" in sys.modules else "numpy not loaded")
+    while time.monotonic() < end:
+        snaps = source.poll()
+        if snaps is not None:
+            return f"a snapshot of the {snaps[0].cell}"
+        time.sleep(0.05)
+    return "no snapshot"
+
+corpus, metrics = sys.argv[1:3]
+source = TrainerProcess(RunSpec(corpus, (Config(),)), metrics_path=metrics)
+source.start(background=True)
+try:
+    print(made(source.process.pid))
+    print(first_snapshot(source, metrics))
+finally:
+    source.stop()
+print("stopped" if not source.process.is_alive() else "still running")
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the worker is forked on Linux only")
+def test_a_trainer_started_before_the_ui_is_a_fork_read_only_once_asked(tmp_path) -> None:
+    """If this fails, either the first trainer is a new interpreter (a second start-up, and
+    multiprocessing's resource tracker, on the 2 cores the first frame needs), or this process
+    unpickles the worker's first snapshots, loading NumPy, while Textual loads."""
+    metrics = tmp_path / "metrics.jsonl"
+    out = subprocess.run(
+        [sys.executable, "-c", FORKED, str(TINY), str(metrics)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    said = out.stdout.strip().splitlines()
+    assert said[0] == "forked"
+    assert said[1] == "numpy not loaded"
+    assert said[2] == "a snapshot of the rnn"
+    assert said[3] == "stopped"

@@ -63,6 +63,14 @@ def _worker_main(*args: Any) -> None:
     worker_main(*args)
 
 
+def _forkable() -> bool:
+    """Whether a fork makes as clean a worker as a new interpreter: on Linux, from a process
+    with one thread (no lock held by another thread can be copied held) and no UI loaded."""
+    return (
+        sys.platform == "linux" and threading.active_count() == 1 and "textual" not in sys.modules
+    )
+
+
 def _has_fd(stream: TextIO | None) -> bool:
     """Whether `stream` has a real file descriptor (a running Textual app's stderr has not)."""
     try:
@@ -102,16 +110,21 @@ class TrainerProcess:
         self._inbox: queue.Queue[tuple[Snapshot, ...]] = queue.Queue()
         self._reader = threading.Thread(target=self._read_pipe, name="read-snapshots", daemon=True)
         self._stopping = threading.Event()
+        # Set by the first poll or request: only then does the reader unpickle snapshots. A
+        # trainer started before the UI loads (launch.py) sends its first ones while Textual
+        # loads, and reading them then would load NumPy in this process at the same time.
+        self._asked = threading.Event()
 
-    def _open(self) -> None:
-        """Make the pipes and the (not yet started) process, once."""
+    def _open(self, method: str = "spawn") -> None:
+        """Make the pipes and the (not yet started) process, once: by default a new, clean
+        interpreter (no UI state, no inherited threads); see `start` for when it is a fork."""
         if self.process is not None:
             return
         import multiprocessing as mp
 
-        ctx = mp.get_context("spawn")  # a clean interpreter: no UI state, no inherited threads
-        # The first pipe starts multiprocessing's resource tracker, which is handed stderr's
-        # file descriptor: inside a running Textual app that is the terminal's own stderr.
+        ctx = mp.get_context(method)
+        # The first pipe of a spawned worker starts multiprocessing's resource tracker, handed
+        # stderr's descriptor: inside a running Textual app that is the terminal's own stderr.
         real = sys.stderr if _has_fd(sys.stderr) else sys.__stderr__
         with contextlib.redirect_stderr(real):
             self.commands = ctx.Queue()
@@ -129,9 +142,19 @@ class TrainerProcess:
         """Start the worker; a second call does nothing (the command line starts it before
         the UI loads, and the app starts whatever source it is given). Making the process
         takes a few hundredths of a second; `background` does it in a thread. Commands sent
-        meanwhile wait in the queue."""
+        meanwhile wait in the queue.
+
+        Started before the UI loads (one thread, no Textual yet, on Linux), the worker is a
+        fork of this process instead: a millisecond here, no new interpreter to start, and no
+        resource tracker (a third process) starting on a 2-core machine beside the first frame.
+        """
         if self._reader.ident is not None or self._stopping.is_set():
             return  # started once already, or stopped
+        if self.process is None and _forkable():
+            self._open("fork")
+            self.process.start()  # before any thread of ours: the child inherits none
+            self._reader.start()
+            return
         self._open()
         self._reader.start()
         if background:
@@ -171,6 +194,7 @@ class TrainerProcess:
         breaks); a Failure is kept as `failure`."""
         from rnn_tui.run.protocol import Failure, Heartbeat
 
+        self._asked.wait()  # set by the first poll or request, or by stop
         while not self._stopping.is_set():
             try:
                 item = self.snapshots.get(timeout=0.5)
@@ -195,6 +219,7 @@ class TrainerProcess:
         """The newest snapshots (one per run) since the last poll, or None. Weights, messages
         and replies carried by older snapshots in between are kept, so none is lost by
         skipping."""
+        self._asked.set()
         latest: tuple[Snapshot, ...] | None = None
         weights: dict[int, tuple[Params, int, str]] = {}  # run -> (weights, step, their cell)
         message = ""
@@ -226,6 +251,7 @@ class TrainerProcess:
     def request(self, command: Command, timeout: float = 1.0) -> Reply | None:
         """Send a command and wait up to `timeout` seconds for the reply to it; None if none
         came. Snapshots read meanwhile, other replies included, are kept for the next `poll`."""
+        self._asked.set()
         if self.process is None or not self.process.is_alive():
             return None
         cid = self.send(command)
@@ -249,6 +275,7 @@ class TrainerProcess:
         from rnn_tui.run.protocol import Quit, Request
 
         self._stopping.set()
+        self._asked.set()  # a reader still waiting for its first poll ends
         if self._starter is not None:
             self._starter.join(timeout)  # never leave a worker that starts after we stopped
         if self.process is None or self.process.pid is None:
