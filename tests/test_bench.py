@@ -126,3 +126,37 @@ def test_quick_probe_bench_times_every_cell(capsys) -> None:
     m = re.fullmatch(r"summary: probe_ms rnn=(\S+) lstm=(\S+) gru=(\S+)", last)
     assert m, last
     assert all(math.isfinite(float(v)) and float(v) > 0 for v in m.groups())
+
+
+# A process that forks a copy of itself and starts `sleep`, then says both pids and waits.
+FORKS = """
+import os, subprocess, sys, time
+child = os.fork()
+if child == 0:
+    time.sleep(30)
+    os._exit(0)
+other = subprocess.Popen(["sleep", "30"])
+print(child, other.pid, flush=True)
+sys.stdin.read()
+os.kill(child, 9)
+other.kill()
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_a_fork_of_the_app_is_counted_as_its_worker() -> None:
+    """If this fails, `bench app` names the app's first trainer (a fork of the app, with the
+    app's command line) after its command, and the worker's CPU is not shown as the worker's."""
+    from rnn_tui.bench.procfs import process_role
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FORKS], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        fork, other = (int(x) for x in proc.stdout.readline().split())
+        assert process_role(proc.pid, proc.pid, "ui") == "ui"
+        assert process_role(fork, proc.pid, "ui") == "worker"
+        assert process_role(other, proc.pid, "ui") == "sleep"
+    finally:
+        proc.communicate("", timeout=10)

@@ -53,19 +53,28 @@ def process_tree(pid: int) -> list[int]:
 
 def process_role(pid: int, root: int, root_role: str) -> str:
     """A short name for a process of a tree: `root_role` for the root, worker for a
-    multiprocessing child, else its command name."""
+    multiprocessing child (spawned, or a fork of the root), else its command name."""
     if pid == root:
         return root_role
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
+    cmd = _cmdline(pid)
+    if cmd is None:
         return "gone"
     if "resource_tracker" in cmd:
         return "resource_tracker"
     if "spawn_main" in cmd:  # multiprocessing's spawn start method runs this in the child
         return "worker"
+    if cmd == _cmdline(root):  # a fork of the root: the app's first trainer
+        return "worker"
     return Path(cmd.split(" ", 1)[0]).name or "?"
+
+
+def _cmdline(pid: int) -> str | None:
+    """The command line of `pid`, its arguments joined by spaces; None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return None
 
 
 def tree_cpu(root: int) -> dict[int, float]:
