@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -145,7 +146,8 @@ def test_temperature_keys_and_typed_samples(tiny) -> None:
         assert app.sampling.temperature == pytest.approx(start + 0.1)
         pane = app.query_one(SamplePane)
         await wait_for(pilot, lambda: sum(len(t) for _, t in pane.samples) > 20)
-        assert "step 1 · temperature" in pane.samples[0][0]
+        # The first weights may be step 1's or, if newer ones came in the same poll, those.
+        assert re.search(r"step \d+ · temperature", pane.samples[0][0])
 
     drive(tiny, script)
 
