@@ -117,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seq-len", type=int, default=d.seq_len, help="BPTT window T")
     p.add_argument("--batch", type=int, default=d.batch, help="streams B trained together")
     p.add_argument("--lr", type=float, default=d.lr, help="learning rate")
+    p.add_argument(
+        "--lr-boost",
+        type=float,
+        default=d.lr_boost,
+        help=f"the first step takes this many times --lr, falling to --lr over {d.boost_steps}"
+        " steps (words come sooner); 1 turns it off, as does --lr given alone",
+    )
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer, help="optimizer")
     p.add_argument("--clip", type=float, default=d.clip, help="clipping threshold")
     p.add_argument("--clip-mode", choices=CLIP_MODES, default=d.clip_mode, help="clipping")
@@ -233,6 +240,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         seq_len=args.seq_len,
         batch=args.batch,
         lr=args.lr,
+        lr_boost=args.lr_boost,
         optimizer=args.optimizer,
         clip=args.clip,
         clip_mode=args.clip_mode,
@@ -336,6 +344,9 @@ def make_spec(args: argparse.Namespace, typed: set[str]) -> RunSpec:
         if not MIN_LAG <= args.lag <= MAX_LAG:
             raise UserError(f"--lag must be {MIN_LAG}..{MAX_LAG} (got {args.lag})")
         lag = args.lag
+    if "lr" in typed and "lr_boost" not in typed:  # --lr alone: that rate from the first step
+        args = argparse.Namespace(**{**vars(args), "lr_boost": 1.0})
+        typed = typed | {"lr_boost"}
     config = config_from_args(args)
     fields = {_FIELD.get(d, d) for d in typed} & set(config.to_json())  # what the user typed
     if preset is not None:  # the preset's choices, but what the user typed wins
@@ -375,7 +386,7 @@ def make_spec(args: argparse.Namespace, typed: set[str]) -> RunSpec:
 def _flag_names(error: SettingError) -> UserError:
     """A setting's error as the command line says it: `seq_len` is `--seq-len`."""
     flag = {"rec_gain": "init-gain"}.get(error.name, error.name).replace("_", "-")
-    if flag in {"val-fraction", "eval-chars", "smoothing"}:  # no flag: a saved setting
+    if flag in {"val-fraction", "eval-chars", "smoothing", "boost-steps"}:  # no flag: saved
         return error
     return UserError(f"--{flag} {error.detail}")
 

@@ -57,7 +57,7 @@ def test_typed_flags_win_over_the_cell_s_defaults() -> None:
     """If this fails, a flag the user typed is silently replaced by the cell's default, even
     one typed at the RNN's default value."""
     (c,) = configs(str(TINY), "--cell", "lstm", "--hidden", "16", "--lr", "0.003")
-    assert c == LSTM.with_(hidden=16, lr=0.003)
+    assert c == LSTM.with_(hidden=16, lr=0.003, lr_boost=1.0)  # --lr alone: no start-up boost
     (c,) = configs(str(TINY), "--batch", "8", "--cell", "gru", "--seed", "7")
     assert c == GRU.with_(batch=8, seed=7)
 
@@ -68,11 +68,14 @@ def test_compare_gives_each_cell_its_own_defaults_unless_typed() -> None:
     assert configs(str(TINY), "--compare", "rnn,lstm") == (Config(), LSTM)
     assert configs(str(TINY), "--compare", "gru,lstm") == (GRU, LSTM)
     typed = configs(str(TINY), "--compare", "lstm,rnn", "--lr", "0.02", "--hidden", "8")
-    assert typed == (LSTM.with_(lr=0.02, hidden=8), Config(lr=0.02, hidden=8))
+    alone = {"lr": 0.02, "lr_boost": 1.0, "hidden": 8}  # --lr alone: no start-up boost
+    assert typed == (LSTM.with_(**alone), Config(**alone))
 
 
-# The presets' settings as they were before the cells had defaults of their own.
+# The presets' settings as they were before the cells had defaults of their own (and a
+# start-up boost: the lessons' steps were measured without one).
 LONG_LAG = {"hidden": 32, "seq_len": line_length(80), "reset_at": "\n", "clip": 1.0}
+LONG_LAG["lr_boost"] = 1.0
 RESCUE = {**LONG_LAG, "batch": 4, "forget_bias": 8.0}
 
 
@@ -94,7 +97,13 @@ RESCUE = {**LONG_LAG, "batch": 4, "forget_bias": 8.0}
             [str(TINY), "--preset", "exploding", "--cell", "gru"],
             (
                 Config(
-                    cell="gru", rec_gain=3.0, optimizer="sgd", lr=1e-3, clip_mode="off", clip=1.0
+                    cell="gru",
+                    rec_gain=3.0,
+                    optimizer="sgd",
+                    lr=1e-3,
+                    clip_mode="off",
+                    clip=1.0,
+                    lr_boost=1.0,
                 ),
             ),
         ),
@@ -113,4 +122,18 @@ def test_a_checkpoint_keeps_its_settings(tmp_path) -> None:
     path = save_checkpoint(tmp_path / "m.npz", Trainer(load_corpus(TINY), saved))
     assert configs(str(TINY), "--load", path) == (saved,)
     assert configs(str(TINY), "--load", path, "--cell", "lstm") == (saved,)
-    assert configs(str(TINY), "--load", path, "--lr", "0.001") == (saved.with_(lr=0.001),)
+    assert configs(str(TINY), "--load", path, "--lr", "0.001") == (
+        saved.with_(lr=0.001, lr_boost=1.0),
+    )
+
+
+def test_lr_alone_trains_at_that_rate_from_the_first_step() -> None:
+    """If this fails, `--lr 0.01` starts at three times 0.01 (the start-up boost the defaults
+    have), or `--lr-boost` typed beside it is not honoured."""
+    assert configs(str(TINY)) == (Config(lr_boost=3.0),)
+    (c,) = configs(str(TINY), "--lr", "0.01")
+    assert (c.lr, c.lr_boost) == (0.01, 1.0)
+    (c,) = configs(str(TINY), "--lr", "0.01", "--lr-boost", "2")
+    assert (c.lr, c.lr_boost) == (0.01, 2.0)
+    (c,) = configs(str(TINY), "--lr-boost", "1")
+    assert (c.lr, c.lr_boost) == (Config().lr, 1.0)

@@ -103,6 +103,8 @@ def test_vanishing_gradient_lesson_on_long_lag_text(tmp_path) -> None:
             "1",
             "--batch",
             "16",
+            "--lr-boost",
+            "1",  # as the lessons' presets: their steps were measured without the boost
         ]
     )
     run_headless(trainers, 150, out=io.StringIO())

@@ -200,7 +200,7 @@ def test_a_kept_update_is_the_in_place_update(tiny, optimizer) -> None:
         if norm > config.clip:
             for g in grads.values():
                 g *= config.clip / norm  # clipping by the global norm
-        plain.optimizer.update(plain.params, grads, config.lr)
+        plain.optimizer.update(plain.params, grads, trainer.last.lr)  # the rate it says it took
     for live, ref in (
         (trainer.params, plain.params),
         (trainer.optimizer.state, plain.optimizer.state),
@@ -208,6 +208,23 @@ def test_a_kept_update_is_the_in_place_update(tiny, optimizer) -> None:
         assert live.keys() == ref.keys()
         for k in live:
             np.testing.assert_array_equal(live[k], ref[k], err_msg=k)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_the_start_up_boost_multiplies_the_first_steps_and_then_ends(tiny, optimizer) -> None:
+    """If this fails, the first steps do not take `lr_boost` times the rate (so words come no
+    sooner), the boost does not fade out in `boost_steps` steps, or the metrics misreport the
+    rate a step took."""
+    config = SMALL.with_(optimizer=optimizer, lr=2e-3, eval_every=10**6, clip_mode="off")
+    boosted = Trainer(tiny, config.with_(lr_boost=3.0, boost_steps=4))
+    plain = Trainer(tiny, config.with_(lr=6e-3, lr_boost=1.0))
+    assert boosted.step().lr == pytest.approx(6e-3)
+    plain.step()
+    for k in plain.params:  # step 1 at 3 x 2e-3 is step 1 at 6e-3
+        np.testing.assert_allclose(boosted.params[k], plain.params[k], rtol=1e-6, atol=1e-7)
+    rates = [boosted.step().lr for _ in range(5)]  # steps 2..6
+    assert rates == pytest.approx([5e-3, 4e-3, 3e-3, 2e-3, 2e-3])  # falls in a line, then stays
+    assert Trainer(tiny, config.with_(lr_boost=1.0)).step().lr == 2e-3
 
 
 def test_clipping_by_norm_reports_when_it_fires(tiny) -> None:

@@ -40,6 +40,17 @@ def clip_grads(grads: Params, mode: str, threshold: float, norm: float) -> bool:
     return False
 
 
+def lr_in_force(lr: float, step: int, boost: float, steps: int) -> float:
+    """The learning rate of step `step` (the first is 1): `boost` x `lr` at step 1, falling in a
+    straight line to `lr` at step `steps` + 1, and `lr` from then on.
+
+    Early on the loss surface is smooth and the weights far from anything useful, so larger
+    steps are safe and quick; the rate the user set (or the lesson chose) takes over after."""
+    if step > steps or boost == 1:
+        return lr
+    return lr * (1 + (boost - 1) * (steps + 1 - step) / steps)  # boost x lr at step 1
+
+
 class Optimizer:
     """Base: `update(params, grads, lr)` changes params in place; `state` is saved in checkpoints.
 

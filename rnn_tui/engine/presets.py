@@ -34,6 +34,7 @@ _LONG_LAG = {
     "reset_at": "\n",  # ...and every line starts from a zero state
     "clip_mode": "norm",
     "clip": 1.0,
+    "lr_boost": 1.0,  # each lesson's step size was measured from the first step
 }
 
 PRESETS: dict[str, Preset] = {
@@ -61,6 +62,7 @@ PRESETS: dict[str, Preset] = {
             "lr": 1e-3,
             "clip_mode": "off",
             "clip": 1.0,
+            "lr_boost": 1.0,
         },
         lesson="lesson: W_hh 3x too large, no clipping: the grad_last_t line climbs leftwards;"
         " --lr 0.3 blows it up: press c, then r",

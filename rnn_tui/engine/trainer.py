@@ -18,7 +18,7 @@ from rnn_tui.engine.config import Config
 from rnn_tui.engine.data import Corpus, encode
 from rnn_tui.engine.model import Cell, Params, State, make_cell
 from rnn_tui.engine.model.base import LN2, cross_entropy, last_ratio, power_iteration
-from rnn_tui.engine.optim import OPTIMIZERS, Optimizer, clip_grads, global_norm
+from rnn_tui.engine.optim import OPTIMIZERS, Optimizer, clip_grads, global_norm, lr_in_force
 from rnn_tui.engine.recall import RecallTask, key_recall, recall_reach, recall_task
 from rnn_tui.engine.text import check_fits
 from rnn_tui.errors import UserError
@@ -295,6 +295,7 @@ class Trainer:
         if self.diverged:
             raise TrainerDiverged("training diverged; reset the weights to go on")
         c = self.config
+        lr = lr_in_force(c.lr, self.steps + 1, c.lr_boost, c.boost_steps)  # this step's rate
         t0 = time.perf_counter()
         X, Y, reset = self._batch()
         with np.errstate(all="ignore"):  # overflow is detected below, not warned about
@@ -304,7 +305,7 @@ class Trainer:
             clipped = False
             if finite:
                 clipped = clip_grads(out.grads, c.clip_mode, c.clip, norm)
-                finite = self._update(out.grads, c.lr, norm)  # one that overflows is dropped
+                finite = self._update(out.grads, lr, norm)  # one that overflows is dropped
         self.state = out.state
         self.steps += 1
         self.chars += X.size
@@ -337,7 +338,7 @@ class Trainer:
             grad_norm=norm,
             clipped=clipped,
             chars_per_s=self.rate or 0.0,
-            lr=c.lr,
+            lr=lr,
             diverged=self.diverged,
             cell_grad_t=prof.cell_grad_t,
             spectral_norm=sigma,

@@ -55,12 +55,17 @@ class Reset:
     """Fresh weights from the seed, back to the start of the text."""
 
 
-def lr_text(rates: list[tuple[str, float]]) -> str:
+def lr_text(rates: list[tuple[str, float]], now: list[float] | None = None) -> str:
     """Learning rates as the status line shows them, from each run's (cell, lr): one figure if
-    the runs share it ("0.003"), else one per run ("rnn 0.03 · lstm 0.1")."""
-    if len({lr for _, lr in rates}) == 1:
-        return f"{rates[0][1]:.3g}"
-    return " · ".join(f"{cell} {lr:.3g}" for cell, lr in rates)
+    the runs share it ("0.003"), else one per run ("rnn 0.03 · lstm 0.1"). `now`: the rate
+    each run's last step took; above its lr (the start-up boost) it comes first: "0.0087->0.003"."""
+    shown = [
+        f"{n:.2g}->{lr:.3g}" if n > lr * (1 + 1e-6) else f"{lr:.3g}"
+        for (_, lr), n in zip(rates, now or [lr for _, lr in rates], strict=True)
+    ]
+    if len(set(shown)) == 1:
+        return shown[0]
+    return " · ".join(f"{cell} {text}" for (cell, _), text in zip(rates, shown, strict=True))
 
 
 @dataclass(frozen=True)

@@ -442,12 +442,14 @@ class RnnApp(KeyActions, ProbeEvents, App[int]):
 
     def _lr_text(self, snaps: list[Snapshot]) -> str:
         """The learning rate as configured until the runs report theirs; in a comparison whose
-        runs differ (a preset's own step per cell), one per run: "rnn 0.03 · lstm 0.1"."""
+        runs differ (a preset's own step per cell), one per run: "rnn 0.03 · lstm 0.1". While
+        the start-up boost lasts, the rate of the last step first: "0.0087->0.003"."""
         from rnn_tui.run.protocol import lr_text
 
         if not snaps:
             return lr_text([(c.cell, c.lr) for c in self.spec.configs])
-        return lr_text([(s.cell, s.lr) for s in snaps])
+        now = [s.lr if s.record is None else s.record.lr for s in snaps]
+        return lr_text([(s.cell, s.lr) for s in snaps], now)
 
     def update_status(self) -> None:
         from rnn_tui.run.protocol import RunState
