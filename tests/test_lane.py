@@ -123,3 +123,21 @@ def test_weights_that_lost_ground_leave_the_sample_its_full_line() -> None:
     lane.type(1, VOCAB, SampleSettings(), paused=False)
     lane.type(1, VOCAB, SampleSettings(), paused=False)
     assert lane.typed == 1 and lane.header.startswith("step 61")
+
+
+def test_a_new_sample_takes_the_newest_weights_the_trainer_sent() -> None:
+    """If this fails, the sample that replaces an early one is written by the weights that
+    first beat it, a few hundred steps stale by the time it has shown enough: the trainer
+    sends copies in smaller steps than a sample gives way, so the app holds fresher ones."""
+    from rnn_tui.run.protocol import WEIGHTS_GAIN
+
+    assert WEIGHTS_GAIN < RESTART_GAIN  # copies come between two restarts
+    cell = make_cell("rnn", VOCAB.size, 8, "float32")
+    lane = Lane(cell, 0, 200, 0, "")
+    lane.take(_snap(cell, KNOWS, 1))
+    lane.type(3, VOCAB, SampleSettings(), paused=False)
+    lane.take(_snap(cell, KNOWS - RESTART_GAIN, 80))  # beats the sample: it gives way soon
+    lane.take(_snap(cell, KNOWS - RESTART_GAIN - WEIGHTS_GAIN, 120))  # the next copy
+    lane.type(MIN_SHOWN, VOCAB, SampleSettings(), paused=False)  # shown enough
+    lane.type(3, VOCAB, SampleSettings(), paused=False)  # the next tick: the new sample
+    assert lane.header.startswith("step 120")

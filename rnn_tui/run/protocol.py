@@ -28,9 +28,11 @@ if TYPE_CHECKING:  # only named here: the app imports this module before its fir
 LR_MIN, LR_MAX = 1e-6, 10.0  # the learning rates a command may reach
 # A snapshot carries a weight copy at least every 2 s (history.WEIGHTS_EVERY), and as soon as
 # the run's smoothed training loss has fallen this much (nats/char) since the last copy: early
-# in a run that is every few dozen steps, so the sampler writes words a second or two sooner.
-# The app starts a new sample on such weights.
-WEIGHTS_GAIN = 0.25
+# in a run that is every dozen steps or so. The app starts a new sample on weights a quarter of
+# a nat better than its sample's (ui.lane.RESTART_GAIN) once that has shown enough; the copy it
+# holds by then is at most this much behind the run, so the new sample is written by weights
+# close to the newest.
+WEIGHTS_GAIN = 0.1
 
 # -- commands: what the app may ask of a run ---------------------------------------------------
 

@@ -18,7 +18,7 @@ from rnn_tui.engine.model import Cell, Params, make_cell
 from rnn_tui.engine.sample_settings import SampleSettings
 from rnn_tui.engine.sampling import SampledChar, sample_chars, top_chars
 from rnn_tui.engine.text import Vocab
-from rnn_tui.run.protocol import WEIGHTS_GAIN, Snapshot
+from rnn_tui.run.protocol import Snapshot
 from rnn_tui.ui.widgets import GradPane, NeuronView, NextChars, SamplePane
 
 MAX_KEPT_SAMPLES = 2000  # samples kept for --export-dir (about 0.5 MB of text at most)
@@ -26,8 +26,8 @@ NEXT_EVERY = 0.2  # seconds between two redraws of the next-character line (nobo
 # A sample being typed is cut short when weights this much better (smoothed training loss,
 # nats/char) arrive: early in a run each weight copy is far better than the last, and a sample
 # from nearly random weights would hold the pane for seconds; later copies differ by less. The
-# trainer sends a copy as soon as its loss has fallen by as much.
-RESTART_GAIN = WEIGHTS_GAIN
+# trainer sends a copy as soon as its loss has fallen by WEIGHTS_GAIN (less than this).
+RESTART_GAIN = 0.25
 # ... but only once it has shown MIN_SHOWN characters (about a second and a third of typing,
 # room for a few words), or MIN_SHOWN * RESTART_GAIN / gain for weights better by `gain`: early
 # in a run better weights come every few tenths of a second, and cut at once no sample would
