@@ -60,9 +60,10 @@ class Reset:
 def lr_text(rates: list[tuple[str, float]], now: list[float] | None = None) -> str:
     """Learning rates as the status line shows them, from each run's (cell, lr): one figure if
     the runs share it ("0.003"), else one per run ("rnn 0.03 · lstm 0.1"). `now`: the rate
-    each run's last step took; above its lr (the start-up boost) it comes first: "0.0087->0.003"."""
+    each run's last step took, shown while it is above lr (the start-up boost: "0.0087" falling
+    to "0.003"); no wider than the rate, so a notice beside it keeps its room at 80 columns."""
     shown = [
-        f"{n:.2g}->{lr:.3g}" if n > lr * (1 + 1e-6) else f"{lr:.3g}"
+        f"{n:.2g}" if n > lr * (1 + 1e-6) else f"{lr:.3g}"
         for (_, lr), n in zip(rates, now or [lr for _, lr in rates], strict=True)
     ]
     if len(set(shown)) == 1:

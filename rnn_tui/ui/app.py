@@ -443,7 +443,7 @@ class RnnApp(KeyActions, ProbeEvents, App[int]):
     def _lr_text(self, snaps: list[Snapshot]) -> str:
         """The learning rate as configured until the runs report theirs; in a comparison whose
         runs differ (a preset's own step per cell), one per run: "rnn 0.03 · lstm 0.1". While
-        the start-up boost lasts, the rate of the last step first: "0.0087->0.003"."""
+        the start-up boost lasts, the rate the last step took (falling to the set rate)."""
         from rnn_tui.run.protocol import lr_text
 
         if not snaps:

@@ -11,9 +11,12 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from rnn_tui.engine.config import Config
 from rnn_tui.engine.presets import PRESETS
 from rnn_tui.run.blowup import BLOWUP_NORM
 from rnn_tui.ui.actions import help_table
+
+DEFAULTS = Config()  # the start-up boost the help describes
 
 
 def uniform_line(vocab_size: int | None) -> str:
@@ -193,6 +196,10 @@ Enter or Tab and the arrow keys to move the cursor; **Esc** closes it.
 Click a pane (loss, gradients, samples) to fill the screen with it; **Esc** gives the others back.
 
 {help_table()}
+
+The first {DEFAULTS.boost_steps} steps take up to {DEFAULTS.lr_boost:g} times the learning rate,
+falling to it in a straight line (words come sooner); meanwhile the status line shows the rate
+in force. **+** and **-** change the rate it falls to. The lessons start at their rate.
 
 Press **?**, **Esc** or **q** to close this help.
 """
