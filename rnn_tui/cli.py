@@ -344,11 +344,10 @@ def make_spec(args: argparse.Namespace, typed: set[str]) -> RunSpec:
         if not MIN_LAG <= args.lag <= MAX_LAG:
             raise UserError(f"--lag must be {MIN_LAG}..{MAX_LAG} (got {args.lag})")
         lag = args.lag
-    if "lr" in typed and "lr_boost" not in typed:  # --lr alone: that rate from the first step
-        args = argparse.Namespace(**{**vars(args), "lr_boost": 1.0})
-        typed = typed | {"lr_boost"}
     config = config_from_args(args)
     fields = {_FIELD.get(d, d) for d in typed} & set(config.to_json())  # what the user typed
+    if "lr" in fields and "lr_boost" not in fields:  # --lr alone: that rate from the first step
+        config, fields = config.with_(lr_boost=1.0), fields | {"lr_boost"}
     if preset is not None:  # the preset's choices, but what the user typed wins
         changes = dict(preset.changes)
         if preset.corpus == "longlag":
