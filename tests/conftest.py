@@ -20,7 +20,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "corpora" / "tiny.txt"
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # for tests/gradcheck.py
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for tests/gradcheck.py, terminal.py
+
+from terminal import stop_server  # noqa: E402
 
 ON_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
@@ -77,6 +79,12 @@ PROGRAMS = {
 
 def find_program(name: str) -> str | None:
     return next(filter(None, map(shutil.which, PROGRAMS[name][0])), None)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """End the tests' own tmux server (see tests/terminal.py), with anything left on it."""
+    if find_program("tmux") is not None:
+        stop_server()
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

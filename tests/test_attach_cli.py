@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, wait_until
+from terminal import new_session, tmux
 
 from rnn_tui.cli import main
 
@@ -127,10 +128,6 @@ def test_attach_with_a_wrong_token_exits_2_and_the_run_goes_on(
     assert steps, out.read_text()
 
 
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
-
-
 def watch_steps(session: str, more_than: int = 2) -> list[int]:
     """The step counter of the app in `session`, read until it has shown `more_than` values,
     each higher than the one before."""
@@ -167,10 +164,7 @@ def test_attach_in_tmux_sees_steps_leaves_and_comes_back(
     attach = " ".join(rnn_tui("attach", f"127.0.0.1:{port}", "--token-file", str(token_file)))
     for visit in range(2):
         done = tmp_path / f"exit-{visit}"
-        tmux(
-            "new-session", "-d", "-s", session, "-x", "120", "-y", "40", "-c", str(ROOT),
-            f"{attach}; echo $? > {done}; sleep 60",
-        )  # fmt: skip
+        new_session(session, 120, 40, str(ROOT), f"{attach}; echo $? > {done}; sleep 60")
         try:
             steps = watch_steps(session)
             assert steps == sorted(steps)

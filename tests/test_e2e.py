@@ -11,13 +11,10 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from terminal import new_session, tmux
 from test_faults import gone_within
 
 pytestmark = [pytest.mark.functional, pytest.mark.needs("tmux")]
-
-
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
 
 
 def children(pid: str) -> list[str]:
@@ -33,19 +30,7 @@ def test_real_app_trains_types_and_quits(tmp_path: Path) -> None:
     script = Path(sys.executable).with_name("rnn-tui")
     cmd = f"{script if script.exists() else sys.executable + ' -m rnn_tui'} corpora/tiny.txt"
     # Textual draws on stderr, so nothing is redirected: a traceback would stay on the screen.
-    tmux(
-        "new-session",
-        "-d",
-        "-s",
-        session,
-        "-x",
-        "100",
-        "-y",
-        "30",
-        "-c",
-        str(ROOT),
-        f"{cmd}; echo $? > {done}; sleep 60",
-    )
+    new_session(session, 100, 30, str(ROOT), f"{cmd}; echo $? > {done}; sleep 60")
     try:
         deadline = time.monotonic() + 60
         steps: list[int] = []

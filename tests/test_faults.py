@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, TINY, wait_for
+from terminal import new_session, tmux
 from test_app import SMALL, spec_for, step_of
 
 from rnn_tui.engine.checkpoint import load_checkpoint
@@ -119,10 +120,6 @@ def test_too_small_window_asks_for_room_and_recovers(tiny) -> None:
 needs_tmux = pytest.mark.needs("tmux")  # skipped without tmux; an error on CI
 
 
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True).stdout
-
-
 def children(pid: str) -> list[str]:
     return subprocess.run(["pgrep", "-P", pid], capture_output=True, text=True).stdout.split()
 
@@ -132,7 +129,7 @@ def start_app(tmp_path: Path, *flags: str) -> tuple[str, str, list[str]]:
     session = f"rnn-tui-fault-{uuid.uuid4().hex[:8]}"
     script = Path(sys.executable).with_name("rnn-tui")
     cmd = f"{script} {TINY} {' '.join(flags)}; echo $? > {tmp_path / 'code'}; sleep 60"
-    tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", "-c", str(ROOT), cmd)
+    new_session(session, 100, 30, str(ROOT), cmd)
     shell = tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
