@@ -188,15 +188,14 @@ def test_the_loss_chart_waits_while_plotext_loads() -> None:
         async with app.run_test(size=(120, 40)) as pilot:
             await booted(pilot)
             app._plotext_loader = _Loading()  # type: ignore[assignment]
-            app._drawn_last = "grads"  # the loss chart's turn
+            app._drawn_at = {"loss": 0.0, "grads": 1.0}  # the loss chart's turn
             built = app.loss_chart.render_count
             app.show_snapshots((snapshot(app.vocab.size),))
-            assert app._drawn_last == "grads" and "loss" in app._stale  # it waits
+            assert "loss" in app._stale and "grads" not in app._stale  # it waits, grads go
             assert app.loss_chart.render_count == built
             app._plotext_loader = None  # loaded
-            app._last_chart = 0.0
             app._draw_charts()
-            assert app._drawn_last == "loss" and "loss" not in app._stale
+            assert "loss" not in app._stale and app.loss_chart.render_count == built + 1
 
     asyncio.run(main())
 

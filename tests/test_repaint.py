@@ -4,6 +4,7 @@ the terminal output and the UI's CPU while training)."""
 from __future__ import annotations
 
 import asyncio
+import types
 
 import numpy as np
 import pytest
@@ -174,5 +175,44 @@ def test_sample_pane_grows_without_a_new_layout() -> None:
             assert pane._layout_updates == layouts
             assert pane.virtual_size.height == pane.row_count
             assert pane.is_vertical_scroll_end
+
+    asyncio.run(main())
+
+
+def test_each_chart_moves_twice_a_second_and_never_both_in_one_tick(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """If this fails, a chart moves less than twice a second while data arrive at every tick,
+    one kind starves the other, or one tick redraws both (a long frame: keys wait)."""
+    from test_snapshots import fixed_app, fixed_snapshot
+
+    from rnn_tui.ui import app as app_module
+
+    async def main() -> None:
+        app = fixed_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            while not app.booted:
+                await pilot.pause(0.05)
+            app._plotext_loader = None
+            drawn: list[tuple[int, str]] = []
+            monkeypatch.setattr(app, "_draw_loss", lambda snaps: drawn.append((tick, "loss")))
+            monkeypatch.setattr(app, "_draw_grads", lambda snaps: drawn.append((tick, "grads")))
+            clock = [1000.0]
+            fake_time = types.SimpleNamespace(monotonic=lambda: clock[0])  # app.py's clock only
+            monkeypatch.setattr(app_module, "time", fake_time)
+            snap = fixed_snapshot(app.vocab.size)
+            ticks = int(10 * app_module.TICK_HZ)  # ten seconds of ticks, new data at each
+            for tick in range(ticks):  # noqa: B007 - read by the recorders above
+                clock[0] += 1 / app_module.TICK_HZ
+                app.show_snapshots((snap,))
+            per_tick = [t for t, _ in drawn]
+            assert len(per_tick) == len(set(per_tick)), "two charts redrawn in one tick"
+            for kind in ("loss", "grads"):
+                at = [t for t, k in drawn if k == kind]
+                assert len(at) >= 2 * 10, (kind, len(at))  # at least twice a second
+                gaps = np.diff(at) / app_module.TICK_HZ
+                assert gaps.max() <= 0.5 + 1e-9, (kind, gaps.max())  # never a gap over 0.5 s
+                assert len(at) <= app_module.CHART_HZ * 10 + 1, (kind, len(at))  # bytes count
 
     asyncio.run(main())

@@ -51,8 +51,8 @@ if TYPE_CHECKING:  # loaded by `RnnApp.boot`, after the first frame
 
 # One timer polls the run and types the samples, so the screen is drawn at most this often while
 # training: each frame costs the UI process a few milliseconds, whatever changed.
-TICK_HZ = 12.0  # 5 characters a tick (60 a second) still type smoothly; each tick is a frame
-CHART_HZ = 2.2  # redraws of each chart per second at most (2 with 12 ticks a second): bytes count
+TICK_HZ = 10.0  # 6 characters a tick (60 a second) still type smoothly; each tick is a frame
+CHART_HZ = 2.2  # redraws of each chart per second at most (2 with 10 ticks a second): bytes count
 CHARS_PER_S = 60.0  # typing speed of the sample pane
 LARGE_VOCAB = 1000  # from this many characters on, the status says what the output layer costs
 DIGITS_MIN = (110, 36)  # from this window size on, the loss also shows in large digits
@@ -119,9 +119,8 @@ class RnnApp(KeyActions, ProbeEvents, App[int]):
         self.awaited: set[int] = set()  # ids of requests whose replies the status shows
         self.silent = False  # no snapshot for SILENCE seconds (a stopped or stuck trainer)
         self._next_check = 0.0  # monotonic time of the next look at the source
-        self._last_chart = 0.0  # monotonic time of the last chart redraw
         self._stale: set[str] = set()  # chart kinds ("loss", "grads") behind the snapshot
-        self._drawn_last = "grads"  # the chart kind drawn last: the other one goes next
+        self._drawn_at = {"loss": 0.0, "grads": 0.0}  # monotonic time of each kind's last redraw
         # plotext takes a fifth of a second to import: a thread loads it while the first
         # samples type, and the loss chart waits for it (`boot`, `_draw_charts`).
         self._plotext_loader: threading.Thread | None = None
@@ -378,27 +377,29 @@ class RnnApp(KeyActions, ProbeEvents, App[int]):
         self._draw_charts()
 
     def _draw_charts(self, force: bool = False) -> None:
-        """Redraw one chart kind per call, taking turns: the loss chart, then the gradient
-        panes. Each kind is redrawn at most CHART_HZ times a second, and the UI thread never
-        spends the time of both in one go (keys stay quick)."""
-        now = time.monotonic()
-        if not force and now - self._last_chart < 0.5 / CHART_HZ:
-            return
+        """Redraw at most one chart kind per call (the loss chart or the gradient panes): one
+        that is behind the snapshots and was last redrawn at least 1 / CHART_HZ seconds ago,
+        the one waiting longer first. With ticks at TICK_HZ each kind moves twice a second, on
+        ticks of its own: the UI thread never spends the time of both in one frame (keys stay
+        quick). `force` draws both now."""
         snaps = [lane.snapshot for lane in self.lanes if lane.snapshot is not None]
         if not snaps:
             return
-        self._last_chart = now
+        now = time.monotonic()
         if force:
             kinds = ["loss", "grads"]
-        else:  # the kind not drawn last, unless only the other one is behind
-            turn = "loss" if self._drawn_last == "grads" else "grads"
+        else:
             loading = self._plotext_loader is not None and self._plotext_loader.is_alive()
-            ready = [k for k in (turn, self._drawn_last) if not (k == "loss" and loading)]
-            kinds = [k for k in ready if k in self._stale][:1]
+            due = [
+                k
+                for k in self._stale
+                if now - self._drawn_at[k] >= 1 / CHART_HZ and not (k == "loss" and loading)
+            ]
+            kinds = sorted(due, key=self._drawn_at.__getitem__)[:1]
         for kind in kinds:
             (self._draw_loss if kind == "loss" else self._draw_grads)(snaps)
             self._stale.discard(kind)
-            self._drawn_last = kind
+            self._drawn_at[kind] = now
 
     def _draw_loss(self, snaps: list[Snapshot]) -> None:
         from rnn_tui.run.protocol import RunState
