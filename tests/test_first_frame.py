@@ -218,6 +218,7 @@ def first_snapshot(source, metrics):
         time.sleep(0.05)  # the worker trains: it has sent its first snapshots
     time.sleep(0.5)
     print("numpy loaded" if "numpy" in sys.modules else "numpy not loaded")
+    print("protocol loaded" if "rnn_tui.run.protocol" in sys.modules else "protocol not loaded")
     while time.monotonic() < end:
         snaps = source.poll()
         if snaps is not None:
@@ -241,7 +242,8 @@ print("stopped" if not source.process.is_alive() else "still running")
 def test_a_trainer_started_before_the_ui_is_a_fork_read_only_once_asked(tmp_path) -> None:
     """If this fails, either the first trainer is a new interpreter (a second start-up, and
     multiprocessing's resource tracker, on the 2 cores the first frame needs), or this process
-    unpickles the worker's first snapshots, loading NumPy, while Textual loads."""
+    unpickles the worker's first snapshots, loading NumPy, or imports the protocol on its
+    reader thread, while Textual loads (each holds the interpreter's lock in turns with it)."""
     metrics = tmp_path / "metrics.jsonl"
     out = subprocess.run(
         [sys.executable, "-c", FORKED, str(TINY), str(metrics)],
@@ -253,5 +255,6 @@ def test_a_trainer_started_before_the_ui_is_a_fork_read_only_once_asked(tmp_path
     said = out.stdout.strip().splitlines()
     assert said[0] == "forked"
     assert said[1] == "numpy not loaded"
-    assert said[2] == "a snapshot of the rnn"
-    assert said[3] == "stopped"
+    assert said[2] == "protocol not loaded"  # no import on the reader thread either
+    assert said[3] == "a snapshot of the rnn"
+    assert said[4] == "stopped"

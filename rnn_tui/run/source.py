@@ -191,10 +191,12 @@ class TrainerProcess:
 
     def _read_pipe(self) -> None:
         """The reader thread: snapshots into the inbox until the source stops (or the pipe
-        breaks); a Failure is kept as `failure`."""
+        breaks); a Failure is kept as `failure`. It imports the protocol only once asked: an
+        import on this thread while the UI loads Textual would hold the interpreter's lock in
+        turns with it and delay the first frame."""
+        self._asked.wait()  # set by the first poll or request, or by stop
         from rnn_tui.run.protocol import Failure, Heartbeat
 
-        self._asked.wait()  # set by the first poll or request, or by stop
         while not self._stopping.is_set():
             try:
                 item = self.snapshots.get(timeout=0.5)
