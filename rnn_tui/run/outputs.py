@@ -11,7 +11,6 @@ Pure Python: no UI import (the app's worker process uses it too).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 from collections.abc import Sequence
@@ -110,6 +109,8 @@ class MetricsLog:
 
     def write(self, record_json: dict[str, Any]) -> bool:
         """Append one line; False if it was not written (stopped now or before)."""
+        import json  # here: the app's command line loads this module before its first frame
+
         if self._file is None:
             return False
         try:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from rich.ansi import AnsiDecoder
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.segment import Segment
@@ -223,6 +222,8 @@ _SGR = re.compile(r"\x1b\[([0-9;]*)m")  # a Select Graphic Rendition code: plote
 def _after_sgr(style: Style, codes: str) -> Style:
     """The style after the SGR `codes` (e.g. "38;2;10;200;30"), from `style`, as Rich's own
     ANSI decoder has it (a chart uses a few colours: each pair is worked out once)."""
+    from rich.ansi import AnsiDecoder  # not needed for the first frame
+
     decoder = AnsiDecoder()
     decoder.style = style
     decoder.decode_line(f"\x1b[{codes}m")
