@@ -91,7 +91,7 @@ class StatusBar(Widget):
     MAX_LINES = 2
     COUNTS_EVERY = 0.25
     """Seconds between two repaints when only the step and the speed changed (they change at
-    every tick of the app, 12 times a second: four a second read the same and write less)."""
+    every tick of the app, 10 times a second: four a second read the same and write less)."""
     COUNTS_LATE = 1.0
     """Counts held back are painted by the next status after COUNTS_EVERY, in the frame the
     app draws anyway (a timer of their own would cost a frame of its own); by a timer this
