@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from rnn_tui import startup
 from rnn_tui.attach_cli import add_listen_flags, listen_plan, run_app_listening
 from rnn_tui.engine.config import (
     CELL_NAMES,
@@ -455,6 +456,7 @@ def run(argv: Sequence[str]) -> int:
     if args.serve:  # each session starts its own app and trainer
         from rnn_tui.ui.serve import serve
 
+        startup.resume()  # the server runs for hours and shows no app of its own
         return serve(argv, args, parser)
     from rnn_tui.ui.launch import run_app
     from rnn_tui.ui.settings import UISettings
@@ -490,6 +492,7 @@ def _headless(
     from rnn_tui.run.headless import HeadlessPlan, run_headless_cli
     from rnn_tui.run.listen import welcome_for
 
+    startup.resume()  # no app to wait for: collect garbage as usual from here on
     keep_freed_memory()  # this process only trains: reuse freed memory instead of page-faulting
     trainers = build_trainers(spec, progress)
     check_prime(sampling.prime, trainers[0].corpus.vocab.chars)
@@ -507,6 +510,14 @@ def _headless(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `rnn-tui` script and of `python -m rnn_tui`."""
+    startup.hold()  # no garbage collection until the app has built its panes (startup.py)
+    try:
+        return _main(argv)
+    finally:
+        startup.resume()  # at the latest: a path that showed no app, or an error
+
+
+def _main(argv: Sequence[str] | None) -> int:
     watch_server()  # a browser session's app: end when its server is gone
     argv = list(sys.argv[1:] if argv is None else argv)
     try:

@@ -19,6 +19,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
+from rnn_tui import startup
 from rnn_tui.run.spec import RunSpec
 
 if TYPE_CHECKING:  # the protocol is imported where it is used: not before the first frame
@@ -57,7 +58,10 @@ def default_log_path() -> str:
 
 def _worker_main(*args: Any) -> None:
     """The trainer process's entry: `worker.worker_main`, imported there, so that an app
-    making its handle before its first frame does not load NumPy and the model code for it."""
+    making its handle before its first frame does not load NumPy and the model code for it.
+    A fork inherits the command line's objects and its garbage collection held off: it frees
+    the one and turns the other back on (`startup.py`)."""
+    startup.resume(freeze=True)
     from rnn_tui.run.worker import worker_main
 
     worker_main(*args)

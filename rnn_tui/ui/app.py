@@ -26,6 +26,7 @@ from textual.screen import Screen
 from textual.widget import MountError
 from textual.widgets import Footer, Static
 
+from rnn_tui import startup
 from rnn_tui.engine.text import Vocab
 from rnn_tui.run.source import RunSource
 from rnn_tui.run.spec import RunSpec, check_spec
@@ -275,7 +276,14 @@ class RnnApp(KeyActions, ProbeEvents, App[int]):
     async def boot(self) -> None:
         """Start the source (the command line has started the trainer process already, see
         `launch.py`), load NumPy and the model code and build the panes in the first frame's
-        boxes' place: the first frame waits for none of it."""
+        boxes' place: the first frame waits for none of it. Then garbage collection, held off
+        by the command line since it started, resumes (`startup.py`)."""
+        try:
+            await self._boot()
+        finally:
+            startup.resume(freeze=True)  # what start-up made stays: later collections skip it
+
+    async def _boot(self) -> None:
         if self.animate:
             self.source.start(True)  # a trainer loads on the other core while this one builds
         self.build()

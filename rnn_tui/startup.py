@@ -1,0 +1,31 @@
+"""Garbage collection while the program starts (a leaf helper: the standard library only).
+
+Start-up makes a few hundred thousand objects (Textual's modules and ours, the first screen,
+then NumPy and the panes), almost none of them garbage, and Python's collector walks them
+again and again as they are made: some 20 to 30 ms before the first frame. So the command
+line turns collection off as it starts (`hold`) and back on (`resume`) once the app has built
+its panes, or at once on a path that shows no app (a headless run, a server, an error).
+
+`resume(freeze=True)` first moves every object alive into the permanent generation
+(`gc.freeze`): what start-up made is not garbage, and later collections, on the UI's thread,
+skip it. A forked trainer does the same as it starts: it inherits the command line's objects,
+and collection held off."""
+
+from __future__ import annotations
+
+import gc
+
+
+def hold() -> None:
+    """No garbage collection until `resume`."""
+    gc.disable()
+
+
+def resume(freeze: bool = False) -> None:
+    """Collect garbage again (nothing to do if it was never held); with `freeze`, after moving
+    every object alive now out of the collector's sight for good."""
+    if gc.isenabled():
+        return
+    if freeze:
+        gc.freeze()
+    gc.enable()
