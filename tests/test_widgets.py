@@ -664,6 +664,20 @@ def test_help_gives_the_corpus_own_uniform_loss() -> None:
     assert HelpScreen(69).vocab_size == 69
 
 
+def test_help_describes_this_runs_start_up_boost() -> None:
+    """If this fails, the help promises a start-up boost to a run that has none (a lesson,
+    `--lr` typed alone), or quotes the defaults' boost to a run started with another."""
+    from rnn_tui.engine.config import Config
+
+    default = help_markdown(69)
+    assert "The first 500 steps take up to 3 times the learning rate" in default
+    other = help_markdown(69, Config(lr_boost=2.0, boost_steps=200))
+    assert "The first 200 steps take up to 2 times the learning rate" in other
+    none = help_markdown(69, Config(lr_boost=1.0))
+    assert "no start-up boost" in none and "times the learning rate" not in none
+    assert HelpScreen(69, Config(lr_boost=1.0)).config == Config(lr_boost=1.0)
+
+
 @pytest.mark.functional
 @pytest.mark.parametrize("size", SIZES)
 def test_help_screen_opens_scrolls_and_closes(size: tuple[int, int]) -> None:

@@ -326,7 +326,7 @@ class KeyActions:
         from rnn_tui.ui.widgets.help_screen import HelpScreen  # Markdown: not for the first frame
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.vocab.size))
+            self.push_screen(HelpScreen(self.vocab.size, self.spec.configs[0]))
 
     def action_quit_app(self) -> None:
         """Quit; the exit code says whether the run ended well (1: it diverged, its trainer

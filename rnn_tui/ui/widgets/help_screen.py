@@ -16,8 +16,6 @@ from rnn_tui.engine.presets import PRESETS
 from rnn_tui.run.blowup import BLOWUP_NORM
 from rnn_tui.ui.actions import help_table
 
-DEFAULTS = Config()  # the start-up boost the help describes
-
 
 def uniform_line(vocab_size: int | None) -> str:
     """The help's sentence on guessing uniformly, with this corpus's numbers when known."""
@@ -28,8 +26,23 @@ def uniform_line(vocab_size: int | None) -> str:
     return f"{head} **ln(V)** nats: {math.log(v):.2f} for this corpus's V = {v}."
 
 
-def help_markdown(vocab_size: int | None = None) -> str:
-    """The help text; `vocab_size`, when given, puts the corpus's own ln(V) in it."""
+def boost_line(config: Config) -> str:
+    """The help's sentence on the start-up boost, as `config` (the run's) has it."""
+    if config.lr_boost <= 1:
+        return (
+            "This run takes its learning rate from the first step: no start-up boost (a lesson,"
+            " `--lr` typed alone, or `--lr-boost 1`)."
+        )
+    return (
+        f"The first {config.boost_steps} steps take up to {config.lr_boost:g} times the learning"
+        " rate, falling to it in a straight line (words come sooner); meanwhile the status line"
+        " shows the rate in force. **+** and **-** change the rate it falls to."
+    )
+
+
+def help_markdown(vocab_size: int | None = None, config: Config | None = None) -> str:
+    """The help text; `vocab_size`, when given, puts the corpus's own ln(V) in it, and
+    `config` (the run's; default `Config()`) its start-up boost."""
     return f"""\
 # What you are looking at
 
@@ -197,9 +210,7 @@ Click a pane (loss, gradients, samples) to fill the screen with it; **Esc** give
 
 {help_table()}
 
-The first {DEFAULTS.boost_steps} steps take up to {DEFAULTS.lr_boost:g} times the learning rate,
-falling to it in a straight line (words come sooner); meanwhile the status line shows the rate
-in force. **+** and **-** change the rate it falls to. The lessons start at their rate.
+{boost_line(config or Config())}
 
 Press **?**, **Esc** or **q** to close this help.
 """
@@ -269,17 +280,19 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
-    def __init__(self, vocab_size: int | None = None) -> None:
-        """`vocab_size`: the corpus's V, so the help can give its ln(V); None leaves it out."""
+    def __init__(self, vocab_size: int | None = None, config: Config | None = None) -> None:
+        """`vocab_size`: the corpus's V, so the help can give its ln(V); None leaves it out.
+        `config`: the run's settings, for its start-up boost (None: the defaults')."""
         super().__init__()
         self.vocab_size = vocab_size
+        self.config = config
 
     def compose(self) -> ComposeResult:
         """A scrollable box with the help text."""
         with VerticalScroll(id="help-box") as box:
             box.border_title = "rnn-tui help"
             yield Static("↑/↓ or PgUp/PgDn to scroll · ?, Esc or q to close", id="help-footer")
-            yield HelpText(help_markdown(self.vocab_size), id="help-text")
+            yield HelpText(help_markdown(self.vocab_size, self.config), id="help-text")
 
     def on_mount(self) -> None:
         """Focus the scroll box so arrow keys scroll the help."""
