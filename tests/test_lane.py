@@ -11,7 +11,7 @@ from test_snapshots import fixed_snapshot
 from rnn_tui.engine.data import Vocab
 from rnn_tui.engine.model import make_cell
 from rnn_tui.engine.sample_settings import SampleSettings
-from rnn_tui.ui.lane import MIN_SHOWN, RESTART_GAIN, Lane
+from rnn_tui.ui.lane import MIN_SHOWN, RESTART_GAIN, START_STEPS, Lane
 
 VOCAB = Vocab.from_text("abc def ghi\n")
 
@@ -141,3 +141,19 @@ def test_a_new_sample_takes_the_newest_weights_the_trainer_sent() -> None:
     lane.type(MIN_SHOWN, VOCAB, SampleSettings(), paused=False)  # shown enough
     lane.type(3, VOCAB, SampleSettings(), paused=False)  # the next tick: the new sample
     assert lane.header.startswith("step 120")
+
+
+def test_a_run_is_young_for_its_first_start_steps() -> None:
+    """If this fails, samples type at the early, faster pace for the whole run (unreadable
+    later), or never (the first words of a run wait on noise typed at reading pace)."""
+    cell = make_cell("rnn", VOCAB.size, 8, "float32")
+    lane = Lane(cell, 0, 200, 0, "")
+    assert not lane.young()  # no weights yet: nothing is typed at any pace
+    lane.take(_snap(cell, 4.0, 1))
+    assert lane.young()
+    lane.take(_snap(cell, 3.0, START_STEPS - 1))
+    assert lane.young()
+    lane.take(_snap(cell, 2.0, START_STEPS))
+    assert not lane.young()
+    lane.take(_snap(cell, 4.0, 0))  # a reset (or a cell switch) starts the run again
+    assert lane.young()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import types
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -214,5 +215,36 @@ def test_each_chart_moves_twice_a_second_and_never_both_in_one_tick(
                 gaps = np.diff(at) / app_module.TICK_HZ
                 assert gaps.max() <= 0.5 + 1e-9, (kind, gaps.max())  # never a gap over 0.5 s
                 assert len(at) <= app_module.CHART_HZ * 10 + 1, (kind, len(at))  # bytes count
+
+    asyncio.run(main())
+
+
+def test_samples_type_twice_as_fast_while_the_run_is_young(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If this fails, a run's first samples type at reading pace while each weight copy is far
+    better than the last (the first words come a second later), or later samples keep the fast
+    pace nobody can read along with."""
+    from test_snapshots import fixed_app, fixed_snapshot
+
+    from rnn_tui.ui import app as app_module
+    from rnn_tui.ui.lane import START_STEPS
+
+    async def main() -> None:
+        app = fixed_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            while not app.booted:
+                await pilot.pause(0.05)
+            (lane,) = app.lanes
+            typed: list[int] = []
+            monkeypatch.setattr(lane, "type", lambda n, *a: typed.append(n))
+            weights = lane.cell.init_params(np.random.default_rng(0))
+            base = replace(fixed_snapshot(app.vocab.size), weights=weights)
+            second = int(app_module.TICK_HZ)  # ticks in one second
+            for step, per_second in ((10, 120), (START_STEPS, 60)):
+                lane.take(replace(base, weights_step=step))
+                typed.clear()
+                for _ in range(second):
+                    app.type_samples()
+                assert sum(typed) == per_second, (step, typed)
+                assert max(typed) - min(typed) <= 1, typed  # evenly, tick by tick
 
     asyncio.run(main())

@@ -28,12 +28,16 @@ NEXT_EVERY = 0.2  # seconds between two redraws of the next-character line (nobo
 # from nearly random weights would hold the pane for seconds; later copies differ by less. The
 # trainer sends a copy as soon as its loss has fallen by WEIGHTS_GAIN (less than this).
 RESTART_GAIN = 0.25
-# ... but only once it has shown MIN_SHOWN characters (about a second and a third of typing,
-# room for a few words), or MIN_SHOWN * RESTART_GAIN / gain for weights better by `gain`: early
+# ... but only once it has shown MIN_SHOWN characters (room for a few words: two thirds of a
+# second of typing early in a run, a second and a third later), or MIN_SHOWN * RESTART_GAIN / gain for weights better by `gain`: early
 # in a run better weights come every few tenths of a second, and cut at once no sample would
 # ever hold a line of words; yet weights a whole nat better write words where the sample on
 # screen writes noise, and a third of a second of that noise is enough to see it.
 MIN_SHOWN = 80
+# While a run is young its samples type faster (rnn_tui.ui.app.START_CHARS_PER_S): in its first
+# START_STEPS steps each weight copy is far better than the last, and noise typed at reading pace
+# holds the pane while the words wait (on tiny.txt the first words come at step 150-300).
+START_STEPS = 500
 NEAR_UNIFORM = 0.9  # ... and at once if its weights' loss is this share of ln V (uniform) or more
 
 
@@ -84,6 +88,10 @@ class Lane:
             self.weights_loss = loss
             if self.sample_loss - loss >= RESTART_GAIN:
                 self.better = True  # much better weights: show what they write soon
+
+    def young(self) -> bool:
+        """Whether the newest weights come from the run's first START_STEPS steps."""
+        return self.weights is not None and self.weights[1] < START_STEPS
 
     def _fits(self, params: Params) -> bool:
         """Whether `params` are weights of this lane's cell (a source that carried a copy over
