@@ -183,6 +183,23 @@ def test_sampling_distribution_survives_non_finite_logits(logits) -> None:
     np.random.default_rng(0).choice(len(p), p=p)
 
 
+def test_draw_is_the_draw_numpy_choice_makes() -> None:
+    """If this fails, a seed no longer gives the text it gave (saved samples, recordings and
+    tests read differently), or the sampler picks a character of probability 0 (top-k)."""
+    from rnn_tui.engine.sampling import distribution, draw
+
+    source = np.random.default_rng(7)
+    ours, numpys = np.random.default_rng(11), np.random.default_rng(11)
+    for n in range(3000):
+        logits = source.standard_normal(65) * source.uniform(0.1, 8)
+        top_k = [0, 1, 5][n % 3]
+        p = distribution(logits.astype(np.float32), temperature=0.8, top_k=top_k)
+        i = draw(p, ours)
+        assert i == numpys.choice(len(p), p=p), n
+        assert p[i] > 0
+    assert ours.random() == numpys.random()  # both used one number a draw
+
+
 def test_last_ratio_is_first_over_last_and_nan_without_a_last() -> None:
     """If this fails, the gradient pane and the headless log report another ratio than
     grad_last_t[1] / grad_last_t[T], or divide by zero on an all-zero profile."""

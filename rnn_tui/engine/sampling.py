@@ -38,6 +38,17 @@ def distribution(logits: np.ndarray, temperature: float, top_k: int = 0) -> np.n
     return p
 
 
+def draw(p: np.ndarray, rng: np.random.Generator) -> int:
+    """An index drawn with probabilities `p: (V,)` (finite, summing to 1, as from `distribution`).
+
+    The same draw as `rng.choice(len(p), p=p)`, from the same uniform number (a seed gives the
+    same text): the first index whose cumulative probability exceeds it. Without choice's
+    checks of `p`, which cost three times the draw itself (a sixth of a typed character)."""
+    cdf = np.cumsum(p)  # (V,) P(index <= i)
+    cdf /= cdf[-1]  # exactly 1 at the end, whatever the rounding
+    return int(cdf.searchsorted(rng.random(), side="right"))  # first i with cdf[i] > u
+
+
 def sample_chars(
     model: Cell,
     params: Params,
@@ -85,7 +96,7 @@ def _generate(
         state = fresh if int(i) in resets else state
     while True:
         p = distribution(logits[0], temperature, top_k)
-        i = int(rng.choice(len(p), p=p))
+        i = draw(p, rng)
         yield SampledChar(char=vocab.chars[i], index=i, probs=p, hidden=h)
         logits, state = model.step(params, np.array([i]), state)
         h = state[0][0].copy()
