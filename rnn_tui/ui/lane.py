@@ -29,10 +29,11 @@ NEXT_EVERY = 0.2  # seconds between two redraws of the next-character line (nobo
 # trainer sends a copy as soon as its loss has fallen by WEIGHTS_GAIN (less than this).
 RESTART_GAIN = 0.25
 # ... but only once it has shown MIN_SHOWN characters (room for a few words: two thirds of a
-# second of typing early in a run, a second and a third later), or MIN_SHOWN * RESTART_GAIN / gain for weights better by `gain`: early
-# in a run better weights come every few tenths of a second, and cut at once no sample would
-# ever hold a line of words; yet weights a whole nat better write words where the sample on
-# screen writes noise, and a third of a second of that noise is enough to see it.
+# second of typing early in a run, a second and a third later), or MIN_SHOWN * RESTART_GAIN /
+# gain for weights better by `gain`: early in a run better weights come every few tenths of a
+# second, and cut at once no sample would ever hold a line of words; yet weights a whole nat
+# better write words where the sample on screen writes noise, and 20 characters of that noise
+# are enough to see it.
 MIN_SHOWN = 80
 # While a run is young its samples type faster (rnn_tui.ui.app.START_CHARS_PER_S): in its first
 # START_STEPS steps each weight copy is far better than the last, and noise typed at reading pace
