@@ -675,6 +675,8 @@ def test_help_describes_this_runs_start_up_boost() -> None:
     assert "The first 200 steps take up to 2 times the learning rate" in other
     none = help_markdown(69, Config(lr_boost=1.0))
     assert "no start-up boost" in none and "times the learning rate" not in none
+    zero = help_markdown(69, Config(boost_steps=0))  # a saved config: no steps to boost
+    assert "no start-up boost" in zero and "The first 0 steps" not in zero
     assert HelpScreen(69, Config(lr_boost=1.0)).config == Config(lr_boost=1.0)
 
 

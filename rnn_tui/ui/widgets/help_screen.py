@@ -27,8 +27,9 @@ def uniform_line(vocab_size: int | None) -> str:
 
 
 def boost_line(config: Config) -> str:
-    """The help's sentence on the start-up boost, as `config` (the run's) has it."""
-    if config.lr_boost <= 1:
+    """The help's sentence on the start-up boost, as `config` (the run's) has it (none with a
+    boost of 1 or over 0 steps: `optim.lr_in_force`)."""
+    if config.lr_boost <= 1 or config.boost_steps == 0:
         return (
             "This run takes its learning rate from the first step: no start-up boost (a lesson,"
             " `--lr` typed alone, or `--lr-boost 1`)."
