@@ -2,14 +2,16 @@
 
 Start-up makes some 70,000 objects the collector tracks (Textual's modules and ours, the
 first screen, then NumPy and the panes), about 1,600 of them garbage, and Python's collector
-walks them again and again as they are made: some 35 ms of the time to the first frame. So the command
-line turns collection off as it starts (`hold`) and back on (`resume`) once the app has built
-its panes, or at once on a path that shows no app (a headless run, a server, an error).
+walks them again and again as they are made: some 35 ms of the time to the first frame. So
+the command line turns collection off as it starts (`hold`) and back on (`resume`) once the
+app has built its panes, or at once on a path that shows no app (a headless run, a server,
+an error).
 
 `resume(freeze=True)` first moves every object into the permanent generation (`gc.freeze`,
-as CPython's documentation suggests for a process that forks): later collections, on the UI's
-thread, skip what start-up made. The little garbage among it stays, as the price. A forked trainer does the same as it starts: it inherits the command line's objects,
-and collection held off."""
+as CPython's documentation suggests for a process that forks): later collections, on the
+UI's thread, skip what start-up made. The little garbage among it stays, as the price. A
+forked trainer does the same as it starts: it inherits the command line's objects, and
+collection held off."""
 
 from __future__ import annotations
 
