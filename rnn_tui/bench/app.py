@@ -17,7 +17,7 @@ on the given corpus), and prints what it measures:
    of the app and all its child processes over a few seconds, as % of one core;
 4. first frame: spawn to the first terminal output that holds the drawn screen, median of
    three launches, beside a bare Textual app with one Static widget launched the same way
-   (`rnn_tui.bench.bare_app`), one after the other;
+   (`rnn_tui.bench.bare_app`), in turns, each launch after the same pause (`side_by_side`);
 5. lightness (issue 16): the bytes the app writes to its terminal while training, per second,
    at 120x40 and at 200x60 (one more run per round), and the CPU of the app's own process (not
    the trainer's) at 120x40, as % of one core; all from a warm-up after the trainer's first
@@ -63,6 +63,7 @@ from rnn_tui.bench.app_runs import (
     launch_for_words,
     run_app_once,
     run_headless,
+    side_by_side,
 )
 from rnn_tui.bench.procfs import cpu_text
 from rnn_tui.bench.screen import corpus_words
@@ -182,10 +183,13 @@ def run_app_bench(
                 )
                 problems += [x.error for x in (h, a, launch) if x.error]
             words = corpus_words(corpus.read_text(encoding="utf-8", errors="replace"))
-            for _ in range(plan.launches):  # side by side: the bare app, then the app
-                bare.append(launch_bare())
-                word_launches.append(launch_for_words(corpus, words))
-                problems += [x.error for x in (bare[-1], word_launches[-1]) if x.error]
+            bare, word_launches = side_by_side(
+                plan.launches,
+                plan.launch_pause,
+                launch_bare,
+                lambda: launch_for_words(corpus, words),
+            )
+            problems += [x.error for x in bare + word_launches if x.error]
     except KeyboardInterrupt:
         print("interrupted: the app and its workers were stopped", file=sys.stderr)
         return 130

@@ -25,6 +25,7 @@ class AppPlan:
     settle: float  # seconds after pausing before idle CPU is measured (sample finishes typing)
     idle_seconds: float  # seconds over which idle CPU is measured
     launches: int  # launches of the bare app and of the app, side by side (first frame, words)
+    launch_pause: float  # seconds of rest before each of those launches (app_runs.side_by_side)
     seed: int = 0  # for the random key intervals
 
 
@@ -42,6 +43,7 @@ def make_app_plan(quick: bool, seconds: float | None, keys: int | None, sample_l
             settle=1.0,  # the smoke test only checks that the measurement runs
             idle_seconds=1.0,
             launches=1,
+            launch_pause=0.2,
         )
     return AppPlan(
         seconds=20.0 if seconds is None else seconds,
@@ -52,4 +54,5 @@ def make_app_plan(quick: bool, seconds: float | None, keys: int | None, sample_l
         settle=max(3.0, settle),
         idle_seconds=5.0,
         launches=3,
+        launch_pause=2.0,
     )

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -220,3 +220,26 @@ def launch_bare() -> Launch:
     finally:
         launch.leftovers = app.close()
     return launch
+
+
+def side_by_side(
+    n: int,
+    pause: float,
+    bare: Callable[[], Launch],
+    app: Callable[[], Launch],
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[list[Launch], list[Launch]]:
+    """`n` launches of the bare app and `n` of the app: (bare ones, app ones). Each launch
+    comes after the same `pause`, and the two take turns going first. A launch right after a
+    busy one starts sooner here (measured: the bare app 405 ms right after the app's words
+    against 461 ms after 2 s of rest, 8 launches each; the app 539 against 582 ms right after
+    the bare app), so a fixed order (the bare app always after the app's two busy seconds)
+    favoured the bare app by about a tenth."""
+    bares: list[Launch] = []
+    apps: list[Launch] = []
+    for i in range(n):
+        pair = ((bare, bares), (app, apps))
+        for launch, into in pair if i % 2 == 0 else pair[::-1]:
+            sleep(pause)
+            into.append(launch())
+    return bares, apps
