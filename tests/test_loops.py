@@ -89,6 +89,27 @@ def test_input_gradients_do_not_depend_on_asking_for_weights(cell: str) -> None:
     np.testing.assert_array_equal(inputs_only.d_in, both.d_in)
 
 
+@pytest.mark.parametrize("cell", CELLS)
+def test_a_forward_only_pass_gives_the_same_states_and_cannot_be_backpropagated(cell: str) -> None:
+    """If this fails, skipping the local derivatives (evaluation, `Cell.forward`) changes the
+    hidden states, or a backward pass runs on a trace that lacks them and gives garbage."""
+    model, params, X, _ = problem(cell, seed=6)
+    reset = np.zeros(X.shape, bool)
+    reset[0, 2] = True
+    Xt, keep = np.ascontiguousarray(X.T), keep_mask(reset, model.dtype)
+    full = model._run(params, Xt, model.init_state(3), keep)
+    alone = model._run(params, Xt, model.init_state(3), keep, backward=False)
+    np.testing.assert_array_equal(alone.hs, full.hs)
+    np.testing.assert_array_equal(alone.hprev, full.hprev)
+    dh_out = np.ones((X.shape[1], 3, 5))
+    if cell == "lstm":  # its loop writes the local derivatives only when asked to
+        with pytest.raises(ValueError, match="backward=True"):
+            model._backward(params, alone, dh_out, False)
+    else:  # the others build them from what every trace keeps
+        want = model._backward(params, full, dh_out, False).d_in
+        np.testing.assert_array_equal(model._backward(params, alone, dh_out, False).d_in, want)
+
+
 def test_top_k_is_a_stable_descending_sort() -> None:
     """If this fails, the probe's top-5 lists other characters than the five likeliest, in
     another order, or breaks ties differently from a stable sort (the lower id first)."""

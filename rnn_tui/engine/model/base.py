@@ -116,29 +116,30 @@ def readout(
     return loss, dWhy, dby, dh_out
 
 
-def squared_norms(x: np.ndarray) -> np.ndarray:
-    """sum_h x[..., h]^2 of `x: (..., H)`, shape (...): np.vecdot where numpy has it (2.0 on),
-    about twice as fast as the einsum it replaces, which is the fallback."""
+def squared_norms(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """sum_h x[..., h]^2 of `x: (..., H)`, shape (...), into `out` if given: np.vecdot where
+    numpy has it (2.0 on), about twice as fast as the einsum it replaces, the fallback."""
     if _vecdot is None:
-        return np.einsum("...h,...h->...", x, x)
-    return _vecdot(x, x)
+        return np.einsum("...h,...h->...", x, x, out=out)
+    return _vecdot(x, x, out=out)
 
 
 _vecdot = getattr(np, "vecdot", None)  # the ufunc sum_h a_h b_h (numpy >= 2.0), or None
 
 
-def profile_from(dh_all: np.ndarray, dc_all: np.ndarray | None = None, n: int = 1) -> GradProfile:
-    """Reduce stacked per-step gradients (time-major) to a `GradProfile`.
+def profile_from(dh_sq: np.ndarray, dc_sq: np.ndarray | None = None, n: int = 1) -> GradProfile:
+    """Reduce per-step squared gradient norms (time-major) to a `GradProfile`.
 
-    dh_all: (T, 2, B, H): [:, 0] = dL/dh_t of the mean loss L over all B*T predictions,
-    [:, 1] = dl_bT/dh_t of the last step's per-stream loss. dc_all: (T, B, H) (dL/dc_t) or
-    None. `n` = B*T rescales the mean loss's gradients to those of S_b, the sum of stream b's
-    own T losses: L = sum_b S_b / (B*T), and h_t of stream b feeds S_b alone."""
-    norms = np.sqrt(squared_norms(dh_all))  # (T, 2, B) per-stream norms
+    dh_sq: (T, 2, B): ||dL/dh_t||^2 of each stream, [:, 0] for the mean loss L over all B*T
+    predictions, [:, 1] for l_bT, the stream's loss at the window's last step. dc_sq: (T, B)
+    (||dL/dc_t||^2) or None. `n` = B*T rescales the mean loss's gradients to those of S_b, the
+    sum of stream b's own T losses: L = sum_b S_b / (B*T), and h_t of stream b feeds S_b
+    alone. A backward loop writes the squares while each step's gradients are in cache."""
+    norms = np.sqrt(dh_sq)  # (T, 2, B) per-stream norms
     mean = norms.mean(axis=2, dtype=np.float64)  # (T, 2): average over streams
     cell = None
-    if dc_all is not None:
-        c_norms = np.sqrt(squared_norms(dc_all))  # (T, B)
+    if dc_sq is not None:
+        c_norms = np.sqrt(dc_sq)  # (T, B)
         cell = _frozen(c_norms.mean(axis=1, dtype=np.float64) * n)
     return GradProfile(
         grad_t=_frozen(mean[:, 0] * n),
@@ -316,9 +317,10 @@ def gate_inputs(table: np.ndarray, Xt: np.ndarray, G: int) -> np.ndarray:
     return gm
 
 
-def keep_rows(keep: np.ndarray | None, T: int) -> Iterable[np.ndarray | None]:
-    """What a forward loop zips with its T steps: keep[t]: (B, 1), or None at every step."""
-    return repeat(None, T) if keep is None else keep
+def each_step(a: np.ndarray | None, T: int) -> Iterable[np.ndarray | None]:
+    """What a forward loop zips with its T steps for an optional window array `a: (T, ...)`
+    (the keep mask, the local derivatives): a[t], or None at every step."""
+    return repeat(None, T) if a is None else a
 
 
 @dataclass(frozen=True)
@@ -341,8 +343,9 @@ class Backward:
     d_in: np.ndarray  # (T, B, G*H) or (T, B, G, H): dL/d(W_x x_t + b), every step; with a
     # `ByInput`, its (T*B, G*H) rows in that grouped order instead
     dWh: np.ndarray | None  # (G*H, H): dL/dW_h; None when the caller wants no weight gradient
-    dh_all: np.ndarray  # (T, k, B, H): dL/dh_t, rows as in `add_output_grad`
-    dc_all: np.ndarray | None = None  # (T, B, H): dL/dc_t (LSTM only)
+    dh_sq: np.ndarray | None  # (T, 2, B): ||dL/dh_t||^2, rows as in `add_output_grad`; None
+    # without the profile
+    dc_sq: np.ndarray | None = None  # (T, B): ||dL/dc_t||^2 (LSTM, with the profile)
 
 
 class Cell(ABC):
@@ -408,11 +411,14 @@ class Cell(ABC):
         return np.array(x, self.dtype)
 
     def dh_rows(self, T: int, B: int, profile: bool) -> np.ndarray:
-        """dh_all: (T, k, B, H), dL/dh_t for a backward loop to fill from t = T down; k = 2 when
-        profiling (rows as in `add_output_grad`: one matmul per step carries both), else 1."""
-        dh_all = self.empty(T, 2 if profile else 1, B, self.H)
-        dh_all[T - 1] = 0  # no step follows the window
-        return dh_all
+        """Two (k, B, H) buffers for dL/dh_t, taken in turn by a backward loop going from t = T
+        down: step t reads buffer t % 2 and writes W_h^T da_t, the start of dL/dh_{t-1}, into
+        the other. k = 2 when profiling (rows as in `add_output_grad`: one matmul per step
+        carries both), else 1. Two buffers stay in cache where a window of them would not;
+        the profile keeps each step's norms (`profile_from`), not the gradients."""
+        dh = self.empty(2, 2 if profile else 1, B, self.H)
+        dh[(T - 1) % 2] = 0  # no step follows the window
+        return dh
 
     def loop_weights(self, params: Params) -> tuple[np.ndarray, np.ndarray]:
         """The weights as a forward loop reads them: table: (V, G*H), table[x] = W_x[:, x] + b
@@ -436,7 +442,8 @@ class Cell(ABC):
     ) -> tuple[np.ndarray, State]:
         """Logits `(B, T, V)` for inputs `X: (B, T)` from `state`, and the state after step T.
         `reset: (B, T)` bool, if given, zeroes a stream's state before step t where True."""
-        trace = self._run(params, np.ascontiguousarray(X.T), state, keep_mask(reset, self.dtype))
+        Xt, keep = np.ascontiguousarray(X.T), keep_mask(reset, self.dtype)
+        trace = self._run(params, Xt, state, keep, backward=False)  # no gradient follows
         return logits_of(params, trace.hs[1:]).transpose(1, 0, 2), trace.final_state()
 
     def loss_and_grads(
@@ -468,7 +475,8 @@ class Cell(ABC):
         wx, wh, b = self.names
         dWx = np.ascontiguousarray(dWx_rows.T)  # (G*H, V)
         grads = {wx: dWx, wh: back.dWh, b: db, "Why": dWhy, "by": dby}
-        prof = profile_from(back.dh_all, back.dc_all, n=B * T) if profile else None
+        sq = back.dh_sq  # the profile's squared norms; None when not profiling
+        prof = None if sq is None else profile_from(sq, back.dc_sq, n=B * T)
         return LossAndGrads(loss=loss, grads=grads, state=trace.final_state(), profile=prof)
 
     def loss(
@@ -484,8 +492,17 @@ class Cell(ABC):
         return cross_entropy(logits, Y)
 
     @abstractmethod
-    def _run(self, params: Params, Xt: np.ndarray, state: State, keep: np.ndarray | None) -> Trace:
-        """The forward pass over a window: `Xt: (T, B)` ids, `keep: (T, B, 1)` or None."""
+    def _run(
+        self,
+        params: Params,
+        Xt: np.ndarray,
+        state: State,
+        keep: np.ndarray | None,
+        backward: bool = True,
+    ) -> Trace:
+        """The forward pass over a window: `Xt: (T, B)` ids, `keep: (T, B, 1)` or None. A
+        trace made with `backward=False` is for the forward values alone: `_backward` may
+        refuse it."""
 
     @abstractmethod
     def _backward(
