@@ -10,7 +10,14 @@ from conftest import TINY
 
 from rnn_tui.cli import _typed, build_parser, make_spec
 from rnn_tui.engine.checkpoint import save_checkpoint
-from rnn_tui.engine.config import CELL_DEFAULTS, CELL_NAMES, Config, SettingError, defaults_for
+from rnn_tui.engine.config import (
+    CELL_DEFAULTS,
+    CELL_NAMES,
+    Config,
+    SettingError,
+    defaults_for,
+    for_cell,
+)
 from rnn_tui.engine.data import load_corpus
 from rnn_tui.engine.longlag import line_length
 from rnn_tui.engine.trainer import Trainer
@@ -70,6 +77,23 @@ def test_compare_gives_each_cell_its_own_defaults_unless_typed() -> None:
     typed = configs(str(TINY), "--compare", "lstm,rnn", "--lr", "0.02", "--hidden", "8")
     alone = {"lr": 0.02, "lr_boost": 1.0, "hidden": 8}  # --lr alone: no start-up boost
     assert typed == (LSTM.with_(**alone), Config(**alone))
+
+
+def test_switching_cells_brings_the_new_cell_s_defaults_and_keeps_what_was_set() -> None:
+    """If this fails, the l key trains the LSTM with the RNN's H and lr (not what `--cell
+    lstm` gives), drops a setting the user chose, or a round of l does not come back to the
+    settings it left."""
+    assert for_cell(Config(), "lstm") == LSTM
+    assert for_cell(LSTM, "gru") == GRU
+    assert for_cell(GRU, "rnn") == Config()
+    mine = Config(hidden=64, lr=0.01, batch=8, seed=7, clip_mode="value")
+    assert for_cell(mine, "lstm") == mine.with_(cell="lstm")  # H and lr set by hand: kept
+    half = for_cell(Config(lr=0.02, seq_len=64), "lstm")  # H at its default, lr set by key
+    assert half == LSTM.with_(lr=0.02, seq_len=64)
+    trip = Config(batch=16)
+    for cell in ("lstm", "gru", "rnn"):
+        trip = for_cell(trip, cell)
+    assert trip == Config(batch=16)
 
 
 # The presets' settings as they were before the cells had defaults of their own (and a

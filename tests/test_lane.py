@@ -8,8 +8,10 @@ from dataclasses import replace
 import numpy as np
 from test_snapshots import fixed_snapshot
 
+from rnn_tui.engine.config import Config
 from rnn_tui.engine.data import Vocab
 from rnn_tui.engine.model import make_cell
+from rnn_tui.engine.probe import probe_model
 from rnn_tui.engine.sample_settings import SampleSettings
 from rnn_tui.ui.lane import MIN_SHOWN, RESTART_GAIN, START_STEPS, Lane
 
@@ -106,6 +108,30 @@ def test_weights_of_another_cell_are_not_sampled_from() -> None:
     lane.type(3, VOCAB, SampleSettings(), paused=False)  # nothing to sample from yet
     lane.take(replace(_snap(lstm, 4.0, 3), cell="lstm"))  # its own weights are taken
     assert lane.weights is not None and lane.weights[1] == 3
+
+
+def test_a_new_cell_of_another_size_is_sampled_at_its_own_size() -> None:
+    """If this fails, after `l` brings the LSTM its own H (256 where the RNN had 128) the
+    lane keeps a model of the old size: the new weights never fit and the samples stop, or
+    the probe, the inside views and a save describe the weights with the old H."""
+    rnn = make_cell("rnn", VOCAB.size, 8, "float32")
+    lstm = make_cell("lstm", VOCAB.size, 12, "float32")
+    lane = Lane(rnn, 0, 200, 0, "")
+    lane.take(_snap(rnn, 4.0, 1))
+    switched = replace(_snap(rnn, 4.0, 2), cell="lstm", hidden=12, weights=None, record=None)
+    lane.take(switched)  # paused right after the switch: no step, no weights yet
+    assert (lane.cell.name, lane.cell.H, lane.n_params) == ("lstm", 12, lstm.n_params())
+    lane.take(replace(_snap(rnn, 4.0, 2), cell="lstm", hidden=12))  # stale: the old cell's
+    assert lane.weights is None
+    lane.take(replace(_snap(lstm, 4.0, 3), cell="lstm", hidden=12))
+    assert (lane.cell.name, lane.cell.H, lane.n_params) == ("lstm", 12, lstm.n_params())
+    assert lane.weights is not None and lane.weights[1] == 3
+    lane.type(3, VOCAB, SampleSettings(), paused=False)
+    assert lane.typed == 3 and lane.hidden_values().shape == (3, 12)
+    config = lane.config_of(Config(seed=7))  # what the probe, inside views and saves build on
+    assert config == Config(seed=7, cell="lstm", hidden=12)
+    pm = probe_model(lane.weights[0], config, VOCAB.chars)  # refuses weights of another shape
+    assert pm.cell.H == 12
 
 
 def test_weights_that_lost_ground_leave_the_sample_its_full_line() -> None:

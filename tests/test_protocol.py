@@ -71,8 +71,13 @@ def test_commands_change_the_run_and_the_snapshot_says_so(tiny, tmp_path: Path) 
     loop.handle(p.Request(0, p.Reset()))
     snap = newest(loop)[0]
     assert snap.record is None and len(snap.loss_steps) == 0 and "reset" in snap.message
+    loop.handle(p.Request(0, p.SwitchCell("lstm")))
+    snap = newest(loop)[0]  # H=16 and lr 0.5 were set by hand: both kept
+    assert (snap.cell, snap.hidden, snap.lr) == ("lstm", 16, 0.5) and "H=16, lr 0.5" in snap.message
+    loop.handle(p.Request(0, p.SetHyper(lr=3e-3)))  # back at the RNN's (and the GRU's) default
     loop.handle(p.Request(0, p.SwitchCell("gru")))
-    assert newest(loop)[0].cell == "gru"
+    snap = newest(loop)[0]
+    assert (snap.cell, snap.hidden, snap.lr) == ("gru", 16, 3e-3)
     loop.handle(p.Request(0, p.Quit()))
     assert not loop.running
 

@@ -118,7 +118,7 @@ def test_a_trained_snapshot_comes_back_as_it_was_sent() -> None:
     """If this fails, an attached app draws other losses, gradients or weights than the
     trainer has (or cannot draw them at all)."""
     snap = trained_snapshot()
-    assert snap.weights is not None and snap.record is not None
+    assert snap.weights is not None and snap.record is not None and snap.hidden == 8
     out = round_trip(Snapshots((snap,)))
     assert isinstance(out, Snapshots)
     assert_same(snap, out.runs[0])
@@ -217,6 +217,7 @@ def snapshot_frame() -> bytes:
         ("an array out of range", lambda h: h["fields"]["runs"][0].update(loss_values={"@": 99})),
         ("three runs", lambda h: h["fields"]["runs"].extend(h["fields"]["runs"][:1] * 2)),
         ("a non-finite lr", lambda h: h["fields"]["runs"][0].update(lr=float("inf"))),
+        ("a hidden size out of range", lambda h: h["fields"]["runs"][0].update(hidden=10**6)),
     ],
 )
 def test_a_malformed_snapshot_is_refused(what: str, change) -> None:  # type: ignore[no-untyped-def]

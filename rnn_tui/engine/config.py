@@ -197,3 +197,14 @@ def defaults_for(cell: str) -> Config:
     """The settings `--cell CELL` starts from: `Config()` with the cell's `CELL_DEFAULTS`
     (an unknown cell is refused by `Config`'s own check, as `SettingError`)."""
     return Config(cell=cell, **CELL_DEFAULTS.get(cell, {}))
+
+
+def for_cell(config: Config, cell: str) -> Config:
+    """`config` for training `cell` instead (the `l` key): each of the cells' own settings
+    (`CELL_DEFAULTS`) still at the current cell's default takes the new cell's default, so the
+    LSTM gets its own H and lr as with `--cell lstm`; one set by hand, on the command line or
+    by key, is kept. Every other setting carries over as it is."""
+    old, new = defaults_for(config.cell), defaults_for(cell)
+    names = set(CELL_DEFAULTS.get(config.cell, {})) | set(CELL_DEFAULTS.get(cell, {}))
+    follow = {n: getattr(new, n) for n in sorted(names) if getattr(config, n) == getattr(old, n)}
+    return config.with_(cell=cell, **follow)

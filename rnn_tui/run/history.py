@@ -231,6 +231,7 @@ class Run:
             weights_step=t.steps,
             seq=seq,
             cell=t.config.cell,
+            hidden=t.config.hidden,
             replies=replies,
             baselines=baselines,
         )

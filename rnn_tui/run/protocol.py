@@ -210,6 +210,7 @@ class Snapshot:
     # (K, 2) the first and last training step each grad_history row stands for
     grad_history_steps: np.ndarray = field(default_factory=_no_rows)
     baselines: Baselines | None = None  # the corpus's reference losses; None until known
+    hidden: int = 0  # the run's hidden size H (a new cell brings its own); 0: not said
 
 
 @dataclass(frozen=True)

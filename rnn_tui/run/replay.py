@@ -258,7 +258,7 @@ class ReplaySource:
             return Snapshot(
                 RunState.STARTING, None, empty, empty, empty, empty, np.zeros((0, T)),
                 config.lr, config.clip_mode, config.clip, config.cell, message=message,
-                seq=self._seq, replies=replies,
+                seq=self._seq, replies=replies, hidden=config.hidden,
             )  # fmt: skip
         record = run.records[line]
         loss_steps, loss_values = thin(run.steps[: line + 1], run.smooth[: line + 1])
@@ -287,6 +287,7 @@ class ReplaySource:
             clip_mode=clip_mode,
             clip=clip,
             cell=config.cell,
+            hidden=config.hidden,
             clip_share=clip_share,
             clip_steps=clip_steps,
             message=message,

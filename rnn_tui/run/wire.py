@@ -325,7 +325,7 @@ def _params_in(d: Any, arrays: _Arrays) -> Params:
 _SNAPSHOT = {
     "state", "record", "loss_steps", "loss_values", "val_steps", "val_values", "grad_history",
     "grad_history_steps", "lr", "clip_mode", "clip", "cell", "clip_share", "clip_steps",
-    "message", "weights", "weights_step", "seq", "replies", "baselines",
+    "message", "weights", "weights_step", "seq", "replies", "baselines", "hidden",
 }  # fmt: skip
 
 
@@ -370,6 +370,7 @@ def _snapshot_out(s: Snapshot, out: _Out) -> dict[str, Any]:
         "seq": int(s.seq),
         "replies": [_reply_out(r) for r in s.replies],
         "baselines": _baselines_out(s.baselines),
+        "hidden": int(s.hidden),
     }
 
 
@@ -421,6 +422,7 @@ def _snapshot_in(d: Any, arrays: _Arrays) -> Snapshot:
         seq=_int(d["seq"], "snapshot.seq", 0),
         replies=tuple(_reply_in(r) for r in replies),
         baselines=_baselines_in(d["baselines"]),
+        hidden=_int(d["hidden"], "snapshot.hidden", 0, 4096),
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from rnn_tui.engine.blas import keep_freed_memory
 from rnn_tui.engine.checkpoint import save_checkpoint
+from rnn_tui.engine.config import for_cell
 from rnn_tui.engine.trainer import StepRecord, Trainer
 from rnn_tui.errors import UserError
 from rnn_tui.run.baselines import floors_only, metrics_fields, work_out
@@ -170,12 +171,15 @@ class TrainerLoop:
         return Reply(0, True, cmd.describe([run.trainer.config for run in self.runs]))
 
     def _switch_cell(self, cmd: SwitchCell) -> Reply:
-        """A new model of another cell, same corpus and settings, from the seed."""
+        """A new model of another cell on the same corpus, from the seed: the settings carry
+        over, except those still at the old cell's default, which take the new one's
+        (`for_cell`)."""
         old = self.runs[0].trainer
         stopped = self._stop_recording()
-        self.runs = [Run(Trainer(old.corpus, old.config.with_(cell=cmd.cell)))]
+        c = for_cell(old.config, cmd.cell)
+        self.runs = [Run(Trainer(old.corpus, c))]
         self.watches = [BlowupWatch()]
-        self.message = f"training {cmd.cell} from the seed" + stopped
+        self.message = f"training {cmd.cell} from the seed, H={c.hidden}, lr {c.lr:g}" + stopped
         return Reply(0, True, self.message)
 
     def _stop_recording(self) -> str:

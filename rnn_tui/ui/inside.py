@@ -186,7 +186,7 @@ class Insider:
         spec = self.spec()
         for lane, config in zip(self.lanes, spec.configs, strict=False):
             w = lane.weights
-            jobs.append(None if w is None else Job(w[0], w[1], config.with_(cell=lane.cell.name)))
+            jobs.append(None if w is None else Job(w[0], w[1], lane.config_of(config)))
         if self._busy:
             self._waiting = tuple(jobs)
             return

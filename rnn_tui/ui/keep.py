@@ -14,11 +14,11 @@ from rnn_tui.ui.lane import Lane
 
 
 def configs_now(lanes: Sequence[Lane], spec: RunSpec) -> tuple[Config, ...]:
-    """Each run's settings as its snapshot says they are now: the cell, the learning rate and
-    the clipping may have changed since the start."""
+    """Each run's settings as its snapshot says they are now: the cell, H, the learning rate
+    and the clipping may have changed since the start."""
     out = []
     for lane, config in zip(lanes, spec.configs, strict=True):
-        config = config.with_(cell=lane.cell.name)
+        config = lane.config_of(config)
         s = lane.snapshot
         if s is not None:
             config = config.with_(lr=s.lr, clip_mode=s.clip_mode, clip=s.clip)

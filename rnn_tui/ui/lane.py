@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 from textual.containers import Vertical
 
+from rnn_tui.engine.config import Config
 from rnn_tui.engine.model import Cell, Params, make_cell
 from rnn_tui.engine.sample_settings import SampleSettings
 from rnn_tui.engine.sampling import SampledChar, sample_chars, top_chars
@@ -78,8 +79,9 @@ class Lane:
 
     def take(self, snap: Snapshot) -> None:
         """Mirror the run: its newest snapshot, its weights, and its cell if that changed."""
-        if snap.cell != self.cell.name:  # the run switched cells: a model of the new shape
-            self.cell = make_cell(snap.cell, self.cell.V, self.cell.H, self.cell.dtype)
+        H = snap.hidden or self.cell.H  # a new cell may come with its own H
+        if snap.cell != self.cell.name or H != self.cell.H:  # a model of the run's new shape
+            self.cell = make_cell(snap.cell, self.cell.V, H, self.cell.dtype)
             self.n_params = self.cell.n_params()
             self.forget_sample()
         self.snapshot = snap
@@ -89,6 +91,11 @@ class Lane:
             self.weights_loss = loss
             if self.sample_loss - loss >= RESTART_GAIN:
                 self.better = True  # much better weights: show what they write soon
+
+    def config_of(self, config: Config) -> Config:
+        """The run's starting `config` with the model this lane mirrors now: its cell and H
+        (a cell switch, `l`, may have changed both)."""
+        return config.with_(cell=self.cell.name, hidden=self.cell.H)
 
     def young(self) -> bool:
         """Whether the newest weights come from the run's first START_STEPS steps."""

@@ -41,9 +41,7 @@ class ProbeEvents:
         models = []
         for lane, config in zip(self.lanes, self.spec.configs, strict=False):
             w = lane.weights
-            models.append(
-                None if w is None else LaneModel(w[0], w[1], config.with_(cell=lane.cell.name))
-            )
+            models.append(None if w is None else LaneModel(w[0], w[1], lane.config_of(config)))
         self._probe_weights = self._weights_ids()
         self.prober.request(tuple(models))
 
