@@ -94,7 +94,8 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         "l",
-        "switch the cell: rnn, lstm, gru (training restarts from the seed)",
+        "switch the cell: rnn, lstm, gru (training restarts from the seed, with the cell's own"
+        " H and lr unless you set them)",
         (("l", "next_cell"),),
         "Cell",
         (("Switch the cell", "l: rnn, lstm, gru; training restarts", "next_cell"),),
