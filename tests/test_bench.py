@@ -147,16 +147,22 @@ other.kill()
 def test_a_fork_of_the_app_is_counted_as_its_worker() -> None:
     """If this fails, `bench app` names the app's first trainer (a fork of the app, with the
     app's command line) after its command, and the worker's CPU is not shown as the worker's."""
-    from rnn_tui.bench.procfs import process_role
+    from rnn_tui.bench.procfs import _cmdline, process_role
 
     proc = subprocess.Popen(
-        [sys.executable, "-c", FORKS], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", FORKS],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
-        assert proc.stdout is not None
-        fork, other = (int(x) for x in proc.stdout.readline().split())
-        assert process_role(proc.pid, proc.pid, "ui") == "ui"
-        assert process_role(fork, proc.pid, "ui") == "worker"
-        assert process_role(other, proc.pid, "ui") == "sleep"
+        assert proc.stdout is not None and proc.stderr is not None
+        line = proc.stdout.readline()
+        assert line, f"the forking script ended early: {proc.stderr.read()[-2000:]}"
+        fork, other = (int(x) for x in line.split())
+        roles = {p: process_role(p, proc.pid, "ui") for p in (proc.pid, fork, other)}
+        cmdlines = {p: _cmdline(p) for p in roles}  # said when a role is not the one expected
+        assert roles == {proc.pid: "ui", fork: "worker", other: "sleep"}, cmdlines
     finally:
         proc.communicate("", timeout=10)
