@@ -206,6 +206,9 @@ def test_squared_norms_equal_the_sum_of_squares(monkeypatch, fast: bool) -> None
     assert got.shape == (4, 2, 3)
     np.testing.assert_allclose(got, want, rtol=1e-13)
     np.testing.assert_allclose(squared_norms(x[:, 0]), want[:, 0], rtol=1e-13)  # strided rows
+    into = np.full((4, 2, 3), np.nan)[::-1]  # a backward loop's rows, newest first
+    squared_norms(x[::-1], out=into)
+    np.testing.assert_allclose(into, want[::-1], rtol=1e-13)
 
 
 def textbook_pre_activation_grads(

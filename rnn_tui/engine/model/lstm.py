@@ -112,11 +112,9 @@ class LSTM(Cell):
             hprev, cprev = self.empty(T, B, H), self.empty(T, B, H)  # zeroed after a reset
         wh = self.empty(B, 4 * H)  # scratch: W_h h_{t-1}
         wh_gm = wh.reshape(B, 4, H).transpose(1, 0, 2)  # (4, B, H): W_h h_{t-1} by gate
-        terms, tc = (
-            self.empty(2, B, H),
-            self.empty(B, H),
-        )  # scratch: i_t g_t, f_t c_{t-1}; tanh(c_t)
+        terms = self.empty(2, B, H)  # scratch: i_t g_t and f_t c_{t-1}, the two terms of c_t
         ig, fc = terms
+        tc = self.empty(B, H)  # scratch: tanh(c_t)
         # K[t, j] turns dc_t (dh_t for o) into da_j, as in the module docstring; gate-major
         # like the trace's storage, so every pass runs over blocks contiguous for all streams.
         K = self.empty(T, 4, B, H) if backward else None
@@ -144,10 +142,8 @@ class LSTM(Cell):
                 np.multiply(o_t, tc, out=h_t)  # h_t = o_t tanh(c_t)
                 if k is None:
                     continue
-                np.subtract(one, ifo, out=k[:3])  # 1 - s for s = i, f, o; sigmoid'(a) = s (1 - s):
-                k[:2] *= (
-                    terms  # i g (1 - i) = g_t sigmoid'(a_i), f c (1 - f) = c_{t-1} sigmoid'(a_f)
-                )
+                np.subtract(one, ifo, out=k[:3])  # 1 - s for s = i, f, o; sigmoid' = s (1 - s):
+                k[:2] *= terms  # i g (1-i) = g_t sigmoid'(a_i), f c (1-f) = c_{t-1} sigmoid'(a_f)
                 k[2] *= h_t  # o tanh(c) (1 - o) = tanh(c_t) sigmoid'(a_o)
                 np.multiply(ig, g_t, out=k[3])  # i g^2
                 np.subtract(i_t, k[3], out=k[3])  # i - i g^2 = i_t tanh'(a_g)
