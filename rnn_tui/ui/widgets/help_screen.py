@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from rnn_tui.engine.config import Config
+from rnn_tui.engine.optim import lr_in_force
 from rnn_tui.engine.presets import PRESETS
 from rnn_tui.run.blowup import BLOWUP_NORM
 from rnn_tui.ui.actions import help_table
@@ -27,9 +28,9 @@ def uniform_line(vocab_size: int | None) -> str:
 
 
 def boost_line(config: Config) -> str:
-    """The help's sentence on the start-up boost, as `config` (the run's) has it (none with a
-    boost of 1 or over 0 steps: `optim.lr_in_force`)."""
-    if config.lr_boost <= 1 or config.boost_steps == 0:
+    """The help's sentence on the start-up boost, as `config` (the run's) has it: none when
+    the trainer's own rule (`optim.lr_in_force`) gives the first step the plain rate."""
+    if lr_in_force(1.0, 1, config.lr_boost, config.boost_steps) == 1.0:
         return (
             "This run takes its learning rate from the first step: no start-up boost (a lesson,"
             " `--lr` typed alone, or `--lr-boost 1`)."
