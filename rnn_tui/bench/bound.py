@@ -14,14 +14,20 @@ rows per stream) performs these products, and `CellMatmulBound` times exactly th
     spectral  2   x (H, H) @ (H,)            the power iteration on W_hh (RNN only)
 
 Operands have the step's shapes, dtype and memory layouts (W_h^T is built by the cell's own
-`loop_weights`); the per-step products read and write per-step slices of window-sized arrays,
-as the loops do (one small buffer reused T times would stay in cache and be 10-20% faster
-than any loop that keeps every step's values can be). Everything is preallocated and every
-product writes into a preallocated output, so the bound contains no allocation, no
-elementwise work, no lookup (dW_x is a scatter, not a product), no optimizer and no Python
-beyond one call per product. The step does all of these products and more, so its time is
-at least the bound's. `share = bound / step` (both per step) says how much of a step is
-matrix products; 1 would mean everything else is free.
+`loop_weights`), and each product reads and writes where the loops do:
+- the forward product writes a per-step slice of a window-sized array where the cell keeps
+  it (`Cell.keeps_products`: the RNN's h_t, the GRU's U h_{t-1}), else one scratch reused
+  every step (the LSTM's);
+- the backward product reads one (k*B, G*H) scratch, which the loop rewrites every step, and
+  writes two (k*B, H) buffers taken in turn (`Cell.dh_rows`).
+A buffer reused every step stays in cache: the same products on window-sized arrays take
+5-10% longer at H=256, so a bound that used them would flatter the share.
+
+Everything is preallocated and every product writes into a preallocated output, so the bound
+contains no allocation, no elementwise work, no lookup (dW_x is a scatter, not a product), no
+optimizer and no Python beyond one call per product. The step does all of these products and
+more, so its time is at least the bound's. `share = bound / step` (both per step) says how
+much of a step is matrix products; 1 would mean everything else is free.
 """
 
 from __future__ import annotations
@@ -61,14 +67,16 @@ class CellMatmulBound(Timed):
             return rng.standard_normal(shape).astype(dtype)
 
         self.hs = rand(T + 1, B, H)  # hidden states h_0..h_T, time-major as the cells keep them
-        self.pre = np.empty((T, B, GH), dtype)  # W_h h_{t-1} of every step
+        # W_h h_{t-1}: every step's, or one scratch, as the cell's loop keeps it
+        pre = np.empty((T if model.keeps_products else 1, B, GH), dtype)
+        self.pre = list(pre) if model.keeps_products else [pre[0]] * T
         self.h2 = rand(T * B, H)  # h_1..h_T (and h_0..h_{T-1}) as (B*T) rows
         self.logits = np.empty((T * B, V), dtype)
         self.dlogits = rand(T * B, V)
         self.dWhy = np.empty((V, H), dtype)
         self.dh_out = np.empty((T * B, H), dtype)
-        self.da = rand(T, k * B, GH)  # every step's pre-activation gradients, both rows
-        self.dh = np.empty((T, k * B, H), dtype)  # W_h^T da_t, both rows, every step
+        self.da = rand(k * B, GH)  # da_t of both rows: one scratch, rewritten every step
+        self.dh = np.empty((2, k * B, H), dtype)  # W_h^T da_t, both rows: two buffers in turn
         self.da_all = rand(T * B, GH)  # row 0's pre-activation gradients, every step
         self.dWh = np.empty((GH, H), dtype)
         self.v = rand(H)
@@ -91,8 +99,8 @@ class CellMatmulBound(Timed):
 
     def _forward(self) -> None:
         """T products h_{t-1} @ W_h^T, each (B, H)@(H, G*H)."""
-        for t in range(self.T):
-            np.matmul(self.hs[t], self.WhT, out=self.pre[t])
+        for h, out in zip(self.hs[:-1], self.pre, strict=True):
+            np.matmul(h, self.WhT, out=out)
 
     def _dwhy(self) -> None:
         np.matmul(self.dlogits.T, self.h2, out=self.dWhy)
@@ -100,7 +108,7 @@ class CellMatmulBound(Timed):
     def _backward(self) -> None:
         """T-1 products da_t @ W_h, each (k*B, G*H)@(G*H, H): both gradient rows at once."""
         for t in range(self.T - 1, 0, -1):  # newest first, as the loops go
-            np.matmul(self.da[t], self.Wh, out=self.dh[t - 1])
+            np.matmul(self.da, self.Wh, out=self.dh[1 - t % 2])
 
     def _spectral(self) -> None:
         """One power-iteration step on W_hh: W v, then W^T u."""

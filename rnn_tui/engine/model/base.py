@@ -365,6 +365,10 @@ class Cell(ABC):
     # pays where d_in's rows are wide (the LSTM's 4H); elsewhere grouping h_{t-1} for dW_h
     # costs about what it saves.
     group_inputs: bool = False
+    # Whether the forward loop writes each step's W_h h_{t-1} into a window-sized array it
+    # keeps (the RNN's h_t, the GRU's U h_{t-1}) or into one scratch reused every step; the
+    # benchmark's matmul bound writes its products where the loop does.
+    keeps_products: bool = True
 
     def __init__(self, vocab_size: int, hidden: int, dtype: str | np.dtype = "float32") -> None:
         self.V = int(vocab_size)  # characters in the vocabulary

@@ -75,6 +75,7 @@ class LSTM(Cell):
 
     n_state = 2  # (h, c)
     group_inputs = True  # d_in's rows are 4H wide
+    keeps_products = False  # W_h h_{t-1} goes into a scratch, added into the gates at once
 
     def init_params(
         self, rng: np.random.Generator, rec_gain: float = 1.0, forget_bias: float = 1.0
