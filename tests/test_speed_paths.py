@@ -153,14 +153,20 @@ def test_grouped_backward_equals_the_time_ordered_one(cell: str, profile: bool) 
 
 def test_transposed_equals_the_transpose_with_row_scales() -> None:
     """If this fails, the padded copy behind `Cell.loop_weights` hands the forward loop
-    another W_h^T than the transposed (row-scaled) weights."""
+    another W_h^T than the transposed (row-scaled) weights, block by block."""
     rng = np.random.default_rng(5)
     a = rng.standard_normal((12, 8)).astype(np.float32)
     scale = rng.choice([-1.0, 1.0], 12).astype(np.float32)
     t = transposed(a, scale)
-    assert t.flags.c_contiguous and t.shape == (8, 12)
-    np.testing.assert_array_equal(t, (a * scale[:, None]).T)
-    np.testing.assert_array_equal(transposed(a), a.T)
+    assert t.flags.c_contiguous and t.shape == (1, 8, 12)
+    np.testing.assert_array_equal(t[0], (a * scale[:, None]).T)
+    np.testing.assert_array_equal(transposed(a)[0], a.T)
+    three = transposed(a, scale, blocks=3)  # three blocks of 4 rows, each transposed
+    assert three.flags.c_contiguous and three.shape == (3, 8, 4)
+    for k in range(3):
+        np.testing.assert_array_equal(
+            three[k], (a[4 * k : 4 * k + 4] * scale[4 * k : 4 * k + 4, None]).T
+        )
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))

@@ -5,7 +5,7 @@ One `Trainer.step()` at (cell, H, B, T) with G gate blocks (RNN 1, GRU 3, LSTM 4
 and profiling on (the trainer always profiles, so the backward products carry k = 2 gradient
 rows per stream) performs these products, and `CellMatmulBound` times exactly these, alone:
 
-    forward   T   x (B, H) @ (H, G*H)        W_h h_{t-1} per step, on `Cell.loop_weights`' W_h^T
+    forward   T   x (B, H) @ (G, H, H)       W_h h_{t-1} per step, gate-major (`Cell.loop_weights`)
     readout   1   x (B*T, H) @ (H, V)        the logits of the whole window
     dWhy      1   x (V, B*T) @ (B*T, H)      the readout's weight gradient
     dh_out    1   x (B*T, V) @ (V, H)        W_hy^T dy_t for every step
@@ -56,7 +56,7 @@ class CellMatmulBound(Timed):
         self.cell, self.H, self.B, self.T = cell, H, B, T
         model = make_cell(cell, V, H, dtype)
         params = model.init_params(np.random.default_rng(seed))
-        _, self.WhT = model.loop_weights(params)  # (H, G*H), laid out as the forward loop has it
+        _, self.WhT = model.loop_weights(params)  # (G, H, H), laid out as the forward loop has it
         self.Wh = params[model.names[1]]  # (G*H, H)
         self.Why = params["Why"]  # (V, H)
         self.W = params[model.recurrent] if model.recurrent else None  # as `power_iteration`
@@ -68,7 +68,7 @@ class CellMatmulBound(Timed):
 
         self.hs = rand(T + 1, B, H)  # hidden states h_0..h_T, time-major as the cells keep them
         # W_h h_{t-1}: every step's, or one scratch, as the cell's loop keeps it
-        pre = np.empty((T if model.keeps_products else 1, B, GH), dtype)
+        pre = np.empty((T if model.keeps_products else 1, model.gates, B, H), dtype)
         self.pre = list(pre) if model.keeps_products else [pre[0]] * T
         self.h2 = rand(T * B, H)  # h_1..h_T (and h_0..h_{T-1}) as (B*T) rows
         self.logits = np.empty((T * B, V), dtype)
@@ -82,7 +82,7 @@ class CellMatmulBound(Timed):
         self.v = rand(H)
         mm = np.matmul
         self.groups: list[tuple[str, Callable[[], None]]] = [
-            (f"forward   {T} x ({B},{H})@({H},{GH})", self._forward),
+            (f"forward   {T} x ({B},{H})@({model.gates},{H},{H})", self._forward),
             (f"readout   ({T * B},{H})@({H},{V})", lambda: mm(self.h2, self.Why.T, self.logits)),
             (f"dWhy      ({V},{T * B})@({T * B},{H})", self._dwhy),
             (f"dh_out    ({T * B},{V})@({V},{H})", lambda: mm(self.dlogits, self.Why, self.dh_out)),
@@ -98,7 +98,7 @@ class CellMatmulBound(Timed):
         self.calls = 0  # timed passes over all groups
 
     def _forward(self) -> None:
-        """T products h_{t-1} @ W_h^T, each (B, H)@(H, G*H)."""
+        """T products h_{t-1} @ W_h^T, each (B, H)@(G, H, H): G products of (B, H)@(H, H)."""
         for h, out in zip(self.hs[:-1], self.pre, strict=True):
             np.matmul(h, self.WhT, out=out)
 

@@ -206,15 +206,18 @@ def padded(n: int, m: int, dtype: np.dtype) -> np.ndarray:
     return np.empty((n, m + 64 // np.dtype(dtype).itemsize), dtype)[:, :m]
 
 
-def transposed(a: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
-    """a.T as a C-ordered copy, a's rows multiplied by `scale: (n,)` first when given; read
-    through a `padded` copy of `a: (n, m)` (one contiguous pass; see `padded`)."""
+def transposed(a: np.ndarray, scale: np.ndarray | None = None, blocks: int = 1) -> np.ndarray:
+    """Each of `blocks` row blocks of `a: (n, m)` transposed, as one C-ordered (blocks, m,
+    n // blocks) copy (a.T as (1, m, n) for one block), a's rows multiplied by `scale: (n,)`
+    first when given; read through a `padded` copy of `a` (one contiguous pass; see
+    `padded`)."""
     rows = padded(*a.shape, a.dtype)
     if scale is None:
         np.copyto(rows, a)
     else:
         np.multiply(a, scale[:, None], out=rows)  # row i times scale[i]
-    return np.ascontiguousarray(rows.T)
+    n, m = a.shape
+    return np.ascontiguousarray(rows.reshape(blocks, n // blocks, m).transpose(0, 2, 1))
 
 
 def scatter_rows(ids: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
@@ -426,20 +429,23 @@ class Cell(ABC):
 
     def loop_weights(self, params: Params) -> tuple[np.ndarray, np.ndarray]:
         """The weights as a forward loop reads them: table: (V, G*H), table[x] = W_x[:, x] + b
-        (a row lookup, not a one-hot product; b added once per character), and WhT = W_h^T:
-        (H, G*H), a C-ordered copy (one stream's h @ WhT is a third faster than on the
-        transposed view; many streams' is the same either way). The sigmoid gates' columns of
-        both are negated (exactly, in floating point), so the pre-activations come out as -a
+        (a row lookup, not a one-hot product; b added once per character), and WhT: (G, H, H),
+        WhT[k] = (block k of W_h)^T, C-ordered. `h @ WhT` gives W_h h gate-major, (G, B, H),
+        each gate's block contiguous for all streams, where the gated cells' loops want it
+        (at H=256, B=32 the G products of (H, H) took less time than one of (H, G*H), and
+        adding them into the gates less than the strided add from (B, G*H)); one stream's h @
+        WhT is a third faster than on the transposed view. The sigmoid gates' columns of both
+        are negated (exactly, in floating point), so the pre-activations come out as -a
         there: see `sigmoid_of_negated`."""
         wx, wh, b = self.names
         table = params[wx].T.copy()  # a copy always: .T of a (G*H, 1) W_x is contiguous already
         table += params[b]
         if not self.sigmoid_gates:
-            return table, transposed(params[wh])  # C order: faster for one stream
+            return table, transposed(params[wh], blocks=self.gates)
         sign = np.ones((self.gates, self.H), self.dtype)
         sign[: self.sigmoid_gates] = -1
         table *= sign.reshape(-1)
-        return table, transposed(params[wh], sign.reshape(-1))
+        return table, transposed(params[wh], sign.reshape(-1), self.gates)
 
     def forward(
         self, params: Params, X: np.ndarray, state: State, reset: np.ndarray | None = None

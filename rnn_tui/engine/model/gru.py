@@ -89,9 +89,9 @@ class GRU(Cell):
         # it as (T, B, 3, H). Filled with W_x x_t + b, turned into z, r, n in place.
         gm = gate_inputs(table, Xt, 3)
         z, r, n = gm  # (T, B, H) contiguous blocks
-        uh_all = self.empty(T, B, 3 * H)  # U h_{t-1} of every step: -U_z h, -U_r h, U_n h
-        uh_zr = uh_all[:, :, : 2 * H].reshape(T, B, 2, H).transpose(0, 2, 1, 3)  # (T, 2, B, H)
-        un = uh_all[:, :, 2 * H :]  # (T, B, H): U_n h_{t-1}, kept for the backward pass
+        uh_all = self.empty(T, 3, B, H)  # U h_{t-1} of every step: -U_z h, -U_r h, U_n h
+        uh_zr = uh_all[:, :2]  # (T, 2, B, H): -U_z h, -U_r h
+        un = uh_all[:, 2]  # (T, B, H): U_n h_{t-1}
         hs = self.empty(T + 1, B, H)
         hs[0] = state[0]
         hprev = hs[:-1] if keep is None else self.empty(T, B, H)  # h_{t-1} as step t read it
@@ -106,7 +106,7 @@ class GRU(Cell):
             for zr, z_t, r_t, n_t, uh, uh_zr_t, un_t, rn_t, dz_t, h_last, h_prev, h_t, kp in steps:
                 if kp is not None:
                     np.multiply(h_last, kp, out=h_prev)  # h_{t-1}, 0 after a reset
-                np.matmul(h_prev, WhT, out=uh)  # -U_z h, -U_r h, U_n h
+                np.matmul(h_prev, WhT, out=uh)  # -U_z h, -U_r h, U_n h: one product per gate
                 zr += uh_zr_t  # -a_z, -a_r: (2, B, H)
                 sigmoid_of_negated(zr, one)  # z_t, r_t
                 n_t += np.multiply(r_t, un_t, out=rn_t)  # a_n = W_n x_t + b_n + r_t U_n h

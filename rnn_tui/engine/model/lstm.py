@@ -111,8 +111,7 @@ class LSTM(Cell):
         hprev, cprev = hs[:-1], cs[:-1]  # h_{t-1}, c_{t-1} as step t read them
         if keep is not None:
             hprev, cprev = self.empty(T, B, H), self.empty(T, B, H)  # zeroed after a reset
-        wh = self.empty(B, 4 * H)  # scratch: W_h h_{t-1}
-        wh_gm = wh.reshape(B, 4, H).transpose(1, 0, 2)  # (4, B, H): W_h h_{t-1} by gate
+        wh = self.empty(4, B, H)  # scratch: W_h h_{t-1}, gate-major
         terms = self.empty(2, B, H)  # scratch: i_t g_t and f_t c_{t-1}, the two terms of c_t
         ig, fc = terms
         tc = self.empty(B, H)  # scratch: tanh(c_t)
@@ -133,8 +132,8 @@ class LSTM(Cell):
                 if kp is not None:  # 0 after a reset
                     np.multiply(h_last, kp, out=h_prev)
                     np.multiply(c_last, kp, out=c_prev)
-                np.matmul(h_prev, WhT, out=wh)  # W_h h_{t-1}
-                a += wh_gm  # a_t = W_x x_t + W_h h_{t-1} + b: (4, B, H), -a_t for i, f, o
+                np.matmul(h_prev, WhT, out=wh)  # W_h h_{t-1}, one product per gate
+                a += wh  # a_t = W_x x_t + W_h h_{t-1} + b: (4, B, H), -a_t for i, f, o
                 sigmoid_of_negated(ifo, one)  # i_t, f_t, o_t = sigmoid(a_i, a_f, a_o)
                 np.tanh(g_t, out=g_t)  # g_t = tanh(a_g)
                 np.multiply(i_t, g_t, out=ig)  # i_t g_t

@@ -57,7 +57,7 @@ class RNN(Cell):
         backward pass needs, so `backward` changes nothing here (tanh' = 1 - h_t^2 written in
         the loop was no faster than one pass after it)."""
         T, B = Xt.shape
-        table, WhhT = self.loop_weights(params)  # (V, H) = (W_xh + b_h)^T, (H, H) = W_hh^T
+        table, (WhhT,) = self.loop_weights(params)  # (V, H) = (W_xh + b_h)^T, (H, H) = W_hh^T
         xin = table[Xt]  # (T, B, H): W_xh x_t + b_h for every step
         hs = self.empty(T + 1, B, self.H)
         hs[0] = state[0]
