@@ -46,6 +46,7 @@ MIN_PLOT_HEIGHT = 6
 WAITING_TEXT = "waiting for the first step"
 TRAIN_GLYPH = "━"  # the legend's sample of a training curve: a solid line
 HELD_OUT_GLYPH = "•"  # the held-out curve's bead, in the chart and in the legend
+BRAILLE_DOT_ROWS = "⠁⠂⠄⡀"  # one braille dot in a cell's left column, top row to bottom
 
 
 def uniform_loss(vocab_size: int | None) -> float | None:
@@ -493,11 +494,18 @@ class LossChart(DrawnPane):
         # The reference lines, before the curves, which are drawn over them: dotted, on the
         # curves' own scale, with one braille dot per cell or one (heavier) quarter block every
         # other cell.
-        n = max(2, canvas_w if line == "braille" else canvas_w // 2)
+        n = max(2, canvas_w // 2)
         for ref in refs:
-            dots = plt.marker(line, plt.pixel(foreground=colours.roles()[ref.role]))
-            y = [y_of(ref.value)] * n
-            fig.draw(fig.signal(np.linspace(x_lo, x_hi, n).tolist(), y, marker=dots))
+            ink = plt.pixel(foreground=colours.roles()[ref.role])
+            y = y_of(ref.value)
+            if line == "braille":  # a line of one-dot glyphs, its dot at the line's height
+                at = (y_hi - y) / (y_hi - y_lo) * (canvas_h - 1)  # rows from the top
+                dot = BRAILLE_DOT_ROWS[min(3, int((at - math.floor(at + 0.5) + 0.5) * 4))]
+                sig = fig.signal([x_lo, x_hi], [y, y], marker=plt.marker(dot, ink))
+                fig.draw(sig.lines())  # two points: a glyph per cell, at a fraction of the cost
+            else:
+                dots = plt.marker(line, ink)
+                fig.draw(fig.signal(np.linspace(x_lo, x_hi, n).tolist(), [y] * n, marker=dots))
         for series in self._series:
             if series.xs.size == 0:
                 continue
