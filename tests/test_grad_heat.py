@@ -6,7 +6,8 @@ import numpy as np
 from rich.text import Text
 
 from rnn_tui.ui.widgets.colours import DARK
-from rnn_tui.ui.widgets.grad_heat import heat_rows, stable_merge
+from rnn_tui.ui.widgets.grad_heat import group_size, heat_rows, stable_merge
+from rnn_tui.ui.widgets.grad_scale import merge_rows
 
 
 def test_heat_strip_groups_stay_put_while_rows_are_added() -> None:
@@ -24,6 +25,24 @@ def test_heat_strip_groups_stay_put_while_rows_are_added() -> None:
     expected = 10.0 ** ((np.log10(hist[36:38]) * w).sum(axis=0) / w.sum())  # the last group
     np.testing.assert_allclose(after[-1], expected, rtol=1e-10)
     np.testing.assert_allclose(stable_merge(hist[:14], weights[:14], 14), hist[:14], rtol=0)
+
+
+def test_heat_strip_merges_every_group_as_merge_rows_merges_it_alone() -> None:
+    """If this fails, the strip's groups, merged in one pass, differ from the weighted geometric
+    mean of each group taken alone: zeros, NaN or inf come out otherwise, or a short last group
+    (one row) is not that row."""
+    rng = np.random.default_rng(11)
+    for k in (29, 30, 31, 57, 200):  # last groups of every length, one row among them
+        hist = 10.0 ** rng.uniform(-6, 2, (k, 7))
+        hist[rng.random(hist.shape) < 0.1] = 0.0  # a gradient that vanished
+        hist[rng.random(hist.shape) < 0.03] = np.nan
+        hist[rng.random(hist.shape) < 0.03] = np.inf
+        weights = rng.integers(1, 40, k)
+        shown = stable_merge(hist, weights, 14)
+        g = group_size(k / 14)  # the group size the strip chose
+        for i, a in enumerate(range(0, k, g)):
+            alone = merge_rows(hist[a : a + g], weights[a : a + g], 1)[0]
+            np.testing.assert_array_equal(shown[i], alone, err_msg=f"K={k} group {i}")
 
 
 def test_heat_strip_stays_put_when_the_history_merges_its_rows_in_pairs() -> None:

@@ -15,7 +15,7 @@ from rnn_tui.ui.widgets.grad_scale import (
     ZERO,
     format_decade,
     group_columns,
-    merge_rows,
+    merge_groups,
 )
 from rnn_tui.ui.widgets.grad_style import grid_text
 
@@ -57,8 +57,10 @@ def stable_merge(hist: np.ndarray, weights: np.ndarray, n_out: int) -> np.ndarra
     g = group_size(k / max(1, n_out))
     if g == 1:
         return np.array(hist, dtype=np.float64)
-    groups = [merge_rows(hist[a : a + g], weights[a : a + g], 1) for a in range(0, k, g)]
-    return np.vstack(groups)
+    out = merge_groups(hist, weights, np.arange(0, k, g))
+    if k % g == 1:  # a last group of one row is that row, as `merge_rows` leaves it
+        out[-1] = hist[-1]
+    return out
 
 
 def group_size(ratio: float) -> int:

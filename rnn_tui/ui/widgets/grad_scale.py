@@ -95,14 +95,21 @@ def merge_rows(values: np.ndarray, weights: np.ndarray, n_out: int) -> np.ndarra
     if k <= n_out:
         return v.copy()
     bounds = np.round(np.linspace(0, k, n_out + 1)).astype(np.int64)  # group i: rows b[i]..b[i+1]
+    return merge_groups(v, weights, bounds[:-1])
+
+
+def merge_groups(values: np.ndarray, weights: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """`merge_rows`' means over the groups of rows of ``values: (K, T)`` that begin at
+    ``starts`` (ascending, the first 0; each group runs to the next start), all in one pass
+    over the rows. Returns (len(starts), T)."""
+    v = np.asarray(values, dtype=np.float64)
     w = np.asarray(weights, dtype=np.float64)[:, None] * np.ones_like(v)  # (K, T) weights
     finite = np.isfinite(v)
     pos = finite & (v > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         logw = np.where(pos, np.log10(np.where(pos, v, 1.0)) * w, 0.0)  # w * log10 v
     wpos = np.where(pos, w, 0.0)  # the weights of the positive values
-    starts = bounds[:-1]
-    log_sum = np.add.reduceat(logw, starts, axis=0)  # (n_out, T)
+    log_sum = np.add.reduceat(logw, starts, axis=0)  # (groups, T)
     w_sum = np.add.reduceat(wpos, starts, axis=0)
     n_bad = np.add.reduceat((~finite).astype(np.int64), starts, axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
