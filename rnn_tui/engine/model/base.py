@@ -320,10 +320,15 @@ def gate_inputs(table: np.ndarray, Xt: np.ndarray, G: int) -> np.ndarray:
     return gm
 
 
-def each_step(a: np.ndarray | None, T: int) -> Iterable[np.ndarray | None]:
-    """What a forward loop zips with its T steps for an optional window array `a: (T, ...)`
-    (the keep mask, the local derivatives): a[t], or None at every step."""
-    return repeat(None, T) if a is None else a
+def each_step(
+    a: np.ndarray | None, T: int, newest_first: bool = False
+) -> Iterable[np.ndarray | None]:
+    """What a loop zips with its T steps for an optional window array `a: (T, ...)` (the keep
+    mask, the local derivatives, the profile's norms): a[t], or None at every step; from
+    t = T - 1 down with `newest_first`, as the backward loops go."""
+    if a is None:
+        return repeat(None, T)
+    return a[::-1] if newest_first else a
 
 
 @dataclass(frozen=True)

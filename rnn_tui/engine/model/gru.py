@@ -161,7 +161,7 @@ class GRU(Cell):
         dh_direct = self.empty(k, B, H)  # scratch: z_t dh_t
         # Newest step first; iterating gives the rows faster than indexing by t, and the local
         # derivatives get a k axis of 1: a ufunc on operands of equal ndim is twice as fast.
-        sqs = each_step(None if dh_sq is None else dh_sq[::-1], T)  # newest first, or None
+        sqs = each_step(dh_sq, T, newest_first=True)
         steps = zip(range(T - 1, -1, -1), dU_rows, K[::-1, None], Kn[::-1], z[::-1, None],
                     da_n[::-1], sqs, strict=True)  # fmt: skip
         for t, dU, K_t, Kn_t, z_t, da_n_t, sq in steps:

@@ -192,8 +192,8 @@ class LSTM(Cell):
         # Newest step first; iterating gives the rows faster than indexing by t, and the local
         # derivatives get a k axis of 1: a ufunc on operands of equal ndim is twice as fast.
         Ks = (K[::-1, j, None] for j in range(4))  # (1, B, H) rows of K_i, K_f, K_o, K_g
-        sqs = each_step(None if dh_sq is None else dh_sq[::-1], T)  # newest first, or None
-        csqs = each_step(None if dc_sq is None else dc_sq[::-1], T)
+        sqs = each_step(dh_sq, T, newest_first=True)
+        csqs = each_step(dc_sq, T, newest_first=True)
         steps = zip(range(T - 1, -1, -1), dc_dh[::-1, None], f[::-1, None], da_rows, *Ks,
                     *das, sqs, csqs, strict=True)  # fmt: skip
         for t, dc_dh_t, f_t, da, K_i, K_f, K_o, K_g, da_i, da_f, da_o, da_g, sq, csq in steps:

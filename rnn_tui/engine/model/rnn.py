@@ -99,7 +99,7 @@ class RNN(Cell):
         rows = d_in.reshape(T * B, H)  # where a grouped row goes
         # Newest step first; iterating gives the (k, B, H) rows faster than indexing by t, and
         # a (1, B, H) row of tanh_d multiplies a (k, B, H) one twice as fast as a (B, H) row.
-        sqs = each_step(None if dh_sq is None else dh_sq[::-1], T)  # newest first, or None
+        sqs = each_step(dh_sq, T, newest_first=True)
         steps = zip(range(T - 1, -1, -1), da_rows, tanh_d[::-1, None], sqs, strict=True)
         for t, da, tanh_d_t, sq in steps:
             dh, dh_prev = dh_two[t % 2], dh_two[1 - t % 2]  # dh holds W_hh^T da_{t+1}

@@ -463,6 +463,13 @@ class LossChart(DrawnPane):
             return math.log10(max(v, 10.0**y_lo)) if log else v
 
         canvas_h = max(1, height - 3)  # frame top/bottom and the x tick labels
+
+        def rows_down(v: float) -> tuple[float, int]:
+            """Where a loss's line lies, in canvas rows from the top, and the row plotext
+            writes a glyph or text at that height in."""
+            at = (y_hi - y_of(v)) / (y_hi - y_lo) * (canvas_h - 1)
+            return at, math.floor(at + 0.5)
+
         max_y_ticks = max(2, min(6, canvas_h // 2 + 1))
         if log:
             y_values = log_ticks(10.0**y_lo, 10.0**y_hi, max_y_ticks)
@@ -499,8 +506,8 @@ class LossChart(DrawnPane):
             ink = plt.pixel(foreground=colours.roles()[ref.role])
             y = y_of(ref.value)
             if line == "braille":  # a line of one-dot glyphs, its dot at the line's height
-                at = (y_hi - y) / (y_hi - y_lo) * (canvas_h - 1)  # rows from the top
-                dot = BRAILLE_DOT_ROWS[min(3, int((at - math.floor(at + 0.5) + 0.5) * 4))]
+                at, row = rows_down(ref.value)
+                dot = BRAILLE_DOT_ROWS[min(3, int((at - row + 0.5) * 4))]  # its quarter of row
                 sig = fig.signal([x_lo, x_hi], [y, y], marker=plt.marker(dot, ink))
                 fig.draw(sig.lines())  # two points: a glyph per cell, at a fraction of the cost
             else:
@@ -524,8 +531,7 @@ class LossChart(DrawnPane):
         # line's exact height, if that one is free, and is left out if not.
         taken: set[int] = set()
         for ref in refs:
-            at = (y_hi - y_of(ref.value)) / (y_hi - y_lo) * (canvas_h - 1)  # rows from the top
-            near = math.floor(at + 0.5)  # the row plotext writes text at `at` in
+            at, near = rows_down(ref.value)
             other = near + 1 if at > near else near - 1  # the next nearest
             free = [r for r in (near, other) if 0 <= r < canvas_h and r not in taken]
             if not free or abs(free[0] - at) >= 1:
