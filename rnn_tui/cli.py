@@ -487,13 +487,14 @@ def _headless(
 ) -> int:
     """Train here, in this process, without the UI: `steps` steps (None: no step limit) or
     --seconds, whichever ends first."""
-    from rnn_tui.engine.blas import keep_freed_memory
+    from rnn_tui.engine.blas import flush_subnormals, keep_freed_memory
     from rnn_tui.run.build import build_trainers
     from rnn_tui.run.headless import HeadlessPlan, run_headless_cli
     from rnn_tui.run.listen import welcome_for
 
     startup.resume()  # no app to wait for: collect garbage as usual from here on
     keep_freed_memory()  # this process only trains: reuse freed memory instead of page-faulting
+    flush_subnormals()  # and this thread: a vanishing gradient must not slow the step down
     trainers = build_trainers(spec, progress)
     check_prime(sampling.prime, trainers[0].corpus.vocab.chars)
     if args.preset:

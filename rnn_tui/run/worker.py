@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from rnn_tui.engine.blas import keep_freed_memory
+from rnn_tui.engine.blas import flush_subnormals, keep_freed_memory
 from rnn_tui.engine.checkpoint import save_checkpoint
 from rnn_tui.engine.config import for_cell
 from rnn_tui.engine.trainer import StepRecord, Trainer
@@ -325,6 +325,7 @@ def worker_main(
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
     keep_freed_memory()  # this process trains: reuse freed memory instead of page-faulting
+    flush_subnormals()  # and this thread: a vanishing gradient must not slow the step down
     try:
         trainers = build_trainers(spec)  # the corpus is read where it is used
     except UserError as exc:  # e.g. the file changed since the app checked it

@@ -1,0 +1,67 @@
+"""The process tuning of `rnn_tui.engine.blas` that leans on the C runtime: flushing subnormals.
+
+`flush_subnormals` writes into glibc's `fenv_t` by byte offset; if that layout (or the
+platform) changes under it, it returns False and these tests fail rather than the trainer
+quietly running on the slow path again. Each check runs in a fresh interpreter: the setting
+belongs to a thread, and pytest's own must keep IEEE arithmetic for the other tests.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+
+import pytest
+
+SUPPORTED = platform.system() == "Linux" and platform.machine().lower() in (
+    "x86_64",
+    "amd64",
+    "aarch64",
+)
+
+
+def _run(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_arithmetic_keeps_subnormals_until_asked():
+    out = _run(
+        "import numpy as np\n"
+        "from rnn_tui.engine.blas import subnormals_flushed\n"
+        "f = np.float32\n"
+        "print(subnormals_flushed(), f(1e-30) * f(1e-10) > 0, f(1e-40) * f(1e10) > 0)"
+    )
+    assert out == "False True True"  # IEEE: 1e-40 is representable, and read as itself
+
+
+@pytest.mark.skipif(not SUPPORTED, reason="flushing is implemented for Linux x86-64/AArch64")
+def test_flush_takes_effect_here_and_in_threads_started_later():
+    out = _run(
+        "import threading\n"
+        "import numpy as np\n"
+        "from rnn_tui.engine.blas import flush_subnormals, subnormals_flushed\n"
+        "ok = flush_subnormals()\n"
+        "f = np.float32\n"
+        "seen = []\n"
+        "t = threading.Thread(target=lambda: seen.append(subnormals_flushed()))\n"
+        "t.start(); t.join()\n"
+        "print(ok, subnormals_flushed(), float(f(1e-30) * f(1e-10)), seen[0],\n"
+        "      float(np.float64(1e-300) * np.float64(1e-10)), float(f(1e-30) * f(1e-5)))"
+    )
+    ok, now, tiny32, in_thread, tiny64, normal = out.split()
+    assert (ok, now, in_thread) == ("True", "True", "True")
+    assert float(tiny32) == 0.0 and float(tiny64) == 0.0  # float32 and float64 alike
+    assert float(normal) == pytest.approx(1e-35, rel=1e-6)  # a normal result is untouched
+
+
+def test_unsupported_platforms_are_told_no(monkeypatch):
+    from rnn_tui.engine import blas
+
+    monkeypatch.setattr(blas.platform, "machine", lambda: "sparc64")
+    assert blas.flush_subnormals() is False  # and nothing was touched
+    assert blas.subnormals_flushed() is False
