@@ -294,6 +294,37 @@ async def wait_for_text(page: Page, words: tuple[str, ...], seconds: float) -> s
     raise AssertionError(f"the terminal never showed {missing}; it got {text[-2000:]!r}")
 
 
+def looks_drawn(stats: dict[str, int]) -> bool:
+    """Not blank: many colours, text, the blue curves and bars, orange marks."""
+    area = stats["width"] * stats["height"]
+    return (
+        stats["colours"] > 40
+        and stats["bright"] > 0.02 * area
+        and stats["light"] > 500
+        and stats["blueTop"] > 500
+        and stats["orange"] > 100
+    )
+
+
+# The last screenshot, kept where pytest's rotation of its tmp dirs does not reach it, so a
+# failure can be looked at afterwards (its path is in the assertion message).
+KEPT_SHOT = Path(tempfile.gettempdir()) / "rnn-tui-test-serve-page.png"
+
+
+async def drawn_screenshot(page: Page, seconds: float) -> tuple[dict[str, int], Path]:
+    """Screenshots every half second until one `looks_drawn` (the words arrive before the
+    first chart and bars are painted) or `seconds` pass; the last one's stats, and where it
+    is kept."""
+    deadline = time.monotonic() + seconds
+    while True:
+        await asyncio.sleep(0.5)  # let xterm.js paint the last frames
+        shot = (await page.call("Page.captureScreenshot", format="png"))["data"]
+        KEPT_SHOT.write_bytes(base64.b64decode(shot))
+        stats = json.loads(await page.evaluate(PIXEL_STATS % shot))
+        if looks_drawn(stats) or time.monotonic() > deadline:
+            return stats, KEPT_SHOT
+
+
 def foreign_links(html: str, url: str) -> list[str]:
     """http(s) URLs in `html` that point anywhere but the server itself."""
     return [u for u in re.findall(r"https?://[^\s\"'<>)]+", html) if not u.startswith(url)]
@@ -315,15 +346,8 @@ def test_browser_shows_the_panes_offline_and_the_cap_turns_the_next_away(
             await page.call("Page.navigate", url=url)
             text = await wait_for_text(page, (*PANE_WORDS, "gru"), 40)
             assert "Traceback" not in text
-            await asyncio.sleep(1.0)  # let xterm.js paint the last frames
-            shot = (await page.call("Page.captureScreenshot", format="png"))["data"]
-            (tmp_path / "page.png").write_bytes(base64.b64decode(shot))
-            stats = json.loads(await page.evaluate(PIXEL_STATS % shot))
-            # Not blank: many colours, text, the blue curves and bars, orange marks.
-            assert stats["colours"] > 40, stats
-            assert stats["bright"] > 0.02 * stats["width"] * stats["height"], stats
-            assert stats["light"] > 500 and stats["blueTop"] > 500, stats
-            assert stats["orange"] > 100, stats
+            stats, kept = await drawn_screenshot(page, 20)
+            assert looks_drawn(stats), (stats, kept)
             # Nothing was fetched from anywhere but the server (it is offline anyway).
             origin = url.split("//", 1)[1]
             urls = [u for u in page.request_urls() if not u.startswith(("data:", "blob:"))]
