@@ -487,26 +487,27 @@ def _headless(
 ) -> int:
     """Train here, in this process, without the UI: `steps` steps (None: no step limit) or
     --seconds, whichever ends first."""
-    from rnn_tui.engine.blas import flush_subnormals, keep_freed_memory
+    from rnn_tui.engine.blas import keep_freed_memory, subnormals_flushed_while
     from rnn_tui.run.build import build_trainers
     from rnn_tui.run.headless import HeadlessPlan, run_headless_cli
     from rnn_tui.run.listen import welcome_for
 
     startup.resume()  # no app to wait for: collect garbage as usual from here on
     keep_freed_memory()  # this process only trains: reuse freed memory instead of page-faulting
-    flush_subnormals()  # and this thread: a vanishing gradient must not slow the step down
-    trainers = build_trainers(spec, progress)
-    check_prime(sampling.prime, trainers[0].corpus.vocab.chars)
-    if args.preset:
-        print(PRESETS[args.preset].lesson_at(args.lag or DEFAULT_LAG), flush=True)
     plan = HeadlessPlan(
         steps, sampling, args.metrics, args.log_every, (args.save, args.autosave), args.seconds
     )
     if args.record is not None:
         plan = replace(plan, record=(args.record, spec))
-    if listen is not None:  # publish the run too: what it is, then its snapshots
-        plan = replace(plan, listen=(listen, welcome_for(spec, trainers[0].corpus.vocab.chars)))
-    return run_headless_cli(trainers, plan)
+    with subnormals_flushed_while():  # a vanishing gradient must not slow the step down
+        trainers = build_trainers(spec, progress)
+        chars = trainers[0].corpus.vocab.chars
+        check_prime(sampling.prime, chars)
+        if args.preset:
+            print(PRESETS[args.preset].lesson_at(args.lag or DEFAULT_LAG), flush=True)
+        if listen is not None:  # publish the run too: what it is, then its snapshots
+            plan = replace(plan, listen=(listen, welcome_for(spec, chars)))
+        return run_headless_cli(trainers, plan)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

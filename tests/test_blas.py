@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import TINY
 
 SUPPORTED = platform.system() == "Linux" and platform.machine().lower() in (
     "x86_64",
@@ -59,9 +60,38 @@ def test_flush_takes_effect_here_and_in_threads_started_later():
     assert float(normal) == pytest.approx(1e-35, rel=1e-6)  # a normal result is untouched
 
 
+@pytest.mark.skipif(not SUPPORTED, reason="flushing is implemented for Linux x86-64/AArch64")
+def test_a_with_block_flushes_inside_and_puts_it_back():
+    """If this fails, headless mode (or bench train) called inside a longer-lived process
+    leaves that thread flushing subnormals after it returns."""
+    out = _run(
+        "from rnn_tui.engine.blas import subnormals_flushed, subnormals_flushed_while\n"
+        "before = subnormals_flushed()\n"
+        "with subnormals_flushed_while() as on:\n"
+        "    inside = subnormals_flushed()\n"
+        "print(before, on, inside, subnormals_flushed())"
+    )
+    assert out == "False True True False"
+
+
+def test_the_headless_cli_leaves_the_thread_as_it_found_it():
+    out = _run(
+        "import contextlib, io\n"
+        "from rnn_tui.cli import main\n"
+        "from rnn_tui.engine.blas import subnormals_flushed\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    code = main([{str(TINY)!r}, '--headless', '--steps', '3', '--hidden', '8'])\n"
+        "print(code, subnormals_flushed())"
+    )
+    assert out == "0 False"
+
+
 def test_unsupported_platforms_are_told_no(monkeypatch):
     from rnn_tui.engine import blas
 
+    before = blas.subnormals_flushed()
     monkeypatch.setattr(blas.platform, "machine", lambda: "sparc64")
-    assert blas.flush_subnormals() is False  # and nothing was touched
-    assert blas.subnormals_flushed() is False
+    assert blas.flush_subnormals() is False
+    with blas.subnormals_flushed_while() as on:
+        assert on is False
+    assert blas.subnormals_flushed() is before  # nothing was touched

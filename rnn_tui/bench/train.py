@@ -39,7 +39,7 @@ import numpy as np
 
 from rnn_tui.bench.bound import StepVsBound
 from rnn_tui.bench.timed import REF_SEQ_LEN, ReferenceBench, Timed, TrainerBench
-from rnn_tui.engine.blas import flush_subnormals, keep_freed_memory, pin_blas_threads
+from rnn_tui.engine.blas import keep_freed_memory, pin_blas_threads, subnormals_flushed_while
 from rnn_tui.engine.config import Config
 from rnn_tui.engine.data import Corpus, load_corpus
 from rnn_tui.engine.model import CELLS
@@ -270,7 +270,11 @@ def run_train(plan: Plan, corpus_path: Path) -> int:
     """Measure everything in `plan`, print the table; the summary is the last line."""
     pinned = pin_blas_threads(1)  # before any timing: one BLAS thread, as the trainer uses
     keep_freed_memory()  # and the allocator tuning of the processes that train
-    flush_subnormals()  # and their arithmetic: subnormals read and written as 0
+    with subnormals_flushed_while():  # and their arithmetic: subnormals read and written as 0
+        return _run_train(plan, corpus_path, pinned)
+
+
+def _run_train(plan: Plan, corpus_path: Path, pinned: int) -> int:
     try:
         corpus = load_corpus(corpus_path)
         ref = ReferenceBench(corpus, plan.ref_hidden)

@@ -12,9 +12,12 @@ effect and undoes it if the effect is not there (`tests/test_blas.py` fails loud
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import platform
+from collections.abc import Iterator
+from typing import Any
 
 _SETTERS = (
     "openblas_set_num_threads",
@@ -105,17 +108,12 @@ def flush_subnormals() -> bool:
     become 0. The losses do not change in any digit shown (a 40-step float32 run at H=512
     ended on the same loss, to every digit); the gradient profile, whose squared norms are
     float32, reads 0 for a norm below ~1e-19 instead of below ~4e-23. The setting belongs to
-    the calling thread (and the threads it starts later): call it in the thread that trains."""
-    machine = platform.machine().lower()
-    where = _FLUSH_BITS.get("x86_64" if machine == "amd64" else machine)
-    if where is None or platform.system() != "Linux":
+    the calling thread (and the threads it starts later): call it in the thread that trains,
+    or use `subnormals_flushed_while`, which puts the environment back afterwards."""
+    fenv = _fenv()
+    if fenv is None:
         return False
-    try:  # libm is in the process already (Python needs it); find_library would run ldconfig
-        libm = ctypes.CDLL(None)
-        get, put = libm.fegetenv, libm.fesetenv
-    except (OSError, AttributeError):
-        return False
-    offset, bits = where
+    get, put, offset, bits = fenv
     env = ctypes.create_string_buffer(_FENV_BYTES)
     if get(env) != 0:
         return False
@@ -128,3 +126,34 @@ def flush_subnormals() -> bool:
         return True
     put(ctypes.create_string_buffer(saved, _FENV_BYTES))  # not what this layout promised: undo
     return False
+
+
+@contextlib.contextmanager
+def subnormals_flushed_while() -> Iterator[bool]:
+    """`flush_subnormals` for the body of a `with` block (as which it gives whether it took
+    effect), then this thread's floating-point environment as it was: a caller in a process
+    that goes on afterwards (headless mode called in-process, as the tests do) leaves it
+    unchanged."""
+    fenv = _fenv()
+    saved = ctypes.create_string_buffer(_FENV_BYTES)
+    if fenv is None or fenv[0](saved) != 0:
+        yield False
+        return
+    try:
+        yield flush_subnormals()
+    finally:
+        fenv[1](saved)
+
+
+def _fenv() -> tuple[Any, Any, int, int] | None:
+    """(fegetenv, fesetenv, byte offset, bits) of the register that flushes subnormals on this
+    platform (`_FLUSH_BITS`), or None where that is not known."""
+    machine = platform.machine().lower()
+    where = _FLUSH_BITS.get("x86_64" if machine == "amd64" else machine)
+    if where is None or platform.system() != "Linux":
+        return None
+    try:  # libm is in the process already (Python needs it); find_library would run ldconfig
+        libm = ctypes.CDLL(None)
+        return libm.fegetenv, libm.fesetenv, *where
+    except (OSError, AttributeError):
+        return None
