@@ -74,16 +74,46 @@ def test_a_with_block_flushes_inside_and_puts_it_back():
     assert out == "False True True False"
 
 
-def test_the_headless_cli_leaves_the_thread_as_it_found_it():
+@pytest.mark.skipif(not SUPPORTED, reason="flushing is implemented for Linux x86-64/AArch64")
+def test_the_headless_cli_trains_flushed_and_leaves_the_thread_as_it_found_it():
     out = _run(
         "import contextlib, io\n"
         "from rnn_tui.cli import main\n"
         "from rnn_tui.engine.blas import subnormals_flushed\n"
+        "from rnn_tui.run import headless\n"
+        "seen = []\n"
+        "real = headless.run_headless_cli\n"
+        "def spy(*args):\n"
+        "    seen.append(subnormals_flushed())\n"
+        "    return real(*args)\n"
+        "headless.run_headless_cli = spy\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         f"    code = main([{str(TINY)!r}, '--headless', '--steps', '3', '--hidden', '8'])\n"
-        "print(code, subnormals_flushed())"
+        "print(code, seen, subnormals_flushed())"
     )
-    assert out == "0 False"
+    assert out == "0 [True] False"  # flushed while it trained, as before once it returned
+
+
+@pytest.mark.skipif(not SUPPORTED, reason="flushing is implemented for Linux x86-64/AArch64")
+@pytest.mark.skipif(not SUPPORTED, reason="flushing is implemented for Linux x86-64/AArch64")
+def test_the_worker_process_trains_flushed():
+    """The worker flushes before it builds its trainers, in the thread that then trains them
+    (here the build stops it, as a corpus that changed since the app checked it would)."""
+    out = _run(
+        "from rnn_tui.engine.blas import subnormals_flushed\n"
+        "from rnn_tui.errors import UserError\n"
+        "from rnn_tui.run import worker\n"
+        "seen = []\n"
+        "def build(spec):\n"
+        "    seen.append(subnormals_flushed())\n"
+        "    raise UserError('stop here')\n"
+        "class Pipe:\n"
+        "    put = close = join_thread = lambda self, *a: None\n"
+        "worker.build_trainers = build\n"
+        "worker.worker_main(None, None, Pipe(), '', None, 10, 1)\n"
+        "print(seen)"
+    )
+    assert out == "[True]"
 
 
 def test_unsupported_platforms_are_told_no(monkeypatch):

@@ -6,8 +6,9 @@ trainer in compare mode) and the step gets several times slower. Environment var
 work before numpy is imported, so this also asks the loaded OpenBLAS library directly.
 
 The C runtime's floating-point environment is reached through `fegetenv`/`fesetenv` and the
-layout of glibc's `fenv_t`: all of that lives in `flush_subnormals`, which checks its own
-effect and undoes it if the effect is not there (`tests/test_blas.py` fails loudly then).
+layout of glibc's `fenv_t`: all of that lives in `_fenv` and the two functions that use it.
+`flush_subnormals` checks its own effect and undoes it if the effect is not there
+(`tests/test_blas.py` fails loudly then).
 """
 
 from __future__ import annotations
