@@ -78,3 +78,15 @@ def test_heat_strip_keeps_its_older_lines_when_a_row_is_added() -> None:
     for a, b in zip(odd[:3], even[:3], strict=True):
         assert a.plain == b.plain and a.spans == b.spans
     assert odd[3].spans != even[3].spans  # the newest line took the new row
+
+
+def test_a_group_of_one_row_is_that_row_exactly() -> None:
+    """If this fails, merging leaves a row that has no neighbour in its group changed by the
+    round trip through a logarithm (10 ** log10 v is not always v), or turns its inf into NaN."""
+    rng = np.random.default_rng(5)
+    hist = 10.0 ** rng.uniform(-6, 2, (5, 9))
+    hist[0, 3], hist[4, 1] = np.inf, 0.0
+    merged = merge_rows(hist, np.ones(5), 4)  # rows 0, 1, 4 alone, rows 2 and 3 together
+    np.testing.assert_array_equal(merged[[0, 1, 3]], hist[[0, 1, 4]])
+    expected = np.sqrt(hist[2] * hist[3])  # the geometric mean of the pair
+    np.testing.assert_allclose(merged[2], expected, rtol=1e-12)

@@ -57,10 +57,7 @@ def stable_merge(hist: np.ndarray, weights: np.ndarray, n_out: int) -> np.ndarra
     g = group_size(k / max(1, n_out))
     if g == 1:
         return np.array(hist, dtype=np.float64)
-    out = merge_groups(hist, weights, np.arange(0, k, g))
-    if k % g == 1:  # a last group of one row is that row, as `merge_rows` leaves it
-        out[-1] = hist[-1]
-    return out
+    return merge_groups(hist, weights, np.arange(0, k, g))
 
 
 def group_size(ratio: float) -> int:

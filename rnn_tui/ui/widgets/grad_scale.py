@@ -101,7 +101,7 @@ def merge_rows(values: np.ndarray, weights: np.ndarray, n_out: int) -> np.ndarra
 def merge_groups(values: np.ndarray, weights: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """`merge_rows`' means over the groups of rows of ``values: (K, T)`` that begin at
     ``starts`` (ascending, the first 0; each group runs to the next start), all in one pass
-    over the rows. Returns (len(starts), T)."""
+    over the rows; a group of one row is that row, as it is. Returns (len(starts), T)."""
     v = np.asarray(values, dtype=np.float64)
     w = np.asarray(weights, dtype=np.float64)[:, None] * np.ones_like(v)  # (K, T) weights
     finite = np.isfinite(v)
@@ -115,4 +115,6 @@ def merge_groups(values: np.ndarray, weights: np.ndarray, starts: np.ndarray) ->
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(w_sum > 0, 10.0 ** (log_sum / np.where(w_sum > 0, w_sum, 1.0)), 0.0)
     out[n_bad > 0] = np.nan
+    alone = np.diff(starts, append=v.shape[0]) == 1  # groups of one row: no mean to take
+    out[alone] = v[starts[alone]]
     return out
