@@ -20,6 +20,9 @@ SUPPORTED = platform.system() == "Linux" and platform.machine().lower() in (
     "amd64",
     "aarch64",
 )
+needs_flushing = pytest.mark.skipif(
+    not SUPPORTED, reason="flushing is implemented for Linux x86-64/AArch64"
+)
 
 
 def _run(code: str) -> str:
@@ -40,7 +43,7 @@ def test_arithmetic_keeps_subnormals_until_asked():
     assert out == "False True True"  # IEEE: 1e-40 is representable, and read as itself
 
 
-@pytest.mark.skipif(not SUPPORTED, reason="flushing is implemented for Linux x86-64/AArch64")
+@needs_flushing
 def test_flush_takes_effect_here_and_in_threads_started_later():
     out = _run(
         "import threading\n"
@@ -60,7 +63,7 @@ def test_flush_takes_effect_here_and_in_threads_started_later():
     assert float(normal) == pytest.approx(1e-35, rel=1e-6)  # a normal result is untouched
 
 
-@pytest.mark.skipif(not SUPPORTED, reason="flushing is implemented for Linux x86-64/AArch64")
+@needs_flushing
 def test_a_with_block_flushes_inside_and_puts_it_back():
     """If this fails, headless mode (or bench train) called inside a longer-lived process
     leaves that thread flushing subnormals after it returns."""
@@ -74,7 +77,7 @@ def test_a_with_block_flushes_inside_and_puts_it_back():
     assert out == "False True True False"
 
 
-@pytest.mark.skipif(not SUPPORTED, reason="flushing is implemented for Linux x86-64/AArch64")
+@needs_flushing
 def test_the_headless_cli_trains_flushed_and_leaves_the_thread_as_it_found_it():
     out = _run(
         "import contextlib, io\n"
@@ -94,8 +97,7 @@ def test_the_headless_cli_trains_flushed_and_leaves_the_thread_as_it_found_it():
     assert out == "0 [True] False"  # flushed while it trained, as before once it returned
 
 
-@pytest.mark.skipif(not SUPPORTED, reason="flushing is implemented for Linux x86-64/AArch64")
-@pytest.mark.skipif(not SUPPORTED, reason="flushing is implemented for Linux x86-64/AArch64")
+@needs_flushing
 def test_the_worker_process_trains_flushed():
     """The worker flushes before it builds its trainers, in the thread that then trains them
     (here the build stops it, as a corpus that changed since the app checked it would)."""

@@ -501,7 +501,6 @@ class LossChart(DrawnPane):
         # The reference lines, before the curves, which are drawn over them: dotted, on the
         # curves' own scale, with one braille dot per cell or one (heavier) quarter block every
         # other cell.
-        n = max(2, canvas_w // 2)
         for ref in refs:
             ink = plt.pixel(foreground=colours.roles()[ref.role])
             y = y_of(ref.value)
@@ -511,6 +510,7 @@ class LossChart(DrawnPane):
                 sig = fig.signal([x_lo, x_hi], [y, y], marker=plt.marker(dot, ink))
                 fig.draw(sig.lines())  # two points: a glyph per cell, at a fraction of the cost
             else:
+                n = max(2, canvas_w // 2)  # a glyph every other cell
                 dots = plt.marker(line, ink)
                 fig.draw(fig.signal(np.linspace(x_lo, x_hi, n).tolist(), [y] * n, marker=dots))
         for series in self._series:
