@@ -111,7 +111,7 @@ def test_weights_of_another_cell_are_not_sampled_from() -> None:
 
 
 def test_a_new_cell_of_another_size_is_sampled_at_its_own_size() -> None:
-    """If this fails, after `l` brings the LSTM its own H (384 where the RNN had 128) the
+    """If this fails, after `l` brings the LSTM its own H (256 where the RNN had 128) the
     lane keeps a model of the old size: the new weights never fit and the samples stop, or
     the probe, the inside views and a save describe the weights with the old H."""
     rnn = make_cell("rnn", VOCAB.size, 8, "float32")

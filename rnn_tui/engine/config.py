@@ -162,41 +162,43 @@ def check(c: Config) -> None:
 
 # Each cell's own defaults: the fields where it differs from `Config()` (the vanilla RNN's).
 # Chosen for the lowest held-out loss a 1 MB English text (`python -m rnn_tui.bench.english`)
-# reached in 5 minutes of headless training (`python -m rnn_tui.bench quality`). Figures: best
-# held-out bits/char, and the step it came at of the steps taken.
-# First chosen on a shared 2-core machine under load 4-5 (2026-12-01): H=256 for both, the
-# LSTM at lr 5e-3 (LSTM 2.372, GRU 2.373 there, against 2.423 and 2.443 with the RNN's
-# settings). On the faster development machine that followed (2026-12-02, AVX-512,
-# about twice the steps) those settings gave LSTM 2.389 (step 6,300 of 9,480) and GRU 2.378
-# (step 2,500 of 11,710): the GRU spent most of its minutes past its best. With the steps to
-# spare, a larger H learns more before it starts to overfit. Candidates ran two at a time,
-# 5 min each, so each got one core:
-# - LSTM, lr 5e-3: H=384 2.309 (3,400 of 4,480); H=512 2.332 (2,700 of 2,720, still falling).
-# - GRU: H=384 at lr 2e-3 2.331 (2,700 of 5,590) and 2.323 with seed 99; at lr 1.5e-3 2.331;
-#   H=512 at lr 1.5e-3 2.322. The GRU needs the lower rate as it grows: at lr 3e-3 (9e-3
-#   while boosted) H=384 stalled at 2.81 and H=512 at 3.05.
-# Alone, as `bench quality` runs them (2026-12-02): LSTM H=384 2.309 (3,400 of 4,330), GRU
-# H=384 at 2e-3 2.331 (2,700 of 5,960).
+# reached in 5 minutes of headless training, one run at a time, on a shared 2-core machine
+# (2026-12-01; `python -m rnn_tui.bench quality`). Figures: best held-out bits/char, steps, the
+# CPU seconds the run got and the load average. 90-second screens ranked the candidates first.
 # The rate stays constant: decaying it as lr / (1 + step / 1000) did not help in 5 minutes
-# on the first machine (GRU 2.378 bits against 2.373, LSTM 2.379 against 2.372).
-# On corpora/tiny.txt (held-out nats/char at 10, 20, 30, 60 s of `--headless --seconds 60`,
-# this machine, old and new side by side) H=384 is behind for the first 15-20 seconds, then
-# ahead: LSTM 1.90, 1.56, 1.43, 1.61 (best 1.43) against 1.80, 1.49, 1.48, 1.75 (best 1.45);
-# GRU 1.74, 1.48, 1.63, 2.07 (best 1.48) against 1.46, 1.79, 2.04, 2.62 (best 1.44 at 5 s).
-# tiny.txt is learnt by heart within a minute, and the smaller cells overfit it sooner.
+# (GRU 2.378 bits against 2.373, LSTM 2.379 against 2.372, each with more CPU time).
+# On corpora/tiny.txt (held-out nats/char at 10, 30, 60 s of `--headless --seconds 60`, load
+# 1.5-2) H=256 is slower to start, then ahead: LSTM 2.22, 1.53, 1.56 against 1.83, 1.53, 1.61;
+# GRU 1.74, 1.54, 2.00 against 1.53, 1.82, 2.27 (tiny.txt is learnt by heart within a minute).
+# On the faster machine that followed (2026-12-02, AVX-512, about twice the steps) the GRU's
+# best came at step 2,500 of 11,710, so larger cells were tried against these settings, in
+# 5-minute runs two at a time (one core each; H=256 with seed 1234 alone, by `bench quality`),
+# best held-out bits/char by seed 1234, 99, 7:
+# - LSTM H=384, lr 5e-3: 2.309, 2.390, 2.300 (mean 2.333); H=256: 2.389, 2.337, 2.326 (2.351).
+# - GRU H=384, lr 2e-3: 2.331, 2.323, 2.326 (2.327); H=256, lr 3e-3: 2.378, -, 2.308 (2.343).
+#   At H=384 the GRU needs the lower rate: at lr 3e-3 it stalled near 2.8 (H=512: 3.05).
+# The gains (0.02 on average) are inside the spread between seeds (up to 0.08), while H=384
+# costs twice as much per step, is behind for the first 15-20 s on tiny.txt, and the GRU's
+# best minute there is worse (1.48 against 1.44). So H=256 stays for both.
 CELL_DEFAULTS: dict[str, dict[str, Any]] = {
     # The lecture's cell keeps Config(). In 90 s (load 3-4): 2.570 bits at these settings,
     # 2.716 at lr 1e-2, 2.607 at H=256, 2.603 at lr 5e-3 / (1 + step / 2000): none better.
     "rnn": {},
     "lstm": {
-        "hidden": 384,  # a step costs about twice H=256's and learns more (above)
+        # 5 min: 2.372 bits (3,440 steps, 201 CPU s, load 4.6-3.5) against 2.423 with the
+        # RNN's settings (8,990 steps, 193 CPU s, load 4.8-4.6) and 2.409 at H=128, lr 1e-2
+        # (11,160 steps, 230 CPU s). A step costs 2.6 times as much, but each one learns
+        # more, and the loss was still falling at the end where H=128 had levelled off.
+        "hidden": 256,
         # The LSTM takes larger steps well: in 90 s at H=128, lr 1e-2 and 2e-2 reached 2.436
-        # and 2.433 against 2.483 at 3e-3 (2e-2 less steadily); H=256 and up ran at 5e-3.
+        # and 2.433 against 2.483 at 3e-3 (2e-2 less steadily); H=256 was run at 5e-3 only.
         "lr": 5e-3,
     },
     "gru": {
-        "hidden": 384,  # as the LSTM's
-        "lr": 2e-3,  # H=384 stalls at 3e-3 (above); 2e-3 learnt as well as 1.5e-3
+        # 5 min: 2.373 bits (4,270 steps, 177 CPU s, load 4.0-4.8) against 2.443 with the
+        # RNN's settings (12,200 steps, 199 CPU s, load 3.6-4.0), whose best came at step
+        # 4,300 and was never beaten after. In 90 s, lr 1e-2 at H=128 gave 2.459 (no better).
+        "hidden": 256,
     },
 }
 
