@@ -8,9 +8,14 @@ from rich.style import Style
 from textual.color import Color
 from textual.filter import Monochrome, NoColor
 
+from rnn_tui.textsafe import STANDIN_CHARS
+from rnn_tui.ui.actions import palette
 from rnn_tui.ui.glyphs import RAMP, AsciiGlyphs, ascii_for, line_filters, to_ascii
 from rnn_tui.ui.widgets.colours import rgb_style
 from rnn_tui.ui.widgets.grad_heat import HEAT_PALETTE
+from rnn_tui.ui.widgets.help_screen import help_markdown
+from rnn_tui.ui.widgets.probe_pane import KEYS_HINT
+from rnn_tui.ui.widgets.spelled import SPELLED, spell_out
 
 
 def test_every_character_becomes_ascii_of_its_width() -> None:
@@ -47,3 +52,21 @@ def test_no_color_drops_the_greys_too() -> None:
     assert [type(f) for f in filters] == [AsciiGlyphs, NoColor]
     assert filters[0].heat_only  # type: ignore[attr-defined]
     assert line_filters([Monochrome()], ascii_only=False, no_color=False)[0].__class__ is Monochrome
+
+
+def test_the_apps_own_words_keep_their_signs_readable_in_ascii() -> None:
+    """If this fails, `--ascii` turns a sign of the app's own text into "?" (the help's
+    "ln 2 ? 0.693", an arrow key, a Greek letter): a character with no one-cell ASCII
+    stand-in that `widgets/spelled.py` does not spell out. The corpus's control characters
+    are the exception: their stand-ins show as "?" on the screen too, so the help says so."""
+    for sign, ascii_text in SPELLED.items():
+        assert ascii_text.isascii() and spell_out(f"a{sign}b") == f"a{ascii_text}b"
+    assert spell_out("Divide by ln 2 ≈ 0.693") == "Divide by ln 2 ~ 0.693"
+    texts = [help_markdown(69), KEYS_HINT, "↑/↓ or PgUp/PgDn to scroll · ?, Esc or q to close"]
+    texts += [t for entry in palette() for t in entry[:2]]
+    for text in texts:
+        text = "".join(c for c in text if c not in STANDIN_CHARS)
+        shown = to_ascii(spell_out(text))
+        assert shown.count("?") == text.count("?"), [
+            c for c in text if "?" in to_ascii(spell_out(c))
+        ]

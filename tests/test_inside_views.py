@@ -16,6 +16,7 @@ from rnn_tui.engine.inside import cell_spectrum
 from rnn_tui.engine.model import make_cell
 from rnn_tui.run.spec import RunSpec
 from rnn_tui.ui.app import RnnApp, make_app
+from rnn_tui.ui.glyphs import to_ascii
 from rnn_tui.ui.inside import GRADIENTS, Insider, held_out_passage
 from rnn_tui.ui.lane import Lane
 from rnn_tui.ui.settings import UISettings
@@ -111,6 +112,33 @@ def test_w_cycles_gradients_spectrum_gates_for_the_lstm() -> None:
         assert grads.display and not pane.display
 
     run(app_for("lstm"), script)
+
+
+@pytest.mark.functional
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_ascii_spells_out_the_views_greek_letters(size: tuple[int, int]) -> None:
+    """If this fails, `--ascii` shows the spectrum's rho and lambda, or a gate's mean, as "?"
+    (the line filter can give them one cell only), and the class reads "? 1.2" for the
+    spectral radius."""
+    configs = (Config(cell="lstm"),)
+    app = make_app(RunSpec(str(TINY), configs), UISettings(ascii_only=True), source=FixedSource())
+    app.animate = False
+
+    async def script(app: RnnApp, pilot) -> None:
+        params = weights_for(app, 0)
+        await feed(pilot, params)
+        await pilot.press("w")
+        await settled(pilot)
+        want = cell_spectrum(params[0], "lstm")
+        text = drawn(app)
+        assert f"rho {sci(want.radius)}" in text and "lambda" in text
+        assert "?" not in to_ascii(text), to_ascii(text)
+        await pilot.press("w")
+        await settled(pilot)
+        assert app.inside.panes[0].data.view == GATES
+        assert "?" not in to_ascii(drawn(app)), to_ascii(drawn(app))
+
+    run(app, script, size)
 
 
 @pytest.mark.functional

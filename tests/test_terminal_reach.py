@@ -55,6 +55,8 @@ def test_ascii_screens_hold_ascii_only(outputs: dict[str, bytes]) -> None:
     bad = sorted({c for c in out.decode("utf-8", errors="replace") if not c.isascii()})
     assert not bad, bad
     assert b"TRAINING" in out or b"STARTING" in out
+    # The help's own signs are spelled out, not turned into "?" (widgets/spelled.py).
+    assert b"ln 2 ~ 0.693" in out and b"up/down or PgUp/PgDn" in out
 
 
 def test_no_color_screens_have_no_colour_codes(outputs: dict[str, bytes]) -> None:

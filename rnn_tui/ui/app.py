@@ -38,6 +38,7 @@ from rnn_tui.ui.probe_events import ProbeEvents
 from rnn_tui.ui.settings import UISettings
 from rnn_tui.ui.sources import prepared, trainer_sources
 from rnn_tui.ui.widgets.model_strip import ModelStrip
+from rnn_tui.ui.widgets.spelled import spelled
 from rnn_tui.ui.widgets.status_bar import StatusBar, recall_text
 
 if TYPE_CHECKING:  # loaded by `RnnApp.boot`, after the first frame
@@ -95,6 +96,7 @@ class RnnApp(KeyActions, ProbeEvents, App[int]):
         self._default_theme = self.theme
         # --ascii and NO_COLOR: filters on every drawn line (glyphs.py)
         self._reach = super().get_line_filters()
+        self.ascii_only = settings.ascii_only  # own text spelled out (widgets/spelled.py)
         if settings.ascii_only or self.no_color:
             from rnn_tui.ui.glyphs import line_filters
 
@@ -525,7 +527,7 @@ class RnnApp(KeyActions, ProbeEvents, App[int]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for title, help_text, action in palette():
-            yield SystemCommand(title, help_text, partial(self.run_action, action))
+            yield SystemCommand(title, spelled(self, help_text), partial(self.run_action, action))
 
     def on_unmount(self) -> None:
         self.finish()

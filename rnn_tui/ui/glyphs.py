@@ -65,6 +65,11 @@ TABLE = {
     "▐": "|",
     "✓": "v",
     "✗": "x",
+    "≈": "~",  # the app's own text spells these out (widgets/spelled.py); the rest gets these
+    "←": "<",
+    "→": ">",
+    "↑": "^",
+    "↓": "v",
 }
 LOWER_BLOCKS = "▁▂▃▄▅▆▇"  # a bar's top: low, middle, high
 LEFT_BLOCKS = "▏▎▍▌▋▊▉"

@@ -16,6 +16,7 @@ from rnn_tui.engine.optim import lr_in_force
 from rnn_tui.engine.presets import PRESETS
 from rnn_tui.run.blowup import BLOWUP_NORM
 from rnn_tui.ui.actions import help_table
+from rnn_tui.ui.widgets.spelled import spelled
 
 
 def uniform_line(vocab_size: int | None) -> str:
@@ -293,8 +294,10 @@ class HelpScreen(ModalScreen[None]):
         """A scrollable box with the help text."""
         with VerticalScroll(id="help-box") as box:
             box.border_title = "rnn-tui help"
-            yield Static("↑/↓ or PgUp/PgDn to scroll · ?, Esc or q to close", id="help-footer")
-            yield HelpText(help_markdown(self.vocab_size, self.config), id="help-text")
+            keys = spelled(self, "↑/↓ or PgUp/PgDn to scroll · ?, Esc or q to close")
+            yield Static(keys, id="help-footer")
+            text = spelled(self, help_markdown(self.vocab_size, self.config))
+            yield HelpText(text, id="help-text")
 
     def on_mount(self) -> None:
         """Focus the scroll box so arrow keys scroll the help."""

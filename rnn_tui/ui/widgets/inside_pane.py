@@ -33,6 +33,7 @@ from rnn_tui.engine.inside import HIGH, LOW, GateStat, GateStats, Spectrum
 from rnn_tui.ui.widgets.colours import RGB, rgb_style
 from rnn_tui.ui.widgets.drawn import DrawnPane, ansi_lines, flow, join_lines
 from rnn_tui.ui.widgets.grad_style import EIGHTHS
+from rnn_tui.ui.widgets.spelled import spelled
 
 SPECTRUM, GATES = "spectrum", "gates"
 MIN_PLOT = (16, 5)  # (width, height) below which the spectrum shows its numbers only
@@ -128,14 +129,16 @@ class InsidePane(DrawnPane):
         matrix = MATRIX.get(d.cell, "W")
         bold = Style(bold=True)
         bad = rgb_style(self.colours.bad, bold=True)
-        rho = Text("ρ ")
+        rho = Text(spelled(self, "ρ "))
         rho.append(sci(s.radius), bold if math.isfinite(s.radius) else bad)
         rho.append("" if short else " spectral radius")
         norm = Text(f"‖{matrix}‖₂ ")
         norm.append(sci(s.norm), bold if math.isfinite(s.norm) else bad)
         norm.append("" if short else " spectral norm")
         n = s.eigenvalues.size
-        outside = Text(f"{s.outside}/{n} out" if short else f"{s.outside} of {n} outside |λ|=1")
+        outside = Text(
+            f"{s.outside}/{n} out" if short else spelled(self, f"{s.outside} of {n} outside |λ|=1")
+        )
         return [rho, norm, outside]
 
     def _meaning(self, width: int, rows: int) -> list[Text]:
@@ -149,10 +152,11 @@ class InsidePane(DrawnPane):
             "|λ|>1 grows (explode) · |λ|<1 shrinks (vanish)",
             "|λ|>1 grows · |λ|<1 shrinks",
         ):
-            lines = flow([Text(w, italic) for w in line.split(" ")], width, sep=" ")
+            words = spelled(self, line).split(" ")
+            lines = flow([Text(w, italic) for w in words], width, sep=" ")
             if len(lines) <= rows and all(t.cell_len <= width for t in lines):
                 return lines
-        return [Text("|λ|>1 grows", italic)]
+        return [Text(spelled(self, "|λ|>1 grows"), italic)]
 
     def _spectrum_lines(self, width: int, height: int) -> list[Text]:
         d = self.data
@@ -283,7 +287,7 @@ class InsidePane(DrawnPane):
                 high,
                 f"  mean {stat.mean:.2f}",
             ),
-            (stat.name, " <.1 ", low, " >.9 ", high, f" μ{stat.mean:.2f}"),
+            (stat.name, " <.1 ", low, " >.9 ", high, spelled(self, f" μ{stat.mean:.2f}")),
         )
         for name, a, lo, b, hi, rest in forms:
             t = Text()

@@ -19,6 +19,7 @@ from textual.widget import Widget
 
 from rnn_tui.textsafe import sanitize
 from rnn_tui.ui.widgets.drawn import changed_upto, content_strip
+from rnn_tui.ui.widgets.spelled import spelled
 
 if TYPE_CHECKING:
     from textual.timer import Timer
@@ -188,7 +189,7 @@ class StatusBar(Widget):
             Content.assemble(("temp ", "dim"), format_float(temperature)),
         ]
         if message:
-            fields.append(Content.styled(_plain(message), "italic"))  # no colour: not data
+            fields.append(Content.styled(_plain(spelled(self, message)), "italic"))  # not data
         plain = "  ".join(f.plain for f in fields).replace("\u00a0", " ").strip()
         if plain == self.plain_text and state_s == self.state:
             return  # nothing changed: no repaint
