@@ -321,3 +321,17 @@ def test_an_underflowed_ratio_says_so() -> None:
     )
     plain = pane.build_text(80, 20).plain
     assert "ratio g_last[1]/g_last[T] = 0 (too small for float32)" in plain
+    # As narrow as each pane of --compare at 120 columns: the short form, whole, not cut;
+    # the rest of the header as it was.
+    pane.set_data(
+        np.array([0.0, 0.5, 1.0]),
+        np.array([0.0, 1e-20, 1.0]),
+        np.zeros((0, 3)),
+        5.0,
+        0.0,
+        1.0,
+        extra="g[key]/g[=] 0.0e+00",
+    )
+    narrow = pane.build_text(38, 20).plain
+    assert "ratio 0 (underflow)" in narrow and "too sm" not in narrow, narrow
+    assert "(norm of all gradients)" in narrow and "g[key]/g[=] 0.0e+00" in narrow, narrow

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from functools import partial
 
 import numpy as np
 from rich.style import Style
@@ -255,9 +256,16 @@ class GradPane(DrawnPane):
             t.append("n/a", rgb_style(self.colours.bad, bold=True))
         return t
 
-    def _header_tokens(self, with_extra: bool = True, short: bool = False) -> list[Text]:
-        """Header tokens: ratio, |g|, clip setting, how often clipping fired, extra."""
-        toks = [self._ratio_text(short)]
+    def _header_tokens(
+        self, with_extra: bool = True, short: bool = False, width: int | None = None
+    ) -> list[Text]:
+        """Header tokens: ratio, |g|, clip setting, how often clipping fired, extra. Given a
+        `width`, a ratio that would not fit it whole comes in its short form: "ratio 0
+        (underflow)" reads where a cut "= 0 (too sm..." would leave the reader guessing."""
+        ratio = self._ratio_text(short)
+        if width is not None and ratio.cell_len > width:
+            ratio = self._ratio_text(short=True)
+        toks = [ratio]
         gn = Text("|g| ")
         bad = not math.isfinite(self._grad_norm)
         number = rgb_style(self.colours.bad, bold=True) if bad else Style(bold=True)
@@ -322,7 +330,7 @@ class GradPane(DrawnPane):
         """Header-and-key lines, from the richest to the most compact, made as asked. The
         compact ones are packed (a short token fills a gap in an earlier line) and offered
         only if no token is cut; the last is offered anyway."""
-        head = self._header_tokens
+        head = partial(self._header_tokens, width=width)
         full, short = self._key_tokens(), self._key_tokens(short=True)
         yield flow(head(), width) + flow(full + marks, width)
         yield flow(head(False), width) + flow(full + marks, width)
@@ -360,7 +368,7 @@ class GradPane(DrawnPane):
 
         if width < MIN_WIDTH or height < MIN_HEIGHT or avail < 4:
             # Too small for bars: the numbers only.
-            return flow(self._header_tokens(), width)[:height]
+            return flow(self._header_tokens(width=width), width)[:height]
 
         group = 1 if t_steps <= avail else math.ceil(t_steps / avail)
         ncols = math.ceil(t_steps / group)
