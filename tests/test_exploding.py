@@ -154,6 +154,23 @@ def test_user_pause_then_reset_stays_paused(tiny, tmp_path: Path) -> None:
     assert loop.paused
 
 
+def test_a_new_cell_trains_on_after_a_blow_up_and_waits_while_the_user_pauses(
+    tiny, tmp_path: Path
+) -> None:
+    """If this fails, l after a blow-up (the LSTM as the way out) leaves the new model paused
+    with no key to say why, or l while a teacher has paused starts training behind their
+    back, or the status line says "training" over a paused run."""
+    loop = loop_of([Trainer(tiny, BLOWING)], tmp_path)
+    train_until_paused(loop, 20)
+    loop.handle(p.Request(0, p.SwitchCell("lstm")))
+    assert not loop.paused and newest(loop).message.startswith("training lstm from the seed")
+    loop.handle(p.Request(0, p.Pause()))
+    loop.handle(p.Request(0, p.SwitchCell("gru")))
+    assert loop.paused
+    message = newest(loop).message
+    assert message.startswith("gru from the seed") and message.endswith("paused: space trains it")
+
+
 def test_stepping_through_a_blow_up_keeps_the_run_paused_after_r(tiny, tmp_path: Path) -> None:
     """If this fails, a teacher stepping with n through the blow-up presses r and the run starts
     training behind their back instead of waiting for the next n."""

@@ -173,13 +173,18 @@ class TrainerLoop:
     def _switch_cell(self, cmd: SwitchCell) -> Reply:
         """A new model of another cell on the same corpus, from the seed: the settings carry
         over, except those still at the old cell's default, which take the new one's
-        (`for_cell`)."""
+        (`for_cell`). Paused by the user, it waits, and says so; paused by a blow-up, it
+        trains, as after a reset."""
         old = self.runs[0].trainer
         stopped = self._stop_recording()
         c = for_cell(old.config, cmd.cell)
         self.runs = [Run(Trainer(old.corpus, c))]
         self.watches = [BlowupWatch()]
-        self.message = f"training {cmd.cell} from the seed, H={c.hidden}, lr {c.lr:g}" + stopped
+        if self.blown:  # as after r: a new model after the loop paused itself trains on
+            self.paused, self.blown = False, False
+        what = f"{cmd.cell} from the seed, H={c.hidden}, lr {c.lr:g}"
+        held = f"{what}, paused: space trains it" if self.paused else f"training {what}"
+        self.message = held + stopped
         return Reply(0, True, self.message)
 
     def _stop_recording(self) -> str:

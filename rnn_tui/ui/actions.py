@@ -94,11 +94,11 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         "l",
-        "switch the cell: rnn, lstm, gru (training restarts from the seed, with the cell's own"
-        " H and lr unless you set them)",
+        "switch the cell: rnn, lstm, gru (a new model from the seed, with the cell's own H and"
+        " lr unless you set them; a paused run stays paused)",
         (("l", "next_cell"),),
         "Cell",
-        (("Switch the cell", "l: rnn, lstm, gru; training restarts", "next_cell"),),
+        (("Switch the cell", "l: rnn, lstm, gru; a new model from the seed", "next_cell"),),
     ),
     Action(
         "s",

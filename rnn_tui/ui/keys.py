@@ -154,7 +154,7 @@ class KeyActions:
         names = list(CELL_NAMES)
         cell = names[(names.index(self.cell.name) + 1) % len(names)]
         self.source.send(SwitchCell(cell))  # the lane follows when the run says it switched
-        self.say(f"switched to {cell}: training restarts from the seed")
+        self.say(f"switching to {cell}: a new model from the seed")
 
     # -- sampling and viewing ----------------------------------------------------------------------
 
