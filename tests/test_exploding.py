@@ -22,7 +22,14 @@ from rnn_tui.engine.data import load_corpus
 from rnn_tui.engine.presets import PRESETS
 from rnn_tui.engine.trainer import Trainer
 from rnn_tui.run import protocol as p
-from rnn_tui.run.blowup import BLOWUP_NORM, BlowupWatch, short_float, weights_norm
+from rnn_tui.run.blowup import (
+    BLOWUP_NORM,
+    WEIGHTS_JUMP,
+    BlowupWatch,
+    short_float,
+    weights_norm,
+    weights_size,
+)
 from rnn_tui.run.build import build_trainers
 from rnn_tui.run.headless import run_headless
 from rnn_tui.run.spec import RunSpec
@@ -67,10 +74,11 @@ def train_until_paused(loop: TrainerLoop, limit: int) -> int:
 def test_watch_fires_once_per_reset_and_only_without_clipping(tiny) -> None:
     """If this fails, the app pauses on every large gradient (or on a clipped one, which cannot
     hurt), or never again after `r` although the fresh weights blow up again."""
-    record = Trainer(tiny, Config(hidden=16, seq_len=8, batch=4)).step()
+    trainer = Trainer(tiny, Config(hidden=16, seq_len=8, batch=4, clip_mode="off"))
+    record = trainer.step()
     big = replace(record, grad_norm=BLOWUP_NORM * 1.01)
     small = replace(record, grad_norm=BLOWUP_NORM * 0.99)
-    watch = BlowupWatch()
+    watch = BlowupWatch(trainer)
     assert not watch.check(small, "off")
     assert not watch.check(big, "norm") and not watch.check(big, "value")
     assert watch.check(big, "off")
@@ -79,9 +87,35 @@ def test_watch_fires_once_per_reset_and_only_without_clipping(tiny) -> None:
     assert watch.check(big, "off")  # news again after a reset
 
 
+def test_watch_fires_when_one_step_throws_the_weights_whatever_g(tiny) -> None:
+    """If this fails, `--preset exploding --lr 0.3` (the lesson's own command) wrecks the
+    weights in its first step and trains on without a word: its |g| (554) stays below
+    BLOWUP_NORM, and once the tanh units saturate it never comes back."""
+    trainer = Trainer(tiny, EXPLODING.with_(lr=0.3))  # 32 streams, as the app trains it
+    watch = BlowupWatch(trainer)
+    before = weights_size(trainer)
+    record = trainer.step()
+    assert record.grad_norm < BLOWUP_NORM  # the gradient rule alone would stay silent
+    assert weights_size(trainer) > WEIGHTS_JUMP * before
+    assert watch.check(record, "off")
+    # Healthy growth, and any growth under clipping, is no blow-up; nor is the first step
+    # watched after clipping was on (the weights were not weighed before it).
+    calm = Trainer(tiny, Config(hidden=16, seq_len=8, batch=4, clip_mode="off"))
+    watch = BlowupWatch(calm)
+    for _ in range(20):
+        assert not watch.check(calm.step(), "off")
+    clipped = Trainer(tiny, EXPLODING.with_(lr=0.3, clip_mode="norm"))
+    assert not BlowupWatch(clipped).check(clipped.step(), "norm")  # clipped: no harm done
+    assert not watch.check(calm.step(), "norm")
+    for w in calm.params.values():
+        w *= 3  # thrown while clipping was on: not by a step the watch weighed
+    assert not watch.check(calm.step(), "off") and not watch.check(calm.step(), "off")
+
+
 def test_numbers_in_the_line_are_short_and_right() -> None:
-    """If this fails, the blow-up line shows 3.1e+04 or 0.00052 where 3.1e4 and 0.00052 fit."""
+    """If this fails, the blow-up line shows 3.1e+04 or 5.5e+02 where 3.1e4 and 550 fit."""
     assert short_float(31234.0) == "3.1e4"
+    assert short_float(554.0) == "550" and short_float(999.0) == "1000"
     assert short_float(41.4) == "41"
     assert short_float(0.52) == "0.52"
     assert short_float(4.3e7) == "4.3e7"
@@ -114,12 +148,16 @@ def test_loop_pauses_itself_at_the_first_blow_up_and_r_goes_on(tiny, tmp_path: P
     assert steps <= 20, "the lr 0.3 run never blew up"
     loop.publish(force=True)
     snap = newest(loop)
-    assert snap.state is p.RunState.PAUSED
-    assert snap.record.grad_norm > BLOWUP_NORM and not snap.record.diverged
+    assert snap.state is p.RunState.PAUSED and not snap.record.diverged
+    assert steps == 1  # its first step threw the weights (see WEIGHTS_JUMP)
     m = BANNER.fullmatch(snap.message)
     assert m is not None, snap.message
     assert int(m[1]) == snap.record.step == steps
     assert float(m[2]) == pytest.approx(snap.record.grad_norm, rel=0.05)
+    # The pane's ‖W_hh‖₂ is the exact one, as the status line's: not the estimate that lags.
+    W = loop.runs[0].trainer.params["Whh"].astype(np.float64)
+    assert snap.record.spectral_norm == pytest.approx(np.linalg.norm(W, 2), rel=1e-6)
+    assert float(m[3]) == pytest.approx(snap.record.spectral_norm, rel=0.05)
     # c then r: clipping on, fresh weights, and training goes on by itself.
     loop.handle(p.Request(0, p.SetHyper(clip_mode="norm")))
     assert loop.paused  # c alone does not resume
@@ -177,7 +215,7 @@ def test_stepping_through_a_blow_up_keeps_the_run_paused_after_r(tiny, tmp_path:
     loop = loop_of([Trainer(tiny, BLOWING)], tmp_path)
     for _ in range(20):
         loop.handle(p.Request(0, p.Step()))
-        if loop.runs[0].trainer.last.grad_norm > BLOWUP_NORM:
+        if loop.watches[0].fired:
             break
     assert loop.watches[0].fired and "exploded" in newest(loop).message
     loop.handle(p.Request(0, p.Reset()))

@@ -52,9 +52,9 @@ PRESETS: dict[str, Preset] = {
         # grad_last_t[T] is 3.6e4 at step 1, 730 (median) over the first 500 steps and above 1 for
         # the first 2,500. Plain SGD steps by lr * |g|: at lr 1e-3, with |g| in the hundreds,
         # that moves W_hh a little (its norm stays at 5.9), so the profile lasts while the loss
-        # creeps down. At lr 0.3 the first step already throws W_hh to ‖W_hh‖₂ 28 and the third
-        # to 1.2e7: every tanh unit saturates and the profile vanishes instead (the app pauses
-        # at that blow-up, rnn_tui.run.blowup). Adam would normalise |g| away and hide the blow-up.
+        # creeps down. At lr 0.3 the first step already throws W_hh to ‖W_hh‖₂ 28 and the next
+        # further: every tanh unit saturates and the profile vanishes instead (the app pauses
+        # at that first step, rnn_tui.run.blowup). Adam would normalise |g| away and hide it.
         {
             "cell": "rnn",
             "rec_gain": 3.0,

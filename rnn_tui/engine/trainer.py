@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -236,6 +236,23 @@ class Trainer:
             for k in live:
                 live[k], spare[k] = spare[k], live[k]
         return True
+
+    def settle_spectral_norm(self) -> StepRecord | None:
+        """The last step's record with ‖W_hh‖₂ exact instead of tracked, kept as `last`.
+
+        Each step moves the tracking estimate one power iteration on from the previous step's
+        vector: cheap, and right while the weights drift, but a step that throws W_hh far
+        leaves it lagging for a few steps (6.7 for an exact 28). Where the screen holds still on
+        one step, as at the pause after a blow-up, this gives the exact value (an SVD), and
+        tracking goes on from the top singular vector. None before the first step; a gated
+        cell's record (no W_hh) is returned as it is."""
+        if self.last is None or self.model.recurrent is None:
+            return self.last
+        W = self.params[self.model.recurrent].astype(np.float64)  # (H, H)
+        _, s, vt = np.linalg.svd(W)  # s: (H,) largest first; vt[0]: the direction it stretches
+        self._spec_v = vt[0].astype(self.model.dtype)  # unit length, as power_iteration assumes
+        self.last = replace(self.last, spectral_norm=float(s[0]))
+        return self.last
 
     def set_config(self, config: Config) -> None:
         """Change settings that need no new weights (lr, clipping, sampling, evaluation)."""

@@ -175,7 +175,7 @@ def _train(
     code = 0
     next_print = time.monotonic() + progress_every
     records: dict[int, StepRecord] = {}
-    watches = [BlowupWatch() for _ in runs]
+    watches = [BlowupWatch(trainer) for trainer in runs]
     start = time.monotonic()
     deadline = None if seconds is None else start + seconds
     try:

@@ -71,7 +71,7 @@ class TrainerLoop:
     ) -> None:
         self.runs = [Run(t) for t in trainers]
         self.recorder = recorder  # --record: writes the run as it goes
-        self.watches = [BlowupWatch() for _ in self.runs]  # one per run: its first blow-up
+        self.watches = [BlowupWatch(r.trainer) for r in self.runs]  # each run's first blow-up
         self.parent = os.getppid() if parent is None else parent  # the app's process id
         self.commands = commands  # queue of Request from the app
         self.snapshots = snapshots  # queue of tuples of Snapshot to the UI
@@ -179,7 +179,7 @@ class TrainerLoop:
         stopped = self._stop_recording()
         c = for_cell(old.config, cmd.cell)
         self.runs = [Run(Trainer(old.corpus, c))]
-        self.watches = [BlowupWatch()]
+        self.watches = [BlowupWatch(self.runs[0].trainer)]
         if self.blown:  # as after r: a new model after the loop paused itself trains on
             self.paused, self.blown = False, False
         what = f"{cmd.cell} from the seed, H={c.hidden}, lr {c.lr:g}"
@@ -235,6 +235,8 @@ class TrainerLoop:
                     " press r to reset (and lower the learning rate)"
                 )
                 continue
+            if watch.check(record, run.trainer.config.clip_mode):
+                record = self._blew_up(run, record)
             if self.metrics is not None and self.metrics.due(record.step):
                 line = record.to_json(run.trainer.config.cell)
                 self.metrics.write({**line, **metrics_fields(self.baselines)})
@@ -243,17 +245,19 @@ class TrainerLoop:
             if self.recorder is not None:  # --record: it thins the lines itself
                 self.recorder.add(self.runs.index(run), record)
                 self.message = self.recorder.take_error() or self.message
-            if watch.check(record, run.trainer.config.clip_mode):
-                self._blew_up(run, record)
 
-    def _blew_up(self, run: Run, record: StepRecord) -> None:
+    def _blew_up(self, run: Run, record: StepRecord) -> StepRecord:
         """Pause at a run's first blow-up and say what happened and what to press. The pause
         keeps the exploded profile on screen; without it the next steps, taken from the thrown
-        weights, would soon show saturated units and a vanishing profile instead."""
+        weights, would soon show saturated units and a vanishing profile instead. Returns the
+        step's record with ‖W_hh‖₂ exact (`Trainer.settle_spectral_norm`): the step's estimate
+        lags the jump (6.7 beside the status line's 28 at --preset exploding --lr 0.3), and
+        the pause would hold both on screen."""
         cell = f"{run.trainer.config.cell}: " if len(self.runs) > 1 else ""
         if not self.paused:  # stepping with n, the user already holds the run: r keeps it so
             self.paused, self.blown = True, True
         self.message = f"{cell}{blowup_line(record, run.trainer)}; {BLOWUP_ADVICE}"
+        return run.trainer.settle_spectral_norm() or record
 
     def _log_exception(self) -> None:
         with contextlib.suppress(OSError), open(self.log_path, "a", encoding="utf-8") as f:

@@ -14,7 +14,7 @@ from textual.widgets import Static
 from rnn_tui.engine.config import Config
 from rnn_tui.engine.optim import lr_in_force
 from rnn_tui.engine.presets import PRESETS
-from rnn_tui.run.blowup import BLOWUP_NORM
+from rnn_tui.run.blowup import BLOWUP_NORM, WEIGHTS_JUMP
 from rnn_tui.ui.actions import help_table
 from rnn_tui.ui.widgets.spelled import spelled
 
@@ -227,8 +227,9 @@ def preset_lines() -> str:
         f" {p.lesson.replace('lesson:', 'Lesson:', 1)}."
         for name, p in PRESETS.items()
     ) + (
-        f"\n\nWith clipping off, a step whose |g| exceeds {BLOWUP_NORM:,.0f} is a blow-up: the"
-        " training pauses there, so the exploded profile stays on screen, and the status line"
+        f"\n\nWith clipping off, a step whose |g| exceeds {BLOWUP_NORM:,.0f}, or that leaves the"
+        f" norm of all the weights more than {WEIGHTS_JUMP:g} times what it was, is a blow-up:"
+        " the training pauses there, so the exploded profile stays on screen, and the status line"
         " names the step, |g| and the weights' norm. Press **c** to clip, then **r** to start"
         " again (once per reset; **space** goes on without clipping)."
         "\n\nOn a long-lag corpus the status line shows each model's key recall at every"
