@@ -113,6 +113,21 @@ def test_vanishing_gradient_lesson_on_long_lag_text(tmp_path) -> None:
     assert lstm > 1e4 * rnn, (rnn, lstm)
 
 
+@pytest.mark.functional
+def test_vanishing_preset_keeps_its_lesson_past_its_first_seconds() -> None:
+    """If this fails, `rnn-tui --preset vanishing` soon shows a gradient that reaches the key
+    (g[key]/g[=] well above 0) under a banner saying it never does: with 32 streams at lr
+    0.003 it did from step ~7,000, some 15 s into the lesson, the RNN still at chance."""
+    (trainer,) = trainers_for(["--preset", "vanishing"])
+    reaches = []
+    for _ in range(8_000):  # about 10 s: the RNN of this preset takes ~1 ms a step
+        record = trainer.step()
+        if record.val_step == record.step and trainer.recall_reach is not None:
+            reaches.append(trainer.recall_reach)
+    assert len(reaches) >= 70 and max(reaches[-20:]) < 1e-6, reaches[-20:]
+    assert record.last_ratio < 1e-6, record.last_ratio
+
+
 def test_lstm_rescue_preset_is_one_command() -> None:
     """If this fails, `rnn-tui --preset lstm-rescue` needs more than one command to teach."""
     trainers = trainers_for(["--preset", "lstm-rescue"])
