@@ -148,7 +148,8 @@ def _run_app(source: RemoteSource, args: Any) -> int:
 
     w = source.welcome
     spec = RunSpec(w.corpus, source.configs, lag=w.lag)
-    mode = "" if source.control else " (read-only)"
+    # Read-only, the footer dims the keys that would steer the run; the banner says why.
+    mode = "" if source.control else " (read-only: attach with --control to steer it)"
     settings = UISettings(
         high_contrast=args.high_contrast, banner=f"attached to {source.where}{mode}"
     )

@@ -44,6 +44,9 @@ class FixedSource:
     def request(self, command: Command, timeout: float = 1.0) -> Reply | None:
         return None
 
+    def takes(self, kind: type[Command]) -> bool:
+        return True
+
     def ended(self) -> str | None:
         return None
 

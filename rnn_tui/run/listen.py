@@ -437,6 +437,9 @@ class PublishingSource:
     def request(self, command: Command, timeout: float = 1.0) -> Reply | None:
         return self.inner.request(command, timeout)
 
+    def takes(self, kind: type[Command]) -> bool:
+        return self.inner.takes(kind)
+
     def ended(self) -> str | None:
         return self.inner.ended()
 

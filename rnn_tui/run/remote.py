@@ -265,6 +265,11 @@ class RemoteSource:
                     return None
                 self._lock.wait(left)
 
+    def takes(self, kind: type[Command]) -> bool:
+        """With --control, every command; read-only, the queries alone (`send` refuses the
+        rest)."""
+        return self.control or issubclass(kind, QUERIES)
+
     def ended(self) -> str | None:
         return self._ended
 

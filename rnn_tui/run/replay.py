@@ -185,6 +185,10 @@ class ReplaySource:
     def start(self, background: bool = False) -> None:
         self._tick = self.clock()
 
+    def takes(self, kind: type[Command]) -> bool:
+        """Space plays and pauses, q quits; nothing else: a recording does not train."""
+        return kind in (Pause, Resume, Quit)
+
     def ended(self) -> str | None:
         return None  # a recording stays until the app quits
 

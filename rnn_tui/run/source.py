@@ -45,6 +45,11 @@ class RunSource(Protocol):
     def request(self, command: Command, timeout: float = 1.0) -> Reply | None:
         """Send a command and wait for its reply; None if none came in time."""
 
+    def takes(self, kind: type[Command]) -> bool:
+        """Whether the source carries out commands of type `kind`; any other it answers with a
+        refusal (a replay does not train, a read-only viewer changes nothing). The app dims
+        the keys of what its source refuses."""
+
     def ended(self) -> str | None:
         """None while the source runs; once it has ended, how (one line)."""
 
@@ -166,6 +171,10 @@ class TrainerProcess:
             self._starter.start()
         else:
             self.process.start()
+
+    def takes(self, kind: type[Command]) -> bool:
+        """A trainer process carries out every command."""
+        return True
 
     def ended(self) -> str | None:
         """None while the worker runs (or is starting); once it is gone, how it ended."""

@@ -32,7 +32,7 @@ from rnn_tui.run.source import RunSource
 from rnn_tui.run.spec import RunSpec, check_spec
 from rnn_tui.textsafe import sanitize
 from rnn_tui.ui.actions import bindings, palette
-from rnn_tui.ui.keys import PROJECTOR_THEME, KeyActions
+from rnn_tui.ui.keys import PROJECTOR_THEME, KeyActions, command_of
 from rnn_tui.ui.maximize import maximize_clicked
 from rnn_tui.ui.probe_events import ProbeEvents
 from rnn_tui.ui.settings import UISettings
@@ -321,8 +321,17 @@ class RnnApp(KeyActions, ProbeEvents, App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Until the panes are built (`boot`), only quitting: every other key acts on them, so
-        it does nothing and the footer leaves it out (fewer widgets in the first frame)."""
-        return self.booted or action == "quit_app"
+        it does nothing and the footer leaves it out (fewer widgets in the first frame). Then
+        a key whose command the source refuses (a replay's r, a read-only viewer's space) is
+        dimmed in the footer and does nothing (None, in Textual's terms)."""
+        if not self.booted:
+            return action == "quit_app"
+        return self.obeyed(action) or None
+
+    def obeyed(self, action: str) -> bool:
+        """Whether the source carries out what the key `action` asks (`RunSource.takes`)."""
+        kind = command_of(action)
+        return kind is None or self.source.takes(kind)
 
     # -- source -> screen --------------------------------------------------------------------
 
@@ -527,7 +536,10 @@ class RnnApp(KeyActions, ProbeEvents, App[int]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for title, help_text, action in palette():
-            yield SystemCommand(title, spelled(self, help_text), partial(self.run_action, action))
+            if self.obeyed(action):  # what the source refuses is not offered
+                yield SystemCommand(
+                    title, spelled(self, help_text), partial(self.run_action, action)
+                )
 
     def on_unmount(self) -> None:
         self.finish()

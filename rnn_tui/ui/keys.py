@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:  # NumPy and the model code load after the first frame (`RnnAp
     from rnn_tui.engine.model import Cell
     from rnn_tui.engine.sample_settings import SampleSettings
     from rnn_tui.engine.text import Vocab
-    from rnn_tui.run.protocol import Snapshot
+    from rnn_tui.run.protocol import Command, Snapshot
     from rnn_tui.run.replay import ReplaySource
     from rnn_tui.run.source import RunSource
     from rnn_tui.ui.inside import Insider
@@ -48,6 +49,28 @@ PROJECTOR_THEME = Theme(
     panel="#e8e8e8",
     dark=False,
 )
+
+
+@cache
+def _commands() -> dict[str, type[Command]]:
+    from rnn_tui.run.protocol import Pause, Reset, Save, SetHyper, Step, SwitchCell
+
+    return {
+        "toggle_pause": Pause,  # and Resume: a source takes both or neither
+        "one_step": Step,
+        "reset": Reset,
+        "lr_up": SetHyper,
+        "lr_down": SetHyper,
+        "cycle_clip": SetHyper,
+        "next_cell": SwitchCell,
+        "save": Save,
+    }
+
+
+def command_of(action: str) -> type[Command] | None:
+    """The command type the key `action` sends its source; None for one that acts on the
+    screen alone. (The protocol loads with NumPy: asked only once the panes are built.)"""
+    return _commands().get(action)
 
 
 class KeyActions:
