@@ -112,6 +112,11 @@ def test_reset_returns_the_loss_to_uniform_guessing(tiny) -> None:
         await pilot.press("r")
         await wait_for(pilot, lambda: app.snapshot.record is None)
         assert len(app.snapshot.loss_steps) == 0
+        # Nothing of the old weights stays on screen: no profile, no next-character guesses.
+        lane = app.lanes[0]
+        await wait_for(pilot, lambda: not lane.grad_pane._has_data, what="the profile cleared")
+        assert "waiting for gradients" in lane.grad_pane.build_text(40, 10).plain
+        assert lane.next_chars.shown.plain == ""
         await pilot.press("space")
         await wait_for(pilot, lambda: len(app.snapshot.loss_steps) > 0)
         # The history restarts with the fresh weights: its first point is step 1's loss.

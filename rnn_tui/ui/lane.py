@@ -120,8 +120,11 @@ class Lane:
     def draw_grads(self, scale: tuple[int, int] | None) -> None:
         """Show the newest gradient profile; `scale` (lo, hi decades) is shared in compare mode."""
         s = self.snapshot
-        r = s.record if s is not None else None
-        if s is None or r is None:
+        if s is None:
+            return
+        r = s.record
+        if r is None:  # no step since a reset: the last profile was the old weights'
+            self.grad_pane.clear()
             return
         clip = None if s.clip_mode == "off" else s.clip
         extra = [] if s.clip_mode != "value" else ["clip per entry"]
@@ -153,6 +156,7 @@ class Lane:
         self.weights, self.sampler = None, None
         self.recent.clear()
         self.sample_pane.clear()
+        self.next_chars.clear()  # the old weights' guesses
 
     def type(self, n: int, vocab: Vocab, sampling: SampleSettings, paused: bool) -> None:
         """Type up to `n` characters; start a new sample (from the newest weights) when done."""

@@ -223,6 +223,12 @@ class GradPane(DrawnPane):
         )
         self.changed()
 
+    def clear(self) -> None:
+        """Back to the waiting message: the run has taken no step yet (after a reset)."""
+        if self._has_data:
+            self._has_data, self._drawn, self._range = False, None, None
+            self.changed()
+
     def _next_range(self, new: tuple[int, int] | None) -> tuple[int, int] | None:
         """The bar scale's decade range, with hysteresis so it does not flicker.
 

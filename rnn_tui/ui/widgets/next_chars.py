@@ -54,6 +54,12 @@ class NextChars(Widget):
             return Strip.blank(self.size.width, self.visual_style.rich_style)
         return content_strip(self, self.shown, self.content_region.width)
 
+    def clear(self) -> None:
+        """No line: the weights it came from are gone (a reset)."""
+        if self.shown.plain:
+            self.shown = Content("")
+            self.refresh()
+
     def show(self, top: list[tuple[str, float]], chosen: str | None = None) -> None:
         """`top`: (character, probability) pairs, likeliest first; `chosen`: the one drawn."""
         parts: list[str | tuple[str, str]] = [("next: ", "$text-muted")]
