@@ -164,5 +164,8 @@ def test_app_compare_mode_shows_both_runs_on_one_scale() -> None:
             steps = [lane.snapshot.record.step for lane in app.lanes]
             assert abs(steps[0] - steps[1]) <= 2  # they take turns
             assert math.isfinite(app.snapshot.record.loss)
+            # The cells are fixed side by side: l is dimmed, the other training keys work.
+            shown = app.screen.active_bindings
+            assert not shown["l"].enabled and shown["r"].enabled and shown["c"].enabled
 
     asyncio.run(main())

@@ -329,7 +329,10 @@ class RnnApp(KeyActions, ProbeEvents, App[int]):
         return self.obeyed(action) or None
 
     def obeyed(self, action: str) -> bool:
-        """Whether the source carries out what the key `action` asks (`RunSource.takes`)."""
+        """Whether the key `action` does something here: the source carries out its command
+        (`RunSource.takes`), and side by side the cells are fixed (`l` would say so only)."""
+        if action == "next_cell" and self.compare:
+            return False
         kind = command_of(action)
         return kind is None or self.source.takes(kind)
 
