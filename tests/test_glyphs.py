@@ -14,7 +14,7 @@ from rnn_tui.ui.glyphs import RAMP, AsciiGlyphs, ascii_for, line_filters, to_asc
 from rnn_tui.ui.widgets.colours import rgb_style
 from rnn_tui.ui.widgets.grad_heat import HEAT_PALETTE
 from rnn_tui.ui.widgets.help_screen import help_markdown
-from rnn_tui.ui.widgets.probe_pane import KEYS_HINT
+from rnn_tui.ui.widgets.probe_pane import EMPTY, KEYS_HINT, TYPING_HINT
 from rnn_tui.ui.widgets.spelled import SPELLED, spell_out
 
 
@@ -62,7 +62,8 @@ def test_the_apps_own_words_keep_their_signs_readable_in_ascii() -> None:
     for sign, ascii_text in SPELLED.items():
         assert ascii_text.isascii() and spell_out(f"a{sign}b") == f"a{ascii_text}b"
     assert spell_out("Divide by ln 2 ≈ 0.693") == "Divide by ln 2 ~ 0.693"
-    texts = [help_markdown(69), KEYS_HINT, "↑/↓ or PgUp/PgDn to scroll · ?, Esc or q to close"]
+    texts = [help_markdown(69), KEYS_HINT, TYPING_HINT, EMPTY]
+    texts.append("↑/↓ or PgUp/PgDn to scroll · ?, Esc or q to close")
     texts += [t for entry in palette() for t in entry[:2]]
     for text in texts:
         text = "".join(c for c in text if c not in STANDIN_CHARS)

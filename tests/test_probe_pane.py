@@ -22,8 +22,10 @@ from rnn_tui.ui.app import RnnApp, make_app
 from rnn_tui.ui.widgets.colours import DARK
 from rnn_tui.ui.widgets.probe_pane import (
     EMPTY,
+    KEYS_HINT,
     LEVELS,
     SURPRISE_SCALE,
+    TYPING_HINT,
     reach,
     reach_levels,
     wrap,
@@ -101,7 +103,8 @@ functional = pytest.mark.functional  # the app runs: not in the quick tier
 @functional
 def test_open_type_move_close() -> None:
     """If this fails, the probe does not open on `i`, app keys fire while typing (q quits,
-    space pauses), the cursor does not move, or Esc does not close it."""
+    space pauses), the cursor does not move, or Esc does not close it; or the keys under the
+    pane promise g, y and b while the letters go into the text."""
 
     async def main() -> None:
         app = probe_app()
@@ -109,6 +112,8 @@ def test_open_type_move_close() -> None:
             await booted_with_weights(pilot)
             await pilot.press("i")
             assert app.screen.has_class("-probe") and app.probe_input.has_focus
+            await pilot.pause()
+            assert app.lanes[0].box.border_subtitle == TYPING_HINT
             await pilot.press(*"the cat q", "space", *"sat")
             await settle(pilot, app)
             assert app.prober.text == "the cat q sat"
@@ -116,6 +121,8 @@ def test_open_type_move_close() -> None:
             assert app.probe_views[0].data.cursor == len("the cat q sat") - 1
             await pilot.press("enter")
             assert app.probe_views[0].has_focus
+            await pilot.pause()
+            assert app.lanes[0].box.border_subtitle == KEYS_HINT
             await pilot.press("left", "left", "left")
             await settle(pilot, app)
             assert app.probe_views[0].data.cursor == len("the cat q sat") - 4
@@ -245,6 +252,7 @@ def test_held_out_sample_and_new_weights() -> None:
             assert app.screen.has_class("-probe") and app.prober.text in held_text
             assert len(app.prober.text) > 100
             assert app.probe_views[0].has_focus  # the arrow keys move the cursor at once
+            assert app.lanes[0].box.border_subtitle == KEYS_HINT
             app.lanes[0].typing = ["a sample ", "being typed"]
             await pilot.press("y")
             await settle(pilot, app)

@@ -174,7 +174,7 @@ class RnnApp(KeyActions, ProbeEvents, App[int]):
             ProbeView(id=f"probe{i}", classes="probe") for i in range(len(self.lanes))
         ]
         self.probe_input = ProbeInput(
-            placeholder="type or paste text to probe · Enter: to the text · g: held-out · Esc: close",
+            placeholder="type or paste text to probe · Enter: to the text and its keys · Esc: close",
             id="probe-input",
             compact=True,
         )

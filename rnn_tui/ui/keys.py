@@ -255,17 +255,15 @@ class KeyActions:
         """Open or close the probe pane: it takes the sample panes' place while open."""
         if on == self.prober.is_open:
             return
-        from rnn_tui.ui.widgets.probe_pane import KEYS_HINT
-        from rnn_tui.ui.widgets.spelled import spelled
-
         self.prober.is_open = on
         self.probe_input.screen.set_class(on, "-probe")  # the main screen, even under help
         for lane in self.lanes:
             name = f": {lane.cell.name}" if self.compare else ""
             lane.box.border_title = f"{'probe' if on else 'samples'}{name}"
-        self.lanes[0].box.border_subtitle = spelled(self, KEYS_HINT) if on else "i: probe"
+        self.lanes[0].box.border_subtitle = "i: probe"
         if on:
-            self.probe_input.focus()
+            self.probe_input.focus()  # its hint follows the focus (`show_probe_keys`)
+            self.show_probe_keys(typing=True)
             self.probe_compute()
         else:
             self.set_focus(None)

@@ -9,6 +9,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # loaded by `RnnApp.boot`, after the first frame
+    from textual import events
+
     from rnn_tui.run.spec import RunSpec
     from rnn_tui.ui.lane import Lane
     from rnn_tui.ui.probing import LaneResult, Prober, Request
@@ -89,6 +91,18 @@ class ProbeEvents:
         if event.input is self.probe_input and event.value != self._probe_echo:
             self._probe_echo = ""
             self.set_probe_text(event.value.replace("↵", "\n"), echo=False)
+
+    def show_probe_keys(self, typing: bool) -> None:
+        """The probe's keys under its first lane: typing in the input line, the letters are
+        the text's, so g, y and b work only from the text (Enter or Tab gets there)."""
+        from rnn_tui.ui.widgets.probe_pane import KEYS_HINT, TYPING_HINT
+        from rnn_tui.ui.widgets.spelled import spelled
+
+        self.lanes[0].box.border_subtitle = spelled(self, TYPING_HINT if typing else KEYS_HINT)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if self.prober.is_open and event.widget in (self.probe_input, *self.probe_views):
+            self.show_probe_keys(typing=event.widget is self.probe_input)
 
     def on_input_submitted(self, event: ProbeInput.Submitted) -> None:
         if event.input is self.probe_input:

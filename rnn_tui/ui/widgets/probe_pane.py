@@ -54,8 +54,13 @@ CURSOR: dict[str, tuple[RGB, RGB]] = {  # (ink, background) of the character und
     "dark": ((0, 0, 0), (255, 255, 255)),
     "light": ((255, 255, 255), (0, 0, 0)),
 }
-EMPTY = "nothing to probe: type or paste text in the line below, g: held-out text, y: the sample"
+EMPTY = (
+    "nothing to probe: type or paste text in the line below, or press Enter and then"
+    " g: held-out text, y: the sample"
+)
+# The pane's keys, by where the focus is: typing in the input line, the letters are the text's.
 KEYS_HINT = "←→↑↓ cursor · b shading · g held-out · y sample · Esc close"
+TYPING_HINT = "typing · Enter: to the keys b g y ←→ · Esc close"
 UNIT_HINT = "[ ] unit · m most varying"  # the neuron shading's keys
 UNIT_HINT_SHORT = "[ ] m: unit"  # the same, in a narrow lane
 

@@ -16,6 +16,7 @@ from textual.dom import DOMNode
 # Each sign with its ASCII spelling; a key that holds another comes first.
 SPELLED = {
     "←→↑↓": "arrows",  # the probe's cursor keys, as one
+    "←→": "arrows",  # the same, in its typing hint
     "λ": "lambda",  # an eigenvalue
     "ρ": "rho",  # the spectral radius
     "τ": "tau",  # the sampling temperature
