@@ -179,9 +179,10 @@ hidden state first, and every sample continues it, shown dimmed before the gener
 
 ## Probe pane
 
-Press **i** to look inside the model: type or paste a text into the input line (or press
-**g** for a random passage of the held-out text, **y** for the sample being typed), then
-Enter or Tab and the arrow keys to move the cursor; **Esc** closes it.
+Press **i** to look inside the model: type or paste a text into the input line, then Enter
+or Tab to reach the text, where the arrow keys move the cursor; **Esc** closes it. Or press
+**g** for a random passage of the held-out text, **y** for the sample being typed: with the
+probe closed, or from the text (in the input line they are letters like any other).
 
 * **Surprise**: each character is shaded by its **surprisal**, -log2 p(character | everything
   before it), in **bits**. 0 bits (no shade): the model was sure of it; 1 bit: as surprised as
