@@ -227,24 +227,28 @@ def test_the_start_up_boost_multiplies_the_first_steps_and_then_ends(tiny, optim
     assert Trainer(tiny, config.with_(lr_boost=1.0)).step().lr == 2e-3
 
 
-def test_settled_spectral_norm_is_exact_and_tracking_goes_on_from_it(tiny) -> None:
+def test_exact_spectral_norm_is_exact_and_tracking_goes_on_from_it(tiny) -> None:
     """If this fails, a screen held still after W_hh jumped (the pause at a blow-up) shows a
     lagging estimate of ‖W_hh‖₂ beside the exact one, or the estimate lags again after."""
-    trainer = Trainer(tiny, Config(hidden=32, batch=4, seq_len=8, lr=1e-4))
-    assert trainer.settle_spectral_norm() is None  # no step yet
+    config = Config(hidden=32, batch=4, seq_len=8, lr=1e-4)
+    fresh = Trainer(tiny, config)
+    W0 = fresh.params["Whh"].astype(np.float64)
+    assert fresh.exact_spectral_norm() == pytest.approx(np.linalg.norm(W0, 2), rel=1e-6)
+    assert fresh.last is None  # no step yet: no record to take it
+    trainer = Trainer(tiny, config)
     trainer.step()
     trainer.params["Whh"] *= 5  # a jump, as one thrown step makes it
     lagging = trainer.step().spectral_norm
     exact = float(np.linalg.norm(trainer.params["Whh"].astype(np.float64), 2))
     assert lagging is not None and lagging < 0.99 * exact  # one power iteration: behind
-    settled = trainer.settle_spectral_norm()
-    assert settled is trainer.last and settled.spectral_norm == pytest.approx(exact, rel=1e-6)
+    assert trainer.exact_spectral_norm() == pytest.approx(exact, rel=1e-6)
+    assert trainer.last.spectral_norm == pytest.approx(exact, rel=1e-6)  # the record takes it
     nxt = trainer.step().spectral_norm  # the weights barely moved (lr 1e-4): on the mark
     exact = float(np.linalg.norm(trainer.params["Whh"].astype(np.float64), 2))
     assert nxt == pytest.approx(exact, rel=1e-3)
     lstm = Trainer(tiny, Config(cell="lstm", hidden=8, batch=4, seq_len=8))
     record = lstm.step()
-    assert lstm.settle_spectral_norm() is record  # no W_hh: as it was
+    assert lstm.exact_spectral_norm() is None and lstm.last is record  # no W_hh: as it was
 
 
 def test_clipping_by_norm_reports_when_it_fires(tiny) -> None:

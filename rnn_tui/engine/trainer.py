@@ -237,22 +237,24 @@ class Trainer:
                 live[k], spare[k] = spare[k], live[k]
         return True
 
-    def settle_spectral_norm(self) -> StepRecord | None:
-        """The last step's record with ‖W_hh‖₂ exact instead of tracked, kept as `last`.
+    def exact_spectral_norm(self) -> float | None:
+        """‖W_hh‖₂ exactly (an SVD), or None for a gated cell (no W_hh). The last step's record
+        takes it in place of its tracked estimate, and tracking goes on from the top singular
+        vector.
 
         Each step moves the tracking estimate one power iteration on from the previous step's
         vector: cheap, and right while the weights drift, but a step that throws W_hh far
         leaves it lagging for a few steps (6.7 for an exact 28). Where the screen holds still on
-        one step, as at the pause after a blow-up, this gives the exact value (an SVD), and
-        tracking goes on from the top singular vector. None before the first step; a gated
-        cell's record (no W_hh) is returned as it is."""
-        if self.last is None or self.model.recurrent is None:
-            return self.last
+        one step, as at the pause after a blow-up, the exact value is what it should show."""
+        if self.model.recurrent is None:
+            return None
         W = self.params[self.model.recurrent].astype(np.float64)  # (H, H)
         _, s, vt = np.linalg.svd(W)  # s: (H,) largest first; vt[0]: the direction it stretches
         self._spec_v = vt[0].astype(self.model.dtype)  # unit length, as power_iteration assumes
-        self.last = replace(self.last, spectral_norm=float(s[0]))
-        return self.last
+        sigma = float(s[0])
+        if self.last is not None:
+            self.last = replace(self.last, spectral_norm=sigma)
+        return sigma
 
     def set_config(self, config: Config) -> None:
         """Change settings that need no new weights (lr, clipping, sampling, evaluation)."""

@@ -53,11 +53,11 @@ class BlowupWatch:
         self._size: float | None = None  # ||θ|| after the step last watched, None: not known
         self.reset()
 
-    def check(self, record: StepRecord, clip_mode: str) -> bool:
+    def check(self, record: StepRecord) -> bool:
         """True at the first step that blows up: with clipping off, |g| > BLOWUP_NORM, or the
         weights' norm grown more than WEIGHTS_JUMP-fold by the step. Once true, false until
         `reset()`. Call it after every step of the trainer, `record` being the step's."""
-        if self.fired or clip_mode != "off":
+        if self.fired or self.trainer.config.clip_mode != "off":
             self._size = None  # not weighed meanwhile: a step after this is not judged by it
             return False
         before, self._size = self._size, weights_size(self.trainer)
@@ -85,12 +85,11 @@ def short_float(x: float) -> str:
 
 
 def weights_norm(trainer: Trainer, unicode: bool = True) -> str:
-    """What the weights became: `‖W_hh‖₂ 27` (the RNN's recurrent matrix, exact spectral norm)
-    or, for gated cells, `‖θ‖ 52` (the norm of all weights together)."""
-    name = trainer.model.recurrent
-    if name is not None:
-        W = trainer.params[name].astype(np.float64)  # (H, H)
-        sigma = float(np.linalg.norm(W, 2))  # largest singular value, computed once here
+    """What the weights became: `‖W_hh‖₂ 27` (the RNN's recurrent matrix, exact spectral norm;
+    the trainer's last record takes it too, so the pane shows what the line says) or, for
+    gated cells, `‖θ‖ 52` (the norm of all weights together)."""
+    sigma = trainer.exact_spectral_norm()
+    if sigma is not None:
         return f"{'‖W_hh‖₂' if unicode else '|W_hh|_2'} {short_float(sigma)}"
     return f"{'‖θ‖' if unicode else '|theta|'} {short_float(weights_size(trainer))}"
 

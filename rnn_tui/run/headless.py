@@ -214,7 +214,7 @@ def _train(
                         flush=True,
                     )
                     code = 1
-                elif watches[i].check(record, trainer.config.clip_mode):
+                elif watches[i].check(record):
                     print(
                         f"{tag(trainer)}{blowup_line(record, trainer, unicode=False)}"
                         " (clipping is off; --clip-mode norm clips it); training goes on",

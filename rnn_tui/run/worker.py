@@ -235,7 +235,7 @@ class TrainerLoop:
                     " press r to reset (and lower the learning rate)"
                 )
                 continue
-            if watch.check(record, run.trainer.config.clip_mode):
+            if watch.check(record):
                 record = self._blew_up(run, record)
             if self.metrics is not None and self.metrics.due(record.step):
                 line = record.to_json(run.trainer.config.cell)
@@ -250,14 +250,14 @@ class TrainerLoop:
         """Pause at a run's first blow-up and say what happened and what to press. The pause
         keeps the exploded profile on screen; without it the next steps, taken from the thrown
         weights, would soon show saturated units and a vanishing profile instead. Returns the
-        step's record with ‖W_hh‖₂ exact (`Trainer.settle_spectral_norm`): the step's estimate
-        lags the jump (6.7 beside the status line's 28 at --preset exploding --lr 0.3), and
+        step's record with ‖W_hh‖₂ exact, as the line says it (`weights_norm`): the step's
+        estimate lags the jump (6.7 beside the line's 28 at --preset exploding --lr 0.3), and
         the pause would hold both on screen."""
         cell = f"{run.trainer.config.cell}: " if len(self.runs) > 1 else ""
         if not self.paused:  # stepping with n, the user already holds the run: r keeps it so
             self.paused, self.blown = True, True
         self.message = f"{cell}{blowup_line(record, run.trainer)}; {BLOWUP_ADVICE}"
-        return run.trainer.settle_spectral_norm() or record
+        return run.trainer.last or record
 
     def _log_exception(self) -> None:
         with contextlib.suppress(OSError), open(self.log_path, "a", encoding="utf-8") as f:

@@ -171,10 +171,7 @@ class KeyActions:
     def action_next_cell(self) -> None:
         from rnn_tui.run.protocol import SwitchCell
 
-        if self.compare:
-            self.say("compare mode trains fixed cells; start without --compare to switch")
-            return
-        names = list(CELL_NAMES)
+        names = list(CELL_NAMES)  # side by side, l is refused before this (`RnnApp.obeyed`)
         cell = names[(names.index(self.cell.name) + 1) % len(names)]
         self.source.send(SwitchCell(cell))  # the lane follows when the run says it switched
         self.say(f"switching to {cell}: a new model from the seed")
@@ -260,12 +257,12 @@ class KeyActions:
         for lane in self.lanes:
             name = f": {lane.cell.name}" if self.compare else ""
             lane.box.border_title = f"{'probe' if on else 'samples'}{name}"
-        self.lanes[0].box.border_subtitle = "i: probe"
         if on:
             self.probe_input.focus()  # its hint follows the focus (`show_probe_keys`)
             self.show_probe_keys(typing=True)
             self.probe_compute()
         else:
+            self.lanes[0].box.border_subtitle = "i: probe"
             self.set_focus(None)
 
     def action_toggle_probe(self) -> None:
