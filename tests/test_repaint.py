@@ -187,7 +187,7 @@ def test_each_chart_moves_twice_a_second_and_never_both_in_one_tick(
     one kind starves the other, or one tick redraws both (a long frame: keys wait)."""
     from test_snapshots import fixed_app, fixed_snapshot
 
-    from rnn_tui.ui import app as app_module
+    from rnn_tui.ui import mirror
 
     async def main() -> None:
         app = fixed_app()
@@ -200,21 +200,21 @@ def test_each_chart_moves_twice_a_second_and_never_both_in_one_tick(
             monkeypatch.setattr(app, "_draw_loss", lambda snaps: drawn.append((tick, "loss")))
             monkeypatch.setattr(app, "_draw_grads", lambda snaps: drawn.append((tick, "grads")))
             clock = [1000.0]
-            fake_time = types.SimpleNamespace(monotonic=lambda: clock[0])  # app.py's clock only
-            monkeypatch.setattr(app_module, "time", fake_time)
+            fake_time = types.SimpleNamespace(monotonic=lambda: clock[0])  # the mirror's clock only
+            monkeypatch.setattr(mirror, "time", fake_time)
             snap = fixed_snapshot(app.vocab.size)
-            ticks = int(10 * app_module.TICK_HZ)  # ten seconds of ticks, new data at each
+            ticks = int(10 * mirror.TICK_HZ)  # ten seconds of ticks, new data at each
             for tick in range(ticks):  # noqa: B007 - read by the recorders above
-                clock[0] += 1 / app_module.TICK_HZ
+                clock[0] += 1 / mirror.TICK_HZ
                 app.show_snapshots((snap,))
             per_tick = [t for t, _ in drawn]
             assert len(per_tick) == len(set(per_tick)), "two charts redrawn in one tick"
             for kind in ("loss", "grads"):
                 at = [t for t, k in drawn if k == kind]
                 assert len(at) >= 2 * 10, (kind, len(at))  # at least twice a second
-                gaps = np.diff(at) / app_module.TICK_HZ
+                gaps = np.diff(at) / mirror.TICK_HZ
                 assert gaps.max() <= 0.5 + 1e-9, (kind, gaps.max())  # never a gap over 0.5 s
-                assert len(at) <= app_module.CHART_HZ * 10 + 1, (kind, len(at))  # bytes count
+                assert len(at) <= mirror.CHART_HZ * 10 + 1, (kind, len(at))  # bytes count
 
     asyncio.run(main())
 
@@ -225,7 +225,7 @@ def test_samples_type_twice_as_fast_while_the_run_is_young(monkeypatch: pytest.M
     pace nobody can read along with."""
     from test_snapshots import fixed_app, fixed_snapshot
 
-    from rnn_tui.ui import app as app_module
+    from rnn_tui.ui import mirror
     from rnn_tui.ui.lane import START_STEPS
 
     async def main() -> None:
@@ -238,7 +238,7 @@ def test_samples_type_twice_as_fast_while_the_run_is_young(monkeypatch: pytest.M
             monkeypatch.setattr(lane, "type", lambda n, *a: typed.append(n))
             weights = lane.cell.init_params(np.random.default_rng(0))
             base = replace(fixed_snapshot(app.vocab.size), weights=weights)
-            second = int(app_module.TICK_HZ)  # ticks in one second
+            second = int(mirror.TICK_HZ)  # ticks in one second
             for step, per_second in ((10, 120), (START_STEPS, 60)):
                 lane.take(replace(base, weights_step=step))
                 typed.clear()

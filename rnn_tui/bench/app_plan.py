@@ -9,7 +9,7 @@ from dataclasses import dataclass
 KEY = b"t"  # temperature down: only changes the sampling temperature, safe to repeat
 KEY_ACTION = "temp_down"  # the action name the app writes to its key trace for KEY
 PAUSE_KEY, PAUSE_ACTION = b" ", "toggle_pause"
-TYPE_CHARS_PER_S = 60.0  # the sample pane's typing speed (rnn_tui.ui.app.CHARS_PER_S)
+TYPE_CHARS_PER_S = 60.0  # the sample pane's typing speed (rnn_tui.ui.mirror.CHARS_PER_S)
 TARGET_SHARE, TARGET_P95_MS, TARGET_IDLE_PCT, TARGET_FRAME_MS = 0.90, 50.0, 3.0, 1000.0
 
 

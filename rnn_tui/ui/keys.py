@@ -1,5 +1,6 @@
 """What each key does (the table of keys is `actions.py`): commands to the run, the app's own
-settings, files, and what happens at the end. Mixed into `RnnApp`."""
+settings, the neuron view, files, a replay's keys, and what happens at the end. Mixed into
+`RnnApp`; the probe pane's keys are in `probe_events.py`."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from textual.theme import Theme
 from rnn_tui.engine.config import CELL_NAMES
 from rnn_tui.engine.sample_settings import MAX_TEMPERATURE
 from rnn_tui.run.spec import RunSpec
-from rnn_tui.ui.actions import LOOKING_BACK, LR_FACTOR, NEURON, SEEK_SHARE, SURPRISE, TEMP_STEP
+from rnn_tui.ui.actions import LR_FACTOR, NEURON, SEEK_SHARE, SURPRISE, TEMP_STEP
 
 if TYPE_CHECKING:  # NumPy and the model code load after the first frame (`RnnApp.boot`)
     from rnn_tui.engine.model import Cell
@@ -30,7 +31,7 @@ if TYPE_CHECKING:  # NumPy and the model code load after the first frame (`RnnAp
     from rnn_tui.ui.lane import Lane
     from rnn_tui.ui.probing import Prober
     from rnn_tui.ui.settings import UISettings
-    from rnn_tui.ui.widgets.probe_pane import ProbeInput, ProbeView
+    from rnn_tui.ui.widgets.probe_pane import ProbeView
 
 CLIP_CYCLE = ("norm", "off")  # what `c` cycles through
 SIGNAL_GRACE = 5.0  # seconds from a quit signal to the end of the process, whatever happens
@@ -99,9 +100,9 @@ class KeyActions:
     update_status: Callable[[], None]  # redraw the status line
     prober: Prober  # the probe pane's text, cursor, shading and worker
     probe_views: list[ProbeView]  # one probe view per lane
-    probe_input: ProbeInput  # the probe's input line
-    probe_compute: Callable[[], None]  # recompute the probe with the newest weights
-    set_probe_text: Callable[[str], None]  # probe a text, shown in the input line too
+    set_probe_shading: Callable[[str | None], None]  # open the probe with a shading
+    _probe_units: Callable[[list[int]], None]  # each lane's unit in the probe's views
+    _probe_neuron_units: Callable[[], list[int]]  # the probe's units, in the neuron shading
     inside: Insider  # the spectrum and gates views in the gradient panes' place
     poll_source: Callable[[], None]  # take the source's newest snapshots now
 
@@ -245,91 +246,6 @@ class KeyActions:
             self._probe_units(units)
             return
         self._show_unit(most_varying_unit(self.lanes[0].hidden_values()))
-
-    # -- the probe pane ----------------------------------------------------------------------------
-
-    def show_probe(self, on: bool) -> None:
-        """Open or close the probe pane: it takes the sample panes' place while open."""
-        if on == self.prober.is_open:
-            return
-        self.prober.is_open = on
-        self.probe_input.screen.set_class(on, "-probe")  # the main screen, even under help
-        for lane in self.lanes:
-            name = f": {lane.cell.name}" if self.compare else ""
-            lane.box.border_title = f"{'probe' if on else 'samples'}{name}"
-        if on:
-            self.probe_input.focus()  # its hint follows the focus (`show_probe_keys`)
-            self.show_probe_keys(typing=True)
-            self.probe_compute()
-        else:
-            self.lanes[0].box.border_subtitle = "i: probe"
-            self.set_focus(None)
-
-    def action_toggle_probe(self) -> None:
-        self.show_probe(not self.prober.is_open)
-
-    def action_close_probe(self) -> None:
-        self.show_probe(False)
-
-    def action_probe_shading(self) -> None:
-        """Cycle the probe's shading: surprise, looking back, one hidden unit."""
-        self.set_probe_shading(self.prober.next_shading() if self.prober.is_open else None)
-
-    def set_probe_shading(self, shading: str | None) -> None:
-        """Open the probe with `shading` (None: the one it has) and say what it shows."""
-        self.show_probe(True)
-        if shading == NEURON and self.prober.shading != NEURON:
-            self.prober.units = [self.neuron_unit] * len(self.lanes)  # the neuron view's unit
-        self.prober.shading = shading or self.prober.shading
-        self._probe_units(self.prober.units)
-        self.probe_compute()
-        self.say(
-            {
-                LOOKING_BACK: "probe: looking back from the cursor (←/→ move it)",
-                NEURON: "probe: one hidden unit after each character ([ ] unit, m most varying)",
-            }.get(self.prober.shading, "probe: surprise at each character")
-        )
-
-    def _probe_neuron_units(self) -> list[int]:
-        """The probe's units, one per lane, switching the probe to the neuron shading first."""
-        if not self.prober.is_open or self.prober.shading != NEURON:
-            self.set_probe_shading(NEURON)
-        return list(self.prober.units)
-
-    def _probe_units(self, units: list[int]) -> None:
-        """Set each lane's unit (wrapped to its H) and show it in the probe's views, in the
-        neuron shading; the first lane's unit is also the neuron view's."""
-        units = (units + [self.neuron_unit] * len(self.lanes))[: len(self.lanes)]
-        self.prober.units = [u % lane.cell.H for u, lane in zip(units, self.lanes, strict=True)]
-        on = self.prober.shading == NEURON
-        for unit, lane, view in zip(self.prober.units, self.lanes, self.probe_views, strict=True):
-            view.show_unit(unit if on else None, lane.cell.name)
-        if on:
-            self.neuron_unit = self.prober.units[0]
-
-    def action_probe_held_out(self) -> None:
-        self.show_probe(True)
-        self.say("probe: reading the held-out text ...")
-        self.prober.load_held_out(self.spec, self._held_out_loaded)
-
-    def _held_out_loaded(self, text: str, error: str) -> None:
-        if error:
-            self.say(error)
-            return
-        self.set_probe_text(text)
-        self.probe_views[0].focus()
-        self.say("probe: a random passage of the held-out text (g: another)")
-
-    def action_probe_sample(self) -> None:
-        lane = self.lanes[0]
-        text = "".join(lane.typing) or (lane.shown[-1][1] if lane.shown else "")
-        if not text:
-            self.say("probe: no sample typed yet")
-            return
-        self.show_probe(True)
-        self.set_probe_text(text)
-        self.probe_views[0].focus()
-        self.say("probe: the sample being typed")
 
     def action_inside_view(self) -> None:
         """Cycle the gradient panes' place: gradients, spectrum, gates (for gated cells)."""

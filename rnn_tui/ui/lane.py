@@ -36,7 +36,7 @@ RESTART_GAIN = 0.25
 # better write words where the sample on screen writes noise, and 20 characters of that noise
 # are enough to see it.
 MIN_SHOWN = 80
-# While a run is young its samples type faster (rnn_tui.ui.app.START_CHARS_PER_S): in its first
+# While a run is young its samples type faster (rnn_tui.ui.mirror.START_CHARS_PER_S): in its first
 # START_STEPS steps each weight copy is far better than the last, and noise typed at reading pace
 # holds the pane while the words wait (on tiny.txt the first words come at step 150-300).
 START_STEPS = 500
