@@ -70,6 +70,12 @@ def _prime(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _default(text: str) -> str:
+    """A flag's help with its default: shown only where it says something (a number, a
+    name), not for the flags that are off or unset until typed."""
+    return f"{text} (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     d = DEFAULTS
     p = OneLineParser(
@@ -77,7 +83,6 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch a character-level recurrent network learn a text file, live.",
         epilog="exit codes: 0 done, 1 diverged, crashed or a checkpoint could not be written,"
         " 2 bad input, 130/129/143 stopped by SIGINT/SIGHUP/SIGTERM (after saving)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("path", nargs="?", help="a UTF-8 text file to learn, e.g. corpora/tiny.txt")
     p.add_argument(
@@ -92,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train two cells side by side on the same batches, e.g. rnn,lstm",
     )
     p.add_argument("--headless", action="store_true", help="train without the UI, print progress")
-    p.add_argument("--steps", type=int, default=2000, help="training steps (headless)")
+    p.add_argument("--steps", type=int, default=2000, help=_default("training steps (headless)"))
     p.add_argument(
         "--lag",
         type=int,
@@ -112,32 +117,53 @@ def build_parser() -> argparse.ArgumentParser:
         "--cell",
         choices=CELL_NAMES,
         default=d.cell,
-        help="recurrent cell; the defaults shown are the rnn's, lstm and gru have their own",
+        help=_default(
+            "recurrent cell; the defaults shown are the rnn's, lstm and gru have their own"
+        ),
     )
-    p.add_argument("--hidden", type=int, default=d.hidden, help="hidden units H")
-    p.add_argument("--seq-len", type=int, default=d.seq_len, help="BPTT window T")
-    p.add_argument("--batch", type=int, default=d.batch, help="streams B trained together")
-    p.add_argument("--lr", type=float, default=d.lr, help="learning rate")
+    p.add_argument("--hidden", type=int, default=d.hidden, help=_default("hidden units H"))
+    p.add_argument("--seq-len", type=int, default=d.seq_len, help=_default("BPTT window T"))
+    p.add_argument(
+        "--batch", type=int, default=d.batch, help=_default("streams B trained together")
+    )
+    p.add_argument("--lr", type=float, default=d.lr, help=_default("learning rate"))
     p.add_argument(
         "--lr-boost",
         type=float,
         default=d.lr_boost,
-        help=f"the first step takes this many times --lr, falling to --lr over {d.boost_steps}"
-        " steps (words come sooner); 1 turns it off, as does --lr given alone",
-    )
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer, help="optimizer")
-    p.add_argument("--clip", type=float, default=d.clip, help="clipping threshold")
-    p.add_argument("--clip-mode", choices=CLIP_MODES, default=d.clip_mode, help="clipping")
-    p.add_argument("--init-gain", type=float, default=d.rec_gain, help="scale of W_hh at init")
-    p.add_argument("--seed", type=int, default=d.seed, help="random seed")
-    p.add_argument(
-        "--temperature", type=float, default=SAMPLING.temperature, help="sampling temperature"
+        help=_default(
+            f"the first step takes this many times --lr, falling to --lr over {d.boost_steps}"
+            " steps (words come sooner); 1 turns it off, as does --lr given alone"
+        ),
     )
     p.add_argument(
-        "--top-k", type=int, default=SAMPLING.top_k, help="sample from the k likeliest; 0=all"
+        "--optimizer", choices=OPTIMIZERS, default=d.optimizer, help=_default("optimizer")
+    )
+    p.add_argument("--clip", type=float, default=d.clip, help=_default("clipping threshold"))
+    p.add_argument(
+        "--clip-mode", choices=CLIP_MODES, default=d.clip_mode, help=_default("clipping")
     )
     p.add_argument(
-        "--sample-len", type=int, default=SAMPLING.sample_len, help="characters per sample"
+        "--init-gain", type=float, default=d.rec_gain, help=_default("scale of W_hh at init")
+    )
+    p.add_argument("--seed", type=int, default=d.seed, help=_default("random seed"))
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=SAMPLING.temperature,
+        help=_default("sampling temperature"),
+    )
+    p.add_argument(
+        "--top-k",
+        type=int,
+        default=SAMPLING.top_k,
+        help=_default("sample from the k likeliest; 0=all"),
+    )
+    p.add_argument(
+        "--sample-len",
+        type=int,
+        default=SAMPLING.sample_len,
+        help=_default("characters per sample"),
     )
     p.add_argument(
         "--prime",
@@ -148,7 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
         f" {MAX_PRIME} characters, all of them in the corpus (else exit 2); P changes it in the"
         " app",
     )
-    p.add_argument("--dtype", choices=DTYPES, default=d.dtype, help="floating-point precision")
+    p.add_argument(
+        "--dtype", choices=DTYPES, default=d.dtype, help=_default("floating-point precision")
+    )
     p.add_argument(
         "--reset-at",
         type=_unescape,
@@ -156,13 +184,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CHARS",
         help="reset the hidden state after these characters, e.g. '\\n' for every line",
     )
-    p.add_argument("--eval-every", type=int, default=d.eval_every, help="steps between evaluations")
+    p.add_argument(
+        "--eval-every", type=int, default=d.eval_every, help=_default("steps between evaluations")
+    )
     p.add_argument(
         "--metrics",
         metavar="FILE",
         help="append JSON lines of metrics to FILE (its folder must exist)",
     )
-    p.add_argument("--log-every", type=int, default=10, help="steps between metrics lines")
+    p.add_argument(
+        "--log-every", type=int, default=10, help=_default("steps between metrics lines")
+    )
     p.add_argument(
         "--record",
         metavar="DIR",
@@ -208,8 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     # The browser view (rnn_tui.ui.serve): each connection runs the app with the other flags.
     web = p.add_argument_group("browser view")
     web.add_argument("--serve", action="store_true", help="serve the app to web browsers")
-    web.add_argument("--host", default="127.0.0.1", help="--serve: address to listen on")
-    web.add_argument("--port", type=int, default=8000, help="--serve: port to listen on")
+    web.add_argument("--host", default="127.0.0.1", help=_default("--serve: address to listen on"))
+    web.add_argument("--port", type=int, default=8000, help=_default("--serve: port to listen on"))
     web.add_argument(
         "--allow-origin",
         action="append",
@@ -223,7 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=3,
         metavar="N",
-        help="--serve: browser sessions (each its own trainer, or a viewer with --shared) at once",
+        help=_default(
+            "--serve: browser sessions (each its own trainer, or a viewer with --shared) at once"
+        ),
     )
     web.add_argument(
         "--shared",

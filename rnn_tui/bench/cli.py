@@ -19,6 +19,7 @@ from pathlib import Path
 
 import rnn_tui
 from rnn_tui.bench.train import make_plan, run_train
+from rnn_tui.engine.config import Config
 
 DEFAULT_CORPUS = Path(rnn_tui.__file__).resolve().parent.parent / "corpora" / "tiny.txt"
 
@@ -43,14 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m rnn_tui.bench",
         description="Training throughput (chars/s) of the reference, the trainer and a matmul bound.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument(
         "mode",
         nargs="?",
         default="train",
         choices=("train", "app", "soak", "probe", "quality", "attach"),
-        help="what to benchmark",
+        help="what to benchmark (default: %(default)s)",
     )
     p.add_argument("--quick", action="store_true", help="tiny sizes and short timings (smoke)")
     p.add_argument(
@@ -73,8 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive(int),
         help="interleaved timing rounds (train: default ~0.1 s each; app: default 2)",
     )
-    p.add_argument("--seq-len", type=int, help="BPTT window T of the trainer and the bound")
-    p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="UTF-8 text to train on")
+    p.add_argument(
+        "--seq-len",
+        type=int,
+        help=f"BPTT window T of the trainer and the bound (default {Config().seq_len}, quick 8)",
+    )
+    p.add_argument(
+        "--corpus",
+        type=Path,
+        default=DEFAULT_CORPUS,
+        help="UTF-8 text to train on (default: %(default)s)",
+    )
     return p
 
 

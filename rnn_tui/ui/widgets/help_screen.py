@@ -88,9 +88,10 @@ yes/no questions the model would still need, on average, to pin down each charac
 Training uses backpropagation through time: the network makes a guess, and so has a loss, at
 every step of a window of T steps, and each loss sends a learning signal (a gradient) back to
 the hidden states h_t of the steps before it. The pane shows how big that signal is at each
-step t = 1 … T (oldest on the left, newest on the right), for one stream of text. Its
-measures are all gradients of the losses themselves, each loss counted once, so they share
-one scale.
+step t = 1 … T (oldest on the left, newest on the right). Each of the streams of text trained
+at once (`--batch` of them) sends back a signal of its own; the pane shows their average, on
+the scale of one stream. Its measures are all gradients of the losses themselves, each loss
+counted once, so they share one scale.
 
 * Under the profile, where there is room, one line says what a window is: "truncated BPTT:
   T = 32, state carried across windows". The gradient stops at the start of the window (that
