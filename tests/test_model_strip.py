@@ -96,3 +96,20 @@ def test_the_formula_follows_a_cell_switch() -> None:
             assert "c_t = f_t*c_{t-1} + i_t*g_t" in strip_text(app)
 
     asyncio.run(main())
+
+
+def test_large_vocabulary_notice_is_true_and_fits_80_columns() -> None:
+    """If this fails, a corpus of thousands of characters (Chinese, say) gets a notice cut off
+    mid-word on an 80-column terminal, or one whose share of the weights is wrong."""
+    from rnn_tui.engine.model import make_cell
+    from rnn_tui.ui.app import large_vocab_notice
+
+    for V, H in ((1000, 128), (2997, 128), (99_999, 4096)):
+        cell = make_cell("rnn", V, H, "float32")
+        text = large_vocab_notice(V, H, cell.n_params())
+        assert len(text) <= 78, text  # the status line's room at 80 columns
+        readout = V * H + V  # W_hy and b_y, counted apart from the cell's own sums
+        assert f"{round(100 * readout / cell.n_params())}%" in text, text
+    assert large_vocab_notice(2997, 128, make_cell("rnn", 2997, 128, "float32").n_params()) == (
+        "V=2,997: the output layer is 49% of the weights and takes most of each step"
+    )

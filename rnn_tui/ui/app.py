@@ -252,13 +252,9 @@ class RnnApp(KeyActions, ProbeEvents, Mirror, App[int]):
         if self.return_code is not None:  # q (or a signal) while the panes were being built
             return
         self._title_panes()
-        V, H = self.vocab.size, self.cell.H
+        V = self.vocab.size
         if V >= LARGE_VOCAB:  # say what a large vocabulary costs, once, at the start
-            readout = V * H + V  # W_hy and b_y: one row per character
-            self.notice = (
-                f"{V:,} distinct characters: the output layer holds {readout:,} of"
-                f" {self.cell.n_params():,} weights and most of each step's time"
-            )
+            self.notice = large_vocab_notice(V, self.cell.H, self.cell.n_params())
         self.inside.mount()
         for view in self.probe_views:
             view.vocab_size = V
@@ -314,6 +310,13 @@ class RnnApp(KeyActions, ProbeEvents, Mirror, App[int]):
             loop = asyncio.get_running_loop()
             for sig in QUIT_SIGNALS:
                 loop.remove_signal_handler(sig)
+
+
+def large_vocab_notice(V: int, H: int, n_params: int) -> str:
+    """What a vocabulary of V characters costs a model of H units and n_params weights, in one
+    status line that fits 80 columns: the output layer (W_hy and b_y, a row per character)."""
+    share = (V * H + V) / n_params
+    return f"V={V:,}: the output layer is {share:.0%} of the weights and takes most of each step"
 
 
 def make_app(
