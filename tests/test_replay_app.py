@@ -63,11 +63,14 @@ def test_replay_keys_in_the_app(tiny, tmp_path: Path) -> None:
             await wait_for(pilot, lambda: step_of(app) < before, what="← to move back")
             await pilot.press("greater_than_sign")
             await wait_for(pilot, lambda: source.speed == 1 / 8)
-            # Training keys are dimmed in the footer, and do nothing (what `s` would save is
-            # in the recording folder already); the screen's own keys stay as they were.
+            # Training keys are left out of the footer, and do nothing (what `s` would save is
+            # in the recording folder already); the replay's own keys take their room, and
+            # the screen's own keys stay as they were.
             shown = app.screen.active_bindings
-            assert not any(shown[k].enabled for k in ("n", "r", "plus", "c", "l", "s")), shown
+            assert not {"n", "r", "plus", "c", "l", "s"} & set(shown), sorted(shown)
             assert all(shown[k].enabled for k in ("space", "t", "v", "h", "p", "i", "q"))
+            footer = {shown[k].binding.description for k in shown if shown[k].binding.show}
+            assert {"Speed", "Seek", "Jump"} <= footer, footer  # ← / → too, after j
             at, app.notice = step_of(app), ""
             await pilot.press("n", "r", "plus", "c", "l", "s")
             await pilot.pause(0.3)
@@ -142,3 +145,23 @@ def test_a_killed_recording_replays_to_its_last_line(tmp_path: Path) -> None:
     source = ReplaySource(rec)
     source.go_to(10**9)
     assert source.poll()[0].record.step == rec.runs[0].records[-1].step
+
+
+def test_a_live_run_leaves_the_replay_keys_out(tiny) -> None:
+    """If this fails, a live run's footer offers a replay's keys (speed, seek, jump), which
+    do nothing there, or takes ← / → away from nothing."""
+    from test_snapshots import fixed_app
+
+    app = fixed_app()
+
+    async def main() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.booted)
+            shown = app.screen.active_bindings
+            assert not {"less_than_sign", "greater_than_sign", "j", "left", "right"} & set(shown)
+            assert all(shown[k].enabled for k in ("space", "n", "r", "c", "l", "s"))
+            titles = {c.title for c in app.get_system_commands(app.screen)}
+            assert not {t for t in titles if t.startswith("Replay")}, titles
+            await pilot.press("q")
+
+    asyncio.run(main())

@@ -24,6 +24,7 @@ class Action:
     bindings: tuple[tuple[str, str], ...]  # (Textual key names, action) pairs
     footer: str = ""  # its label in the footer; "" keeps it out of the footer
     palette: tuple[tuple[str, str, str], ...] = ()  # (title, help, action) in the palette
+    replay: bool = False  # only a replay carries it out: elsewhere it is not in the footer
 
 
 # The footer shows the keys with a label in this order and cuts off what does not fit: q and ?
@@ -145,6 +146,8 @@ ACTIONS: tuple[Action, ...] = (
         "probe: move the cursor (↑ / ↓ a row, Home / End); Enter or Tab leaves the input line;"
         f" replay only, probe closed: back / forward {SEEK_PERCENT}% of the recording",
         (("left", "replay_seek(-1)"), ("right", "replay_seek(1)")),
+        "Seek",
+        replay=True,
         palette=(
             ("Replay: back", f"←: {SEEK_PERCENT}% of the recording", "replay_seek(-1)"),
             ("Replay: forward", f"→: {SEEK_PERCENT}% of the recording", "replay_seek(1)"),
@@ -210,6 +213,8 @@ ACTIONS: tuple[Action, ...] = (
             ("less_than_sign,comma", "replay_speed(0.5)"),
             ("greater_than_sign,full_stop", "replay_speed(2)"),
         ),
+        "Speed",
+        replay=True,
         palette=(
             ("Replay: slower", "<: half the speed", "replay_speed(0.5)"),
             ("Replay: faster", ">: twice the speed", "replay_speed(2)"),
@@ -219,9 +224,17 @@ ACTIONS: tuple[Action, ...] = (
         "j",
         "replay only: jump to a step (asks for its number)",
         (("j", "replay_go_to"),),
+        "Jump",
+        replay=True,
         palette=(("Replay: jump to a step", "j", "replay_go_to"),),
     ),
     Action("ctrl+p", "command palette: every action above, searchable by name", ()),
+)
+
+
+# The actions only a replay carries out, by name (parameters left out, as `check_action` gets them).
+REPLAY_ACTIONS = frozenset(
+    action.split("(")[0] for a in ACTIONS if a.replay for _, action in a.bindings
 )
 
 

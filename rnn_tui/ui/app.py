@@ -33,7 +33,7 @@ from rnn_tui.engine.text import Vocab
 from rnn_tui.run.source import RunSource
 from rnn_tui.run.spec import RunSpec, check_spec
 from rnn_tui.textsafe import sanitize
-from rnn_tui.ui.actions import bindings, palette
+from rnn_tui.ui.actions import REPLAY_ACTIONS, bindings, palette
 from rnn_tui.ui.keys import PROJECTOR_THEME, KeyActions, command_of
 from rnn_tui.ui.maximize import maximize_clicked
 from rnn_tui.ui.mirror import DIGITS_MIN, TICK_HZ, Mirror
@@ -105,6 +105,7 @@ class RnnApp(KeyActions, ProbeEvents, Mirror, App[int]):
         # The panes and what feeds them are made by `boot`, after the first frame: they need
         # NumPy and the model code, which take longer to load than Textual takes to draw.
         self.booted = False  # whether `boot` has built and mounted the panes
+        self.replaying = False  # whether the source is a recording (`boot` looks)
         self.lanes: list[Lane] = []  # one per run: its cell, gradient pane and samples
         self.saved_message: str | None = None  # what the autosave said, printed after exit
         self.neuron_unit = 0  # the hidden unit the neuron view colours by
@@ -185,6 +186,9 @@ class RnnApp(KeyActions, ProbeEvents, Mirror, App[int]):
 
     # -- layout ------------------------------------------------------------------------------
 
+    def get_default_screen(self) -> Screen:
+        return _MainScreen(id="_default")
+
     def compose(self) -> ComposeResult:
         """The first frame: the model strip, the panes' empty boxes with their titles, the
         status (STARTING) and the keys. `boot` puts the panes in the boxes' place."""
@@ -236,6 +240,10 @@ class RnnApp(KeyActions, ProbeEvents, Mirror, App[int]):
             startup.resume(freeze=True)  # what start-up made stays: later collections skip it
 
     async def _boot(self) -> None:
+        # A replay's source is made from its module (rnn-tui replay); a live run never loads it
+        # (12 ms of imports: the recording's reader and checkpoints), so it is not loaded here.
+        replay = sys.modules.get("rnn_tui.run.replay")
+        self.replaying = replay is not None and isinstance(self.source, replay.ReplaySource)
         if self.animate:
             self.source.start(True)  # a trainer loads on the other core while this one builds
         self.build()
@@ -267,15 +275,23 @@ class RnnApp(KeyActions, ProbeEvents, Mirror, App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Until the panes are built (`boot`), only quitting: every other key acts on them, so
         it does nothing and the footer leaves it out (fewer widgets in the first frame). Then
-        a key whose command the source refuses (a replay's r, a read-only viewer's space) is
-        dimmed in the footer and does nothing (None, in Textual's terms)."""
+        a key that does nothing here does nothing, and the footer says so: a key that works
+        in another way of running the same thing is dimmed (None, in Textual's terms): a
+        read-only viewer's space (with --control it pauses), `l` side by side. One that
+        cannot work is left out (False): a replay's training keys (a recording does not
+        train), the replay's own keys anywhere else; so a replay's footer has room for them."""
         if not self.booted:
             return action == "quit_app"
-        return self.obeyed(action) or None
+        if self.obeyed(action):
+            return True
+        return False if self.replaying or action in REPLAY_ACTIONS else None
 
     def obeyed(self, action: str) -> bool:
         """Whether the key `action` does something here: the source carries out its command
-        (`RunSource.takes`), and side by side the cells are fixed (`l` would say so only)."""
+        (`RunSource.takes`), a replay's keys move a replay, and side by side the cells are
+        fixed (`l` would say so only)."""
+        if action.split("(")[0] in REPLAY_ACTIONS:  # the palette's have their parameters
+            return self.replaying
         if action == "next_cell" and self.compare:
             return False
         kind = command_of(action)
@@ -352,6 +368,15 @@ def run_to_end(app: RnnApp) -> int:
     if app.saved_message:
         print(f"rnn-tui: {sanitize(app.saved_message)}", file=sys.stderr)
     return app.return_code or 0
+
+
+class _MainScreen(Screen):
+    """The panes' screen. Nothing on it takes the focus by itself: Textual would give it to the
+    sample pane whenever the screen comes back (after the help, `P` or a replay's `j`), and
+    its scrolling keys would then stand in the footer's place of the app's own (a replay's
+    ← / →). The probe focuses its input line and views itself."""
+
+    AUTO_FOCUS = ""
 
 
 class _Panes(Vertical):

@@ -322,13 +322,11 @@ class KeyActions:
     # -- a replay (rnn-tui replay DIR) -------------------------------------------------------------
 
     def _replay(self) -> ReplaySource | None:
-        """The replay the app shows, or None (saying these keys are for replays)."""
+        """The replay the app shows, or None. (Elsewhere these keys are not taken at all:
+        `RnnApp.check_action`.)"""
         from rnn_tui.run.replay import ReplaySource
 
-        if isinstance(self.source, ReplaySource):
-            return self.source
-        self.say("that key moves through a replay: rnn-tui replay DIR (a run made with --record)")
-        return None
+        return self.source if isinstance(self.source, ReplaySource) else None
 
     def action_replay_speed(self, factor: float) -> None:
         if (replay := self._replay()) is not None:
