@@ -52,6 +52,8 @@ from rnn_tui.engine.model.base import (
     sum_outer,
 )
 
+K_STEPS = 4  # steps whose local derivatives the backward pass builds together (in cache)
+
 
 @dataclass(frozen=True)
 class GRUTrace(Trace):
@@ -79,8 +81,8 @@ class GRU(Cell):
     ) -> GRUTrace:
         """A window's forward pass. Xt: (T, B) ids; keep: (T, B, 1) or None, 0 where the state
         is reset before step t. `backward` changes nothing here: the backward pass builds its
-        local derivatives from what the trace keeps, in passes over the window (writing them
-        in this loop instead, as the LSTM's does, was 1% slower at H=128)."""
+        local derivatives from what the trace keeps, a few steps at a time (writing them in
+        this loop instead, as the LSTM's does, was 1% slower at H=128)."""
         T, B = Xt.shape
         H = self.H
         table, WhT = self.loop_weights(params)  # z, r columns negated: -a there
@@ -132,19 +134,25 @@ class GRU(Cell):
         T, B, H = dh_out.shape
         z, r, n = tr.gates[:, :, 0], tr.gates[:, :, 1], tr.gates[:, :, 2]  # (T, B, H) each
 
-        # The local derivatives of every step at once: K[:, :, k] turns dh_t into dU_t's block k.
-        # (Built in two contiguous scratch arrays, each block written once into K: in-place
-        # passes over K's strided blocks are several times slower.)
-        Kn, tmp = self.empty(T, B, H), self.empty(T, B, H)
-        dtanh_into(n, out=Kn)  # tanh'(a_n)
-        Kn *= np.subtract(1, z, out=tmp)  # da_n / dh_t = (1 - z_t) tanh'(a_n)
-        tmp *= z  # sigmoid'(a_z) = z_t (1 - z_t)
-        K = self.empty(T, B, 3, H)
-        np.multiply(tr.dz, tmp, out=K[:, :, 0])  # (h_{t-1} - n_t) sigmoid'(a_z)
-        np.subtract(1, r, out=tmp)
-        tmp *= tr.rn  # (1 - r_t) r_t U_n h_{t-1} = sigmoid'(a_r) U_n h_{t-1}
-        np.multiply(tmp, Kn, out=K[:, :, 1])  # Kn (U_n h_{t-1}) sigmoid'(a_r)
-        np.multiply(Kn, r, out=K[:, :, 2])  # Kn r_t
+        # The local derivatives of every step: K[:, :, k] turns dh_t into dU_t's block k. (Built
+        # in contiguous scratch, each block written once into K: in-place passes over K's
+        # strided blocks are several times slower.) A few steps at a time, so that the ten
+        # passes find their operands in cache: 0.2 ms less a step at H=256, B=32, T=32 than
+        # ten passes over the window's 1 MB arrays.
+        Kn, K = self.empty(T, B, H), self.empty(T, B, 3, H)
+        scratch = self.empty(K_STEPS, B, H)
+        one = self.scalar(1)
+        for s in range(0, T, K_STEPS):
+            e = min(T, s + K_STEPS)
+            z_s, r_s, kn, tmp = z[s:e], r[s:e], Kn[s:e], scratch[: e - s]
+            dtanh_into(n[s:e], out=kn)  # tanh'(a_n)
+            kn *= np.subtract(one, z_s, out=tmp)  # da_n / dh_t = (1 - z_t) tanh'(a_n)
+            tmp *= z_s  # sigmoid'(a_z) = z_t (1 - z_t)
+            np.multiply(tr.dz[s:e], tmp, out=K[s:e, :, 0])  # (h_{t-1} - n_t) sigmoid'(a_z)
+            np.subtract(one, r_s, out=tmp)
+            tmp *= tr.rn[s:e]  # (1 - r_t) r_t U_n h_{t-1} = sigmoid'(a_r) U_n h_{t-1}
+            np.multiply(tmp, kn, out=K[s:e, :, 1])  # Kn (U_n h_{t-1}) sigmoid'(a_r)
+            np.multiply(kn, r_s, out=K[s:e, :, 2])  # Kn r_t
 
         dh_two = self.dh_rows(T, B, profile)  # (2, k, B, H): dL/dh_t, buffers used in turn
         k = dh_two.shape[1]
