@@ -427,6 +427,22 @@ def test_neuron_view_shades_follow_the_value() -> None:
     assert shade == {"a": BLUE, "␛": WHITE, "b": RED, "↵": WHITE, "c": GREY}
 
 
+def test_neuron_view_keeps_each_key_with_what_it_does_at_80_columns() -> None:
+    """If this fails, a narrow neuron view wraps its header inside a key hint ("[ ] unit  m" on
+    one row, "most varying" on the next), so the m key and its meaning drift apart."""
+    view = NeuronView()
+
+    async def body(app: OneWidgetApp, pilot: object) -> None:
+        view.set_data(list("a sample"), np.linspace(-1, 1, 8), 5, 128)
+        await pilot.pause()  # type: ignore[attr-defined]
+        rows = shown(view).splitlines()
+        for hint in ("[ ] unit", "m most varying", "v samples", "0 is white"):
+            assert any(hint in row for row in rows), (hint, rows[:4])
+        assert all(len(row.rstrip()) <= view.size.width for row in rows)
+
+    run_in_app(view, (78, 10), body)
+
+
 def test_neuron_view_says_what_it_shows_with_a_colour_key() -> None:
     """If this fails, the neuron view colours text without saying what the colour is: which
     unit of h_t, what h_t is, and which shade means -1, 0 and +1."""

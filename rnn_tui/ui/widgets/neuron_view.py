@@ -12,7 +12,7 @@ from textual.widget import Widget
 
 from rnn_tui.textsafe import sanitize
 from rnn_tui.ui.widgets.colours import contrast
-from rnn_tui.ui.widgets.drawn import Drawn
+from rnn_tui.ui.widgets.drawn import Drawn, flow
 
 BLUE, WHITE, RED = (40, 90, 230), (245, 245, 245), (225, 40, 40)
 GREY = (128, 128, 128)  # NaN or inf
@@ -57,6 +57,7 @@ WHAT_H = {
     "gru": "a blend of tanh outputs",
 }
 KEY_LEVELS = (-16, -12, -8, -4, 0, 4, 8, 12, 16)  # the shades the colour key shows
+HEAD_WIDTH = 200  # the header's width before the view has one (laid out again on the next draw)
 
 
 def title(unit: int, n_units: int, cell: str = "rnn") -> str:
@@ -101,11 +102,16 @@ class NeuronView(Widget, can_focus=False):
         text = Text(no_wrap=False, end="")
         text.append(title(unit, n_units, cell), Style(bold=True))
         text.append("\n")
-        text.append_text(colour_key())
+        dim = Style(dim=True)
+        head = [colour_key()]
         if len(values):
             lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
-            text.append(f"  range {lo:+.2f} .. {hi:+.2f}", Style(dim=True))
-        text.append("  [ ] unit  m most varying  v samples\n", Style(dim=True))
+            head.append(Text(f"range {lo:+.2f} .. {hi:+.2f}", dim))
+        head += [Text(hint, dim) for hint in ("[ ] unit", "m most varying", "v samples")]
+        # Laid out here, not wrapped by the renderer: a key stays with what it does.
+        for line in flow(head, self.content_size.width or HEAD_WIDTH):
+            text.append_text(line)
+            text.append("\n")
         parts: list[str] = []
         spans: list[Span] = []
         pos = 0
