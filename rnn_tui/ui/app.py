@@ -209,13 +209,14 @@ class RnnApp(KeyActions, ProbeEvents, Mirror, App[int]):
             )
 
     def _title_panes(self) -> None:
-        """Each box's title, on the first frame's empty boxes and on the panes alike."""
-        names = [f": {c.cell}" if self.compare else "" for c in self.spec.configs]
+        """Each box's title, on the first frame's empty boxes and on the panes alike. Side by
+        side each names its run first ("lstm: samples"): a narrow window cuts a title's end."""
+        names = [f"{c.cell}: " if self.compare else "" for c in self.spec.configs]
         self.query_one("#loss-box").border_title = "loss"
         for box, name in zip(self.query(".grads").exclude(".inside"), names, strict=False):
-            box.border_title = f"gradient through time{name}"
+            box.border_title = f"{name}gradient through time"
         for box, name in zip(self.query(".lane"), names, strict=False):
-            box.border_title = f"samples{name}"
+            box.border_title = f"{name}samples"
         self.query(".lane").first().border_subtitle = "i: probe"
 
     async def on_mount(self) -> None:

@@ -145,11 +145,12 @@ class Insider:
         return "w: " + views[(views.index(view) + 1) % len(views)]
 
     def title(self, lane: Lane) -> str:
-        """The pane's title: what it shows, for which cell in compare mode."""
-        name = f": {lane.cell.name}" if self.compare else ""
+        """The pane's title: what it shows, for which cell in compare mode (named first, as
+        a narrow window cuts a title's end)."""
+        name = f"{lane.cell.name}: " if self.compare else ""
         if self.view == GATES_VIEW:
-            return f"gates{name}"
-        return f"spectrum of {MATRIX.get(lane.cell.name, 'W')}{name}"
+            return f"{name}gates"
+        return f"{name}spectrum of {MATRIX.get(lane.cell.name, 'W')}"
 
     def status(self) -> str:
         """What the status line says after `w`."""

@@ -47,8 +47,8 @@ class ProbeEvents:
         self.prober.is_open = on
         self.probe_input.screen.set_class(on, "-probe")  # the main screen, even under help
         for lane in self.lanes:
-            name = f": {lane.cell.name}" if self.compare else ""
-            lane.box.border_title = f"{'probe' if on else 'samples'}{name}"
+            name = f"{lane.cell.name}: " if self.compare else ""  # first: see `_title_panes`
+            lane.box.border_title = f"{name}{'probe' if on else 'samples'}"
         if on:
             self.probe_input.focus()  # its hint follows the focus (`show_probe_keys`)
             self.show_probe_keys(typing=True)
