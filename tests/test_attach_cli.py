@@ -178,7 +178,7 @@ def test_attach_in_tmux_sees_steps_leaves_and_comes_back(
                 trainer.terminate()
                 wait_until(
                     lambda: (
-                        "ended: the headless run stopped at step"
+                        "ended: stopped at step"
                         in tmux("capture-pane", "-p", "-t", session)
                     ),
                     what="the end of the run told",

@@ -380,7 +380,7 @@ def run_headless_cli(
                 if (message := recorder.take_error()) is not None:
                     print(f"rnn-tui: {message}", file=stderr, flush=True)
             if live is not None:
-                live.close(f"the headless run stopped at step {trainers[0].steps:,}")
+                live.close(f"stopped at step {trainers[0].steps:,}")  # "the run at ... ended: "
         if signals.signum is not None:
             said = _SAID.get(signals.signum, "stopped by SIGHUP (hang-up)")
             print(said, file=stdout, flush=True)
