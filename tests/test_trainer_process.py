@@ -76,7 +76,9 @@ def test_killed_trainer_is_noticed_saved_from_held_weights_and_restarted(
             await wait_for(pilot, lambda: bool(app.source_lost), timeout=10)
             noticed = loop.time() - t0
             assert noticed < 5, f"noticed after {noticed:.1f} s"  # 0.25 s polls; loaded CI
-            assert "SIGKILL" in app.notice and "r starts a new one" in app.notice
+            held = f"r restarts it from step {held_step(app):,}"
+            assert "SIGKILL" in app.notice and held in app.notice, app.notice
+            assert len(app.notice) <= 68, app.notice  # all of it at 80 columns, after the temp
             assert app.status_bar.state == "stopped"
             step = held_step(app)
             await pilot.press("s")  # nobody to ask: the app writes what it holds

@@ -140,7 +140,7 @@ class Mirror:
             self.notice = (
                 ended  # nothing to restart (an attached run): say only what happened
                 if self.new_source is None
-                else f"{ended}: r starts a new one from the weights of step {w[1]:,}"
+                else f"{ended}: r restarts it from step {w[1]:,}"
                 if w is not None
                 else f"{ended}: r starts a new one"
             )
