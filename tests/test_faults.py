@@ -74,7 +74,8 @@ def test_divergence_pauses_and_offers_reset(tiny) -> None:
             await wait_for(
                 pilot, lambda: app.snapshot is not None and app.snapshot.state == "diverged"
             )
-            assert "diverged at step" in app.notice and "press r" in app.notice
+            assert "diverged at step" in app.notice and "r resets" in app.notice
+            assert len(app.notice) <= 68, app.notice  # all of it at 80 columns
             frozen = step_of(app)
             await pilot.pause(0.5)
             assert step_of(app) == frozen

@@ -231,8 +231,8 @@ class TrainerLoop:
                 continue
             if record.diverged:
                 self.message = (
-                    f"{run.trainer.config.cell} diverged at step {record.step}:"
-                    " press r to reset (and lower the learning rate)"
+                    f"{run.trainer.config.cell} diverged at step {record.step:,}:"
+                    " r resets, - lowers the learning rate"
                 )
                 continue
             if watch.check(record):
