@@ -153,13 +153,12 @@ class Insider:
         return f"{name}spectrum of {MATRIX.get(lane.cell.name, 'W')}"
 
     def status(self) -> str:
-        """What the status line says after `w`."""
+        """What the status line says after `w`: what the view is, in a line that fits 80
+        columns beside the temperature (the pane says how to read it)."""
         return {
             GRADIENTS: "gradient through time",
-            SPECTRUM: "eigenvalues of the recurrent matrix: outside the unit circle gradients"
-            " can grow, inside they shrink",
-            GATES_VIEW: "how often each gate is shut (<0.1) or open (>0.9), on held-out text:"
-            " saturated gates pass or block rather than mix",
+            SPECTRUM: "eigenvalues of the recurrent matrix, against the unit circle",
+            GATES_VIEW: "gates: how often each is shut (<0.1) or open (>0.9), held-out text",
         }[self.view]
 
     # -- computing -----------------------------------------------------------------------------
