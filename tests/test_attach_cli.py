@@ -177,10 +177,7 @@ def test_attach_in_tmux_sees_steps_leaves_and_comes_back(
             if visit == 1:  # the second time, the run ends first: the app says so, in one line
                 trainer.terminate()
                 wait_until(
-                    lambda: (
-                        "ended: stopped at step"
-                        in tmux("capture-pane", "-p", "-t", session)
-                    ),
+                    lambda: "ended: stopped at step" in tmux("capture-pane", "-p", "-t", session),
                     what="the end of the run told",
                 )
             tmux("send-keys", "-t", session, "q")

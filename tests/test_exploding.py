@@ -34,6 +34,7 @@ from rnn_tui.run.build import build_trainers
 from rnn_tui.run.headless import run_headless
 from rnn_tui.run.spec import RunSpec
 from rnn_tui.run.worker import TrainerLoop
+from rnn_tui.ui.widgets.status_bar import NOTICE_ROOM
 
 EXPLODING = Config().with_(**PRESETS["exploding"].changes)  # what `--preset exploding` trains
 # The same at --lr 0.3: one plain SGD step on the exploded gradient throws W_hh far away. Eight
@@ -210,12 +211,13 @@ def test_a_new_cell_trains_on_after_a_blow_up_and_waits_while_the_user_pauses(
     loop = loop_of([Trainer(tiny, BLOWING)], tmp_path)
     train_until_paused(loop, 20)
     loop.handle(p.Request(0, p.SwitchCell("lstm")))
-    assert not loop.paused and newest(loop).message.startswith("training lstm from the seed")
+    assert not loop.paused and newest(loop).message.startswith("training a new lstm")
     loop.handle(p.Request(0, p.Pause()))
     loop.handle(p.Request(0, p.SwitchCell("gru")))
     assert loop.paused
     message = newest(loop).message
-    assert message.startswith("gru from the seed") and message.endswith("paused: space trains it")
+    assert message.startswith("new gru") and message.endswith("paused: space trains it")
+    assert len(message) <= NOTICE_ROOM, message
 
 
 def test_stepping_through_a_blow_up_keeps_the_run_paused_after_r(tiny, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from rnn_tui.engine.checkpoint import load_checkpoint
 from rnn_tui.engine.data import load_corpus
 from rnn_tui.ui.app import make_app
 from rnn_tui.ui.settings import UISettings
+from rnn_tui.ui.widgets.status_bar import NOTICE_ROOM
 
 pytestmark = pytest.mark.functional
 
@@ -75,7 +76,7 @@ def test_divergence_pauses_and_offers_reset(tiny) -> None:
                 pilot, lambda: app.snapshot is not None and app.snapshot.state == "diverged"
             )
             assert "diverged at step" in app.notice and "r resets" in app.notice
-            assert len(app.notice) <= 68, app.notice  # all of it at 80 columns
+            assert len(app.notice) <= NOTICE_ROOM, app.notice  # whole at 80 columns
             frozen = step_of(app)
             await pilot.pause(0.5)
             assert step_of(app) == frozen

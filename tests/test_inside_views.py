@@ -21,6 +21,7 @@ from rnn_tui.ui.inside import GRADIENTS, Insider, held_out_passage
 from rnn_tui.ui.lane import Lane
 from rnn_tui.ui.settings import UISettings
 from rnn_tui.ui.widgets.inside_pane import GATES, NO_GATES, SPECTRUM, sci
+from rnn_tui.ui.widgets.status_bar import NOTICE_ROOM
 
 
 def app_for(*cells: str) -> RnnApp:
@@ -97,7 +98,7 @@ def test_w_cycles_gradients_spectrum_gates_for_the_lstm() -> None:
         assert f"ρ {sci(want.radius)}" in text and f"‖W_hg‖₂ {sci(want.norm)}" in text
         assert sum(0x2800 < ord(ch) <= 0x28FF for ch in text) >= 10  # braille: points, circle
         assert "spectrum of W_hg" in pane.border_title
-        assert "eigenvalues" in app.notice and len(app.notice) <= 68  # whole at 80 columns
+        assert "eigenvalues" in app.notice and len(app.notice) <= NOTICE_ROOM  # whole at 80 columns
 
         await pilot.press("w")
         await settled(pilot)
@@ -107,7 +108,7 @@ def test_w_cycles_gradients_spectrum_gates_for_the_lstm() -> None:
             assert f"{stat.word} {stat.name}  shut {100 * stat.low:.0f}%" in text
         assert [s.name for s in pane.data.gates.gates] == ["i", "f", "o"]
         assert "gates" in pane.border_title
-        assert "shut (<0.1)" in app.notice and len(app.notice) <= 68
+        assert "shut (<0.1)" in app.notice and len(app.notice) <= NOTICE_ROOM
 
         await pilot.press("w")
         assert app.inside.view == GRADIENTS

@@ -118,7 +118,7 @@ def test_a_command_to_a_dead_worker_returns_at_once(tmp_path: Path) -> None:
         proc.send(p.Pause())
         assert proc.request(p.Save(str(tmp_path / "x.npz")), timeout=5) is None
         assert time.monotonic() - t0 < 1.0
-        assert proc.ended() == "the trainer was killed (SIGKILL)"
+        assert proc.ended() == "trainer killed (SIGKILL)"
     finally:
         proc.stop()
 
@@ -166,7 +166,7 @@ def test_a_message_cut_by_a_killed_worker_never_blocks_the_poll(tmp_path: Path) 
 
         threading.Thread(target=poll, daemon=True).start()
         assert polled.wait(10), "poll() blocked on the cut message"
-        assert proc.ended() == "the trainer was killed (SIGKILL)"
+        assert proc.ended() == "trainer killed (SIGKILL)"
     finally:
         proc.stop()
 

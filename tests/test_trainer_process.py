@@ -19,6 +19,7 @@ from rnn_tui.run.protocol import Save
 from rnn_tui.run.source import TrainerProcess
 from rnn_tui.ui.app import RnnApp, make_app
 from rnn_tui.ui.settings import UISettings
+from rnn_tui.ui.widgets.status_bar import NOTICE_ROOM
 
 pytestmark = pytest.mark.functional
 
@@ -78,7 +79,7 @@ def test_killed_trainer_is_noticed_saved_from_held_weights_and_restarted(
             assert noticed < 5, f"noticed after {noticed:.1f} s"  # 0.25 s polls; loaded CI
             held = f"r restarts it from step {held_step(app):,}"
             assert "SIGKILL" in app.notice and held in app.notice, app.notice
-            assert len(app.notice) <= 68, app.notice  # all of it at 80 columns, after the temp
+            assert len(app.notice) <= NOTICE_ROOM, app.notice  # whole at 80 columns
             assert app.status_bar.state == "stopped"
             step = held_step(app)
             await pilot.press("s")  # nobody to ask: the app writes what it holds

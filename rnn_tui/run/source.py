@@ -188,8 +188,8 @@ class TrainerProcess:
                 name = signal.Signals(-code).name
             except ValueError:
                 name = f"signal {-code}"
-            return f"the trainer was killed ({name})"
-        return f"the trainer ended (exit code {code})"
+            return f"trainer killed ({name})"
+        return f"trainer ended (exit code {code})"
 
     def send(self, command: Command) -> int:
         """Send a command; return its id (a reply to it, if any, carries the same id)."""

@@ -182,8 +182,8 @@ class TrainerLoop:
         self.watches = [BlowupWatch(self.runs[0].trainer)]
         if self.blown:  # as after r: a new model after the loop paused itself trains on
             self.paused, self.blown = False, False
-        what = f"{cmd.cell} from the seed, H={c.hidden}, lr {c.lr:g}"
-        held = f"{what}, paused: space trains it" if self.paused else f"training {what}"
+        what = f"new {cmd.cell}, H={c.hidden}, lr {c.lr:g}"  # from the seed
+        held = f"{what}, paused: space trains it" if self.paused else f"training a {what}"
         self.message = held + stopped
         return Reply(0, True, self.message)
 
@@ -232,7 +232,7 @@ class TrainerLoop:
             if record.diverged:
                 self.message = (
                     f"{run.trainer.config.cell} diverged at step {record.step:,}:"
-                    " r resets, - lowers the learning rate"
+                    " r resets, - lowers the rate"
                 )
                 continue
             if watch.check(record):

@@ -153,12 +153,12 @@ class Insider:
         return f"{name}spectrum of {MATRIX.get(lane.cell.name, 'W')}"
 
     def status(self) -> str:
-        """What the status line says after `w`: what the view is, in a line that fits 80
-        columns beside the temperature (the pane says how to read it)."""
+        """What the status line says after `w`: what the view is, in `NOTICE_ROOM` (the pane
+        says how to read it)."""
         return {
             GRADIENTS: "gradient through time",
-            SPECTRUM: "eigenvalues of the recurrent matrix, against the unit circle",
-            GATES_VIEW: "gates: how often each is shut (<0.1) or open (>0.9), held-out text",
+            SPECTRUM: "eigenvalues of the recurrent matrix vs the unit circle",
+            GATES_VIEW: "gates: how often shut (<0.1) or open (>0.9)",
         }[self.view]
 
     # -- computing -----------------------------------------------------------------------------

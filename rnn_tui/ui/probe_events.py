@@ -78,7 +78,7 @@ class ProbeEvents:
         self.say(
             {
                 LOOKING_BACK: "probe: looking back from the cursor (←/→ move it)",
-                NEURON: "probe: one hidden unit per character ([ ] unit, m most varying)",
+                NEURON: "probe: one hidden unit ([ ] unit, m most varying)",
             }.get(self.prober.shading, "probe: surprise at each character")
         )
 

@@ -34,6 +34,10 @@ STATE_STYLES: dict[str, str] = {
     "silent": "bold $warning",  # the trainer process has not answered for seconds
 }
 """Badge colour per training state (diverged, error and stopped share the error colour)."""
+# A notice comes last and is cut where the line ends. At 80 columns the second line has this
+# much room after the learning rate and the temperature (the rate moves down there when the
+# first line is full): the app's own notices are written to fit it.
+NOTICE_ROOM = 56
 
 
 def format_si(x: float, digits: int = 3) -> str:
