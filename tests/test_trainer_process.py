@@ -132,6 +132,7 @@ def test_stopped_trainer_is_reported_and_autosave_falls_back(tiny, tmp_path: Pat
             os.kill(pid, signal.SIGSTOP)
             await wait_for(pilot, lambda: app.silent, timeout=15)
             assert "no snapshot from the trainer for" in app.notice
+            assert len(app.notice) <= NOTICE_ROOM, app.notice
             assert app.status_bar.state == "silent"
             os.kill(pid, signal.SIGCONT)  # it answers again: the notice goes
             await wait_for(pilot, lambda: not app.silent, timeout=15)

@@ -300,7 +300,7 @@ class KeyActions:
     def action_export(self) -> None:
         folder = self.settings.export_dir
         if not folder:
-            self.say("start with --export-dir DIR to export loss, metrics, samples and model")
+            self.say("e exports with --export-dir DIR: start the app with it")
         else:
             from rnn_tui.ui.export import export_run
 
@@ -365,7 +365,7 @@ class KeyActions:
     def restart_source(self) -> None:
         """Start a new trainer process from the weights the app holds."""
         if self.new_source is None:
-            self.say("cannot start a new trainer from here; quit and start again")
+            self.say("cannot start a new trainer here: quit and start again")
             return
         from rnn_tui.ui.keep import configs_now, held_checkpoints
 

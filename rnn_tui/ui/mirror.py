@@ -150,7 +150,7 @@ class Mirror:
         quiet = 0.0 if heard is None else now - heard  # a source still starting is not silent
         if quiet >= SILENCE:
             self.silent = True
-            self.notice = f"no snapshot from the trainer for {quiet:.0f} s (stopped or stuck?)"
+            self.notice = f"no snapshot from the trainer for {quiet:.0f} s: stopped or stuck?"
             self.update_status()
         elif self.silent:
             self.silent = False
