@@ -330,8 +330,8 @@ def test_an_underflowed_ratio_says_so() -> None:
         5.0,
         0.0,
         1.0,
-        extra="g[key]/g[=] 0.0e+00",
+        extra="g[key]/g[=] 0",
     )
     narrow = pane.build_text(38, 20).plain
     assert "ratio 0 (underflow)" in narrow and "too sm" not in narrow, narrow
-    assert "(norm of all gradients)" in narrow and "g[key]/g[=] 0.0e+00" in narrow, narrow
+    assert "(norm of all gradients)" in narrow and "g[key]/g[=] 0" in narrow, narrow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -183,3 +184,16 @@ def test_a_run_is_young_for_its_first_start_steps() -> None:
     assert not lane.young()
     lane.take(_snap(cell, 4.0, 0))  # a reset (or a cell switch) starts the run again
     assert lane.young()
+
+
+def test_the_recall_reach_reads_like_the_ratio_beside_it() -> None:
+    """If this fails, the long-lag lesson's g[key]/g[=] reads "0.0e+00" or "4.3e+00" beside a
+    ratio that reads "0 (underflow)" and "0.24": two ways of writing numbers in one pane."""
+    cell = make_cell("rnn", VOCAB.size, 8, "float32")
+    lane = Lane(cell, 0, 200, 0, "")
+    for reach, shown in ((0.0, "0"), (4.3, "4.3"), (2e-9, "2.0e-09")):
+        snap = _snap(cell, KNOWS, 5)
+        lane.take(replace(snap, record=replace(snap.record, recall_reach=reach)))
+        lane.draw_grads(None)
+        text = lane.grad_pane.build_text(100, 20).plain
+        assert re.search(rf"g\[key\]/g\[=\] {re.escape(shown)}(\s|$)", text), (reach, text[:300])

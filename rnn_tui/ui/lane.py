@@ -21,6 +21,7 @@ from rnn_tui.engine.sampling import SampledChar, sample_chars, top_chars
 from rnn_tui.engine.text import Vocab
 from rnn_tui.run.protocol import Snapshot
 from rnn_tui.ui.widgets import GradPane, NeuronView, NextChars, SamplePane
+from rnn_tui.ui.widgets.grad_scale import format_sci
 
 MAX_KEPT_SAMPLES = 2000  # samples kept for --export-dir (about 0.5 MB of text at most)
 NEXT_EVERY = 0.2  # seconds between two redraws of the next-character line (nobody reads faster)
@@ -131,7 +132,7 @@ class Lane:
         if r.spectral_norm is not None:
             extra.append(f"‖W_hh‖₂ {r.spectral_norm:.2f}")
         if r.recall_reach is not None:  # long-lag: the recall's own gradient, key over '='
-            extra.append(f"g[key]/g[=] {r.recall_reach:.1e}")
+            extra.append(f"g[key]/g[=] {format_sci(r.recall_reach)}")  # as the ratio: 0, 4.3
         self.grad_pane.set_data(
             r.grad_t,
             r.grad_last_t,
