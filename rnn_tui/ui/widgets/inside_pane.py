@@ -137,7 +137,9 @@ class InsidePane(DrawnPane):
         norm.append("" if short else " spectral norm")
         n = s.eigenvalues.size
         outside = Text(
-            f"{s.outside}/{n} out" if short else spelled(self, f"{s.outside} of {n} outside |λ|=1")
+            spelled(
+                self, f"{s.outside}/{n} |λ|>1" if short else f"{s.outside} of {n} outside |λ|=1"
+            )
         )
         return [rho, norm, outside]
 
