@@ -103,13 +103,14 @@ def test_large_vocabulary_notice_is_true_and_fits_80_columns() -> None:
     mid-word on an 80-column terminal, or one whose share of the weights is wrong."""
     from rnn_tui.engine.model import make_cell
     from rnn_tui.ui.app import large_vocab_notice
+    from rnn_tui.ui.widgets.status_bar import NOTICE_ROOM
 
     for V, H in ((1000, 128), (2997, 128), (99_999, 4096)):
         cell = make_cell("rnn", V, H, "float32")
-        text = large_vocab_notice(V, H, cell.n_params())
-        assert len(text) <= 78, text  # the status line's room at 80 columns
+        text = large_vocab_notice(cell)
+        assert len(text) <= NOTICE_ROOM, text  # the status line's room at 80 columns
         readout = V * H + V  # W_hy and b_y, counted apart from the cell's own sums
         assert f"{round(100 * readout / cell.n_params())}%" in text, text
-    assert large_vocab_notice(2997, 128, make_cell("rnn", 2997, 128, "float32").n_params()) == (
-        "V=2,997: the output layer is 49% of the weights and takes most of each step"
+    assert large_vocab_notice(make_cell("rnn", 2997, 128, "float32")) == (
+        "V=2,997: 49% of the weights are the output layer's"
     )

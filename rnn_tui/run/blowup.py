@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnn_tui.engine.optim import global_norm
 from rnn_tui.engine.trainer import StepRecord, Trainer
 
 BLOWUP_NORM = 1e4
@@ -38,8 +39,9 @@ second at --lr 0.3 with 8 streams."""
 
 
 def weights_size(trainer: Trainer) -> float:
-    """||θ||: the norm of all the trainer's weights together."""
-    return float(np.sqrt(sum(float(np.vdot(p, p)) for p in trainer.params.values())))
+    """||θ||: the norm of all the trainer's weights together (as `global_norm` takes that of
+    the gradients)."""
+    return global_norm(trainer.params)
 
 
 class BlowupWatch:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import math
 import os
 import signal
 import sys
@@ -45,6 +46,7 @@ from rnn_tui.ui.widgets.spelled import spelled
 from rnn_tui.ui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:  # loaded by `RnnApp.boot`, after the first frame
+    from rnn_tui.engine.model import Cell
     from rnn_tui.ui.inside import Insider
     from rnn_tui.ui.lane import Lane
     from rnn_tui.ui.probing import Prober
@@ -105,7 +107,6 @@ class RnnApp(KeyActions, ProbeEvents, Mirror, App[int]):
         # The panes and what feeds them are made by `boot`, after the first frame: they need
         # NumPy and the model code, which take longer to load than Textual takes to draw.
         self.booted = False  # whether `boot` has built and mounted the panes
-        self.replaying = False  # whether the source is a recording (`boot` looks)
         self.lanes: list[Lane] = []  # one per run: its cell, gradient pane and samples
         self.saved_message: str | None = None  # what the autosave said, printed after exit
         self.neuron_unit = 0  # the hidden unit the neuron view colours by
@@ -241,10 +242,6 @@ class RnnApp(KeyActions, ProbeEvents, Mirror, App[int]):
             startup.resume(freeze=True)  # what start-up made stays: later collections skip it
 
     async def _boot(self) -> None:
-        # A replay's source is made from its module (rnn-tui replay); a live run never loads it
-        # (12 ms of imports: the recording's reader and checkpoints), so it is not loaded here.
-        replay = sys.modules.get("rnn_tui.run.replay")
-        self.replaying = replay is not None and isinstance(self.source, replay.ReplaySource)
         if self.animate:
             self.source.start(True)  # a trainer loads on the other core while this one builds
         self.build()
@@ -261,17 +258,24 @@ class RnnApp(KeyActions, ProbeEvents, Mirror, App[int]):
         if self.return_code is not None:  # q (or a signal) while the panes were being built
             return
         self._title_panes()
-        V = self.vocab.size
-        if V >= LARGE_VOCAB:  # say what a large vocabulary costs, once, at the start
-            self.notice = large_vocab_notice(V, self.cell.H, self.cell.n_params())
+        if self.vocab.size >= LARGE_VOCAB:  # say what a large vocabulary costs, once, at the start
+            self.notice = large_vocab_notice(self.cell)
         self.inside.mount()
         for view in self.probe_views:
-            view.vocab_size = V
+            view.vocab_size = self.vocab.size
         self.booted = True
         self.screen.refresh_bindings()  # the keys were held back until now (`check_action`)
         self.update_status()
         if self.animate:
             self.set_interval(1 / TICK_HZ, self.tick)
+
+    @property
+    def replaying(self) -> bool:
+        """Whether the source is a recording played back. (A replay's source is made from its
+        module, by `rnn-tui replay`; a live run never loads that module, 12 ms of imports, so
+        it is not loaded here to ask.)"""
+        replay = sys.modules.get("rnn_tui.run.replay")
+        return replay is not None and isinstance(self.source, replay.ReplaySource)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Until the panes are built (`boot`), only quitting: every other key acts on them, so
@@ -329,11 +333,13 @@ class RnnApp(KeyActions, ProbeEvents, Mirror, App[int]):
                 loop.remove_signal_handler(sig)
 
 
-def large_vocab_notice(V: int, H: int, n_params: int) -> str:
-    """What a vocabulary of V characters costs a model of H units and n_params weights, in one
-    status line that fits 80 columns: the output layer (W_hy and b_y, a row per character)."""
-    share = (V * H + V) / n_params
-    return f"V={V:,}: the output layer is {share:.0%} of the weights and takes most of each step"
+def large_vocab_notice(cell: Cell) -> str:
+    """What `cell`'s vocabulary costs it, within the status line's `NOTICE_ROOM`: the share of
+    its weights in the output layer (W_hy and b_y, a row per character), and so of each step's
+    work."""
+    shapes = cell.param_shapes()
+    share = (math.prod(shapes["Why"]) + math.prod(shapes["by"])) / cell.n_params()
+    return f"V={cell.V:,}: {share:.0%} of the weights are the output layer's"
 
 
 def make_app(

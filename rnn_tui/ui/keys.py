@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from textual.theme import Theme
 
@@ -96,6 +96,7 @@ class KeyActions:
     snapshot: Snapshot | None  # the first run's newest snapshot
     cell: Cell  # the first run's cell
     compare: bool  # two runs side by side
+    replaying: bool  # the source is a recording played back
     paused: bool  # no run trains now
     update_status: Callable[[], None]  # redraw the status line
     prober: Prober  # the probe pane's text, cursor, shading and worker
@@ -324,9 +325,7 @@ class KeyActions:
     def _replay(self) -> ReplaySource | None:
         """The replay the app shows, or None. (Elsewhere these keys are not taken at all:
         `RnnApp.check_action`.)"""
-        from rnn_tui.run.replay import ReplaySource
-
-        return self.source if isinstance(self.source, ReplaySource) else None
+        return cast("ReplaySource", self.source) if self.replaying else None
 
     def action_replay_speed(self, factor: float) -> None:
         if (replay := self._replay()) is not None:
