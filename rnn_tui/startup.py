@@ -7,11 +7,10 @@ the command line turns collection off as it starts (`hold`) and back on (`resume
 app has built its panes, or at once on a path that shows no app (a headless run, a server,
 an error).
 
-`resume(freeze=True)` first moves every object into the permanent generation (`gc.freeze`,
-as CPython's documentation suggests for a process that forks): later collections, on the
-UI's thread, skip what start-up made. The little garbage among it stays, as the price. A
-forked trainer does the same as it starts: it inherits the command line's objects, and
-collection held off."""
+`resume(freeze=True)` first moves every object into the permanent generation (`gc.freeze`):
+later collections, on the UI's thread, skip what start-up made. The little garbage among it
+stays, as the price. (The trainer is a new interpreter, `run/spawned.py`: none of this
+reaches it.)"""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import TINY
 
 from rnn_tui.bench import cli as bench
 from rnn_tui.bench import train
@@ -128,38 +129,43 @@ def test_quick_probe_bench_times_every_cell(capsys) -> None:
     assert all(math.isfinite(float(v)) and float(v) > 0 for v in m.groups())
 
 
-# A process that forks a copy of itself and starts `sleep`, then says both pids and waits.
-FORKS = """
-import os, subprocess, sys, time
-child = os.fork()
-if child == 0:
-    time.sleep(30)
-    os._exit(0)
+# A process that starts a trainer as the app does, and `sleep`, then says both pids and waits.
+STARTS = """
+import subprocess, sys, time
+from rnn_tui.engine.config import Config
+from rnn_tui.run.source import TrainerProcess
+from rnn_tui.run.spec import RunSpec
+
+trainer = TrainerProcess(RunSpec(sys.argv[1], (Config(),)))
+trainer.start()
 other = subprocess.Popen(["sleep", "30"])
 # Popen may return while exec is still setting up the new program, its command line empty
-# for a moment (measured: 40 of 1,500 read right after Popen were empty): say the pid once
-# /proc shows what it runs.
+# for a moment (measured: 40 of 1,500 read right after Popen were empty): say the pids once
+# /proc shows what both run.
 deadline = time.monotonic() + 10
 while time.monotonic() < deadline:
-    with open(f"/proc/{other.pid}/cmdline", "rb") as f:
-        if f.read():
-            break
+    lines = []
+    for pid in (trainer.process.pid, other.pid):
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            lines.append(f.read())
+    if all(lines):
+        break
     time.sleep(0.01)
-print(child, other.pid, flush=True)
+print(trainer.process.pid, other.pid, flush=True)
 sys.stdin.read()
-os.kill(child, 9)
+trainer.stop()
 other.kill()
 """
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
-def test_a_fork_of_the_app_is_counted_as_its_worker() -> None:
-    """If this fails, `bench app` names the app's first trainer (a fork of the app, with the
-    app's command line) after its command, and the worker's CPU is not shown as the worker's."""
+def test_the_apps_trainer_is_counted_as_its_worker() -> None:
+    """If this fails, `bench app` names the app's trainer (`python -m rnn_tui.run.spawned`)
+    after its command, and the worker's CPU is not shown as the worker's."""
     from rnn_tui.bench.procfs import _cmdline, process_role
 
     proc = subprocess.Popen(
-        [sys.executable, "-c", FORKS],
+        [sys.executable, "-c", STARTS, str(TINY)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -168,10 +174,10 @@ def test_a_fork_of_the_app_is_counted_as_its_worker() -> None:
     try:
         assert proc.stdout is not None and proc.stderr is not None
         line = proc.stdout.readline()
-        assert line, f"the forking script ended early: {proc.stderr.read()[-2000:]}"
-        fork, other = (int(x) for x in line.split())
-        roles = {p: process_role(p, proc.pid, "ui") for p in (proc.pid, fork, other)}
+        assert line, f"the script ended early: {proc.stderr.read()[-2000:]}"
+        trainer, other = (int(x) for x in line.split())
+        roles = {p: process_role(p, proc.pid, "ui") for p in (proc.pid, trainer, other)}
         cmdlines = {p: _cmdline(p) for p in roles}  # said when a role is not the one expected
-        assert roles == {proc.pid: "ui", fork: "worker", other: "sleep"}, cmdlines
+        assert roles == {proc.pid: "ui", trainer: "worker", other: "sleep"}, cmdlines
     finally:
         proc.communicate("", timeout=10)

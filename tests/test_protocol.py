@@ -150,12 +150,17 @@ def test_a_message_cut_by_a_killed_worker_never_blocks_the_poll(tmp_path: Path) 
     import struct
     import threading
 
+    from rnn_tui.run.spawned import SNAP_FD
+
     proc = running_worker()
+    # A second writing end of the worker's snapshot pipe, held open here: after the kill, the
+    # reader finds a message cut short and no end of file, as when a writer is cut off mid-write.
+    held = os.open(f"/proc/{proc.process.pid}/fd/{SNAP_FD}", os.O_WRONLY)
     try:
         proc.process.kill()
         proc.process.join(10)
         # What a worker killed mid-write leaves in the pipe: a length, and less than it says.
-        os.write(proc.snapshots._writer.fileno(), struct.pack("!i", 100_000) + b"half a snapshot")
+        os.write(held, struct.pack("<Q", 100_000) + b"half a snapshot")
         polled = threading.Event()
 
         def poll() -> None:
@@ -169,6 +174,7 @@ def test_a_message_cut_by_a_killed_worker_never_blocks_the_poll(tmp_path: Path) 
         assert proc.ended() == "trainer killed (SIGKILL)"
     finally:
         proc.stop()
+        os.close(held)
 
 
 def test_clip_share_counts_the_last_steps_exactly(tiny, tmp_path: Path) -> None:

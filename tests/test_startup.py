@@ -1,6 +1,6 @@
 """Garbage collection is held off while the program starts and resumes on every path
 (rnn_tui/startup.py): in the app once its panes are built, at once where no app will show,
-in a forked trainer as it starts, and in any case when `main` returns."""
+and in any case when `main` returns."""
 
 from __future__ import annotations
 
@@ -53,22 +53,6 @@ def test_a_headless_run_collects_garbage_while_it_trains(monkeypatch: pytest.Mon
     monkeypatch.setattr(build, "build_trainers", build_trainers)
     assert cli.main([str(TINY), "--headless", "--steps", "1"]) == 2
     assert seen == [True]
-
-
-def test_a_forked_trainer_resumes_collection_before_it_trains(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """If this fails, the trainer forked from the command line (which holds collection off)
-    trains for hours with the collector off, or walks the command line's objects."""
-    from rnn_tui.run import source, worker
-
-    seen: list[tuple[bool, int]] = []
-    monkeypatch.setattr(
-        worker, "worker_main", lambda *args: seen.append((gc.isenabled(), gc.get_freeze_count()))
-    )
-    gc.disable()  # as the command line left it when it forked
-    source._worker_main()
-    assert seen and seen[0][0] and seen[0][1] > 0
 
 
 def test_the_app_resumes_collection_once_its_panes_are_built() -> None:

@@ -52,8 +52,9 @@ def process_tree(pid: int) -> list[int]:
 
 
 def process_role(pid: int, root: int, root_role: str) -> str:
-    """A short name for a process of a tree: `root_role` for the root, worker for a
-    multiprocessing child (spawned, or a fork of the root), else its command name."""
+    """A short name for a process of a tree: `root_role` for the root, worker for a trainer
+    (`python -m rnn_tui.run.spawned`, or multiprocessing's spawned child), else its command
+    name."""
     if pid == root:
         return root_role
     cmd = _cmdline(pid)
@@ -61,9 +62,7 @@ def process_role(pid: int, root: int, root_role: str) -> str:
         return "gone"
     if "resource_tracker" in cmd:
         return "resource_tracker"
-    if "spawn_main" in cmd:  # multiprocessing's spawn start method runs this in the child
-        return "worker"
-    if cmd == _cmdline(root):  # a fork of the root: the app's first trainer
+    if "spawn_main" in cmd or "rnn_tui.run.spawned" in cmd:  # multiprocessing's or our own
         return "worker"
     return Path(cmd.split(" ", 1)[0]).name or "?"
 

@@ -19,7 +19,6 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from rnn_tui import startup
 from rnn_tui.run.spec import RunSpec
 
 if TYPE_CHECKING:  # the protocol is imported where it is used: not before the first frame
@@ -57,27 +56,19 @@ class RunSource(Protocol):
         """End the source and what it runs."""
 
 
+SNAPSHOTS_MAX = 8  # snapshots waiting for the app: few, so the worker drops, never piles up
+
+
 def default_log_path() -> str:
     return os.path.join(tempfile.gettempdir(), f"rnn-tui-{os.getuid()}.log")
 
 
 def _worker_main(*args: Any) -> None:
-    """The trainer process's entry: `worker.worker_main`, imported there, so that an app
-    making its handle before its first frame does not load NumPy and the model code for it.
-    A fork inherits the command line's objects and its garbage collection held off: it frees
-    the one and turns the other back on (`startup.py`)."""
-    startup.resume(freeze=True)
+    """The trainer process's entry under multiprocessing: `worker.worker_main`, imported
+    there, so that making the handle does not load NumPy and the model code here."""
     from rnn_tui.run.worker import worker_main
 
     worker_main(*args)
-
-
-def _forkable() -> bool:
-    """Whether a fork makes as clean a worker as a new interpreter: on Linux, from a process
-    with one thread (no lock held by another thread can be copied held) and no UI loaded."""
-    return (
-        sys.platform == "linux" and threading.active_count() == 1 and "textual" not in sys.modules
-    )
 
 
 def _has_fd(stream: TextIO | None) -> bool:
@@ -107,7 +98,7 @@ class TrainerProcess:
         # What the child is given: it builds its trainers from the spec (the corpus is read
         # where it is used) and watches for this process to go.
         self._args = (spec, self.log_path, metrics_path, log_every, os.getpid(), record)
-        self.process: Any = None  # multiprocessing's Process, once made (`_open`)
+        self.process: Any = None  # the worker process, once made (`_open`)
         self._starter: threading.Thread | None = None
         self._held: list[tuple[Snapshot, ...]] = []  # read by `request`, handed out by `poll`
         self._ids = itertools.count(1)  # command ids, for matching replies
@@ -121,23 +112,40 @@ class TrainerProcess:
         self._stopping = threading.Event()
         # Set by the first poll or request: only then does the reader unpickle snapshots. A
         # trainer started before the UI loads (launch.py) sends its first ones while Textual
-        # loads, and reading them then would load NumPy in this process at the same time.
+        # loads, and reading them then would load NumPy in this process at the same time
+        # (and, while the app loads NumPy itself, two threads importing it can break it).
         self._asked = threading.Event()
+        # Set once the app is up (its call to `start` after the first frame, or as `_asked`):
+        # only then are the worker's arguments and commands pickled and sent, so that none
+        # of it shares this process's interpreter with the first frame.
+        self._go = threading.Event()
 
-    def _open(self, method: str = "spawn") -> None:
-        """Make the pipes and the (not yet started) process, once: by default a new, clean
-        interpreter (no UI state, no inherited threads); see `start` for when it is a fork."""
+    def _open(self) -> None:
+        """Make the pipes and the (not yet started) process, once: a new, clean interpreter
+        (no UI state, no inherited threads). On POSIX it is `python -m rnn_tui.run.spawned`
+        with two plain pipes (`spawned.py`), whose first message is the worker's arguments;
+        elsewhere multiprocessing's spawn, with its queues."""
         if self.process is not None:
+            return
+        from rnn_tui.run import spawned
+
+        if spawned.spawnable():
+            # The commands pipe carries nothing until the app is up (`_go`, see `start`):
+            # the worker loads NumPy meanwhile, and this process draws its first frame.
+            self.process, self.commands, self.snapshots = spawned.worker_pipes(
+                SNAPSHOTS_MAX, self._go
+            )
+            self.commands.put((list(sys.path), self._args))  # what `spawned.main` reads first
             return
         import multiprocessing as mp
 
-        ctx = mp.get_context(method)
+        ctx = mp.get_context("spawn")
         # The first pipe of a spawned worker starts multiprocessing's resource tracker, handed
         # stderr's descriptor: inside a running Textual app that is the terminal's own stderr.
         real = sys.stderr if _has_fd(sys.stderr) else sys.__stderr__
         with contextlib.redirect_stderr(real):
             self.commands = ctx.Queue()
-            self.snapshots = ctx.Queue(maxsize=8)  # small: the worker drops, never piles up
+            self.snapshots = ctx.Queue(maxsize=SNAPSHOTS_MAX)
         spec, log_path, metrics_path, log_every, parent, record = self._args
         self.process = ctx.Process(
             target=_worker_main,
@@ -148,25 +156,23 @@ class TrainerProcess:
         )
 
     def start(self, background: bool = False) -> None:
-        """Start the worker; a second call does nothing (the command line starts it before
-        the UI loads, and the app starts whatever source it is given). Making the process
-        takes a few hundredths of a second; `background` does it in a thread. Commands sent
-        meanwhile wait in the queue.
+        """Start the worker. The command line starts it before the UI loads, and the app
+        starts whatever source it is given once its first frame is out: that second call
+        lets the commands pipe carry the worker's arguments and commands (as does the first
+        poll or request), and starts nothing. Commands sent meanwhile wait for it.
 
-        Started before the UI loads (one thread, no Textual yet, on Linux), the worker is a
-        fork of this process instead: a millisecond here, no new interpreter to start, and no
-        resource tracker (a third process) starting on a 2-core machine beside the first frame.
-        """
+        Spawned with `os.posix_spawn` (`spawned.py`), the worker costs this process about a
+        millisecond, and loads NumPy on the other core while its arguments wait;
+        multiprocessing's spawn, used where there is no posix_spawn, takes a few hundredths
+        of a second, and `background` does that in a thread."""
         if self._reader.ident is not None or self._stopping.is_set():
+            self._go.set()  # the app is up: pickling commands no longer delays it
             return  # started once already, or stopped
-        if self.process is None and _forkable():
-            self._open("fork")
-            self.process.start()  # before any thread of ours: the child inherits none
-            self._reader.start()
-            return
         self._open()
         self._reader.start()
-        if background:
+        from rnn_tui.run.spawned import SpawnedProcess
+
+        if background and not isinstance(self.process, SpawnedProcess):
             self._starter = threading.Thread(target=self.process.start, name="start-trainer")
             self._starter.start()
         else:
@@ -235,6 +241,7 @@ class TrainerProcess:
         and replies carried by older snapshots in between are kept, so none is lost by
         skipping."""
         self._asked.set()
+        self._go.set()
         latest: tuple[Snapshot, ...] | None = None
         weights: dict[int, tuple[Params, int, str]] = {}  # run -> (weights, step, their cell)
         message = ""
@@ -267,6 +274,7 @@ class TrainerProcess:
         """Send a command and wait up to `timeout` seconds for the reply to it; None if none
         came. Snapshots read meanwhile, other replies included, are kept for the next `poll`."""
         self._asked.set()
+        self._go.set()
         if self.process is None or not self.process.is_alive():
             return None
         cid = self.send(command)
@@ -291,6 +299,7 @@ class TrainerProcess:
 
         self._stopping.set()
         self._asked.set()  # a reader still waiting for its first poll ends
+        self._go.set()  # and the Quit below is written
         if self._starter is not None:
             self._starter.join(timeout)  # never leave a worker that starts after we stopped
         if self.process is None or self.process.pid is None:

@@ -296,6 +296,8 @@ class TrainerLoop:
                 cmd = self.commands.get(timeout=0.5) if idle else self.commands.get_nowait()
             except queue.Empty:
                 cmd = None
+            except EOFError:  # the app closed its end of the pipe (`spawned.py`): it has gone
+                return
             if cmd is not None:
                 self.handle(cmd)
                 continue

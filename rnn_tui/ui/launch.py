@@ -1,10 +1,11 @@
 """Starting the app: its trainer process first, then Textual and the first frame.
 
 This module loads no Textual, NumPy or model code, so the command line can start the trainer
-before it loads the UI: the trainer (a fork of this process, see `TrainerProcess.start`) loads
-NumPy and the corpus and starts training on the other core while this one loads Textual (a third
-of a second) and draws the first frame.
-The first frame does not wait for the trainer, nor the trainer for the first frame.
+before it loads the UI: the trainer (a new interpreter, see `TrainerProcess.start`) starts
+Python and loads NumPy on the other core while this one loads Textual and draws the first
+frame. It gets its arguments, reads the corpus and trains once the app first asks for
+snapshots, so the first frame does not share this process's interpreter with pickling, nor
+the trainer wait for the first frame longer than that.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def run_app(
     (--record); `wrap`: see `trainer_sources`."""
     settings = prepared(settings)
     source = trainer_sources(settings, record, wrap)(spec)
-    source.start(background=True)  # a fork here (see TrainerProcess.start), or a thread spawns it
+    source.start(background=True)  # about a millisecond (see TrainerProcess.start)
     from rnn_tui.ui.app import make_app, run_to_end
 
     return run_to_end(
