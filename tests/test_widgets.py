@@ -26,6 +26,7 @@ from rnn_tui.ui.widgets.help_screen import help_markdown
 from rnn_tui.ui.widgets.loss_chart import WAITING_TEXT, downsample
 from rnn_tui.ui.widgets.loss_readout import HELD_OUT, TRAINING, readout
 from rnn_tui.ui.widgets.neuron_view import BLUE, GREY, PALETTE, RED, WHITE, palette_index
+from rnn_tui.ui.widgets.status_bar import fit_paths
 
 SIZES = [(80, 24), (120, 40)]
 
@@ -643,6 +644,41 @@ def test_status_bar_escapes_and_formats(size: tuple[int, int]) -> None:
         assert "rnn 1.77k · lstm 6k params" in text and "7.77k" not in text
 
     run_in_app(bar, size, body)
+
+
+@pytest.mark.functional
+def test_a_long_path_in_a_notice_keeps_its_file_name_at_80_columns() -> None:
+    """If this fails, a student saving to a deep folder over an 80-column SSH session reads
+    "saved /home/ann/course/week-3/experim…" and never learns the file's name."""
+    bar = StatusBar()
+    path = "/home/ann/course/week-3/experiments/tiny-rnn-step1821.npz"
+
+    async def body(app: OneWidgetApp, pilot: object) -> None:
+        bar.set_status("tiny.txt", 69, "rnn", 34_200, 1821, 4.2e5, "training", 3e-3, 0.8,
+                       f"saved {path}")  # fmt: skip
+        await pilot.pause()  # type: ignore[attr-defined]
+        lines = shown(bar).replace("\xa0", " ").splitlines()
+        assert len(lines) == 2 and all(len(line.rstrip()) <= 80 for line in lines)
+        end = "saved …/course/week-3/experiments/tiny-rnn-step1821.npz"  # /home/ann left out
+        assert lines[1].rstrip().endswith(end), lines
+        assert path in bar.plain_text  # the whole path is still what the bar was told
+
+    run_in_app(bar, (80, 24), body)
+
+
+def test_fit_paths_shortens_paths_from_the_left_and_nothing_else() -> None:
+    """If this fails, a notice's path loses its file name, or a word that is not a path (a
+    ratio, the lesson's g[key]/g[=]) is cut as if it were one."""
+    text = "saved /a/bb/ccc/x.npz, runs/deep/y.npz (weights of step 3)"
+    assert fit_paths(text, len(text)) == text  # fits: untouched
+    assert fit_paths(text, 56) == "saved …/ccc/x.npz, runs/deep/y.npz (weights of step 3)"
+    assert fit_paths(text, 52) == "saved …/ccc/x.npz, …/deep/y.npz (weights of step 3)"
+    assert fit_paths(text, 10) == "saved …/x.npz, …/y.npz (weights of step 3)"  # names stay
+    other = "g[key]/g[=] 0.24 and ratio 1/2.5 at step 3"
+    assert fit_paths(other, 10) == other
+    export = "exported to /srv/runs/a: 12 loss points"
+    assert fit_paths(export, 37) == "exported to …/runs/a: 12 loss points"
+    assert fit_paths(export, 20) == "exported to …/a: 12 loss points"  # as short as it goes
 
 
 @pytest.mark.functional

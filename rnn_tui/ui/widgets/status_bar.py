@@ -7,6 +7,7 @@ control characters are neutralised, so a corpus called "[red]x" or "a\\x1b[2Jb" 
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -72,6 +73,44 @@ def recall_text(runs: list[tuple[str, float | None, float | None]]) -> str:
     return f"recall {figures} (chance 1 in {round(1 / shown[0][2])})"
 
 
+_FILE_NAME = re.compile(r"[^/]*\.[A-Za-z][A-Za-z0-9]*")  # x.npz, rnn-tui.svg: not 1/2.5
+
+
+def _is_path(word: str) -> bool:
+    """Whether a notice's word names a file or folder: absolute or home-relative, or ending
+    in a file name with an extension ("runs/x.npz"; not "g[key]/g[=]", not "1/2.5")."""
+    if "/" not in word:
+        return False
+    return word.startswith(("/", "~/", "./", "../", "…/")) or bool(
+        _FILE_NAME.fullmatch(word.rsplit("/", 1)[1])
+    )
+
+
+def fit_paths(text: str, room: int) -> str:
+    """`text` with its paths shortened from the left ("…/runs/x.npz" for "/home/ann/runs/x.npz"),
+    longest first, until it fits in `room` cells or no path can lose another folder; a file's
+    own name is never cut. The line's end cuts whatever still does not fit, and the end of a
+    path is what a notice is about."""
+    words = text.split(" ")
+    while len(" ".join(words)) > room:
+        best = None  # (the word's index, its shorter form)
+        for i, word in enumerate(words):
+            core = word.rstrip(",:;)")
+            parts = core.split("/")
+            if not _is_path(core) or (parts[0] == "…" and len(parts) < 3):
+                continue  # not a path, or only its name is left
+            rest = parts[2:] if parts[0] == "…" else parts[1:]
+            if not rest[-1]:
+                continue  # a folder's trailing slash: nothing to name
+            shorter = "/".join(["…", *rest]) + word[len(core) :]
+            if best is None or len(word) > len(words[best[0]]):
+                best = (i, shorter)
+        if best is None:
+            break
+        words[best[0]] = best[1]
+    return " ".join(words)
+
+
 def _plain(s: object) -> str:
     """A single-line, control-free version of any value."""
     return sanitize(str(s).replace("\n", " "))
@@ -122,6 +161,7 @@ class StatusBar(Widget):
         self._lines = 1  # lines of the bar as last painted
         self._pending: Timer | None = None  # paints counts held back, if nothing else does
         self._drawn: list[Content] = []  # the lines as last drawn
+        self._notice: Content | None = None  # the notice, the last of the fields, if any
 
     def set_status(
         self,
@@ -192,14 +232,17 @@ class StatusBar(Widget):
             Content.assemble(("lr ", "dim"), lr if isinstance(lr, str) else format_float(lr)),
             Content.assemble(("temp ", "dim"), format_float(temperature)),
         ]
+        notice = None
         if message:
-            fields.append(Content.styled(_plain(spelled(self, message)), "italic"))  # not data
+            notice = Content.styled(_plain(spelled(self, message)), "italic")  # not data
+            fields.append(notice)
         plain = "  ".join(f.plain for f in fields).replace("\u00a0", " ").strip()
         if plain == self.plain_text and state_s == self.state:
             return  # nothing changed: no repaint
         steady = "  ".join(f.plain for f in fields if all(f is not c for c in counts))
         self.state = state_s
         self._fields = fields
+        self._notice = notice
         self.plain_text = plain
         now = time.monotonic()
         if steady == self._steady and now - self._painted_at < self.COUNTS_EVERY:
@@ -257,6 +300,12 @@ class StatusBar(Widget):
         lines = self._pack(width)
         if len(lines) > self.MAX_LINES:
             lines = [*lines[: self.MAX_LINES - 1], Content("  ").join(lines[self.MAX_LINES - 1 :])]
+        last, notice = lines[-1], self._notice
+        if notice is not None and last.cell_length > width:  # the notice, at its end, is cut
+            before = last.cell_length - notice.cell_length
+            short = fit_paths(notice.plain, width - before)
+            if short != notice.plain:
+                lines[-1] = last[:before] + Content.styled(short, "italic")
         return lines
 
     def render(self) -> RenderResult:
