@@ -64,6 +64,8 @@ def test_a_full_buffer_refuses_as_a_full_queue_does() -> None:
     with pytest.raises(queue.Full):
         writer.put(3, timeout=0.2)
     assert time.monotonic() - t0 >= 0.15
+    gate.set()  # let the feeder drain and end
+    writer.close()
 
 
 def test_the_gate_holds_every_item_until_it_opens() -> None:
@@ -120,3 +122,53 @@ def test_a_reading_end_closed_under_a_waiting_get_never_reads_again() -> None:
     writer.put("for a pipe that is no longer read")
     thread.join(5)
     assert outcome == ["closed"]
+
+
+def _pipes() -> set[str]:
+    """The pipes this process holds open, by descriptor and pipe."""
+    held = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # the listing's own descriptor, closed since
+            continue
+        if target.startswith("pipe:"):
+            held.add(f"{fd} {target}")
+    return held
+
+
+def _new(threads: set[threading.Thread], names: set[str]) -> list[str]:
+    """The threads called one of `names` that were not among `threads`."""
+    return [t.name for t in threading.enumerate() if t not in threads and t.name in names]
+
+
+@pytest.mark.functional
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc")
+def test_a_stopped_trainer_leaves_no_pipe_or_thread_behind() -> None:
+    """If this fails, every new cell (l) or restart (r) leaks descriptors or threads into the
+    app, and a long class session runs out of them; a trainer told a command but never
+    started leaks them too."""
+    from conftest import TINY
+
+    from rnn_tui.engine.config import Config
+    from rnn_tui.run import protocol as p
+    from rnn_tui.run.source import TrainerProcess
+    from rnn_tui.run.spec import RunSpec
+
+    ours = {"pipe-feeder", "read-snapshots"}
+    before, threads = _pipes(), set(threading.enumerate())
+    never = TrainerProcess(RunSpec(str(TINY), (Config(),)))
+    never.send(p.Pause())  # makes the pipes and the feeder, starts nothing
+    never.stop()
+    ran = TrainerProcess(RunSpec(str(TINY), (Config(),)))
+    ran.start()
+    end = time.monotonic() + 60
+    while ran.poll() is None and time.monotonic() < end:
+        time.sleep(0.05)
+    ran.stop()
+    end = time.monotonic() + 5
+    while time.monotonic() < end and (_pipes() - before or _new(threads, ours)):
+        time.sleep(0.05)
+    assert _pipes() - before == set()
+    assert not _new(threads, ours)
+    assert not ran.process.is_alive()

@@ -302,7 +302,11 @@ class TrainerProcess:
         self._go.set()  # and the Quit below is written
         if self._starter is not None:
             self._starter.join(timeout)  # never leave a worker that starts after we stopped
-        if self.process is None or self.process.pid is None:
+        if self.process is None:
+            return
+        if self.process.pid is None:  # made but never started: only its pipes to close
+            self._close_queues()
+            self.process.close()
             return
         if self.process.is_alive():
             with contextlib.suppress(OSError, ValueError):
@@ -311,6 +315,9 @@ class TrainerProcess:
         if self.process.is_alive():
             self.process.kill()  # also what ends a stopped (SIGSTOP) worker
             self.process.join(1.0)
+        self._close_queues()
+
+    def _close_queues(self) -> None:
         for q in (self.commands, self.snapshots):
             q.cancel_join_thread()  # never block exit on a queue's feeder thread
             q.close()

@@ -95,15 +95,16 @@ class PipeQueue:
             self._gate.wait()
         import pickle  # after the gate: an import holds the interpreter's lock for a while
 
-        while (item := self._buffer.get()) is not _CLOSED:
-            data = pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
-            try:
+        try:
+            while (item := self._buffer.get()) is not _CLOSED:
+                data = pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
                 self._write_all(_LENGTH.pack(len(data)) + data)
-            except OSError:  # the other process has gone: nothing more can be written
-                return
-            if self._closed and self._buffer.empty():  # closed while the buffer was full
-                break
-        self._writer.close()
+                if self._closed and self._buffer.empty():  # closed while the buffer was full
+                    break
+        except OSError:  # the other process has gone: nothing more can be written
+            pass
+        finally:
+            self._writer.close()
 
     def _write_all(self, data: bytes) -> None:
         assert self._writer is not None
@@ -176,7 +177,7 @@ class SpawnedProcess:
     as `multiprocessing.Process`'s would: a negative exit code is the signal that ended it."""
 
     def __init__(self, cmd_fd: int, snap_fd: int, snapshots_max: int) -> None:
-        self._fds = (cmd_fd, snap_fd)
+        self._fds: tuple[int, ...] = (cmd_fd, snap_fd)
         self._snapshots_max = snapshots_max
         self.pid: int | None = None  # None until started
         self.exitcode: int | None = None  # None until it has ended and been reaped
@@ -202,6 +203,14 @@ class SpawnedProcess:
         )
         for fd in self._fds:
             os.close(fd)
+
+    def close(self) -> None:
+        """Give up a child never started: close the pipe ends it would have had."""
+        if self.pid is None:
+            for fd in self._fds:
+                with contextlib.suppress(OSError):  # closed already
+                    os.close(fd)
+            self._fds = ()
 
     def _reap(self) -> bool:
         """Collect the child's exit status if it has ended; return whether it has."""
