@@ -4,10 +4,10 @@ Runs the real program as a user would leave it running: `rnn-tui CORPUS --metric
 120x40 pseudo-terminal, training with every pane live (loss chart, gradient pane, typing
 samples), for `--minutes` (default 30; `--quick`: 0.1). After a warm-up (20 s; quick: 2 s) that
 lets imports and first allocations settle, it samples the resident memory (VmRSS of
-/proc/<pid>/status) of the app process and of its worker process (the multiprocessing child that
-trains) every 10 s (quick: 2 s), and prints one line per sample: elapsed time, both RSS figures
-and their sum, the training step (from the metrics file), and the CPU and terminal output since
-the previous sample (so a stalled app shows). Then "q" quits; exit code 0 and no leftover process
+/proc/<pid>/status) of the app process and of its worker process (the child that trains,
+`python -m rnn_tui.run.spawned`) every 10 s (quick: 2 s), and prints one line per sample:
+elapsed time, both RSS figures and their sum, the training step (from the metrics file), and
+the CPU and terminal output since the previous sample (so a stalled app shows). Then "q" quits; exit code 0 and no leftover process
 are required, as in `rnn_tui.bench.app`.
 
 The report gives each process's RSS at the start (first sample after the warm-up) and at the

@@ -195,8 +195,9 @@ class PtyApp:
         return code, time.monotonic() - t0
 
     def close(self, grace: float = 3.0) -> list[int]:
-        """Kill whatever is left of the app's session after `grace` seconds (the worker and
-        multiprocessing's resource tracker exit shortly after the app); return their pids."""
+        """Kill whatever is left of the app's session after `grace` seconds (the worker, and
+        where it is multiprocessing's, its resource tracker, exit shortly after the app);
+        return their pids."""
         deadline = time.monotonic() + (grace if self.proc.poll() is not None else 0.0)
         left = session_members(self.proc.pid)
         while left and time.monotonic() < deadline:
