@@ -66,12 +66,6 @@ class PipeQueue:
         self._closed = False
         self._join = True  # whether `join_thread` waits for the feeder
 
-    def fileno(self) -> int:
-        """The descriptor of this end (for `select`)."""
-        end = self._reader if self._reader is not None else self._writer
-        assert end is not None
-        return end.fileno()
-
     # -- the writing end ------------------------------------------------------------------
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:

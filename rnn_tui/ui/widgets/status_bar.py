@@ -6,6 +6,7 @@ control characters are neutralised, so a corpus called "[red]x" or "a\\x1b[2Jb" 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import time
@@ -86,6 +87,7 @@ def _is_path(word: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=32)  # a notice stays up for seconds: once, not every repaint
 def fit_paths(text: str, room: int) -> str:
     """`text` with its paths shortened from the left ("…/runs/x.npz" for "/home/ann/runs/x.npz"),
     longest first, until it fits in `room` cells or no path can lose another folder; a file's
